@@ -1,0 +1,240 @@
+"""Allowed allocations as constraint builders.
+
+An allocation of the aggregate ``X`` among ``n`` agents is an ``(n, S)`` array ``xi`` over the states.
+A *parametrisation* (:class:`Budget`, :class:`Comonotone`, :class:`AnchoredComonotone`) declares the
+variables and the budget rows; *restrictions* (:class:`SignRestriction`, :class:`LimitedLiability`,
+:class:`IndividualRationality`) add rows on top. Everything is written into a
+:class:`~riskopt.program.Program` under named constraint groups, so duals are read by meaning.
+
+* ``Budget``: ``xi`` free, ``sum_i xi_i(s) = X(s)`` for every state (group ``"budget"``).
+* ``Comonotone``: ``xi_i = f_i(X)`` with ``f_i`` nondecreasing and ``sum_i f_i = id``, written on the
+  sorted atoms ``x_0 < ... < x_K`` of ``X`` as ``F[i, k] = f_i(x_k)`` with ``F[:, k] <= F[:, k+1]``
+  (group ``"monotone"``) and ``sum_i F[i, k] = x_k`` (group ``"budget"``). Every comonotone
+  allocation is 1-Lipschitz (``0 <= f_i' <= 1``): this *is* the no-sabotage condition on
+  indemnities, so an insurer/reinsurers split of a loss is a comonotone allocation anchored at 0.
+* ``AnchoredComonotone``: also ``f_i(0) = 0`` (seed 000's set C). The anchor column is substituted
+  (not a variable), so the budget row at ``X = 0`` is implied and absent: its state price is not
+  determined by the program (it is completed by cash invariance when every measure is monetary).
+  If 0 is not an atom of ``X`` it is added as an atom of probability 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sps
+
+from .errors import ModelError
+
+if TYPE_CHECKING:
+    from .program import Program
+
+__all__ = [
+    "AllocationBlock",
+    "AllocationSet",
+    "AnchoredComonotone",
+    "Budget",
+    "Comonotone",
+    "IndividualRationality",
+    "LimitedLiability",
+    "Restriction",
+    "SignRestriction",
+]
+
+
+@dataclass
+class AllocationBlock:
+    """What a parametrisation built: the allocation and how its budget dual maps to states.
+
+    ``xi`` is ``(n, S)`` over the states. For comonotone sets ``F`` is ``(n, K)`` over the sorted atoms
+    ``atom_values`` (probabilities ``atom_probs``; ``state_atom[s]`` is the atom of state ``s``), and
+    ``budget_atoms`` lists the atoms that have a budget row.
+    """
+
+    xi: cp.Expression
+    budget_atoms: np.ndarray
+    atom_values: np.ndarray
+    atom_probs: np.ndarray
+    state_atom: np.ndarray
+    F: cp.Expression | None = None
+    anchored: bool = False
+    comonotone: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def atom_prices(self, budget_dual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Budget multipliers placed on the atoms; ``determined`` is False where no row exists."""
+        psi = np.zeros(self.atom_values.size)
+        determined = np.zeros(self.atom_values.size, bool)
+        psi[self.budget_atoms] = np.asarray(budget_dual, float).ravel()
+        determined[self.budget_atoms] = True
+        return psi, determined
+
+
+class AllocationSet:
+    """A parametrisation of the allocations (exactly one per program)."""
+
+    name = "allocation"
+    #: every allocation in the set has xi_i X >= 0 and xi_i = 0 on {X = 0}
+    implies_sign = False
+
+    def build(self, program: Program, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.name
+
+
+class Budget(AllocationSet):
+    """All allocations summing to the aggregate in every state (the set A(X) of the papers)."""
+
+    name = "budget"
+
+    def build(self, program: Program, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
+        S = aggregate.size
+        xi = program.variable("xi", (n_agents, S))
+        program.constrain("budget", [cp.sum(xi, axis=0) == aggregate],
+                          "sum_i xi_i(s) = X(s) for every state s")
+        states = np.arange(S)
+        return AllocationBlock(xi, states, aggregate.copy(), program.probs.copy(), states)
+
+
+class Comonotone(AllocationSet):
+    """``xi_i = f_i(X)``, ``f_i`` nondecreasing, ``sum_i f_i = id``; ``anchor``: ``f_i(anchor) = 0``."""
+
+    name = "comonotone"
+
+    def __init__(self, anchor: float | None = None):
+        self.anchor = None if anchor is None else float(anchor)
+
+    @property
+    def implies_sign(self) -> bool:  # type: ignore[override]
+        return self.anchor == 0.0
+
+    def describe(self) -> str:
+        return self.name if self.anchor is None else f"{self.name}(anchor={self.anchor:g})"
+
+    def build(self, program: Program, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
+        values, state_atom = np.unique(aggregate, return_inverse=True)
+        probs = np.bincount(state_atom, weights=program.probs, minlength=values.size)
+        anchor_at = None
+        if self.anchor is not None:
+            pos = int(np.searchsorted(values, self.anchor))
+            if pos == values.size or values[pos] != self.anchor:  # add a zero-mass atom at the anchor
+                values = np.insert(values, pos, self.anchor)
+                probs = np.insert(probs, pos, 0.0)
+                state_atom = state_atom + (state_atom >= pos)
+            anchor_at = pos
+        K = values.size
+        free = np.array([k for k in range(K) if k != anchor_at], dtype=int)
+        F_free = program.variable("F", (n_agents, free.size))
+        if anchor_at is None:
+            F = F_free
+        else:  # F = F_free @ E with E the 0/1 placement of free atoms: the anchor column is 0
+            E = sps.csr_matrix((np.ones(free.size), (np.arange(free.size), free)), shape=(free.size, K))
+            F = F_free @ E
+        program.constrain("budget", [cp.sum(F_free, axis=0) == values[free]],
+                          "sum_i f_i(x_k) = x_k on every atom with a budget row")
+        if K > 1:
+            program.constrain("monotone", [F[:, 1:] - F[:, :-1] >= 0],
+                              "f_i(x_{k+1}) - f_i(x_k) >= 0 (nondecreasing shares)")
+        identity = state_atom.size == K and np.array_equal(state_atom, np.arange(K))
+        xi = F if identity else F[:, state_atom]
+        return AllocationBlock(xi, free, values, probs, state_atom, F=F,
+                               anchored=anchor_at is not None, comonotone=True,
+                               info={"anchor_atom": anchor_at})
+
+
+class AnchoredComonotone(Comonotone):
+    """Seed 000's set C: comonotone with ``f_i(0) = 0`` (then also sign-feasible, Lemma 1)."""
+
+    name = "anchored_comonotone"
+
+    def __init__(self) -> None:
+        super().__init__(anchor=0.0)
+
+    def describe(self) -> str:
+        return self.name
+
+
+# ------------------------------------------------------------------ restrictions
+class Restriction:
+    """Extra rows on an allocation (added after the parametrisation)."""
+
+    name = "restriction"
+
+    def build(self, program: Program, block: AllocationBlock, losses: cp.Expression,
+              context: dict[str, Any]) -> None:
+        """``losses`` is ``(n, S)``: each agent's loss (``-xi`` for gains, ``xi`` for losses)."""
+        raise NotImplementedError
+
+
+class SignRestriction(Restriction):
+    """``xi_i X >= 0`` in every state and ``xi_i = 0`` where ``X = 0`` (seed 000's Delta_Xq)."""
+
+    name = "sign"
+
+    def build(self, program, block, losses, context) -> None:
+        if context["allocation"].implies_sign:
+            return  # implied (Lemma 1); a redundant row would make the duals non-unique
+        X = context["aggregate"]
+        sign = np.sign(X)
+        xi = block.xi
+        program.constrain("sign", [cp.multiply(xi, sign[None, :]) >= 0], "xi_i X >= 0")
+        zero = np.flatnonzero(X == 0)
+        if zero.size:
+            program.constrain("sign_zero", [xi[:, zero] == 0], "xi_i = 0 where X = 0")
+
+
+class LimitedLiability(Restriction):
+    """Each agent's loss lies in ``[0, cap_i]`` (indemnity and limited liability of the taxation
+    mechanism): group ``"limited_liability"``."""
+
+    name = "limited_liability"
+
+    def __init__(self, caps: Any):
+        c = np.atleast_1d(np.asarray(caps, float))
+        if np.any(~np.isfinite(c)) or np.any(c < 0):
+            raise ModelError("caps", caps, "finite caps >= 0")
+        self.caps = c
+
+    def build(self, program, block, losses, context) -> None:
+        n = losses.shape[0]
+        caps = np.broadcast_to(self.caps, (n,)) if self.caps.size in (1, n) else None
+        if caps is None:
+            raise ModelError("caps", self.caps, f"one cap per agent ({n})")
+        X = context["aggregate"]
+        loss = X if context["orientation"] == "risk" else -X
+        if loss.min() < 0:
+            raise ModelError("aggregate", float(loss.min()), "a nonnegative aggregate loss in every "
+                             "state under limited liability (losses are split into [0, cap_i])")
+        total = loss.max()
+        if total > caps.sum() + 1e-12:
+            raise ModelError("caps", caps.tolist(), f"total capacity >= the largest aggregate loss "
+                             f"{total:g}", detail="the limited-liability allocation set is empty")
+        program.constrain("limited_liability", [losses >= 0, losses <= caps[:, None]],
+                          "0 <= loss_i <= cap_i")
+
+
+class IndividualRationality(Restriction):
+    """Every agent is at least as well off as with its endowment: ``U_i(xi_i) >= U_i(X_i)``
+    (``rho_i(xi_i) <= rho_i(X_i)`` for losses). Needs each agent's ``endowment``."""
+
+    name = "individual_rationality"
+
+    def build(self, program, block, losses, context) -> None:
+        values = context["values"]
+        agents = context["agents"]
+        bounds = []
+        for i, agent in enumerate(agents):
+            if agent.endowment is None:
+                raise ModelError(f"agents[{i}].endowment", None,
+                                 "an endowment for individual rationality")
+            bounds.append(context["evaluate"](agent, agent.endowment))
+        b = np.asarray(bounds)
+        if context["orientation"] == "utility":
+            program.constrain("individual_rationality", [values >= b], "U_i(xi_i) >= U_i(X_i)")
+        else:
+            program.constrain("individual_rationality", [values <= b], "rho_i(xi_i) <= rho_i(X_i)")

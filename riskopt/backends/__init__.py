@@ -1,0 +1,36 @@
+"""Pluggable solvers behind one call: ``run(problem, backend=..., solver=...)``.
+
+* ``cvxpy``: cvxpy's interfaces (Clarabel default; SCS, ECOS, HiGHS, OSQP where installed);
+* ``highs``: LPs and convex QPs straight into highspy;
+* ``pyomo``: LPs and convex QPs as a Pyomo model, solved by HiGHS.
+
+All report duals under cvxpy's convention (``riskopt.duals`` states it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cvxpy as cp
+
+from . import cvxpy_backend, highs_backend, pyomo_backend  # noqa: F401  (register)
+from .base import STATUSES, Backend, SolveReport, backend, backends
+
+__all__ = ["STATUSES", "Backend", "SolveReport", "backend", "backends", "run"]
+
+
+def run(problem: cp.Problem, *, backend: str = "cvxpy", solver: str | None = None,
+        options: dict[str, Any] | None = None, build_s: float = 0.0, dpp: bool = False) -> SolveReport:
+    """Solve ``problem`` on a registered backend; values and duals are left in the cvxpy objects.
+
+    ``dpp=False`` compiles with the current parameter values as constants (fastest for one solve);
+    ``dpp=True`` compiles a parametrised program once, so later parameter changes re-solve without
+    recompiling (what sweeps want).
+    """
+    from .base import backend as get_backend
+
+    b = get_backend(backend)
+    chosen = b.check_solver(solver)
+    report = b.solve(problem, chosen, dict(options or {}), dpp=dpp)
+    report.build_s = build_s
+    return report

@@ -1,0 +1,129 @@
+"""Backend protocol, registry, solve reports and the status vocabulary.
+
+A backend takes a compiled ``cvxpy.Problem`` and leaves the primal values and duals in its
+variables and constraints, under cvxpy's sign convention (see ``riskopt.duals``). It declares the
+cone types it accepts; asking it for more is a :class:`~riskopt.errors.ModelError` naming the cone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import cvxpy as cp
+
+from ..errors import ModelError
+
+__all__ = ["STATUSES", "Backend", "SolveReport", "backend", "backends", "cone_types", "register_backend"]
+
+#: statuses a Solution can carry
+STATUSES = ("optimal", "optimal_inaccurate", "infeasible", "infeasible_inaccurate", "unbounded",
+            "unbounded_inaccurate", "time_limit", "iteration_limit", "solver_error")
+
+_CVXPY_STATUS = {
+    cp.OPTIMAL: "optimal",
+    cp.OPTIMAL_INACCURATE: "optimal_inaccurate",
+    cp.INFEASIBLE: "infeasible",
+    cp.INFEASIBLE_INACCURATE: "infeasible_inaccurate",
+    cp.UNBOUNDED: "unbounded",
+    cp.UNBOUNDED_INACCURATE: "unbounded_inaccurate",
+    cp.USER_LIMIT: "time_limit",
+    cp.SOLVER_ERROR: "solver_error",
+}
+
+
+def normalise_status(status: str | None) -> str:
+    """cvxpy status string -> riskopt status."""
+    return _CVXPY_STATUS.get(status, "solver_error")
+
+
+@dataclass
+class SolveReport:
+    """What a backend did: status, timings (build, compile, solve), iterations, options used."""
+
+    backend: str
+    solver: str
+    status: str
+    raw_status: str
+    build_s: float = 0.0
+    compile_s: float = 0.0
+    solve_s: float = 0.0
+    iterations: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    objective: float | None = None
+
+
+class Backend:
+    """Base class: ``name``, accepted ``cones``, ``solvers()`` and ``solve(problem, solver, options)``."""
+
+    name: ClassVar[str]
+    cones: ClassVar[frozenset[str]]
+    quadratic: ClassVar[bool] = False
+    default_solver: ClassVar[str]
+
+    def available(self) -> bool:
+        raise NotImplementedError
+
+    def solvers(self) -> list[str]:
+        raise NotImplementedError
+
+    def solve(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
+              dpp: bool = False) -> SolveReport:
+        raise NotImplementedError
+
+    def check_solver(self, solver: str | None) -> str:
+        chosen = (solver or self.default_solver).upper()
+        names = self.solvers()
+        if chosen not in names:
+            raise ModelError("solver", solver, f"one of {names} for backend '{self.name}'")
+        return chosen
+
+
+_BACKENDS: dict[str, type[Backend]] = {}
+
+
+def register_backend(cls: type[Backend]) -> type[Backend]:
+    _BACKENDS[cls.name] = cls
+    return cls
+
+
+def backends() -> dict[str, type[Backend]]:
+    """Registered backends by name."""
+    return dict(_BACKENDS)
+
+
+def backend(name: str) -> Backend:
+    """Instantiate a registered, installed backend (clear error otherwise)."""
+    try:
+        cls = _BACKENDS[name]
+    except KeyError:
+        raise ModelError("backend", name, f"one of {sorted(_BACKENDS)}") from None
+    b = cls()
+    if not b.available():
+        raise ModelError("backend", name, "an installed backend", detail=f"'{name}' is not installed")
+    return b
+
+
+def cone_types(dims: Any, has_quadratic: bool) -> set[str]:
+    """Cone types present in cvxpy's conic standard form (``ConeDims``)."""
+    present = set()
+    if dims.zero:
+        present.add("zero")
+    if dims.nonneg:
+        present.add("nonneg")
+    if dims.exp:
+        present.add("exp")
+    if dims.soc:
+        present.add("soc")
+    if dims.psd:
+        present.add("psd")
+    if getattr(dims, "p3d", None):
+        present.add("pow")
+    if has_quadratic:
+        present.add("quadratic")
+    return present
+
+
+CONE_NAMES = {"exp": "exponential cone (entropic / log / exp terms)",
+              "soc": "second-order cone", "psd": "semidefinite cone", "pow": "power cone (CRRA)",
+              "quadratic": "quadratic objective"}

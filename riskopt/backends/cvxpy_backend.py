@@ -1,0 +1,58 @@
+"""cvxpy's own solver interfaces: Clarabel (default), SCS, ECOS, HiGHS, OSQP, ... where installed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import cvxpy as cp
+
+from ..errors import ModelError
+from .base import CONE_NAMES, Backend, SolveReport, cone_types, normalise_status, register_backend
+
+#: riskopt's default options per solver (overridable per call); tolerances are recorded in reports
+DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
+    "CLARABEL": {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 500},
+    "ECOS": {"abstol": 1e-9, "reltol": 1e-9, "feastol": 1e-9, "max_iters": 300},
+    "SCS": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000},
+    "HIGHS": {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9},
+}
+
+
+@register_backend
+class CvxpyBackend(Backend):
+    name = "cvxpy"
+    cones = frozenset({"zero", "nonneg", "soc", "exp", "psd", "pow", "quadratic"})
+    quadratic = True
+    default_solver = "CLARABEL"
+
+    def available(self) -> bool:
+        return True
+
+    def solvers(self) -> list[str]:
+        return sorted(cp.installed_solvers())
+
+    def solve(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
+              dpp: bool = False) -> SolveReport:
+        opts = {**DEFAULT_OPTIONS.get(solver, {}), **options}
+        t0 = time.perf_counter()
+        try:
+            problem.solve(solver=solver, ignore_dpp=not dpp, **opts)
+        except cp.error.SolverError as exc:
+            if "support" in str(exc).lower() or "cone" in str(exc).lower():
+                data = problem.get_problem_data(cp.CLARABEL)[0]
+                cones = cone_types(data["dims"], data.get("P") is not None and data["P"].nnz > 0)
+                named = ", ".join(CONE_NAMES.get(c, c) for c in sorted(cones - {"zero", "nonneg"}))
+                raise ModelError("solver", solver, "a solver for this program's cones",
+                                 detail=f"the program needs: {named}") from None
+            return SolveReport(self.name, solver, "solver_error", str(exc), options=opts,
+                               solve_s=time.perf_counter() - t0)
+        except cp.error.DCPError as exc:
+            raise ModelError("program", problem, "a DCP-compliant convex program", detail=str(exc)) from None
+        total = time.perf_counter() - t0
+        compile_s = float(getattr(problem, "compilation_time", None) or 0.0)
+        stats = problem.solver_stats
+        return SolveReport(self.name, solver, normalise_status(problem.status), str(problem.status),
+                           compile_s=compile_s, solve_s=max(total - compile_s, 0.0),
+                           iterations=getattr(stats, "num_iters", None), options=opts,
+                           objective=problem.value)

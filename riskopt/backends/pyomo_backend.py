@@ -1,0 +1,91 @@
+"""Pyomo backend: the standard form written as a Pyomo model, solved by HiGHS through Pyomo.
+
+Pyomo's duals are ``d objective / d constraint bound`` (for a minimisation: <= 0 on a binding
+``<=`` row), so cvxpy's conic dual is ``z = -dual``. Only LPs and convex QPs are accepted: an NLP
+solver (ipopt) is not packaged for these machines (see the backends docs page).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+
+from .base import Backend, SolveReport, normalise_status, register_backend
+from .standard_form import extract, unpack
+
+
+@register_backend
+class PyomoBackend(Backend):
+    name = "pyomo"
+    cones = frozenset({"zero", "nonneg", "quadratic"})
+    quadratic = True
+    default_solver = "HIGHS"
+
+    def available(self) -> bool:
+        try:
+            import pyomo.environ  # noqa: F401
+        except ImportError:  # pragma: no cover
+            return False
+        return True
+
+    def solvers(self) -> list[str]:
+        return ["HIGHS"]
+
+    def solve(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
+              dpp: bool = False) -> SolveReport:
+        import pyomo.environ as pyo
+        from pyomo.core.expr.numeric_expr import LinearExpression
+        from pyomo.opt import TerminationCondition as Term
+
+        sf = extract(problem, self.cones, self.name, dpp=dpp)
+        t0 = time.perf_counter()
+        m = pyo.ConcreteModel()
+        n = sf.n_vars
+        m.x = pyo.Var(range(n))
+        for j in range(n):
+            lo, up = sf.lower[j], sf.upper[j]
+            m.x[j].setlb(float(lo) if np.isfinite(lo) else None)
+            m.x[j].setub(float(up) if np.isfinite(up) else None)
+        rows = sf.A.tocsr()
+        xs = [m.x[j] for j in range(n)]
+
+        def row_expr(r: int):
+            lo, hi = rows.indptr[r], rows.indptr[r + 1]
+            return LinearExpression(constant=0.0, linear_coefs=rows.data[lo:hi].tolist(),
+                                    linear_vars=[xs[j] for j in rows.indices[lo:hi]])
+
+        n_eq = sf.n_eq
+        m.rows = pyo.Constraint(range(sf.n_rows), rule=lambda _, r: (
+            row_expr(r) == float(sf.b[r]) if r < n_eq else row_expr(r) <= float(sf.b[r])))
+        linear = LinearExpression(constant=0.0, linear_coefs=sf.c.tolist(), linear_vars=xs)
+        if sf.P is not None:
+            P = sf.P.tocoo()
+            quad = sum(0.5 * float(v) * xs[i] * xs[j] for i, j, v in zip(P.row, P.col, P.data, strict=True))
+            m.obj = pyo.Objective(expr=linear + quad)
+        else:
+            m.obj = pyo.Objective(expr=linear)
+        m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+        build_s = time.perf_counter() - t0
+        opt = pyo.SolverFactory("highs")
+        for k, v in {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9,
+                     **options}.items():
+            opt.options[k] = v
+        t1 = time.perf_counter()
+        result = opt.solve(m, load_solutions=False)
+        solve_s = time.perf_counter() - t1
+        tc = result.solver.termination_condition
+        clarabel_status = {Term.optimal: "Solved", Term.infeasible: "PrimalInfeasible",
+                           Term.unbounded: "DualInfeasible", Term.maxTimeLimit: "MaxTime",
+                           Term.maxIterations: "MaxIterations"}.get(tc, "NumericalError")
+        x = z = None
+        if clarabel_status == "Solved":
+            m.solutions.load_from(result)
+            x = np.array([pyo.value(m.x[j]) for j in range(n)], float)
+            z = -np.array([m.dual.get(m.rows[r], 0.0) for r in range(sf.n_rows)], float)
+        unpack(problem, sf, clarabel_status, x, z, None, solve_s)
+        return SolveReport(self.name, solver, normalise_status(problem.status), str(tc),
+                           compile_s=sf.compile_s + build_s, solve_s=solve_s, options=dict(options),
+                           objective=problem.value)

@@ -1,0 +1,364 @@
+"""Univariate laws on the real line: survival function, quantile function and atoms.
+
+These feed the scenario constructors (quantile discretisation) and the layer representations of the
+reinsurance market, where integrals of survival functions must be exact. A law exposes
+
+* ``sf(x) = P(X > x)`` and ``cdf(x) = P(X <= x)``,
+* ``ppf(u)``, the left-continuous quantile ``inf{x : F(x) >= u}``,
+* ``atoms()``: the points carrying positive mass, with their masses,
+* ``support()``: the interval ``[lo, hi]`` (``hi`` may be ``inf``),
+* ``kinks()``: points where ``sf`` is not smooth (atoms, censoring points), for exact grids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ModelError
+
+__all__ = [
+    "Censored",
+    "Dirac",
+    "Discrete",
+    "Exponential",
+    "FromScipy",
+    "FromSurvival",
+    "Law",
+    "Mixture",
+    "Uniform",
+    "censored_exponential",
+]
+
+
+class Law:
+    """Base class: subclasses implement ``sf``, ``ppf``, ``atoms`` and ``support``."""
+
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        raise NotImplementedError
+
+    def cdf(self, x: np.ndarray | float) -> np.ndarray:
+        return 1.0 - self.sf(x)
+
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        raise NotImplementedError
+
+    def atoms(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.empty(0), np.empty(0)
+
+    def support(self) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def kinks(self) -> np.ndarray:
+        return self.atoms()[0]
+
+    def mean(self) -> float:
+        """E[X] = lo + integral of sf over the support (finite support) or by quadrature."""
+        lo, hi = self.support()
+        if np.isfinite(hi):
+            return float(lo + _integrate(self.sf, lo, hi, self.kinks()))
+        # E[X] = int_0^1 ppf(u) du (substitution keeps the tail integrable)
+        val, _ = _quad_u(self.ppf)
+        return float(val)
+
+
+def _integrate(f: Callable, a: float, b: float, breaks: np.ndarray, nodes: int = 64) -> float:
+    """Gauss-Legendre integral of ``f`` on [a, b], split at ``breaks`` (kinks of ``f``)."""
+    pts = np.unique(np.concatenate([[a, b], np.asarray(breaks, float)]))
+    pts = pts[(pts >= a) & (pts <= b)]
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    lo, hi = pts[:-1], pts[1:]
+    mid, half = (lo + hi) / 2, (hi - lo) / 2
+    xs = mid[:, None] + half[:, None] * x[None, :]
+    return float(np.sum(half[:, None] * w[None, :] * f(xs)))
+
+
+def _quad_u(ppf: Callable) -> tuple[float, float]:
+    from scipy import integrate
+
+    return integrate.quad(lambda u: float(ppf(u)), 0.0, 1.0, limit=200)
+
+
+@dataclass(frozen=True)
+class Exponential(Law):
+    """Exponential law with the given rate: ``sf(x) = exp(-rate x)`` for ``x >= 0``."""
+
+    rate: float
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.rate) and self.rate > 0):
+            raise ModelError("rate", self.rate, "a finite number > 0")
+
+    def sf(self, x):
+        x = np.asarray(x, float)
+        return np.where(x < 0, 1.0, np.exp(-self.rate * np.maximum(x, 0.0)))
+
+    def ppf(self, u):
+        return -np.log1p(-np.asarray(u, float)) / self.rate
+
+    def support(self):
+        return 0.0, np.inf
+
+    def mean(self) -> float:
+        return 1.0 / self.rate
+
+
+@dataclass(frozen=True)
+class Uniform(Law):
+    """Uniform law on ``[lo, hi]``."""
+
+    lo: float
+    hi: float
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.lo) and np.isfinite(self.hi) and self.hi > self.lo):
+            raise ModelError("hi", self.hi, f"a finite number > lo = {self.lo}")
+
+    def sf(self, x):
+        return np.clip((self.hi - np.asarray(x, float)) / (self.hi - self.lo), 0.0, 1.0)
+
+    def ppf(self, u):
+        return self.lo + np.asarray(u, float) * (self.hi - self.lo)
+
+    def support(self):
+        return self.lo, self.hi
+
+    def kinks(self):
+        return np.array([self.lo, self.hi])
+
+    def mean(self) -> float:
+        return 0.5 * (self.lo + self.hi)
+
+
+@dataclass(frozen=True)
+class Dirac(Law):
+    """Point mass at ``value``."""
+
+    value: float
+
+    def sf(self, x):
+        return (np.asarray(x, float) < self.value).astype(float)
+
+    def ppf(self, u):
+        return np.full(np.shape(u), self.value, dtype=float)
+
+    def atoms(self):
+        return np.array([self.value]), np.array([1.0])
+
+    def support(self):
+        return self.value, self.value
+
+    def mean(self) -> float:
+        return float(self.value)
+
+
+@dataclass(frozen=True)
+class Discrete(Law):
+    """Finite law: ``values`` with probabilities ``probs`` (validated, sorted on construction)."""
+
+    values: np.ndarray
+    probs: np.ndarray
+
+    def __post_init__(self) -> None:
+        from .space import validate_probabilities
+
+        v = np.asarray(self.values, float).ravel()
+        p = validate_probabilities(self.probs, field="probs")
+        if v.shape != p.shape:
+            raise ModelError("values", v, f"{p.size} values, one per probability")
+        if not np.all(np.isfinite(v)):
+            raise ModelError("values", v, "finite numbers")
+        order = np.argsort(v, kind="stable")
+        object.__setattr__(self, "values", v[order])
+        object.__setattr__(self, "probs", p[order])
+
+    def sf(self, x):
+        x = np.asarray(x, float)
+        cum = np.concatenate([[0.0], np.cumsum(self.probs)])
+        return 1.0 - cum[np.searchsorted(self.values, x, side="right")]
+
+    def ppf(self, u):
+        u = np.asarray(u, float)
+        cum = np.cumsum(self.probs)
+        idx = np.minimum(np.searchsorted(cum, u - 1e-15, side="left"), self.values.size - 1)
+        return self.values[idx]
+
+    def atoms(self):
+        return self.values.copy(), self.probs.copy()
+
+    def support(self):
+        return float(self.values[0]), float(self.values[-1])
+
+    def mean(self) -> float:
+        return float(self.values @ self.probs)
+
+
+@dataclass(frozen=True)
+class Censored(Law):
+    """``min(Y, cap)`` for a base law ``Y``: the mass ``P(Y >= cap)`` becomes an atom at ``cap``."""
+
+    base: Law
+    cap: float
+
+    def __post_init__(self) -> None:
+        lo, _ = self.base.support()
+        if not (np.isfinite(self.cap) and self.cap > lo):
+            raise ModelError("cap", self.cap, f"a finite number above the lower end {lo} of the law")
+
+    def sf(self, x):
+        x = np.asarray(x, float)
+        return np.where(x >= self.cap, 0.0, self.base.sf(np.minimum(x, self.cap)))
+
+    def ppf(self, u):
+        return np.minimum(self.base.ppf(u), self.cap)
+
+    def atoms(self):
+        v, m = self.base.atoms()
+        keep = v < self.cap
+        mass = float(self.base.sf(np.nextafter(self.cap, -np.inf)))
+        return np.append(v[keep], self.cap), np.append(m[keep], mass)
+
+    def support(self):
+        return self.base.support()[0], self.cap
+
+    def kinks(self):
+        k = self.base.kinks()
+        return np.append(k[k < self.cap], self.cap)
+
+
+def censored_exponential(rate: float, cap: float) -> Censored:
+    """Exponential(rate) censored at ``cap``: ``P(X > z) = exp(-rate z)`` on ``[0, cap)``, 0 after.
+
+    The censoring leaves an atom of mass ``exp(-rate cap)`` at ``cap`` (seed 001, Section 4).
+    """
+    return Censored(Exponential(rate), cap)
+
+
+@dataclass(frozen=True)
+class Mixture(Law):
+    """Mixture ``sum_k w_k L_k`` of laws (e.g. ``p0 delta_0 + (1 - p0) Uniform[0, W]``)."""
+
+    components: Sequence[Law]
+    weights: np.ndarray
+
+    def __post_init__(self) -> None:
+        from .space import validate_probabilities
+
+        w = validate_probabilities(self.weights, field="weights")
+        if w.size != len(self.components):
+            raise ModelError("weights", w, f"{len(self.components)} weights, one per component")
+        object.__setattr__(self, "weights", w)
+
+    def sf(self, x):
+        return sum(w * np.asarray(c.sf(x), float) for c, w in zip(self.components, self.weights, strict=True))
+
+    def ppf(self, u):
+        lo, hi = self.support()
+        return _ppf_by_bisection(self.sf, np.asarray(u, float), lo, hi)
+
+    def atoms(self):
+        vals, masses = [], []
+        for c, w in zip(self.components, self.weights, strict=True):
+            v, m = c.atoms()
+            vals.append(v)
+            masses.append(w * m)
+        v, m = np.concatenate(vals), np.concatenate(masses)
+        uniq, inv = np.unique(v, return_inverse=True)
+        return uniq, np.bincount(inv, weights=m, minlength=uniq.size)
+
+    def support(self):
+        los, his = zip(*(c.support() for c in self.components), strict=True)
+        return min(los), max(his)
+
+    def kinks(self):
+        return np.unique(np.concatenate([c.kinks() for c in self.components]))
+
+    def mean(self) -> float:
+        return float(sum(w * c.mean() for c, w in zip(self.components, self.weights, strict=True)))
+
+
+def _ppf_by_bisection(sf: Callable, u: np.ndarray, lo: float, hi: float, iters: int = 200) -> np.ndarray:
+    """Left-continuous quantile ``inf{x : 1 - sf(x) >= u}`` by vectorised bisection on [lo, hi]."""
+    if not np.isfinite(hi):
+        hi = lo + 1.0
+        while np.any(1.0 - sf(hi) < np.max(u)) and hi < 1e300:
+            hi = lo + 2.0 * (hi - lo)
+    a = np.full(u.shape, lo, float)
+    b = np.full(u.shape, hi, float)
+    for _ in range(iters):
+        m = 0.5 * (a + b)
+        ok = 1.0 - sf(m) >= u
+        b = np.where(ok, m, b)
+        a = np.where(ok, a, m)
+        if np.all(b - a <= 1e-15 * np.maximum(1.0, np.abs(b))):
+            break
+    return np.where(u <= 0, lo, b)
+
+
+@dataclass(frozen=True)
+class FromSurvival(Law):
+    """A law given by a survival function ``sf`` on ``[lo, hi]`` (``hi`` finite: an upper bound).
+
+    ``sf`` must be nonincreasing, ``sf(x) = 1`` below ``lo`` and ``0`` at and above ``hi``; this is
+    checked on a grid of ``check_points`` points. ``kinks`` lists points where ``sf`` jumps or bends.
+    """
+
+    survival: Callable[[np.ndarray], np.ndarray]
+    lo: float
+    hi: float
+    kink_points: np.ndarray = field(default_factory=lambda: np.empty(0))
+    check_points: int = 2001
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.lo) and np.isfinite(self.hi) and self.hi > self.lo):
+            raise ModelError("hi", self.hi, f"a finite upper bound of the loss above lo = {self.lo}")
+        grid = np.linspace(self.lo, self.hi, self.check_points)
+        s = np.asarray(self.survival(grid), float)
+        if s.shape != grid.shape or not np.all(np.isfinite(s)):
+            raise ModelError("survival", None, "a vectorised function returning finite values")
+        if np.any(s < -1e-12) or np.any(s > 1 + 1e-12):
+            raise ModelError("survival", float(s.min() if s.min() < 0 else s.max()), "values in [0, 1]")
+        rise = np.diff(s)
+        if np.any(rise > 1e-12):
+            at = float(grid[1 + int(np.argmax(rise))])
+            raise ModelError("survival", at, "a nonincreasing function (it increases near this point)")
+        tail = float(self.survival(np.array([self.hi]))[0])
+        if tail > 1e-12:
+            raise ModelError("hi", self.hi, f"an upper bound of the loss (P(X > hi) = {tail:.3g} > 0)")
+
+    def sf(self, x):
+        x = np.asarray(x, float)
+        inside = np.clip(x, self.lo, self.hi)
+        return np.where(x < self.lo, 1.0, np.where(x >= self.hi, 0.0, self.survival(inside)))
+
+    def ppf(self, u):
+        return _ppf_by_bisection(self.sf, np.asarray(u, float), self.lo, self.hi)
+
+    def support(self):
+        return self.lo, self.hi
+
+    def kinks(self):
+        return np.asarray(self.kink_points, float)
+
+
+@dataclass(frozen=True)
+class FromScipy(Law):
+    """Wrap a frozen continuous ``scipy.stats`` distribution."""
+
+    dist: object
+
+    def sf(self, x):
+        return self.dist.sf(x)
+
+    def ppf(self, u):
+        return self.dist.ppf(u)
+
+    def support(self):
+        lo, hi = self.dist.support()
+        return float(lo), float(hi)
+
+    def mean(self) -> float:
+        return float(self.dist.mean())
+

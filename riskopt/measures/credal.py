@@ -1,0 +1,94 @@
+"""Max-min (Gilboa-Schmeidler) utility over a credal set given by its vertices.
+
+``U(xi) = min_v U^{q_v}(xi)`` where ``U^q`` is a base utility evaluated under the prior ``q`` and the
+credal set is ``conv{q_1, ..., q_V}``. Using the vertices is exact whenever ``q -> U^q(xi)`` is a
+decreasing transform of a linear function of ``q`` (expectations, entropic CEs: spec §2.5).
+
+Epigraph form: a variable ``t`` with one constraint ``t <= U^{q_v}(xi)`` per vertex; the constraint
+group is registered as ``"credal"`` and its multipliers ``beta_v >= 0`` (normalised to sum to one)
+are the weights of the agent's worst-case prior ``sum_v beta_v q_v``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+from scipy.special import logsumexp
+
+from ..errors import ModelError
+from ..space import Scenarios
+from .base import Form, Measure, check_law, create, probabilities, register
+from .entropic import Entropic
+from .expectation import SubjectiveLaw
+
+__all__ = ["MaxMin"]
+
+
+@register("maxmin", "credal")
+class MaxMin(Measure):
+    """Worst case of a base utility over finitely many priors (the vertices of a credal set)."""
+
+    orientation = "utility"
+    law_invariant = False
+
+    def __init__(self, base: Measure | str | dict, priors: Sequence[Any]):
+        if isinstance(base, str):
+            base = create(base)
+        elif isinstance(base, dict):
+            base = create(**base)
+        if not isinstance(base, SubjectiveLaw):
+            raise ModelError("base", base.describe(), "a measure evaluated under a prior "
+                             "(expectation, entropic, expected_utility)")
+        if len(priors) == 0:
+            raise ModelError("priors", priors, "at least one prior (vertex of the credal set)")
+        self.base = base
+        self.priors = [np.asarray(q, float) for q in priors]
+        self.monetary = base.monetary
+        self.convex = base.convex
+        self.differentiable = False
+
+    def _priors(self, space: Scenarios | np.ndarray) -> np.ndarray:
+        n = probabilities(space).size
+        return np.vstack([check_law(q, n, f"priors[{v}]") for v, q in enumerate(self.priors)])
+
+    def vertex_values(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        """``U^{q_v}(xi)`` for every vertex."""
+        Q = self._priors(space)
+        if isinstance(self.base, Entropic):
+            g = self.base.gamma
+            return -logsumexp(-g * np.asarray(x, float)[None, :], b=Q, axis=1) / g
+        return np.array([self.base.with_law(q).utility(x, space) for q in Q])
+
+    def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
+        return float(np.min(self.vertex_values(x, space)))
+
+    def worst_case_prior(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        """A minimising vertex (the worst-case prior at ``x``)."""
+        return self._priors(space)[int(np.argmin(self.vertex_values(x, space)))]
+
+    def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        return self.base.with_law(self.worst_case_prior(x, space)).gradient(x, space)
+
+    def pushforward(self, index: np.ndarray, size: int) -> MaxMin:
+        pushed = [np.bincount(index, weights=q, minlength=size) for q in self.priors]
+        return MaxMin(self.base, pushed)
+
+    def single_form(self, x: cp.Expression, space: Scenarios | np.ndarray) -> Form:
+        Q = self._priors(space)
+        t = cp.Variable()
+        base_forms = []
+        for q in Q:
+            f = type(self.base).batch_form([self.base.with_law(q)], cp.reshape(x, (1, x.size), order="C"),
+                                           space)
+            if f.constraints:
+                raise ModelError("base", self.base.describe(), "a base utility without auxiliary rows")
+            u = f.expr if self.base.orientation == "utility" else -f.expr
+            base_forms.append(cp.reshape(u, (1,), order="F"))
+        vertex = t <= cp.hstack(base_forms)
+        return Form(cp.reshape(t, (1,), order="F"), {"credal": {0: vertex}})
+
+    def describe(self) -> str:
+        return f"maxmin({self.base.describe()}, {len(self.priors)} priors)"

@@ -1,0 +1,79 @@
+"""Expectation under P or under a subjective law Q, and the shared handling of subjective laws."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+
+from ..space import Scenarios
+from .base import Form, Measure, check_law, probabilities, register
+
+__all__ = ["Expectation", "SubjectiveLaw"]
+
+
+class SubjectiveLaw:
+    """Mixin for measures evaluated under an optional subjective law ``law`` (over the states).
+
+    Without a law the measure uses P and is law-invariant; with one it is not (it sees states, not
+    only the law of its argument).
+    """
+
+    law: np.ndarray | None
+
+    def _init_law(self, law: Any) -> None:
+        self.law = None if law is None else np.asarray(law, float)
+        self.law_invariant = law is None
+
+    def weights(self, space: Scenarios | np.ndarray) -> np.ndarray:
+        """The probabilities the measure uses: P, or its own law checked against the space."""
+        p = probabilities(space)
+        return p if self.law is None else check_law(self.law, p.size)
+
+    def with_law(self, law: Any) -> Any:
+        """A copy of the measure evaluated under ``law``."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._init_law(law)
+        return clone
+
+    def pushforward(self, index: np.ndarray, size: int) -> Any:
+        """The same measure on the atoms of a variable: laws are summed over ``index``."""
+        if self.law is None:
+            return self
+        return self.with_law(np.bincount(index, weights=self.law, minlength=size))
+
+
+def law_matrix(measures: Sequence[SubjectiveLaw], space: Scenarios | np.ndarray) -> np.ndarray:
+    """Stack the probabilities each measure uses (``(n, S)``)."""
+    return np.vstack([m.weights(space) for m in measures])
+
+
+@register("expectation", "mean")
+class Expectation(SubjectiveLaw, Measure):
+    """``E_Q[X] = sum_s q_s X(s)``; linear, so a utility of gains and a risk of losses alike."""
+
+    orientation = "risk"
+    monetary = True
+    convex = True
+    comonotone_additive = True
+    differentiable = True
+
+    def __init__(self, law: Any = None):
+        self._init_law(law)
+
+    def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
+        return float(self.weights(space) @ np.asarray(x, float))
+
+    @classmethod
+    def batch_form(cls, measures, X, space) -> Form:
+        Q = law_matrix(measures, space)
+        return Form(cp.sum(cp.multiply(Q, X), axis=1))
+
+    def monotone_weights(self, probs: np.ndarray, increasing: bool = True) -> np.ndarray:
+        return self.weights(probs)
+
+    def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        return self.weights(space).copy()

@@ -1,0 +1,338 @@
+"""Declarative programs: named variables, parameters and constraint groups over one cvxpy Problem.
+
+:class:`Program` is a thin layer over cvxpy. Builders (the sharing program below, the reinsurance
+layer LP, the taxation program) declare variables and *named* constraint groups, so that a dual is
+looked up by its meaning (``solution.duals["budget"]``). The cvxpy Problem is built once, on the
+first solve; knobs that sweeps change are cvxpy Parameters (DPP), so re-solving after
+``program.set(weights=...)`` reuses the compiled problem.
+
+:class:`SharingProgram` is the risk-sharing container: a scenario space, agents with measures, an
+aggregate ``X``, an allowed allocation set, restrictions and an objective,
+
+* ``"welfare"``:   maximise ``sum_i w_i U_i(xi_i)`` over gains ``xi`` with ``sum_i xi_i = X``;
+* ``"total_risk"``: minimise ``sum_i w_i rho_i(xi_i)`` over losses ``xi`` with ``sum_i xi_i = X``.
+
+Users add their own constraints on the allocation::
+
+    prog.add_constraint(lambda xi: xi["farmer 0"] >= 0.6 * pool.X)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cvxpy as cp
+import numpy as np
+
+from .allocation import AllocationBlock, AllocationSet, AnchoredComonotone, Restriction
+from .errors import ModelError
+from .measures.base import Measure, oriented_forms
+from .space import Scenarios
+
+__all__ = ["Agent", "ConstraintGroup", "Program", "SharingProgram"]
+
+Sense = Literal["min", "max"]
+Objective = Literal["welfare", "total_risk"]
+
+
+@dataclass(frozen=True)
+class ConstraintGroup:
+    """Constraints that share a meaning (one dual per row, read back under ``name``)."""
+
+    name: str
+    constraints: tuple[cp.Constraint, ...]
+    meaning: str = ""
+
+
+class Program:
+    """A named-block optimisation program compiled once to a ``cvxpy.Problem``."""
+
+    mechanism = "program"
+
+    def __init__(self, name: str, sense: Sense = "min"):
+        if sense not in ("min", "max"):
+            raise ModelError("sense", sense, "'min' or 'max'")
+        self.name = name
+        self.sense: Sense = sense
+        self.variables: dict[str, cp.Variable] = {}
+        self.parameters: dict[str, cp.Parameter] = {}
+        self.groups: dict[str, ConstraintGroup] = {}
+        self._objective: cp.Expression | None = None
+        self._problem: cp.Problem | None = None
+        self._build_s = 0.0
+        self._user_count = 0
+        self._dpp = False  # becomes True once a parameter is changed: compile once, re-solve fast
+
+    # ------------------------------------------------------------ declaration
+    def variable(self, name: str, shape: int | tuple[int, ...] = (), **attrs: Any) -> cp.Variable:
+        """Declare a named variable (cvxpy attributes such as ``nonneg=True`` allowed)."""
+        if name in self.variables:
+            raise ModelError("variable", name, "a name not used yet in this program")
+        v = cp.Variable(shape, name=name, **attrs)
+        self.variables[name] = v
+        self._problem = None
+        return v
+
+    def parameter(self, name: str, shape: int | tuple[int, ...] = (), value: Any = None,
+                  **attrs: Any) -> cp.Parameter:
+        """Declare a named Parameter: changing it re-solves without recompiling."""
+        if name in self.parameters:
+            raise ModelError("parameter", name, "a name not used yet in this program")
+        p = cp.Parameter(shape, name=name, value=value, **attrs)
+        self.parameters[name] = p
+        self._problem = None
+        return p
+
+    def constrain(self, name: str, constraints: Iterable[cp.Constraint], meaning: str = "") -> None:
+        """Add a named group of constraints (extends the group if it exists)."""
+        cons = tuple(constraints)
+        old = self.groups.get(name)
+        if old is not None:
+            cons = old.constraints + cons
+            meaning = meaning or old.meaning
+        self.groups[name] = ConstraintGroup(name, cons, meaning)
+        self._problem = None
+
+    def set_objective(self, expr: cp.Expression) -> None:
+        self._objective = expr
+        self._problem = None
+
+    def user_view(self) -> Any:
+        """What a callable passed to :meth:`add_constraint` receives (the variables by default)."""
+        return self.variables
+
+    def add_constraint(self, constraint: Any, name: str | None = None) -> str:
+        """Add a user's constraint(s): a cvxpy constraint, a list, or ``fn(view) -> constraint(s)``
+        where ``view`` is :meth:`user_view` (for sharing programs: the allocation by agent name).
+        Returns the group name (``"user[k]"`` unless given) under which its dual is reported."""
+        made = constraint(self.user_view()) if callable(constraint) else constraint
+        items = list(made) if isinstance(made, (list, tuple)) else [made]
+        if not items or not all(isinstance(c, cp.Constraint) for c in items):
+            raise ModelError("constraint", made, "a cvxpy constraint (e.g. xi['a'] >= 0) or a list")
+        gname = name or f"user[{self._user_count}]"
+        self._user_count += 1
+        self.constrain(gname, items, "user constraint")
+        return gname
+
+    def set(self, **values: Any) -> Program:
+        """Set parameter values (``program.set(weights=[...])``); no recompilation."""
+        for k, v in values.items():
+            if k not in self.parameters:
+                raise ModelError("parameter", k, f"one of {sorted(self.parameters)}")
+            self.parameters[k].value = np.broadcast_to(np.asarray(v, float), self.parameters[k].shape)
+        self._dpp = True
+        return self
+
+    # ------------------------------------------------------------------- build
+    @property
+    def problem(self) -> cp.Problem:
+        """The cvxpy Problem, built on first use and cached."""
+        if self._problem is None:
+            if self._objective is None:
+                raise ModelError("objective", None, "an objective (set_objective)")
+            t0 = time.perf_counter()
+            obj = cp.Maximize(self._objective) if self.sense == "max" else cp.Minimize(self._objective)
+            cons = [c for g in self.groups.values() for c in g.constraints]
+            self._problem = cp.Problem(obj, cons)
+            self._build_s = time.perf_counter() - t0
+        return self._problem
+
+    def solve(self, backend: str = "cvxpy", solver: str | None = None, *, check: bool = True,
+              **options: Any):
+        """Solve on a backend and return a :class:`~riskopt.solution.Solution`.
+
+        ``check=True`` raises :class:`~riskopt.errors.SolveError` unless the status is optimal
+        (``optimal_inaccurate`` included, and reported as such in the solution).
+        """
+        from .backends import run
+        from .solution import build_solution
+
+        problem = self.problem
+        report = run(problem, backend=backend, solver=solver, options=options, build_s=self._build_s,
+                     dpp=self._dpp)
+        solution = build_solution(self, report)
+        if check and not solution.ok:
+            from .errors import SolveError
+
+            raise SolveError(solution.status, backend=report.backend, solver=report.solver,
+                             hint=self.hint(solution.status), solution=solution)
+        return solution
+
+    def hint(self, status: str) -> str:
+        """What a failed status most likely means for this program (overridden by builders)."""
+        return {
+            "infeasible": "the constraints admit no allocation; check caps, user constraints and bounds",
+            "unbounded": "the objective can be improved without limit; a constraint is missing",
+        }.get(status.replace("_inaccurate", ""), "")
+
+    def interpret(self, solution_fields: dict[str, Any]) -> dict[str, Any]:
+        """Builders add their economic fields (allocation, values, prices) to a solution."""
+        return solution_fields
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A participant: a name, a preference measure and (optionally) an endowment over the states."""
+
+    name: str
+    measure: Measure
+    endowment: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ModelError("agent.name", self.name, "a non-empty string")
+        if not isinstance(self.measure, Measure):
+            raise ModelError(f"agents['{self.name}'].measure", self.measure, "a riskopt measure")
+        if self.endowment is not None:
+            e = np.asarray(self.endowment, float)
+            if e.ndim != 1 or not np.all(np.isfinite(e)):
+                raise ModelError(f"agents['{self.name}'].endowment", e, "finite values, one per state")
+            object.__setattr__(self, "endowment", e)
+
+
+class AllocationView(Mapping[str, cp.Expression]):
+    """The allocation by agent name: ``xi["farmer 0"]`` is that agent's expression over the states."""
+
+    def __init__(self, names: Sequence[str], xi: cp.Expression):
+        self._index = {n: i for i, n in enumerate(names)}
+        self.matrix = xi
+
+    def __getitem__(self, name: str) -> cp.Expression:
+        try:
+            return self.matrix[self._index[name]]
+        except KeyError:
+            raise ModelError("agent", name, f"one of {list(self._index)}") from None
+
+    def __iter__(self):
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+class SharingProgram(Program):
+    """Risk sharing among agents: weighted welfare (or total risk) over an allocation set."""
+
+    mechanism = "pareto"
+
+    def __init__(self, space: Scenarios, agents: Sequence[Agent], *,
+                 allocation: AllocationSet | None = None, aggregate: str | np.ndarray = "X",
+                 objective: Objective = "welfare", weights: Any = None,
+                 restrictions: Sequence[Restriction] = (), name: str = "sharing"):
+        if objective not in ("welfare", "total_risk"):
+            raise ModelError("objective", objective, "'welfare' or 'total_risk'")
+        super().__init__(name, "max" if objective == "welfare" else "min")
+        if not isinstance(space, Scenarios):
+            raise ModelError("space", space, "a riskopt.Scenarios")
+        agents = list(agents)
+        if len(agents) < 1:
+            raise ModelError("agents", agents, "at least one agent")
+        names = [a.name for a in agents]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise ModelError("agents.name", dup, "distinct agent names")
+        for a in agents:
+            if a.endowment is not None and a.endowment.size != space.size:
+                raise ModelError(f"agents['{a.name}'].endowment", f"{a.endowment.size} values",
+                                 f"one per state ({space.size})")
+        X = space[aggregate] if isinstance(aggregate, str) else np.asarray(aggregate, float)
+        if X.ndim != 1 or X.size != space.size or not np.all(np.isfinite(X)):
+            raise ModelError("aggregate", X, f"finite values, one per state ({space.size})")
+        self.space = space
+        self.probs = space.p
+        self.agents = agents
+        self.objective_kind: Objective = objective
+        self.orientation = "utility" if objective == "welfare" else "risk"
+        self.aggregate = X
+        self.allocation_set = allocation or AnchoredComonotone()
+        self.restrictions = list(restrictions)
+        n = len(agents)
+        w = np.ones(n) if weights is None else np.asarray(weights, float)
+        if w.shape != (n,) or np.any(~np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ModelError("weights", weights, f"{n} finite nonnegative weights, not all zero")
+        self.weights = self.parameter("weights", n, value=w, nonneg=True)
+        self.block: AllocationBlock = self.allocation_set.build(self, n, X)
+        self.values = self._agent_values()
+        losses = -self.block.xi if self.orientation == "utility" else self.block.xi
+        context = {"allocation": self.allocation_set, "aggregate": X, "orientation": self.orientation,
+                   "values": self.values, "agents": agents, "evaluate": self.evaluate}
+        for r in self.restrictions:
+            r.build(self, self.block, losses, context)
+        self.set_objective(self.weights @ self.values)
+        self.view = AllocationView(names, self.block.xi)
+
+    # ------------------------------------------------------------------ forms
+    def _agent_values(self) -> cp.Expression:
+        """Vector of the agents' values; linear on sorted atoms where the allocation is comonotone
+        and the measure is comonotone-additive, otherwise the measures' convex forms on states."""
+        measures = [a.measure for a in self.agents]
+        block = self.block
+        linear = [block.comonotone and m.comonotone_additive and (m.law_invariant or _on_atoms(block))
+                  for m in measures]
+        if all(linear):
+            W = np.vstack([self._monotone_row(m) for m in measures])
+            return cp.sum(cp.multiply(W, block.F), axis=1)
+        if any(linear) and not all(m.convex for m in measures):
+            raise ModelError("agents", [m.describe() for m in measures if not m.convex],
+                             "measures with a convex form when mixed with others")
+        form = oriented_forms(measures, block.xi, self.space, self.orientation)
+        for group, by_agent in form.constraints.items():
+            for i, c in sorted(by_agent.items()):
+                self.constrain(f"{group}:{self.agents[i].name}", [c], f"{group} rows of agent {i}")
+        return form.expr
+
+    def _monotone_row(self, m: Measure) -> np.ndarray:
+        """``U(f(X)) = w @ F`` (welfare: gains nondecreasing in X) or ``rho(f(X)) = w @ F``."""
+        probs = self.block.atom_probs
+        if self.orientation == "utility":
+            if m.orientation == "utility":
+                return m.monotone_weights(probs, increasing=True)
+            return m.monotone_weights(probs, increasing=False)  # U(xi) = -rho(-xi), -xi decreasing
+        if m.orientation == "risk":
+            return m.monotone_weights(probs, increasing=True)
+        return m.monotone_weights(probs, increasing=False)
+
+    def evaluate(self, agent: Agent, x: np.ndarray) -> float:
+        """Exact value of ``agent`` at ``x`` (gains for welfare, losses for total risk)."""
+        m = agent.measure
+        return m.utility(x, self.space) if self.orientation == "utility" else m.risk(x, self.space)
+
+    # ------------------------------------------------------------- user hooks
+    def user_view(self) -> AllocationView:
+        return self.view
+
+    def hint(self, status: str) -> str:
+        base = status.replace("_inaccurate", "")
+        w = np.asarray(self.weights.value)
+        monetary = all(a.measure.monetary for a in self.agents)
+        if base == "unbounded" and monetary and not np.allclose(w, w[0]):
+            return ("with cash-invariant (monetary) utilities, unequal weights let side payments move "
+                    "cash towards the heavier-weighted agent without limit; every Pareto optimum "
+                    "maximises the unweighted sum, so use equal weights")
+        if base == "infeasible" and any(r.name == "limited_liability" for r in self.restrictions):
+            return "limited liability leaves no allocation: total capacity below the aggregate loss?"
+        return super().hint(status)
+
+    def interpret(self, fields: dict[str, Any]) -> dict[str, Any]:
+        from .duals import state_prices
+
+        xi = np.asarray(self.block.xi.value, float)
+        fields["allocation"] = {a.name: xi[i] for i, a in enumerate(self.agents)}
+        fields["values"] = {a.name: self.evaluate(a, xi[i]) for i, a in enumerate(self.agents)}
+        fields["prices"] = state_prices(self, fields["duals"].get("budget"))
+        weights = np.asarray(self.weights.value, float)
+        key = "utility" if self.orientation == "utility" else "risk"
+        fields["agents"] = tuple(
+            {"name": a.name, "measure": a.measure.describe(), "weight": float(weights[i]),
+             key: fields["values"][a.name]} for i, a in enumerate(self.agents))
+        return fields
+
+
+def _on_atoms(block: AllocationBlock) -> bool:
+    """True when the states are exactly the atoms (so a subjective law over states is over atoms)."""
+    return block.state_atom.size == block.atom_values.size and np.array_equal(
+        block.state_atom, np.arange(block.atom_values.size))
+

@@ -1,0 +1,381 @@
+"""Finite probability spaces (``Scenarios``) and random variables as arrays on them.
+
+A :class:`Scenarios` holds state probabilities ``p`` (validated: finite, >= 0, summing to one within
+1e-12) and named random variables, each a numpy array whose first axis runs over the states. The
+constructors cover what the mechanisms need: equally weighted samples, discrete laws, quantile
+discretisation of a law on the line, independent Bernoulli hits summed exactly (Poisson-binomial),
+a one-factor common shock, the atom-level space of n hits, and a Gaussian-copula sampler.
+
+Atoms with negligible mass are dropped only through :meth:`Scenarios.prune`, which takes an explicit
+tolerance and records the total probability dropped in ``pruned_mass``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from .errors import ModelError, RiskoptWarning
+from .laws import Law
+
+__all__ = ["Scenarios", "nearest_correlation", "poisson_binomial", "validate_probabilities"]
+
+PROB_TOL = 1e-12
+
+
+def validate_probabilities(probs: Any, *, field: str = "probs", normalise: bool = False) -> np.ndarray:
+    """Return ``probs`` as a float array after checking it is a probability vector.
+
+    Entries must be finite and >= 0 and sum to 1 within 1e-12. With ``normalise=True`` a vector with
+    a positive finite sum is rescaled instead, with a :class:`RiskoptWarning` saying by how much.
+    """
+    try:
+        p = np.array(probs, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise ModelError(field, probs, "a list of numbers") from None
+    if p.size == 0:
+        raise ModelError(field, probs, "at least one probability")
+    bad = ~np.isfinite(p)
+    if bad.any():
+        raise ModelError(f"{field}[{int(np.argmax(bad))}]", float(p[bad][0]), "a finite probability")
+    if (p < 0).any():
+        k = int(np.argmax(p < 0))
+        raise ModelError(f"{field}[{k}]", float(p[k]), "a probability >= 0")
+    total = float(p.sum())
+    if abs(total - 1.0) > PROB_TOL:
+        if normalise and total > 0:
+            warnings.warn(f"{field}: probabilities summed to {total!r}; normalised to 1",
+                          RiskoptWarning, stacklevel=3)
+            return p / total
+        raise ModelError(field, f"sum {total!r}", "probabilities summing to 1 within 1e-12 "
+                         "(or pass normalise=True)")
+    return p
+
+
+def _as_state_array(values: Any, n_states: int, name: str) -> np.ndarray:
+    try:
+        arr = np.array(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ModelError(f"variables.{name}", values, "an array of numbers") from None
+    if arr.ndim == 0 or arr.shape[0] != n_states:
+        shape = arr.shape if arr.ndim else "a scalar"
+        raise ModelError(f"variables.{name}", f"shape {shape}",
+                         f"an array whose first axis has one entry per state ({n_states})")
+    if not np.all(np.isfinite(arr)):
+        raise ModelError(f"variables.{name}", arr, "finite values")
+    arr.setflags(write=False)
+    return arr
+
+
+class Scenarios:
+    """A finite probability space with named random variables.
+
+    ``Scenarios(p, {"X": x})``: ``p[s]`` is the probability of state ``s`` and ``x[s]`` the value of
+    ``X`` there. ``space["X"]`` (or ``space.X``) returns the array; ``space.expect(y)`` is ``p @ y``.
+    """
+
+    __slots__ = ("_p", "_vars", "pruned_mass")
+
+    def __init__(self, probs: Any, variables: Mapping[str, Any] | None = None, *,
+                 normalise: bool = False, pruned_mass: float = 0.0):
+        p = validate_probabilities(probs, normalise=normalise)
+        p.setflags(write=False)
+        self._p = p
+        self._vars = {str(k): _as_state_array(v, p.size, str(k)) for k, v in (variables or {}).items()}
+        self.pruned_mass = float(pruned_mass)
+
+    # ----------------------------------------------------------------- access
+    @property
+    def p(self) -> np.ndarray:
+        """State probabilities (read-only)."""
+        return self._p
+
+    @property
+    def size(self) -> int:
+        """Number of states."""
+        return self._p.size
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._vars)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self._vars[name]
+        except KeyError:
+            raise ModelError("variable", name, f"one of {self.names}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._vars
+
+    @property
+    def X(self) -> np.ndarray:  # noqa: N802 - the aggregate risk is called X throughout the papers
+        """The aggregate risk, the variable named ``"X"``."""
+        return self["X"]
+
+    def __repr__(self) -> str:
+        pruned = f", pruned_mass={self.pruned_mass:.3g}" if self.pruned_mass else ""
+        return f"Scenarios(states={self.size}, variables={self.names}{pruned})"
+
+    def expect(self, values: Any) -> float | np.ndarray:
+        """``E[Y] = sum_s p_s Y(s)`` (along the state axis for arrays of several columns)."""
+        y = np.asarray(values, float)
+        return self._p @ y
+
+    def with_variables(self, **variables: Any) -> Scenarios:
+        """A copy with extra (or replaced) variables."""
+        merged = {**self._vars, **variables}
+        return Scenarios(self._p, merged, pruned_mass=self.pruned_mass)
+
+    # ----------------------------------------------------------- derived spaces
+    def law_of(self, name: str = "X") -> tuple[Scenarios, np.ndarray]:
+        """Push-forward to the distinct values of a variable, sorted ascending.
+
+        Returns the atom space (variable ``name`` holds the distinct values) and ``index`` with
+        ``values[index] == space[name]``, so any function of the variable maps back to the states.
+        """
+        x = self[name]
+        if x.ndim != 1:
+            raise ModelError("variable", name, "a one-dimensional random variable")
+        values, index = np.unique(x, return_inverse=True)
+        probs = np.bincount(index, weights=self._p, minlength=values.size)
+        probs = probs / probs.sum()
+        return Scenarios(probs, {name: values}, pruned_mass=self.pruned_mass), index
+
+    def prune(self, tol: float, *, keep: np.ndarray | None = None) -> Scenarios:
+        """Drop states with probability below ``tol`` and renormalise.
+
+        The total mass dropped is added to ``pruned_mass``: it bounds the probability of every event
+        the pruned space cannot see. ``keep`` (boolean mask) protects states from pruning.
+        """
+        if not (np.isfinite(tol) and 0 <= tol < 1):
+            raise ModelError("tol", tol, "a pruning tolerance in [0, 1)")
+        mask = self._p >= tol
+        if keep is not None:
+            mask |= np.asarray(keep, bool)
+        dropped = float(self._p[~mask].sum())
+        if not mask.any():
+            raise ModelError("tol", tol, "a tolerance that keeps at least one state")
+        kept = self._p[mask]
+        return Scenarios(kept / kept.sum(), {k: v[mask] for k, v in self._vars.items()},
+                         pruned_mass=self.pruned_mass + dropped)
+
+    # ------------------------------------------------------------- constructors
+    @classmethod
+    def equally_weighted(cls, samples: Any, name: str = "X") -> Scenarios:
+        """Each of the ``S`` samples (rows) is a state with probability ``1/S``.
+
+        ``samples`` is an array (``(S,)`` or ``(S, d)``, stored under ``name``) or a mapping of
+        names to arrays with a common first axis.
+        """
+        variables = dict(samples) if isinstance(samples, Mapping) else {name: samples}
+        first = np.asarray(next(iter(variables.values())))
+        if first.ndim == 0 or first.shape[0] == 0:
+            raise ModelError("samples", samples, "at least one sample")
+        n = first.shape[0]
+        return cls(np.full(n, 1.0 / n), variables)
+
+    @classmethod
+    def discrete(cls, values: Any, probs: Any, name: str = "X", *, normalise: bool = False) -> Scenarios:
+        """A finite law: state ``s`` has ``X = values[s]`` with probability ``probs[s]``."""
+        p = validate_probabilities(probs, normalise=normalise)
+        v = np.asarray(values, float)
+        if v.ndim == 0 or v.shape[0] != p.size:
+            raise ModelError("values", values, f"{p.size} values, one per probability")
+        return cls(p, {name: v})
+
+    @classmethod
+    def from_law(cls, law: Law, n: int, *, method: str = "midpoint", name: str = "X") -> Scenarios:
+        """Quantile discretisation of a law on the line on ``n`` equal-probability bins.
+
+        Bins are ``[(j-1)/n, j/n]`` in probability, refined at the jumps of the CDF so that every
+        atom of the law is a state of its own with its exact mass. Each bin's value is the quantile
+        at its midpoint (``method="midpoint"``) or the conditional mean of the law on it
+        (``method="mean"``, 16-point Gauss-Legendre in probability; preserves E[X]).
+        """
+        if not (isinstance(n, (int, np.integer)) and n >= 1):
+            raise ModelError("n", n, "a positive integer number of bins")
+        if method not in ("midpoint", "mean"):
+            raise ModelError("method", method, "'midpoint' or 'mean'")
+        atom_x, atom_m = law.atoms()
+        cuts = [np.linspace(0.0, 1.0, n + 1)]
+        for x in atom_x:  # the CDF jumps from F(x-) to F(x) at an atom
+            hi = float(law.cdf(x))
+            lo = hi - float(atom_m[atom_x == x][0])
+            cuts.append(np.array([lo, hi]))
+        u = np.unique(np.clip(np.concatenate(cuts), 0.0, 1.0))
+        u = u[np.concatenate([[True], np.diff(u) > 1e-15])]
+        lo, hi = u[:-1], u[1:]
+        probs = hi - lo
+        if method == "midpoint":
+            vals = law.ppf(0.5 * (lo + hi))
+        else:
+            nodes, weights = np.polynomial.legendre.leggauss(16)
+            us = 0.5 * (lo + hi)[:, None] + 0.5 * (hi - lo)[:, None] * nodes[None, :]
+            vals = 0.5 * (law.ppf(us) @ weights)
+        return cls(probs / probs.sum(), {name: np.asarray(vals, float)})
+
+    @classmethod
+    def bernoulli_hits(cls, p: Sequence[float], loss: float | Sequence[float] = 1.0, *,
+                       tick: float | None = None) -> Scenarios:
+        """Law of ``X = -sum_j L_j 1{H_j}`` for independent hits ``P(H_j) = p_j``.
+
+        With a common loss ``L`` the states are the numbers of hits ``k = 0..n`` (variable ``N``) and
+        ``X = -L k``; their law is Poisson-binomial, computed by the stable recursion
+        ``pi <- pi (1 - p_j) + shift(pi) p_j`` (O(n^2), no cancellation). With heterogeneous losses
+        ``L_j`` on a common ``tick`` the same recursion runs on the lattice ``{0, -tick, -2 tick, ...}``.
+        States are ordered by increasing total loss (X = 0 first).
+        """
+        pj = _hit_probabilities(p)
+        losses = np.broadcast_to(np.asarray(loss, float), pj.shape)
+        if np.any(~np.isfinite(losses)) or np.any(losses <= 0):
+            raise ModelError("loss", loss, "positive finite losses")
+        if tick is None:
+            if not np.allclose(losses, losses[0], rtol=0, atol=0):
+                raise ModelError("tick", None, "a common tick when the losses differ")
+            probs = poisson_binomial(pj)
+            k = np.arange(pj.size + 1, dtype=float)
+            return cls(probs, {"X": -losses[0] * k, "N": k})
+        if not (np.isfinite(tick) and tick > 0):
+            raise ModelError("tick", tick, "a positive finite tick")
+        steps = losses / tick
+        if np.any(np.abs(steps - np.round(steps)) > 1e-9 * np.maximum(1, steps)):
+            raise ModelError("loss", loss, f"multiples of the tick {tick}")
+        probs = poisson_binomial(pj, np.round(steps).astype(int))
+        j = np.arange(probs.size, dtype=float)
+        support = probs > 0
+        return cls(probs[support], {"X": -tick * j[support]})
+
+    @classmethod
+    def common_shock_hits(cls, p_storm: Sequence[float], p_calm: Sequence[float], storm_prob: float,
+                          loss: float = 1.0) -> Scenarios:
+        """One-factor common shock: a storm regime with probability ``storm_prob``; given the regime,
+        hits are independent with ``p_storm`` or ``p_calm``. The law of the number of hits is the
+        mixture ``s PB(p_storm) + (1 - s) PB(p_calm)``."""
+        ps, pc = _hit_probabilities(p_storm, "p_storm"), _hit_probabilities(p_calm, "p_calm")
+        if ps.shape != pc.shape:
+            raise ModelError("p_calm", p_calm, f"{ps.size} probabilities, like p_storm")
+        if not (np.isfinite(storm_prob) and 0 <= storm_prob <= 1):
+            raise ModelError("storm_prob", storm_prob, "a probability in [0, 1]")
+        if not (np.isfinite(loss) and loss > 0):
+            raise ModelError("loss", loss, "a positive finite loss")
+        probs = storm_prob * poisson_binomial(ps) + (1 - storm_prob) * poisson_binomial(pc)
+        k = np.arange(ps.size + 1, dtype=float)
+        return cls(probs / probs.sum(), {"X": -loss * k, "N": k})
+
+    @classmethod
+    def bernoulli_atoms(cls, p: Sequence[float], loss: float | Sequence[float] = 1.0) -> Scenarios:
+        """The atom-level space ``{0,1}^n`` of independent hits (small n only: 2^n states).
+
+        Variables: ``hits`` (0/1 matrix, states x farmers), ``endowments`` (``-L_j`` where hit) and
+        the aggregate ``X``. State ``s`` has farmer ``j`` hit iff bit ``j`` of ``s`` is set.
+        """
+        pj = _hit_probabilities(p)
+        if pj.size > 20:
+            raise ModelError("p", f"{pj.size} farmers", "at most 20 farmers for the atom-level space "
+                             "(2^n states); use bernoulli_hits for the law of the aggregate")
+        losses = np.broadcast_to(np.asarray(loss, float), pj.shape)
+        if np.any(~np.isfinite(losses)) or np.any(losses <= 0):
+            raise ModelError("loss", loss, "positive finite losses")
+        states = np.arange(2 ** pj.size)
+        hits = ((states[:, None] >> np.arange(pj.size)[None, :]) & 1).astype(float)
+        probs = np.prod(np.where(hits == 1, pj, 1 - pj), axis=1)
+        endow = -hits * losses
+        return cls(probs / probs.sum(), {"hits": hits, "endowments": endow, "X": endow.sum(axis=1)})
+
+    @classmethod
+    def gaussian_copula(cls, marginals: Sequence[Law] | Callable[[np.ndarray], np.ndarray],
+                        corr: Any, n: int, *, seed: int | None = None, name: str = "X",
+                        psd: str = "repair") -> Scenarios:
+        """``n`` equally weighted samples of a vector with a Gaussian copula and given marginals.
+
+        ``Z = G L^T`` with ``G`` standard normal and ``L`` the Cholesky factor of ``corr``; ``U =
+        Phi(Z)``; column ``i`` is ``marginals[i].ppf(U[:, i])`` (or ``marginals(U)`` for a vectorised
+        callable). A correlation matrix that is not positive semidefinite is repaired by eigenvalue
+        clipping with a warning (``psd="repair"``) or refused (``psd="raise"``).
+        """
+        u = gaussian_copula_uniforms(corr, n, seed=seed, psd=psd)
+        if callable(marginals):
+            values = np.asarray(marginals(u), float)
+        else:
+            if len(marginals) != u.shape[1]:
+                raise ModelError("marginals", f"{len(marginals)} laws",
+                                 f"one law per dimension of corr ({u.shape[1]})")
+            values = np.column_stack([m.ppf(u[:, i]) for i, m in enumerate(marginals)])
+        return cls.equally_weighted(values, name=name)
+
+
+def _hit_probabilities(p: Any, field: str = "p") -> np.ndarray:
+    try:
+        pj = np.atleast_1d(np.asarray(p, float))
+    except (TypeError, ValueError):
+        raise ModelError(field, p, "a list of hit probabilities") from None
+    if pj.ndim != 1 or pj.size == 0:
+        raise ModelError(field, p, "a non-empty list of hit probabilities")
+    bad = ~(np.isfinite(pj) & (pj >= 0) & (pj <= 1))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ModelError(f"{field}[{k}]", float(pj[k]), "a probability in [0, 1]")
+    return pj
+
+
+def poisson_binomial(p: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
+    """Law of ``sum_j steps_j 1{H_j}`` for independent hits: ``pi[k] = P(sum = k)``.
+
+    Stable recursion ``pi <- (1 - p_j) pi + p_j shift(pi, steps_j)``: every update is a convex
+    combination of nonnegative numbers, so there is no cancellation (unlike FFT or DFT formulas).
+    """
+    p = np.asarray(p, float)
+    steps = np.ones(p.size, int) if steps is None else np.asarray(steps, int)
+    pi = np.zeros(int(steps.sum()) + 1)
+    pi[0] = 1.0
+    top = 0
+    for pj, sj in zip(p, steps, strict=True):
+        new = pi[: top + sj + 1] * (1 - pj)
+        new[sj:] += pj * pi[: top + 1]
+        pi[: top + sj + 1] = new
+        top += sj
+    return pi
+
+
+def nearest_correlation(corr: np.ndarray, floor: float = 1e-10) -> tuple[np.ndarray, float]:
+    """Eigenvalue-clipping repair: clip eigenvalues at ``floor``, rescale to unit diagonal.
+
+    Returns the repaired matrix and the smallest eigenvalue of the input.
+    """
+    sym = 0.5 * (corr + corr.T)
+    w, v = np.linalg.eigh(sym)
+    fixed = (v * np.maximum(w, floor)) @ v.T
+    d = np.sqrt(np.diag(fixed))
+    return fixed / np.outer(d, d), float(w.min())
+
+
+def gaussian_copula_uniforms(corr: Any, n: int, *, seed: int | None = None,
+                             psd: str = "repair") -> np.ndarray:
+    """``n x d`` uniforms ``Phi(G L^T)`` with a Gaussian copula of correlation ``corr``."""
+    r = np.asarray(corr, float)
+    if r.ndim != 2 or r.shape[0] != r.shape[1]:
+        raise ModelError("corr", r, "a square correlation matrix")
+    if not np.all(np.isfinite(r)) or not np.allclose(np.diag(r), 1.0) or not np.allclose(r, r.T):
+        raise ModelError("corr", r, "a finite symmetric matrix with unit diagonal")
+    if psd not in ("repair", "raise"):
+        raise ModelError("psd", psd, "'repair' or 'raise'")
+    if not (isinstance(n, (int, np.integer)) and n >= 1):
+        raise ModelError("n", n, "a positive integer number of samples")
+    try:
+        chol = np.linalg.cholesky(r)
+    except np.linalg.LinAlgError:
+        repaired, min_eig = nearest_correlation(r)
+        if psd == "raise":
+            raise ModelError("corr", f"min eigenvalue {min_eig:.3g}",
+                             "a positive semidefinite correlation matrix") from None
+        warnings.warn(f"corr is not positive semidefinite (min eigenvalue {min_eig:.3g}); "
+                      "repaired by eigenvalue clipping", RiskoptWarning, stacklevel=3)
+        chol = np.linalg.cholesky(repaired)
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, r.shape[0])) @ chol.T
+    return special.ndtr(z)
