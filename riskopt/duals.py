@@ -52,6 +52,7 @@ class Prices:
     state_prices: np.ndarray | None = None
     state_density: np.ndarray | None = None
     determined: np.ndarray | None = None
+    state_probs: np.ndarray | None = None
     atom_values: np.ndarray | None = None
     atom_probs: np.ndarray | None = None
     atom_prices: np.ndarray | None = None
@@ -115,6 +116,6 @@ def state_prices(program: SharingProgram, budget_dual: np.ndarray | None) -> Pri
         share = np.where(probs[idx] > 0, p_states / probs[idx], 0.0)
     return Prices(state_prices=psi[idx] * share,
                   state_density=None if atom_density is None else atom_density[idx],
-                  determined=determined[idx] & (p_states > 0),
+                  determined=determined[idx] & (p_states > 0), state_probs=p_states,
                   atom_values=block.atom_values, atom_probs=probs, atom_prices=psi,
                   atom_density=atom_density, note="; ".join(notes))

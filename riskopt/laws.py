@@ -256,7 +256,13 @@ class Mixture(Law):
 
     def ppf(self, u):
         lo, hi = self.support()
-        return _ppf_by_bisection(self.sf, np.asarray(u, float), lo, hi)
+        u = np.asarray(u, float)
+        q = _ppf_by_bisection(self.sf, u, lo, hi)
+        for x, m in zip(*self.atoms(), strict=True):  # exact at atoms: u in (F(x-), F(x)] maps to x
+            if m > 0:
+                top = float(self.cdf(x))
+                q = np.where((u > top - m) & (u <= top), x, q)
+        return q
 
     def atoms(self):
         vals, masses = [], []

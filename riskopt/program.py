@@ -141,18 +141,24 @@ class Program:
         return self._problem
 
     def solve(self, backend: str = "cvxpy", solver: str | None = None, *, check: bool = True,
-              **options: Any):
+              polish: bool | str = "auto", **options: Any):
         """Solve on a backend and return a :class:`~riskopt.solution.Solution`.
 
         ``check=True`` raises :class:`~riskopt.errors.SolveError` unless the status is optimal
-        (``optimal_inaccurate`` included, and reported as such in the solution).
+        (``optimal_inaccurate`` included, and reported as such in the solution). ``polish``:
+        ``"auto"`` refines smooth programs of moderate size by Newton on the KKT system
+        (:mod:`riskopt.polish`), ``True`` forces it, ``False`` skips it.
         """
         from .backends import run
-        from .solution import build_solution
+        from .solution import OK_STATUSES, build_solution
 
+        if polish not in (True, False, "auto"):
+            raise ModelError("polish", polish, "True, False or 'auto'")
         problem = self.problem
         report = run(problem, backend=backend, solver=solver, options=options, build_s=self._build_s,
                      dpp=self._dpp)
+        if polish and report.status in OK_STATUSES:
+            self.refine(report, force=polish is True)
         solution = build_solution(self, report)
         if check and not solution.ok:
             from .errors import SolveError
@@ -160,6 +166,9 @@ class Program:
             raise SolveError(solution.status, backend=report.backend, solver=report.solver,
                              hint=self.hint(solution.status), solution=solution)
         return solution
+
+    def refine(self, report: Any, *, force: bool = False) -> None:
+        """Improve a solved point in place (builders with a polish override this)."""
 
     def hint(self, status: str) -> str:
         """What a failed status most likely means for this program (overridden by builders)."""
@@ -300,6 +309,23 @@ class SharingProgram(Program):
         m = agent.measure
         return m.utility(x, self.space) if self.orientation == "utility" else m.risk(x, self.space)
 
+    def refine(self, report: Any, *, force: bool = False) -> None:
+        """Newton polish of the KKT point (:mod:`riskopt.polish`); promotes ``optimal_inaccurate``
+        to ``optimal`` only when the polished residual is below 1e-10."""
+        import time
+
+        from .polish import polish
+
+        t0 = time.perf_counter()
+        result = polish(self, force=force)
+        info = result.to_dict()
+        info["seconds"] = time.perf_counter() - t0
+        if (result.applied and report.status == "optimal_inaccurate"
+                and result.residual_after is not None and result.residual_after <= 1e-10):
+            report.status = "optimal"
+            info["promoted_from"] = "optimal_inaccurate"
+        report.polish = info
+
     # ------------------------------------------------------------- user hooks
     def user_view(self) -> AllocationView:
         return self.view
@@ -321,9 +347,12 @@ class SharingProgram(Program):
 
         xi = np.asarray(self.block.xi.value, float)
         fields["allocation"] = {a.name: xi[i] for i, a in enumerate(self.agents)}
+        fields["aggregate"] = self.aggregate
         fields["values"] = {a.name: self.evaluate(a, xi[i]) for i, a in enumerate(self.agents)}
-        fields["prices"] = state_prices(self, fields["duals"].get("budget"))
         weights = np.asarray(self.weights.value, float)
+        # the objective re-evaluated exactly at the returned allocation (not the solver's estimate)
+        fields["objective"] = float(weights @ np.array([fields["values"][a.name] for a in self.agents]))
+        fields["prices"] = state_prices(self, fields["duals"].get("budget"))
         key = "utility" if self.orientation == "utility" else "risk"
         fields["agents"] = tuple(
             {"name": a.name, "measure": a.measure.describe(), "weight": float(weights[i]),

@@ -95,6 +95,7 @@ class Solution:
     values: Mapping[str, float] = field(default_factory=dict)
     prices: Prices = field(default_factory=Prices)
     agents: tuple[dict[str, Any], ...] = ()
+    aggregate: np.ndarray | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -122,7 +123,7 @@ class Solution:
             "certificate": None if self.certificate is None else self.certificate.to_dict(),
             "solver": {"backend": rep.backend, "solver": rep.solver, "raw_status": rep.raw_status,
                        "build_s": rep.build_s, "compile_s": rep.compile_s, "solve_s": rep.solve_s,
-                       "iterations": rep.iterations, "options": rep.options},
+                       "iterations": rep.iterations, "options": rep.options, "polish": rep.polish},
             **{k: v for k, v in self.extra.items()},
         })
 

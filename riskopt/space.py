@@ -25,6 +25,8 @@ from .laws import Law
 __all__ = ["Scenarios", "nearest_correlation", "poisson_binomial", "validate_probabilities"]
 
 PROB_TOL = 1e-12
+#: a correlation matrix whose smallest eigenvalue is >= -PSD_TOL is positive semidefinite
+PSD_TOL = 1e-12
 
 
 def validate_probabilities(probs: Any, *, field: str = "probs", normalise: bool = False) -> np.ndarray:
@@ -195,7 +197,8 @@ class Scenarios:
         Bins are ``[(j-1)/n, j/n]`` in probability, refined at the jumps of the CDF so that every
         atom of the law is a state of its own with its exact mass. Each bin's value is the quantile
         at its midpoint (``method="midpoint"``) or the conditional mean of the law on it
-        (``method="mean"``, 16-point Gauss-Legendre in probability; preserves E[X]).
+        (``method="mean"``, Gauss quadrature of the quantile, in ``-log(1 - u)`` near a tail where it
+        may blow up; preserves E[X] to ~1e-13 for exponential-type tails).
         """
         if not (isinstance(n, (int, np.integer)) and n >= 1):
             raise ModelError("n", n, "a positive integer number of bins")
@@ -203,20 +206,27 @@ class Scenarios:
             raise ModelError("method", method, "'midpoint' or 'mean'")
         atom_x, atom_m = law.atoms()
         cuts = [np.linspace(0.0, 1.0, n + 1)]
-        for x in atom_x:  # the CDF jumps from F(x-) to F(x) at an atom
+        atom_bins = []
+        for x, m in zip(atom_x, atom_m, strict=True):  # the CDF jumps from F(x-) to F(x) at an atom
             hi = float(law.cdf(x))
-            lo = hi - float(atom_m[atom_x == x][0])
+            lo = hi - float(m)
             cuts.append(np.array([lo, hi]))
+            atom_bins.append((float(x), float(m), lo, hi))
         u = np.unique(np.clip(np.concatenate(cuts), 0.0, 1.0))
+        for _, _, a, b in atom_bins:  # grid points inside an atom would split it into several states
+            u = u[(u <= a + 1e-15) | (u >= b - 1e-15)]
         u = u[np.concatenate([[True], np.diff(u) > 1e-15])]
         lo, hi = u[:-1], u[1:]
         probs = hi - lo
         if method == "midpoint":
-            vals = law.ppf(0.5 * (lo + hi))
+            vals = np.asarray(law.ppf(0.5 * (lo + hi)), float)
         else:
-            nodes, weights = np.polynomial.legendre.leggauss(16)
-            us = 0.5 * (lo + hi)[:, None] + 0.5 * (hi - lo)[:, None] * nodes[None, :]
-            vals = 0.5 * (law.ppf(us) @ weights)
+            vals = _bin_integrals(law, lo, hi) / probs
+        # an atom's bin gets its exact mass and value (1 - F(x-) loses digits for small masses)
+        for x, m, a, b in atom_bins:
+            j = int(np.searchsorted(u, 0.5 * (a + b), side="right")) - 1
+            if m > 0 and 0 <= j < probs.size and abs(probs[j] - m) <= 4e-15:
+                probs[j], vals[j] = m, x
         return cls(probs / probs.sum(), {name: np.asarray(vals, float)})
 
     @classmethod
@@ -309,6 +319,61 @@ class Scenarios:
         return cls.equally_weighted(values, name=name)
 
 
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
+_LAG_NODES, _LAG_WEIGHTS = np.polynomial.laguerre.laggauss(32)
+
+
+def _bin_integrals(law: Law, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``int_lo^hi ppf(u) du`` for every probability bin ``[lo, hi]``.
+
+    16-point Gauss-Legendre in ``u``, except near an end of [0, 1] where the quantile may blow up
+    (``-log(1 - u) / rate`` for the exponential, also inside [0, 1) when a censoring point sits at
+    ``1 - 1e-7``): there the bin is integrated in ``s = -log(1 - u)`` (``s = -log(u)`` at the bottom),
+    ``int q(1 - e^-s) e^-s ds``, in which such quantiles are smooth: Gauss-Legendre on a finite range,
+    32-point Gauss-Laguerre when the bin reaches an end where the support is unbounded.
+    """
+    lo_sup, hi_sup = law.support()
+    width = hi - lo
+    top = ((1.0 - hi) < width) & ~((hi >= 1.0) & np.isfinite(hi_sup))
+    bottom = (lo < width) & ~((lo <= 0.0) & np.isfinite(lo_sup))
+    both = top & bottom
+    if both.any():  # a wide bin near both ends: split at its midpoint, each half is near one end only
+        mid = 0.5 * (lo + hi)
+        left_hi = np.where(both, mid, hi)
+        parts = _bin_integrals(law, np.concatenate([lo, mid[both]]), np.concatenate([left_hi, hi[both]]))
+        out = parts[: lo.size].copy()
+        out[both] += parts[lo.size:]
+        return out
+    out = np.empty(lo.size)
+    plain = ~(top | bottom)
+    if plain.any():
+        us = 0.5 * (lo + hi)[plain, None] + 0.5 * width[plain, None] * _GL_NODES[None, :]
+        out[plain] = 0.5 * width[plain] * (np.asarray(law.ppf(us), float) @ _GL_WEIGHTS)
+    for near, at_top in ((top, True), (bottom, False)):
+        if not near.any():
+            continue
+        # distances to the end: e in [e_near, e_far] with s = -log(e)
+        e_far = (1.0 - lo[near]) if at_top else hi[near]
+        e_near = (1.0 - hi[near]) if at_top else lo[near]
+        s_a = -np.log(e_far)
+        res = np.empty(e_far.size)
+        fin = e_near > 0
+        if fin.any():
+            s_b = -np.log(e_near[fin])
+            half = 0.5 * (s_b - s_a[fin])
+            s = 0.5 * (s_a[fin] + s_b)[:, None] + half[:, None] * _GL_NODES[None, :]
+            u = -np.expm1(-s) if at_top else np.exp(-s)
+            res[fin] = half * ((np.asarray(law.ppf(u), float) * np.exp(-s)) @ _GL_WEIGHTS)
+        if (~fin).any():  # up to the end: e^-s_a int_0^inf q(u(s_a + r)) e^-r dr
+            s = s_a[~fin, None] + _LAG_NODES[None, :]
+            u = -np.expm1(-s) if at_top else np.exp(-s)
+            ok = (u > 0) & (u < 1)  # nodes beyond double precision carry weights below 1e-16
+            q = np.where(ok, np.asarray(law.ppf(np.where(ok, u, 0.5)), float), 0.0)
+            res[~fin] = e_far[~fin] * (q @ _LAG_WEIGHTS)
+        out[near] = res
+    return out
+
+
 def _hit_probabilities(p: Any, field: str = "p") -> np.ndarray:
     try:
         pj = np.atleast_1d(np.asarray(p, float))
@@ -369,13 +434,17 @@ def gaussian_copula_uniforms(corr: Any, n: int, *, seed: int | None = None,
     try:
         chol = np.linalg.cholesky(r)
     except np.linalg.LinAlgError:
-        repaired, min_eig = nearest_correlation(r)
-        if psd == "raise":
-            raise ModelError("corr", f"min eigenvalue {min_eig:.3g}",
-                             "a positive semidefinite correlation matrix") from None
-        warnings.warn(f"corr is not positive semidefinite (min eigenvalue {min_eig:.3g}); "
-                      "repaired by eigenvalue clipping", RiskoptWarning, stacklevel=3)
-        chol = np.linalg.cholesky(repaired)
+        w, v = np.linalg.eigh(0.5 * (r + r.T))
+        if w.min() >= -PSD_TOL:  # singular but PSD (perfect correlation): a factor F with F F' = r
+            chol = v * np.sqrt(np.maximum(w, 0.0))
+        else:
+            repaired, min_eig = nearest_correlation(r)
+            if psd == "raise":
+                raise ModelError("corr", f"min eigenvalue {min_eig:.3g}",
+                                 "a positive semidefinite correlation matrix") from None
+            warnings.warn(f"corr is not positive semidefinite (min eigenvalue {min_eig:.3g}); "
+                          "repaired by eigenvalue clipping", RiskoptWarning, stacklevel=3)
+            chol = np.linalg.cholesky(repaired)
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, r.shape[0])) @ chol.T
     return special.ndtr(z)

@@ -51,6 +51,7 @@ class SolveReport:
     iterations: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     objective: float | None = None
+    polish: dict[str, Any] | None = None
 
 
 class Backend:

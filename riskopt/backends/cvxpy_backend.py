@@ -39,12 +39,11 @@ class CvxpyBackend(Backend):
         try:
             problem.solve(solver=solver, ignore_dpp=not dpp, **opts)
         except cp.error.SolverError as exc:
-            if "support" in str(exc).lower() or "cone" in str(exc).lower():
-                data = problem.get_problem_data(cp.CLARABEL)[0]
-                cones = cone_types(data["dims"], data.get("P") is not None and data["P"].nnz > 0)
-                named = ", ".join(CONE_NAMES.get(c, c) for c in sorted(cones - {"zero", "nonneg"}))
-                raise ModelError("solver", solver, "a solver for this program's cones",
-                                 detail=f"the program needs: {named}") from None
+            missing = _missing_cones(problem, solver)
+            if missing:
+                named = ", ".join(CONE_NAMES.get(c, c) for c in sorted(missing))
+                raise ModelError("solver", solver, "a solver that accepts this program's cones",
+                                 detail=f"{solver} cannot take: {named}") from None
             return SolveReport(self.name, solver, "solver_error", str(exc), options=opts,
                                solve_s=time.perf_counter() - t0)
         except cp.error.DCPError as exc:
@@ -56,3 +55,20 @@ class CvxpyBackend(Backend):
                            compile_s=compile_s, solve_s=max(total - compile_s, 0.0),
                            iterations=getattr(stats, "num_iters", None), options=opts,
                            objective=problem.value)
+
+
+_CONE_OF = {"Zero": "zero", "NonNeg": "nonneg", "SOC": "soc", "ExpCone": "exp", "PowCone3D": "pow",
+            "PowConeND": "pow", "SvecPSD": "psd", "PSD": "psd"}
+
+
+def _missing_cones(problem: cp.Problem, solver: str) -> set[str]:
+    """Cone types of ``problem`` that cvxpy's interface to ``solver`` does not accept."""
+    from cvxpy.reductions.solvers.defines import SOLVER_MAP_CONIC
+
+    interface = SOLVER_MAP_CONIC.get(solver)
+    if interface is None:
+        return set()
+    data = problem.get_problem_data(cp.CLARABEL, ignore_dpp=True)[0]
+    needed = cone_types(data["dims"], False)
+    accepted = {_CONE_OF.get(c.__name__, c.__name__) for c in interface.SUPPORTED_CONSTRAINTS}
+    return needed - accepted

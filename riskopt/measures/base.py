@@ -171,6 +171,10 @@ class Measure:
         """``d value / d x(s)`` for every state ``s`` (a (super/sub)gradient where not smooth)."""
         raise ModelError("measure", self.name, "a measure with a gradient")
 
+    def hessian(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        """``d^2 value / d x(s) d x(t)`` (dense ``S x S``) for twice-differentiable measures."""
+        raise ModelError("measure", self.name, "a twice-differentiable measure")
+
     def pushforward(self, index: np.ndarray, size: int) -> Measure:
         """The measure seen on the atoms of a variable (``index`` maps states to atoms).
 

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ModelError
 from ..space import Scenarios
 from .base import Measure, probabilities, register
+from .distortion import state_values
 
 __all__ = ["Capacity", "Choquet"]
 
@@ -71,7 +72,16 @@ class Capacity:
     def distorted(cls, h: Callable[[np.ndarray], np.ndarray], probs: np.ndarray) -> Capacity:
         """``c(A) = h(P(A))``: monotone by construction when ``h`` is nondecreasing."""
         p = np.asarray(probs, float)
-        return cls(lambda mask: float(h(np.array(p[mask].sum()))), p.size, check=False)
+        total = float(p.sum())
+
+        def fn(mask: np.ndarray) -> float:
+            # P(A) as one minus the rest above 1/2: exactly 1 on Omega, never 1 + 2e-16 (Wang: NaN)
+            inside = float(p[mask].sum()) / total
+            if inside > 0.5:
+                inside = 1.0 - float(p[~mask].sum()) / total
+            return float(h(np.array(min(max(inside, 0.0), 1.0))))
+
+        return cls(fn, p.size, check=False)
 
     def _check(self) -> None:
         n = self.n_states
@@ -123,10 +133,10 @@ class Choquet(Measure):
         self.monetary = capacity.normalised
 
     def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
-        xv = np.asarray(x, float)
         n = probabilities(space).size
         if n != self.capacity.n_states:
             raise ModelError("capacity", f"{self.capacity.n_states} states", f"one per state ({n})")
+        xv = state_values(x, n)
         order = np.argsort(-xv, kind="stable")
         return float(xv[order] @ np.diff(self.capacity.chain(order)))
 

@@ -21,6 +21,7 @@ from scipy.special import logsumexp
 from ..errors import ModelError
 from ..space import Scenarios
 from .base import Form, Measure, check_law, create, probabilities, register
+from .distortion import state_values
 from .entropic import Entropic
 from .expectation import SubjectiveLaw
 
@@ -57,9 +58,10 @@ class MaxMin(Measure):
     def vertex_values(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
         """``U^{q_v}(xi)`` for every vertex."""
         Q = self._priors(space)
+        x = state_values(x, Q.shape[1])
         if isinstance(self.base, Entropic):
             g = self.base.gamma
-            return -logsumexp(-g * np.asarray(x, float)[None, :], b=Q, axis=1) / g
+            return -logsumexp(-g * x[None, :], b=Q, axis=1) / g
         return np.array([self.base.with_law(q).utility(x, space) for q in Q])
 
     def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
@@ -80,12 +82,14 @@ class MaxMin(Measure):
         Q = self._priors(space)
         t = cp.Variable()
         base_forms = []
+        native = self.base.orientation == "utility"
+        row = cp.reshape(x, (1, x.size), order="C")
         for q in Q:
-            f = type(self.base).batch_form([self.base.with_law(q)], cp.reshape(x, (1, x.size), order="C"),
-                                           space)
+            # a risk-oriented base (expectation) is seen as the utility U(xi) = -rho(-xi)
+            f = type(self.base).batch_form([self.base.with_law(q)], row if native else -row, space)
             if f.constraints:
                 raise ModelError("base", self.base.describe(), "a base utility without auxiliary rows")
-            u = f.expr if self.base.orientation == "utility" else -f.expr
+            u = f.expr if native else -f.expr
             base_forms.append(cp.reshape(u, (1,), order="F"))
         vertex = t <= cp.hstack(base_forms)
         return Form(cp.reshape(t, (1,), order="F"), {"credal": {0: vertex}})

@@ -48,6 +48,7 @@ __all__ = [
     "VaR",
     "check_distortion",
     "choquet_sorted",
+    "cumulated",
     "distortion_function",
 ]
 
@@ -58,6 +59,19 @@ LATTICE_BUDGET = 2_000_000
 # so that secant slopes stay accurate in double precision
 _GRID = np.unique(np.concatenate([np.linspace(0.0, 1.0, 4001), np.geomspace(1e-12, 1e-3, 40),
                                   1 - np.geomspace(1e-8, 1e-3, 20)]))
+#: cumulated probabilities within this of the VaR level count as equal to it: 0.1 + 0.1 + 0.1 is
+#: 0.30000000000000004 in floating point and must not cross the level 0.3
+LEVEL_TOL = 1e-10
+
+
+def _slope_noise(h: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Rounding error bound of the differences of consecutive secant slopes of ``h`` on ``t``.
+
+    Near ``t = 0`` the grid spacing is 1e-12, so a distortion with ``h(0+) > 0`` (or any ``h`` far
+    from 0 there) has secant slopes carrying rounding errors of order ``eps |h| / dt ~ 1e-4``.
+    """
+    err = 8 * np.finfo(float).eps * (np.abs(h[:-1]) + np.abs(h[1:])) / np.diff(t)
+    return err[:-1] + err[1:]
 
 
 def _register_function(*names: str) -> Callable[[type[DistortionFunction]], type[DistortionFunction]]:
@@ -90,7 +104,7 @@ class DistortionFunction:
         t = _GRID[1:]
         h = np.asarray(self(t), float)
         slopes = np.diff(h) / np.diff(t)
-        return bool(np.all(np.diff(slopes) <= tol * (1 + np.abs(slopes[:-1]))))
+        return bool(np.all(np.diff(slopes) <= tol * (1 + np.abs(slopes[:-1])) + _slope_noise(h, t)))
 
     def is_convex(self, tol: float = 1e-7) -> bool:
         t = _GRID
@@ -98,7 +112,7 @@ class DistortionFunction:
         if abs(float(h[1]) - float(self(0.0))) > 1e-9 and h[1] > 0:  # a jump at 0 breaks convexity
             return False
         slopes = np.diff(h) / np.diff(t)
-        return bool(np.all(np.diff(slopes) >= -tol * (1 + np.abs(slopes[:-1]))))
+        return bool(np.all(np.diff(slopes) >= -tol * (1 + np.abs(slopes[:-1])) - _slope_noise(h, t)))
 
     def jump_at_zero(self) -> float:
         """``h(0+) - h(0)``: the weight on the worst state (essential supremum)."""
@@ -111,15 +125,20 @@ class DistortionFunction:
     def interpolate(self, knots: int | Sequence[float]) -> PiecewiseLinear:
         """Piecewise-linear interpolant at ``knots`` points of [0, 1] (an explicit approximation).
 
-        Its ``sup_error`` attribute bounds ``|h - h_K|`` on a fine grid; then
-        ``|rho_h(L) - rho_{h_K}(L)| <= sup_error * (max L - min L)``.
+        Its ``sup_error`` attribute bounds ``|h - h_K|`` on [0, 1]; then
+        ``|rho_h(L) - rho_{h_K}(L)| <= sup_error * (max L - min L)``. The bound is taken on a fine grid
+        and between grid points ``a < b`` from monotonicity (``h`` and ``h_K`` nondecreasing):
+        ``|h - h_K| <= max(h(b) - h_K(a), h_K(b) - h(a))`` there, so no maximum is missed.
         """
         t = np.linspace(0, 1, knots) if np.isscalar(knots) else np.asarray(knots, float)
         t = np.unique(np.clip(t, 0, 1))
         if t[0] != 0 or t[-1] != 1:
             t = np.unique(np.concatenate([[0.0, 1.0], t]))
         pl = PiecewiseLinear(t, self(t))
-        pl.sup_error = float(np.max(np.abs(pl(_GRID) - self(_GRID))))
+        grid = np.unique(np.concatenate([_GRID, np.linspace(0.0, 1.0, 2**16 + 1), t]))
+        hv, pv = np.asarray(self(grid), float), np.asarray(pl(grid), float)
+        between = np.maximum(hv[1:] - pv[:-1], pv[1:] - hv[:-1])
+        pl.sup_error = float(max(np.max(np.abs(pv - hv)), np.max(between)))
         return pl
 
     def describe(self) -> str:
@@ -157,7 +176,7 @@ def distortion_function(spec: str | DistortionFunction, **params: Any) -> Distor
         return spec
     try:
         cls = _FUNCTIONS[spec]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: an unhashable spec such as a list
         raise ModelError("h", spec, f"one of {sorted(_FUNCTIONS)}") from None
     try:
         return cls(**params)
@@ -199,7 +218,8 @@ class DualPower(DistortionFunction):
         self.b = positive("b", b, "exponent")
 
     def __call__(self, t):
-        return -np.expm1(self.b * np.log1p(-np.minimum(np.asarray(t, float), 1.0)))
+        with np.errstate(divide="ignore"):  # log1p(-1) = -inf gives h(1) = 1
+            return -np.expm1(self.b * np.log1p(-np.minimum(np.asarray(t, float), 1.0)))
 
 
 @_register_function("wang")
@@ -242,7 +262,9 @@ class VaRDistortion(DistortionFunction):
         self.level = in_unit_open("level", level, "a tail probability in (0, 1)")
 
     def __call__(self, t):
-        return (np.asarray(t, float) > self.level).astype(float)
+        # a cumulated probability equal to the level up to rounding is not above it
+        threshold = min(self.level + LEVEL_TOL, 0.5 * (self.level + 1.0))
+        return (np.asarray(t, float) > threshold).astype(float)
 
     def is_concave(self, tol: float = 1e-7) -> bool:
         return False
@@ -303,6 +325,8 @@ class MixtureDistortion(DistortionFunction):
         t_out = np.concatenate([[0.0, 0.0], t[1:]]) if jump > 0 else t
         h = np.asarray(self(t_out), float)
         h[0] = 0.0
+        if jump > 0:  # the repeated knot at 0 carries the right limit h(0+), not h(0) = 0
+            h[1] = jump
         return t_out, h
 
     def is_concave(self, tol: float = 1e-7) -> bool:
@@ -350,12 +374,34 @@ class Custom(DistortionFunction):
 
 
 # ----------------------------------------------------------------- measures
+def state_values(x: Any, n_states: int, field: str = "x") -> np.ndarray:
+    """``x`` as a float array with one value per state (a shorter ``x`` would silently pair its
+    values with the first probabilities when sorted)."""
+    v = np.asarray(x, float)
+    if v.shape != (n_states,):
+        raise ModelError(field, f"shape {v.shape}", f"one value per state, shape ({n_states},)")
+    return v
+
+
+def cumulated(p: np.ndarray) -> np.ndarray:
+    """``S_0 = 0, S_1 = p_0, ..., S_n = 1``: the cumulated probabilities of ``p`` in its order.
+
+    Partial sums are taken forwards below 1/2 and as one minus the remaining mass above, so that
+    ``S_k`` is exactly 1 once only zero-probability states remain (a plain ``cumsum`` ends at
+    ``1 - 1e-16``, and ``h(1 - eps)`` is ``1 - sqrt(eps)`` for a dual power ``b = 1/2``).
+    """
+    p = np.asarray(p, float)
+    total = float(p.sum())
+    forward = np.concatenate([[0.0], np.cumsum(p)]) / total
+    backward = 1.0 - np.concatenate([np.cumsum(p[::-1])[::-1], [0.0]]) / total
+    cum = np.where(forward <= 0.5, forward, backward)
+    return np.clip(np.maximum.accumulate(cum), 0.0, 1.0)
+
+
 def choquet_sorted(x: np.ndarray, p: np.ndarray, h: Callable[[np.ndarray], np.ndarray]) -> float:
     """``sum_k x_(k) [h(S_k) - h(S_{k-1})]`` with states sorted by decreasing ``x``."""
     order = np.argsort(-x, kind="stable")
-    cum = np.minimum(np.cumsum(p[order]), 1.0)
-    cum[-1] = 1.0 if abs(cum[-1] - 1.0) < 1e-9 else cum[-1]
-    hv = np.asarray(h(np.concatenate([[0.0], cum])), float)
+    hv = np.asarray(h(cumulated(p[order])), float)
     return float(x[order] @ np.diff(hv))
 
 
@@ -367,6 +413,11 @@ class Distortion(Measure):
     comonotone_additive = True
 
     def __init__(self, h: str | DistortionFunction = "es", normalised: bool = True, **params: Any):
+        if not isinstance(h, (str, DistortionFunction)) and "t" in params:
+            # points of a piecewise-linear h: Distortion(t=[...], h=[...]) (the name 'h' is taken
+            # by the distortion itself, so "piecewise_linear" with its own h could not be passed)
+            params = {**params, "h": h}
+            h = "piecewise_linear"
         self.h = check_distortion(distortion_function(h, **params), normalised=normalised, field="h")
         self.monetary = abs(float(self.h(1.0)) - 1) < 1e-12
         self.convex = self.h.is_concave()
@@ -376,25 +427,22 @@ class Distortion(Measure):
         return cls(**params)
 
     def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
-        return choquet_sorted(np.asarray(x, float), probabilities(space), self.h)
+        p = probabilities(space)
+        return choquet_sorted(state_values(x, p.size), p, self.h)
 
     def monotone_weights(self, probs: np.ndarray, increasing: bool = True) -> np.ndarray:
         p = np.asarray(probs, float)
-        if increasing:  # f(x_k) is among the top values when k is large: P(X >= x_k), P(X > x_k)
-            upper = np.minimum(np.cumsum(p[::-1])[::-1], 1.0)
-            lower = upper - p
-        else:
-            upper = np.minimum(np.cumsum(p), 1.0)
-            lower = upper - p
-        return np.asarray(self.h(upper), float) - np.asarray(self.h(np.maximum(lower, 0.0)), float)
+        if increasing:  # f(x_k) is among the top values when k is large: h(P(X >= x_k)) - h(P(X > x_k))
+            return np.diff(np.asarray(self.h(cumulated(p[::-1])), float))[::-1]
+        return np.diff(np.asarray(self.h(cumulated(p)), float))  # h(P(X <= x_k)) - h(P(X < x_k))
 
     def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
         """The distorted probabilities in the order of ``x`` (a subgradient for concave h)."""
-        xv = np.asarray(x, float)
+        p = probabilities(space)
+        xv = state_values(x, p.size)
         order = np.argsort(-xv, kind="stable")
-        cum = np.minimum(np.cumsum(probabilities(space)[order]), 1.0)
         g = np.empty_like(xv)
-        g[order] = np.diff(np.asarray(self.h(np.concatenate([[0.0], cum])), float))
+        g[order] = np.diff(np.asarray(self.h(cumulated(p[order])), float))
         return g
 
     def lp_knots(self, p: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:

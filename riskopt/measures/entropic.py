@@ -11,14 +11,20 @@ from typing import Any
 
 import cvxpy as cp
 import numpy as np
-from scipy.special import logsumexp
 
 from ..checks import positive
+from ..errors import ModelError
 from ..space import Scenarios
 from .base import Form, Measure, register
 from .expectation import SubjectiveLaw, law_matrix
 
 __all__ = ["Entropic"]
+
+
+def _lse(z: np.ndarray) -> float:
+    """``log sum exp z`` with the maximum factored out (``-inf`` entries contribute 0)."""
+    top = float(np.max(z))
+    return top + float(np.log(np.sum(np.exp(z - top))))
 
 
 @register("entropic", "cara_ce")
@@ -34,15 +40,26 @@ class Entropic(SubjectiveLaw, Measure):
         self.gamma = positive("gamma", gamma, "risk aversion")
         self._init_law(law)
 
-    def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
+    def _exponents(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        """``log q_s - gamma x_s`` (``-inf`` where ``q_s = 0``)."""
         q = self.weights(space)
-        return float(-logsumexp(-self.gamma * np.asarray(x, float), b=q) / self.gamma)
+        xv = np.asarray(x, float)
+        if xv.shape != q.shape:
+            raise ModelError("x", f"shape {xv.shape}", f"one value per state ({q.size})")
+        with np.errstate(divide="ignore"):
+            return np.log(q) - self.gamma * xv
+
+    def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
+        return float(-_lse(self._exponents(x, space)) / self.gamma)
 
     def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
-        q = self.weights(space)
-        with np.errstate(divide="ignore"):
-            z = np.log(q) - self.gamma * np.asarray(x, float)
-        return np.exp(z - logsumexp(z))
+        z = self._exponents(x, space)
+        return np.exp(z - _lse(z))
+
+    def hessian(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        """``-gamma (diag Q - Q Q')`` with ``Q`` the Esscher tilt (negative semidefinite)."""
+        q = self.gradient(x, space)
+        return -self.gamma * (np.diag(q) - np.outer(q, q))
 
     @classmethod
     def batch_form(cls, measures, X, space) -> Form:

@@ -77,3 +77,7 @@ class Expectation(SubjectiveLaw, Measure):
 
     def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
         return self.weights(space).copy()
+
+    def hessian(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        n = self.weights(space).size
+        return np.zeros((n, n))

@@ -45,6 +45,9 @@ class UtilityFunction:
     def derivative(self, z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def second_derivative(self, z: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
     def cvx(self, z: cp.Expression) -> cp.Expression:
         """Concave cvxpy expression of ``u`` applied elementwise."""
         raise NotImplementedError
@@ -65,6 +68,9 @@ class CARA(UtilityFunction):
 
     def derivative(self, z):
         return np.exp(-self.gamma * np.asarray(z, float))
+
+    def second_derivative(self, z):
+        return -self.gamma * np.exp(-self.gamma * np.asarray(z, float))
 
     def cvx(self, z):
         return (1 - cp.exp(-self.gamma * z)) / self.gamma
@@ -96,6 +102,9 @@ class CRRA(UtilityFunction):
 
     def derivative(self, z):
         return (np.asarray(z, float) + self.shift) ** (-self.eta)
+
+    def second_derivative(self, z):
+        return -self.eta * (np.asarray(z, float) + self.shift) ** (-self.eta - 1)
 
     def cvx(self, z):
         y = z + self.shift
@@ -155,6 +164,13 @@ class ExpectedUtility(SubjectiveLaw, Measure):
         out = np.zeros_like(q)
         out[q > 0] = q[q > 0] * self.u.derivative(z[q > 0])
         return out
+
+    def hessian(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        q = self.weights(space)
+        z = self._argument(x, q)
+        d = np.zeros_like(q)
+        d[q > 0] = q[q > 0] * self.u.second_derivative(z[q > 0])
+        return np.diag(d)
 
     @classmethod
     def batch_form(cls, measures, X, space) -> Form:

@@ -177,3 +177,21 @@ def supporting_weights(space: Scenarios, agents: Sequence[Agent],
 def is_entropic_common_prior(agents: Sequence[Agent]) -> bool:
     """True when the closed form applies: entropic utilities under the common prior P."""
     return all(isinstance(a.measure, Entropic) and a.measure.law is None for a in agents)
+
+
+def closed_form_check(program: SharingProgram, solution: Any) -> dict[str, Any] | None:
+    """Compare a solved equal-weight entropic welfare program with the closed form (else None).
+
+    Welfare: relative error. Density: ``E_P|d - d*|`` (the natural scale-free norm of a density).
+    """
+    w = np.asarray(program.weights.value, float)
+    if (program.objective_kind != "welfare" or not is_entropic_common_prior(program.agents)
+            or not np.allclose(w, w[0]) or not solution.ok or solution.prices.state_density is None):
+        return None
+    cf = entropic_closed_form(program.space, [a.measure.gamma for a in program.agents])
+    target = w[0] * cf.welfare
+    p = program.space.p
+    return {"welfare": target,
+            "welfare_rel_error": abs(solution.objective - target) / max(abs(target), 1e-300),
+            "density_l1_error": float(p @ np.abs(solution.prices.state_density - cf.state_density)),
+            "density_on_states": cf.state_density}

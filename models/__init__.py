@@ -1,0 +1,1 @@
+"""Model cards shipped with riskopt (installed as ``riskopt.models``): ``riskopt run NAME``."""
