@@ -12,6 +12,7 @@ from .allocation import (
     Comonotone,
     IndividualRationality,
     LimitedLiability,
+    NoSabotage,
     SignRestriction,
 )
 from .errors import ModelError, RiskoptWarning, SolveError
@@ -30,6 +31,7 @@ __all__ = [
     "IndividualRationality",
     "LimitedLiability",
     "ModelError",
+    "NoSabotage",
     "Program",
     "RiskoptWarning",
     "Scenarios",

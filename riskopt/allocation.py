@@ -40,6 +40,7 @@ __all__ = [
     "Comonotone",
     "IndividualRationality",
     "LimitedLiability",
+    "NoSabotage",
     "Restriction",
     "SignRestriction",
 ]
@@ -157,6 +158,31 @@ class AnchoredComonotone(Comonotone):
 
     def describe(self) -> str:
         return self.name
+
+
+class NoSabotage(Comonotone):
+    """Indemnity contracts with no-sabotage: the loss ``X >= 0`` is split into ``I_j(X)`` with
+    ``I_j(0) = 0``, ``0 <= I_j' <= 1`` for every party and ``sum_j I_j = id`` (the first agent is
+    typically the insured, retaining ``X - sum`` of the others' indemnities).
+
+    On a finite space this is exactly the comonotone set anchored at 0 (increments of every
+    ``I_j`` between consecutive atoms are nonnegative and sum to the increment of X); the class
+    adds the check that X is a nonnegative loss.
+    """
+
+    name = "no_sabotage"
+
+    def __init__(self) -> None:
+        super().__init__(anchor=0.0)
+
+    def describe(self) -> str:
+        return self.name
+
+    def build(self, program: Program, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
+        if aggregate.min() < 0:
+            raise ModelError("aggregate", float(aggregate.min()),
+                             "a nonnegative loss for indemnities with no-sabotage")
+        return super().build(program, n_agents, aggregate)
 
 
 # ------------------------------------------------------------------ restrictions

@@ -12,7 +12,8 @@ Sections (see ``docs/model_cards.md`` for every field, default and allowed value
 
 A *random spec* ``{uniform = [lo, hi]}`` (or ``{normal = [mean, sd]}``) draws one value per agent
 (or ``n`` values) from ``numpy.random.default_rng(model.seed)``; draws happen in a fixed order:
-agent parameters first, then space parameters.
+agent parameters first, then space parameters. In a ``[[agents]]`` entry a spec without ``n`` draws
+one value for that agent.
 
 Every error is a :class:`~riskopt.errors.ModelError` whose field is the TOML path, e.g.
 ``agents[2].measure.gamma = -1: expected risk aversion: a finite number > 0``.
@@ -21,6 +22,9 @@ Every error is a :class:`~riskopt.errors.ModelError` whose field is the TOML pat
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
+import string
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +55,8 @@ __all__ = ["Card", "bundled_card", "load_card", "parse_card", "run_card"]
 #: hard limits that keep a card from asking for more than a machine can give (fuzzing, typos)
 MAX_AGENTS = 20_000
 MAX_STATES = 5_000_000
+#: hits x lattice points of the Poisson-binomial recursion with a tick (about 2 s of work)
+MAX_LATTICE_WORK = 1_000_000_000
 REQUIRED = object()
 
 
@@ -79,7 +85,11 @@ class Node:
         value = self.data[key]
         kinds_t = kinds if isinstance(kinds, tuple) else (kinds,)
         if float in kinds_t and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # TOML integers are unbounded
+                raise ModelError(self.at(key), value, allowed or _names(kinds),
+                                 detail="too large for a float") from None
         if isinstance(value, bool) and bool not in kinds_t:
             raise ModelError(self.at(key), value, allowed or _names(kinds))
         if not isinstance(value, kinds_t):
@@ -113,7 +123,10 @@ def _number_list(value: Any, path: str, n: int | None = None) -> np.ndarray:
     if not isinstance(value, list) or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         raise ModelError(path, value, "a list of numbers")
-    arr = np.asarray(value, float)
+    try:
+        arr = np.asarray(value, float)
+    except OverflowError:  # an integer beyond the float range
+        raise ModelError(path, value, "finite numbers") from None
     if not np.all(np.isfinite(arr)):
         raise ModelError(path, value, "finite numbers")
     if n is not None and arr.size != n:
@@ -144,38 +157,73 @@ class Draws:
         if kinds[0] == "uniform":
             if not a <= b:
                 raise ModelError(spec.at("uniform"), [a, b], "lo <= hi")
-            return self.rng.uniform(a, b, count).tolist()
-        if b < 0:
+        elif b < 0:
             raise ModelError(spec.at("normal"), [a, b], "a standard deviation >= 0")
-        return self.rng.normal(a, b, count).tolist()
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                drawn = (self.rng.uniform(a, b, count) if kinds[0] == "uniform"
+                         else self.rng.normal(a, b, count))
+            except OverflowError:  # numpy: "high - low range exceeds valid bounds"
+                drawn = np.array([np.inf])
+        if not np.all(np.isfinite(drawn)):
+            raise ModelError(spec.at(kinds[0]), [float(a), float(b)],
+                             "a range whose draws are finite numbers")
+        return drawn.tolist()
 
 
 # ------------------------------------------------------------------------------ parts
 def build_measure(node: Node, draws: Draws, index: int | None = None,
                   count: int | None = None) -> measures_lib.Measure:
     """``{name = "entropic", gamma = 1.0}``; with ``index`` a random/list parameter is per agent."""
-    name = node.take("name", str, allowed=f"a measure name: one of {sorted(measures_lib.registry())}")
+    registry = measures_lib.registry()
+    name = node.take("name", str, allowed=f"a measure name: one of {sorted(registry)}")
+    if name not in registry:
+        raise ModelError(node.at("name"), name, f"a measure name: one of {sorted(registry)}")
+    signature = inspect.signature(registry[name].__init__).parameters
     params = {}
     for key, value in node.data.items():
         if key == "name":
             continue
         node.used.add(key)
-        value = draws.resolve(value, node.at(key), count)
+        if key not in _TABLE_PARAMS:
+            if index is None and isinstance(value, Mapping) and "n" not in value:
+                value = draws.resolve(value, node.at(key), 1)[0]  # one agent: one draw
+            else:
+                value = draws.resolve(value, node.at(key), count)
         if index is not None and isinstance(value, list) and key not in _LIST_PARAMS:
             if len(value) != count:
                 raise ModelError(node.at(key), f"{len(value)} values", f"one per agent ({count})")
             value = value[index]
+        # float() reads True as 1 and "0.1" as 0.1: refuse both where the parameter is not declared so
+        declared = str(getattr(signature.get(key), "annotation", ""))
+        if isinstance(value, bool) and "bool" not in declared:
+            raise ModelError(node.at(key), value, "a number (not true/false)")
+        if isinstance(value, str) and "str" not in declared and "Any" not in declared:
+            raise ModelError(node.at(key), value, "a number (not a string)")
         params[key] = value
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values()):
+        known = [k for k in signature if k != "self"]
+        for key in params:
+            if key not in known:
+                raise ModelError(node.at(key), params[key], f"a parameter of '{name}': one of {known}")
+    for pname, param in signature.items():
+        required = param.default is inspect.Parameter.empty and param.kind in (
+            inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        if pname != "self" and required and pname not in params:
+            raise ModelError(node.at(pname), None, f"a value for the parameter '{pname}' of '{name}'",
+                             detail="missing")
     try:
         return measures_lib.create(name, **params)
     except ModelError as err:
         raise err.with_prefix(node.path) from None
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, ArithmeticError) as err:
         raise ModelError(node.path, params, f"valid parameters for '{name}'", detail=str(err)) from None
 
 
 #: measure parameters that are lists by nature (not one value per agent)
 _LIST_PARAMS = {"law", "priors", "t", "h", "capacity", "weights", "components"}
+#: measure parameters that are tables by nature (a nested measure), never random specs
+_TABLE_PARAMS = {"base"}
 
 
 def build_agents(card: Node, draws: Draws, n_states: int | None) -> list[Agent]:
@@ -196,30 +244,51 @@ def build_agents(card: Node, draws: Draws, n_states: int | None) -> list[Agent]:
             node.finish()
             e = None if endow is None else _number_list(endow, node.at("endowment"), n_states)
             agents.append(_agent(name, measure, e, node.path))
+            if name in {a.name for a in agents[:-1]}:
+                raise ModelError(node.at("name"), name, "distinct agent names")
         return agents
     pool = card.child("pool")
     count = pool.take("count", int, allowed=f"a number of agents in [1, {MAX_AGENTS}]")
     if not 1 <= count <= MAX_AGENTS:
         raise ModelError(pool.at("count"), count, f"a number of agents in [1, {MAX_AGENTS}]")
     pattern = pool.take("name", str, default="agent {i}")
+    _check_pattern(pattern, pool.at("name"))
     mnode = Node(pool.take("measure", dict, allowed="a measure table"), pool.at("measure"))
-    resolved = {k: draws.resolve(v, mnode.at(k), count) for k, v in mnode.data.items() if k != "name"}
+    resolved = {k: v if k in _TABLE_PARAMS else draws.resolve(v, mnode.at(k), count)
+                for k, v in mnode.data.items() if k != "name"}
     pool.finish()
+    names = set()
     for i in range(count):
         node = Node({"name": mnode.data.get("name"), **resolved}, mnode.path)
-        try:
-            name = pattern.format(i=i + 1)
-        except (KeyError, IndexError, ValueError):
-            raise ModelError(pool.at("name"), pattern, "a name pattern using {i}") from None
-        agents.append(_agent(name, build_measure(node, draws, i, count), None, f"agents[{i}]"))
+        name = pattern.format(i=i + 1)
+        if name in names:
+            raise ModelError(pool.at("name"), pattern, "a name pattern using {i} (distinct agent names)")
+        names.add(name)
+        agents.append(_agent(name, build_measure(node, draws, i, count), None, "pool"))
     return agents
+
+
+def _check_pattern(pattern: str, path: str) -> None:
+    """A name pattern whose only field is ``{i}`` (optionally with a short format spec)."""
+    allowed = "a name pattern using {i} (such as 'farmer {i}' or 'farmer {i:03d}')"
+    try:
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(pattern) if f is not None]
+        for f, spec, conv in fields:
+            # a width such as {i:>99999999999} would build enormous names
+            if f != "i" or conv is not None or not re.fullmatch(r"[^{}]{0,8}", spec or "") \
+                    or re.search(r"\d{3,}", spec or ""):
+                raise ValueError(f)
+        pattern.format(i=1)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+        raise ModelError(path, pattern, allowed) from None
 
 
 def _agent(name: str, measure: measures_lib.Measure, endowment: np.ndarray | None, path: str) -> Agent:
     try:
         return Agent(name, measure, endowment)
-    except ModelError as err:
-        raise ModelError(path, err.value, err.allowed, detail=err.detail) from None
+    except ModelError as err:  # err.field is "agent.name" or "agents['a'].endowment": keep the last part
+        raise ModelError(f"{path}.{err.field.rsplit('.', 1)[-1]}", err.value, err.allowed,
+                         detail=err.detail) from None
 
 
 _LAWS: dict[str, Callable[..., Law]] = {
@@ -263,6 +332,15 @@ def _space_of_kind(kind: str, node: Node, draws: Draws, kinds: tuple[str, ...]) 
         loss = node.take("loss", (float, list), default=1.0)
         tick = node.take("tick", float, default=None)
         loss = _number_list(loss, node.at("loss"), p.size) if isinstance(loss, list) else loss
+        if tick is not None and np.isfinite(tick) and tick > 0:  # the lattice has sum(loss)/tick points
+            with np.errstate(over="ignore"):
+                points = float(np.sum(np.abs(np.broadcast_to(loss, p.shape)))) / tick
+            if not points <= MAX_STATES:
+                raise ModelError(node.at("tick"), tick, f"a tick giving at most {MAX_STATES} lattice "
+                                 "points (sum of the losses / tick)", detail=f"{points:.3g} points")
+            if p.size * points > MAX_LATTICE_WORK:
+                raise ModelError(node.at("tick"), tick, f"a coarser tick: hits x lattice points at most "
+                                 f"{MAX_LATTICE_WORK:.0e}", detail=f"{p.size} hits x {points:.3g} points")
         return Scenarios.bernoulli_hits(p, loss, tick=tick)
     if kind == "common_shock_hits":
         ps = _probabilities(node, "p_storm", draws)
@@ -278,6 +356,8 @@ def _space_of_kind(kind: str, node: Node, draws: Draws, kinds: tuple[str, ...]) 
         return Scenarios.discrete(values, probs, normalise=node.take("normalise", bool, default=False))
     if kind == "samples":
         values = _number_list(node.take("values", list), node.at("values"))
+        if values.size == 0:
+            raise ModelError(node.at("values"), [], "at least one sample")
         return Scenarios.equally_weighted(values)
     if kind == "law":
         law_node = Node(node.take("law", dict), node.at("law"))
@@ -286,8 +366,12 @@ def _space_of_kind(kind: str, node: Node, draws: Draws, kinds: tuple[str, ...]) 
             raise ModelError(law_node.at("name"), lname, f"one of {sorted(_LAWS)}")
         params = {k: v for k, v in law_node.data.items() if k != "name"}
         law_node.used.update(params)
+        for k in list(params):
+            params[k] = law_node.take(k, float, allowed="a number")
         try:
             law = _LAWS[lname](**params)
+        except ModelError as err:
+            raise err.with_prefix(law_node.path) from None
         except TypeError as err:
             raise ModelError(law_node.path, params, f"the parameters of '{lname}'", detail=str(err)) from None
         n = node.take("n", int, allowed=f"a number of bins in [1, {MAX_STATES}]")
@@ -361,7 +445,9 @@ def parse_card(data: Mapping[str, Any], source: str = "") -> Card:
     if mechanism not in MECHANISMS:
         raise ModelError(model.at("mechanism"), mechanism, f"one of {sorted(MECHANISMS)}")
     description = model.take("description", str, default="")
-    seed = model.take("seed", int, default=None, allowed="an integer seed")
+    seed = model.take("seed", int, default=None, allowed="an integer seed >= 0")
+    if seed is not None and seed < 0:
+        raise ModelError(model.at("seed"), seed, "an integer seed >= 0")
     model.finish()
     draws = Draws(seed)
     space_node = card.child("space")
@@ -378,15 +464,54 @@ def parse_card(data: Mapping[str, Any], source: str = "") -> Card:
         raise ModelError(obj.at("kind"), kind, "'welfare' or 'total_risk'")
     weights = obj.take("weights", list, default=None)
     weights = None if weights is None else _number_list(weights, obj.at("weights"), len(agents))
+    if weights is not None and (np.any(weights < 0) or weights.sum() <= 0):
+        raise ModelError(obj.at("weights"), weights.tolist(), "nonnegative weights, not all zero")
     obj.finish()
+    _check_limited_liability(restrictions, space, len(agents), kind)
     solver_node = card.child("solver", default=None) or Node({}, "solver")
     backend = solver_node.take("backend", str, default="cvxpy")
     solver = solver_node.take("solver", str, default=None)
     options = solver_node.take("options", dict, default={})
     solver_node.finish()
+    _check_solver(backend, solver, solver_node)
     card.finish()
     return Card(name, mechanism, description, seed, space, agents, allocation, restrictions, kind,
                 weights, backend, solver, dict(options), source)
+
+
+def _check_limited_liability(restrictions: list[Restriction], space: Scenarios, n: int, kind: str) -> None:
+    """The checks ``LimitedLiability.build`` makes, here so that errors name the card's field."""
+    loss = space["X"] if kind == "total_risk" else -space["X"]
+    for i, r in enumerate(restrictions):
+        if not isinstance(r, LimitedLiability):
+            continue
+        path = f"allocation.restrictions[{i}]"
+        if r.caps.size not in (1, n):
+            raise ModelError(f"{path}.caps", f"{r.caps.size} caps", f"one cap, or one per agent ({n})")
+        if loss.min() < 0:
+            sign = "X" if kind == "total_risk" else "-X"
+            raise ModelError(path, "limited_liability", "a nonnegative aggregate loss in every state",
+                             detail=f"the aggregate loss {sign} is {loss.min():g} in some state "
+                             f"(objective '{kind}')")
+        total = float(np.broadcast_to(r.caps, (n,)).sum())
+        if loss.max() > total + 1e-12:
+            raise ModelError(f"{path}.caps", r.caps.tolist(), f"total capacity >= the largest aggregate "
+                             f"loss {loss.max():g}", detail="the limited-liability allocation set is empty")
+
+
+def _check_solver(backend: str, solver: str | None, node: Node) -> None:
+    """An installed backend, and a solver it offers."""
+    from .backends import backend as get_backend
+
+    try:
+        chosen = get_backend(backend)
+    except ModelError as err:
+        raise ModelError(node.at("backend"), backend, err.allowed, detail=err.detail) from None
+    if solver is not None:
+        try:
+            chosen.check_solver(solver)
+        except ModelError as err:
+            raise ModelError(node.at("solver"), solver, err.allowed, detail=err.detail) from None
 
 
 def load_card(path: str | Path) -> Card:
@@ -438,9 +563,14 @@ def run_pareto(card: Card, backend: str | None, solver: str | None):
                               objective="total_risk", weights=card.weights,
                               restrictions=card.restrictions)
     same_backend = backend is None or backend == card.backend
-    solution = prog.solve(backend=backend or card.backend,
-                          solver=solver or (card.solver if same_backend else None),
-                          **(card.options if same_backend else {}))
+    try:
+        solution = prog.solve(backend=backend or card.backend,
+                              solver=solver or (card.solver if same_backend else None),
+                              **(card.options if same_backend else {}))
+    except ModelError as err:  # a backend refusing the card's [solver] options: name the card field
+        if same_backend and card.options and err.field.split(".")[0] == "options":
+            raise err.with_prefix("solver") from None
+        raise
     from .mechanisms.pareto import closed_form_check
 
     check = closed_form_check(prog, solution)

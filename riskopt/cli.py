@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .errors import ModelError, RiskoptError, SolveError
+from .errors import ModelError, RiskoptError, RiskoptWarning, SolveError
 
 __all__ = ["main"]
 
@@ -47,13 +47,18 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
     from .cards import load_card, run_card
     from .report import solution_table
 
+    if args.plot:
+        _check_plot_path(args.plot)  # before the solve, which may be long
     card = load_card(card_ref)
     _, sol = run_card(card, backend=args.backend, solver=args.solver)
     if args.plot:
         from .plots import plot_sharing
 
         reference = sol.extra.get("closed_form", {}).get("density_on_states")
-        plot_sharing(sol, args.plot, title=card.name, reference_density=reference)
+        try:
+            plot_sharing(sol, args.plot, title=card.name, reference_density=reference)
+        except OSError as err:
+            raise ModelError("--plot", args.plot, "a writable file", detail=str(err)) from None
     if args.format == "json":
         out = sol.to_dict()
         out["model"] = {"name": card.name, "source": card.source, "seed": card.seed}
@@ -65,6 +70,21 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
             print(f"closed form: |W - W*| / |W*| = {check['welfare_rel_error']:.1e}, "
                   f"E_P|density - Esscher| = {check['density_l1_error']:.1e}")
     return 0
+
+
+def _check_plot_path(path: str) -> None:
+    from pathlib import Path
+
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise ModelError("--plot", path, "matplotlib installed: pip install 'riskopt[plots]'") from None
+    kinds = sorted(FigureCanvasBase.get_supported_filetypes())
+    p = Path(path)
+    if p.suffix.lower().lstrip(".") not in kinds:
+        raise ModelError("--plot", path, f"a file name ending in one of {kinds}")
+    if not p.parent.is_dir():
+        raise ModelError("--plot", path, "a file in an existing directory")
 
 
 def _list() -> int:
@@ -87,25 +107,39 @@ def _list() -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    """Messages may quote card text (keys, values, solver output) holding line breaks."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``riskopt`` command."""
     args = _parser().parse_args(argv)
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"riskopt: warning: {msg}\n"
+    # warnings are collected and printed as one line after a success (an error line stands alone)
+    with warnings.catch_warnings(record=True) as caught:
+        code = _main(args)
+    messages = list(dict.fromkeys(_one_line(str(w.message)) for w in caught))
+    if code == 0 and messages:
+        print("riskopt: warning: " + "; ".join(messages), file=sys.stderr)
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.command == "list":
             return _list()
         if args.command == "demo":
             return _run(DEMO_CARD, args, title="riskopt demo: a hurricane pool of 50 farmers")
         return _run(args.card, args)
-    except (ModelError, SolveError, RiskoptError) as err:
-        print(f"riskopt: error: {err}", file=sys.stderr)
+    except (ModelError, SolveError, RiskoptError, RiskoptWarning) as err:  # RiskoptWarning: -W error
+        print(f"riskopt: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         print("riskopt: interrupted", file=sys.stderr)
         return 130
     except Exception as err:
-        print(f"riskopt: internal error: {type(err).__name__}: {err} "
-              "(please report this with the card that caused it)", file=sys.stderr)
+        print(_one_line(f"riskopt: internal error: {type(err).__name__}: {err} "
+                        "(please report this with the card that caused it)"), file=sys.stderr)
         return 1
 
 

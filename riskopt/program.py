@@ -141,13 +141,14 @@ class Program:
         return self._problem
 
     def solve(self, backend: str = "cvxpy", solver: str | None = None, *, check: bool = True,
-              polish: bool | str = "auto", **options: Any):
+              polish: bool | str = "auto", certify: bool = False, **options: Any):
         """Solve on a backend and return a :class:`~riskopt.solution.Solution`.
 
         ``check=True`` raises :class:`~riskopt.errors.SolveError` unless the status is optimal
         (``optimal_inaccurate`` included, and reported as such in the solution). ``polish``:
         ``"auto"`` refines smooth programs of moderate size by Newton on the KKT system
-        (:mod:`riskopt.polish`), ``True`` forces it, ``False`` skips it.
+        (:mod:`riskopt.polish`), ``True`` forces it, ``False`` skips it. ``certify=True`` adds the
+        stationarity residual to the certificate.
         """
         from .backends import run
         from .solution import OK_STATUSES, build_solution
@@ -159,7 +160,7 @@ class Program:
                      dpp=self._dpp)
         if polish and report.status in OK_STATUSES:
             self.refine(report, force=polish is True)
-        solution = build_solution(self, report)
+        solution = build_solution(self, report, certify=certify)
         if check and not solution.ok:
             from .errors import SolveError
 

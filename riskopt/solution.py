@@ -8,7 +8,8 @@ from satisfying the KKT conditions of the cvxpy program under the convention of 
 * ``dual_residual``: largest negative part of an inequality dual;
 * ``complementarity``: largest ``|y_r * slack_r|`` over inequality rows;
 * ``stationarity``: largest entry of the gradient of the Lagrangian (smooth programs only, else
-  ``None``), from cvxpy's own expression gradients.
+  ``None``), from cvxpy's own expression gradients; computed with ``solve(certify=True)`` (it costs
+  more than a small solve). When the KKT polish runs, its final residual is in ``solver.polish``.
 """
 
 from __future__ import annotations
@@ -134,8 +135,12 @@ class Solution:
         return pd.DataFrame(list(self.agents)).set_index("name")
 
 
-def build_solution(program: Program, report: SolveReport) -> Solution:
-    """Snapshot the cvxpy values and duals of ``program`` into a :class:`Solution`."""
+def build_solution(program: Program, report: SolveReport, *, certify: bool = False) -> Solution:
+    """Snapshot the cvxpy values and duals of ``program`` into a :class:`Solution`.
+
+    ``certify=True`` also computes the stationarity residual from cvxpy's expression gradients
+    (it costs more than a small solve, so it is opt-in).
+    """
     problem = program.problem
     fields: dict[str, Any] = {
         "status": report.status,
@@ -149,7 +154,7 @@ def build_solution(program: Program, report: SolveReport) -> Solution:
     if report.status in OK_STATUSES:
         fields["variables"] = {k: np.array(v.value, float) for k, v in program.variables.items()}
         fields["duals"] = {name: _group_dual(g.constraints) for name, g in program.groups.items()}
-        fields["certificate"] = certificate(problem)
+        fields["certificate"] = certificate(problem, stationarity=certify)
         fields = program.interpret(fields)
     return Solution(**fields)
 
@@ -167,7 +172,7 @@ def _group_dual(constraints: tuple[cp.Constraint, ...]) -> np.ndarray | None:
     return np.concatenate([np.ravel(np.asarray(p, float), order="F") for p in parts])
 
 
-def certificate(problem: cp.Problem) -> Certificate:
+def certificate(problem: cp.Problem, *, stationarity: bool = True) -> Certificate:
     """KKT residuals of the current primal-dual values of ``problem``."""
     primal = dual = comp = 0.0
     for c in problem.constraints:
@@ -182,7 +187,7 @@ def certificate(problem: cp.Problem) -> Certificate:
             slack = np.asarray(c.expr.value, float) if not isinstance(c, NonNeg) else -np.asarray(
                 c.expr.value, float)
             comp = max(comp, float(np.max(np.abs(yv * slack), initial=0.0)))
-    stat, note = _stationarity(problem)
+    stat, note = _stationarity(problem) if stationarity else (None, "not computed (solve(certify=True))")
     return Certificate(primal, dual, comp, stat, note)
 
 

@@ -154,3 +154,22 @@ def test_infeasible_limited_liability_is_refused_before_solving():
     agents = [ro.Agent("a", ro.measures.ES(0.2)), ro.Agent("b", ro.measures.Expectation())]
     with pytest.raises(ro.ModelError, match="caps"):
         ro.SharingProgram(space, agents, objective="total_risk", restrictions=[ro.LimitedLiability([4, 4])])
+
+
+def test_no_sabotage_indemnities():
+    """An insured (ES 0.1) and a reinsurer (expectation, loaded by 20% via weight): the optimal
+    indemnity is 1-Lipschitz, starts at 0, and its slope is 0 or 1 (a layer structure)."""
+    law = ro.laws.censored_exponential(1.0, 5.0)
+    space = ro.Scenarios.from_law(law, 50)
+    agents = [ro.Agent("insured", ro.measures.ES(0.1)), ro.Agent("reinsurer", ro.measures.Expectation())]
+    sol = ro.SharingProgram(space, agents, allocation=ro.NoSabotage(), objective="total_risk",
+                            weights=[1.0, 1.2]).solve(backend="highs")
+    x = space.X
+    order = np.argsort(x)
+    indemnity = sol.allocation["reinsurer"][order]
+    slopes = np.diff(indemnity) / np.diff(x[order])
+    assert np.all(slopes > -1e-9) and np.all(slopes < 1 + 1e-9)
+    assert np.all(np.minimum(np.abs(slopes), np.abs(slopes - 1)) < 1e-6)
+    with pytest.raises(ro.ModelError, match="nonnegative loss"):
+        ro.SharingProgram(ro.Scenarios.discrete([-1.0, 2.0], [0.5, 0.5]), agents,
+                          allocation=ro.NoSabotage(), objective="total_risk")

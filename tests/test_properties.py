@@ -55,13 +55,14 @@ def test_es_sharing_backends_agree_and_equal_min_level(values, weights, levels):
     target = ro.measures.ES(max(levels)).value(space.X, space)
     scale = max(1.0, float(np.max(space.X)))
     # Clarabel stops at relative tolerances 1e-8; HiGHS's simplex is exact to ~1e-12
-    for sol, tol in zip(sols, (1e-7 * scale, 1e-9 * scale), strict=True):
+    for sol, tol, dual_tol in zip(sols, (1e-7 * scale, 1e-9 * scale), (1e-5, 1e-9), strict=True):
         assert sol.objective == pytest.approx(target, abs=tol)
         xi = np.vstack(list(sol.allocation.values()))
         assert np.allclose(xi.sum(axis=0), space.X, atol=tol)
         d = sol.prices.state_density
-        # Clarabel's duals are accurate to ~1e-8 of the largest price (HiGHS's to ~1e-12)
-        assert np.all(d >= -10 * tol / scale * np.max(d)) and space.p @ d == pytest.approx(1.0, abs=1e-8)
+        # interior-point duals of degenerate LPs are accurate to ~1e-6 of the largest price
+        # (observed -2e-6 next to 2 with Clarabel); HiGHS's simplex duals are exact
+        assert np.all(d >= -dual_tol * np.max(d)) and space.p @ d == pytest.approx(1.0, abs=1e-8)
 
 
 @SETTINGS

@@ -19,7 +19,7 @@ DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "CLARABEL": {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8, "max_iter": 500,
                  "iterative_refinement_enable": False},
     "ECOS": {"abstol": 1e-9, "reltol": 1e-9, "feastol": 1e-9, "max_iters": 300},
-    "SCS": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000},
+    "SCS": {"eps_abs": 1e-8, "eps_rel": 1e-8, "max_iters": 20_000},
     "HIGHS": {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9},
 }
 
@@ -53,6 +53,8 @@ class CvxpyBackend(Backend):
                                  detail=f"{solver} cannot take: {named}") from None
             return SolveReport(self.name, solver, "solver_error", str(exc), options=opts,
                                solve_s=time.perf_counter() - t0)
+        except TypeError as exc:  # cvxpy's interfaces raise TypeError for unknown solver settings
+            raise ModelError("options", options, f"settings that {solver} accepts", detail=str(exc)) from None
         except cp.error.DCPError as exc:
             raise ModelError("program", problem, "a DCP-compliant convex program", detail=str(exc)) from None
         total = time.perf_counter() - t0

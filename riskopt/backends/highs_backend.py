@@ -13,6 +13,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sps
 
+from ..errors import ModelError
 from .base import Backend, SolveReport, normalise_status, register_backend
 from .standard_form import extract, unpack
 
@@ -42,11 +43,14 @@ class HighsBackend(Backend):
 
         sf = extract(problem, self.cones, self.name, dpp=dpp)
         opts = {**DEFAULT_OPTIONS, **options}
+        if sf.n_vars == 0:  # everything is fixed by the data: nothing to solve
+            unpack(problem, sf, "Solved", np.zeros(0), np.zeros(sf.n_rows), 0, 0.0)
+            return SolveReport(self.name, solver, normalise_status(problem.status), "empty model",
+                               compile_s=sf.compile_s, options=opts, objective=problem.value)
         t0 = time.perf_counter()
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        for k, v in opts.items():
-            h.setOptionValue(k, v)
+        set_options(h, opts)
         inf = highspy.kHighsInf
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = sf.n_vars, sf.n_rows
@@ -83,6 +87,17 @@ class HighsBackend(Backend):
         return SolveReport(self.name, solver, normalise_status(problem.status), status.name,
                            compile_s=sf.compile_s, solve_s=solve_s, iterations=iters, options=opts,
                            objective=problem.value)
+
+
+def set_options(h, opts: dict[str, Any]) -> None:
+    """Set HiGHS options, refusing unknown names and ill-typed values (HiGHS would ignore them)."""
+    import highspy
+
+    h.setOptionValue("output_flag", False)
+    for k, v in opts.items():
+        if h.setOptionValue(k, v) != highspy.HighsStatus.kOk:
+            raise ModelError(f"options.{k}", v, "a HiGHS option name with a value of its type "
+                             "(see the HiGHS options reference)")
 
 
 _STATUS = {

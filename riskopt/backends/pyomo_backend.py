@@ -41,6 +41,10 @@ class PyomoBackend(Backend):
         from pyomo.opt import TerminationCondition as Term
 
         sf = extract(problem, self.cones, self.name, dpp=dpp)
+        if sf.n_vars == 0:  # everything is fixed by the data: nothing to solve
+            unpack(problem, sf, "Solved", np.zeros(0), np.zeros(sf.n_rows), 0, 0.0)
+            return SolveReport(self.name, solver, normalise_status(problem.status), "empty model",
+                               compile_s=sf.compile_s, options=dict(options), objective=problem.value)
         t0 = time.perf_counter()
         m = pyo.ConcreteModel()
         n = sf.n_vars
@@ -69,9 +73,14 @@ class PyomoBackend(Backend):
             m.obj = pyo.Objective(expr=linear)
         m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
         build_s = time.perf_counter() - t0
+        import highspy
+
+        from .highs_backend import set_options
+
+        opts = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9, **options}
+        set_options(highspy.Highs(), opts)  # validate the names and types before Pyomo passes them on
         opt = pyo.SolverFactory("highs")
-        for k, v in {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9,
-                     **options}.items():
+        for k, v in opts.items():
             opt.options[k] = v
         t1 = time.perf_counter()
         result = opt.solve(m, load_solutions=False)
@@ -87,5 +96,5 @@ class PyomoBackend(Backend):
             z = -np.array([m.dual.get(m.rows[r], 0.0) for r in range(sf.n_rows)], float)
         unpack(problem, sf, clarabel_status, x, z, None, solve_s)
         return SolveReport(self.name, solver, normalise_status(problem.status), str(tc),
-                           compile_s=sf.compile_s + build_s, solve_s=solve_s, options=dict(options),
+                           compile_s=sf.compile_s + build_s, solve_s=solve_s, options=opts,
                            objective=problem.value)

@@ -49,10 +49,20 @@ class Capacity:
         The empty set is 0; the full set defaults to 1; any subset missing from the table is
         refused (a capacity must be defined on every event the integral can meet).
         """
-        items = table.items() if isinstance(table, Mapping) else (
-            (entry.get("states", ()), entry.get("value")) for entry in table)
+        if isinstance(table, Mapping):
+            items = list(table.items())
+        else:
+            items = []
+            for k, entry in enumerate(table):
+                if not isinstance(entry, Mapping):
+                    raise ModelError(f"capacity[{k}]", entry, "a table {states = [...], value = v}")
+                items.append((entry.get("states", ()), entry.get("value")))
         values: dict[frozenset[int], float] = {frozenset(): 0.0}
         for states, v in items:
+            if isinstance(states, (str, bytes)) or not hasattr(states, "__iter__"):
+                raise ModelError("capacity.states", states, "a list of state indices")
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ModelError("capacity.value", v, "a number")
             key = frozenset(int(s) for s in states)
             if any(s < 0 or s >= n_states for s in key):
                 raise ModelError("capacity.states", sorted(key), f"state indices in [0, {n_states})")

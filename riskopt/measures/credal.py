@@ -41,7 +41,8 @@ class MaxMin(Measure):
         elif isinstance(base, dict):
             base = create(**base)
         if not isinstance(base, SubjectiveLaw):
-            raise ModelError("base", base.describe(), "a measure evaluated under a prior "
+            shown = base.describe() if isinstance(base, Measure) else base
+            raise ModelError("base", shown, "a measure evaluated under a prior "
                              "(expectation, entropic, expected_utility)")
         if len(priors) == 0:
             raise ModelError("priors", priors, "at least one prior (vertex of the credal set)")

@@ -302,12 +302,24 @@ class PiecewiseLinear(DistortionFunction):
         return f"piecewise_linear({self.t.size} points)"
 
 
+def _component(spec: Any, k: int) -> DistortionFunction:
+    """A mixture component given as ``{name = "es", level = 0.1}`` (or ``spec`` for ``name``)."""
+    if not isinstance(spec, dict):
+        raise ModelError(f"components[{k}]", spec, "a distortion table {name = ..., parameters}")
+    params = dict(spec)
+    name = params.pop("name", params.pop("spec", None))
+    if not isinstance(name, str):
+        raise ModelError(f"components[{k}].name", name, "a distortion function name")
+    return distortion_function(name, **params)
+
+
 @_register_function("mixture")
 class MixtureDistortion(DistortionFunction):
     """``h = sum_k w_k h_k`` with weights ``w_k >= 0`` (e.g. mixtures of ES)."""
 
     def __init__(self, components: Sequence[DistortionFunction | dict], weights: Sequence[float]):
-        comps = [c if isinstance(c, DistortionFunction) else distortion_function(**c) for c in components]
+        comps = [c if isinstance(c, DistortionFunction) else _component(c, k)
+                 for k, c in enumerate(components)]
         w = np.asarray(weights, float)
         if w.shape != (len(comps),) or np.any(~np.isfinite(w)) or np.any(w < 0):
             raise ModelError("weights", weights, f"{len(comps)} nonnegative weights")

@@ -1,0 +1,108 @@
+"""Benchmark harness: a registry of cases, repeated runs, median (min-max), table/CSV/markdown.
+
+A *case* is a function ``case(size) -> dict`` of prepared inputs; a *runner* is
+``runner(inputs) -> dict`` of metrics (``total_s`` required; ``compile_s``, ``solve_s``,
+``iterations``, ``status`` and accuracy columns optional). ``run(family, sizes, runners, repeat)``
+times every runner on every size and keeps the median of each timing over the repeats.
+BLAS is pinned to one thread (multi-threaded BLAS on two cores made small dense solves far slower).
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TIMINGS = ("total_s", "build_s", "compile_s", "solve_s", "polish_s")
+
+
+@dataclass
+class Runner:
+    name: str
+    fn: Callable[[dict[str, Any]], dict[str, Any]]
+    max_size: float = float("inf")  # skip larger sizes (too slow or pointless)
+    note: str = ""
+
+
+@dataclass
+class Family:
+    name: str
+    case: Callable[[int], dict[str, Any]]
+    sizes: list[int]
+    quick_sizes: list[int]
+    runners: list[Runner] = field(default_factory=list)
+    description: str = ""
+
+
+REGISTRY: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    REGISTRY[family.name] = family
+    return family
+
+
+def run(family: Family, *, quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
+    """Run every runner on every size; timings are medians over ``repeat`` runs (min-max kept)."""
+    rows = []
+    sizes = family.quick_sizes if quick else family.sizes
+    with threadpool_limits(limits=1, user_api="blas"):
+        for size in sizes:
+            inputs = family.case(size)
+            for runner in family.runners:
+                if size > runner.max_size:
+                    continue
+                samples = []
+                for _ in range(1 if quick else repeat):
+                    t0 = time.perf_counter()
+                    try:
+                        out = runner.fn(inputs)
+                    except Exception as err:  # a failing runner is a result too
+                        out = {"status": f"error: {type(err).__name__}: {err}"[:80]}
+                    out.setdefault("total_s", time.perf_counter() - t0)
+                    samples.append(out)
+                row = {"family": family.name, "size": size, "runner": runner.name, **samples[-1]}
+                for key in TIMINGS:
+                    vals = [s[key] for s in samples if isinstance(s.get(key), (int, float))]
+                    if vals:
+                        row[key] = statistics.median(vals)
+                        row[f"{key}_range"] = f"{min(vals):.3g}-{max(vals):.3g}"
+                rows.append(row)
+    return rows
+
+
+def fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.1e}"
+    return "-" if v is None else str(v)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    cells = [[fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(x[j]) for x in cells)) for j, c in enumerate(columns)]
+    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
+           "  ".join("-" * w for w in widths)]
+    out += ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(out)
+
+
+def save(name: str, rows: list[dict[str, Any]], columns: list[str], notes: str = "") -> Path:
+    """Write ``results/<name>.csv`` and ``results/<name>.md``."""
+    RESULTS.mkdir(exist_ok=True)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(RESULTS / f"{name}.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+    md = RESULTS / f"{name}.md"
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    body = "".join("| " + " | ".join(fmt(r.get(c)) for c in columns) + " |\n" for r in rows)
+    md.write_text(f"# {name}\n\n{notes}\n\n{head}{body}")
+    return md
