@@ -167,6 +167,7 @@ POOL = register(Family(
     sizes=[3, 50, 500],
     quick_sizes=[3, 50],
     description=__doc__.split("\n")[0],
+    notes=__doc__,
     runners=[
         Runner("riskopt clarabel", riskopt_runner()),
         Runner("riskopt clarabel (no polish)", riskopt_runner(polish=False)),

@@ -39,6 +39,7 @@ class Family:
     quick_sizes: list[int]
     runners: list[Runner] = field(default_factory=list)
     description: str = ""
+    notes: str = ""  # formulation and reading notes, copied into the markdown report
 
 
 REGISTRY: dict[str, Family] = {}

@@ -20,7 +20,7 @@ variables and the budget rows; *restrictions* (:class:`SignRestriction`, :class:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import cvxpy as cp
@@ -63,7 +63,6 @@ class AllocationBlock:
     F: cp.Expression | None = None
     anchored: bool = False
     comonotone: bool = False
-    info: dict[str, Any] = field(default_factory=dict)
 
     def atom_prices(self, budget_dual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Budget multipliers placed on the atoms; ``determined`` is False where no row exists."""
@@ -144,8 +143,7 @@ class Comonotone(AllocationSet):
         identity = state_atom.size == K and np.array_equal(state_atom, np.arange(K))
         xi = F if identity else F[:, state_atom]
         return AllocationBlock(xi, free, values, probs, state_atom, F=F,
-                               anchored=anchor_at is not None, comonotone=True,
-                               info={"anchor_atom": anchor_at})
+                               anchored=anchor_at is not None, comonotone=True)
 
 
 class AnchoredComonotone(Comonotone):

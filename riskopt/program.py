@@ -277,22 +277,42 @@ class SharingProgram(Program):
     # ------------------------------------------------------------------ forms
     def _agent_values(self) -> cp.Expression:
         """Vector of the agents' values; linear on sorted atoms where the allocation is comonotone
-        and the measure is comonotone-additive, otherwise the measures' convex forms on states."""
+        and the measure is comonotone-additive (subjective laws pushed forward to the atoms),
+        otherwise the measures' convex forms on the states."""
         measures = [a.measure for a in self.agents]
+        n = len(measures)
         block = self.block
-        linear = [block.comonotone and m.comonotone_additive and (m.law_invariant or _on_atoms(block))
-                  for m in measures]
-        if all(linear):
-            W = np.vstack([self._monotone_row(m) for m in measures])
-            return cp.sum(cp.multiply(W, block.F), axis=1)
-        if any(linear) and not all(m.convex for m in measures):
-            raise ModelError("agents", [m.describe() for m in measures if not m.convex],
-                             "measures with a convex form when mixed with others")
-        form = oriented_forms(measures, block.xi, self.space, self.orientation)
-        for group, by_agent in form.constraints.items():
-            for i, c in sorted(by_agent.items()):
-                self.constrain(f"{group}:{self.agents[i].name}", [c], f"{group} rows of agent {i}")
-        return form.expr
+        on_atoms = [self._on_atoms(m) for m in measures] if block.comonotone else [None] * n
+        linear = [i for i in range(n) if on_atoms[i] is not None]
+        other = [i for i in range(n) if on_atoms[i] is None]
+        parts = []
+        if linear:
+            W = np.vstack([self._monotone_row(on_atoms[i]) for i in linear])
+            F = block.F if len(linear) == n else block.F[linear, :]
+            parts.append((linear, cp.sum(cp.multiply(W, F), axis=1)))
+        if other:
+            xi = block.xi if len(other) == n else block.xi[other, :]
+            form = oriented_forms([measures[i] for i in other], xi, self.space, self.orientation)
+            for group, by_agent in form.constraints.items():
+                for pos, c in sorted(by_agent.items()):
+                    name = self.agents[other[pos]].name
+                    self.constrain(f"{group}:{name}", [c], f"{group} rows of agent {name}")
+            parts.append((other, form.expr))
+        if len(parts) == 1:
+            return parts[0][1]
+        order = np.array(linear + other)
+        perm = np.zeros((n, n))
+        perm[order, np.arange(n)] = 1.0  # the stacked entry j belongs to agent order[j]
+        return perm @ cp.hstack([e for _, e in parts])
+
+    def _on_atoms(self, m: Measure) -> Measure | None:
+        """The measure seen on the atoms of X when it is linear on comonotone allocations there."""
+        if not m.comonotone_additive:
+            return None
+        try:
+            return m.pushforward(self.block.state_atom, self.block.atom_values.size)
+        except ModelError:
+            return None
 
     def _monotone_row(self, m: Measure) -> np.ndarray:
         """``U(f(X)) = w @ F`` (welfare: gains nondecreasing in X) or ``rho(f(X)) = w @ F``."""
@@ -359,10 +379,4 @@ class SharingProgram(Program):
             {"name": a.name, "measure": a.measure.describe(), "weight": float(weights[i]),
              key: fields["values"][a.name]} for i, a in enumerate(self.agents))
         return fields
-
-
-def _on_atoms(block: AllocationBlock) -> bool:
-    """True when the states are exactly the atoms (so a subjective law over states is over atoms)."""
-    return block.state_atom.size == block.atom_values.size and np.array_equal(
-        block.state_atom, np.arange(block.atom_values.size))
 

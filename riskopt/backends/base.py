@@ -58,8 +58,7 @@ class Backend:
     """Base class: ``name``, accepted ``cones``, ``solvers()`` and ``solve(problem, solver, options)``."""
 
     name: ClassVar[str]
-    cones: ClassVar[frozenset[str]]
-    quadratic: ClassVar[bool] = False
+    cones: ClassVar[frozenset[str]]  # cone types accepted, "quadratic" for a quadratic objective
     default_solver: ClassVar[str]
 
     def available(self) -> bool:

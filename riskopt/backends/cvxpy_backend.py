@@ -28,7 +28,6 @@ DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
 class CvxpyBackend(Backend):
     name = "cvxpy"
     cones = frozenset({"zero", "nonneg", "soc", "exp", "psd", "pow", "quadratic"})
-    quadratic = True
     default_solver = "CLARABEL"
 
     def available(self) -> bool:

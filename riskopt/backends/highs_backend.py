@@ -24,7 +24,6 @@ DEFAULT_OPTIONS = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_toler
 class HighsBackend(Backend):
     name = "highs"
     cones = frozenset({"zero", "nonneg", "quadratic"})
-    quadratic = True
     default_solver = "HIGHS"
 
     def available(self) -> bool:

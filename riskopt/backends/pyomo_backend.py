@@ -21,7 +21,6 @@ from .standard_form import extract, unpack
 class PyomoBackend(Backend):
     name = "pyomo"
     cones = frozenset({"zero", "nonneg", "quadratic"})
-    quadratic = True
     default_solver = "HIGHS"
 
     def available(self) -> bool:
