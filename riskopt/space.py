@@ -200,7 +200,7 @@ class Scenarios:
         (``method="mean"``, Gauss quadrature of the quantile, in ``-log(1 - u)`` near a tail where it
         may blow up; preserves E[X] to ~1e-13 for exponential-type tails).
         """
-        if not (isinstance(n, (int, np.integer)) and n >= 1):
+        if isinstance(n, bool) or not (isinstance(n, (int, np.integer)) and n >= 1):
             raise ModelError("n", n, "a positive integer number of bins")
         if method not in ("midpoint", "mean"):
             raise ModelError("method", method, "'midpoint' or 'mean'")
@@ -429,7 +429,7 @@ def gaussian_copula_uniforms(corr: Any, n: int, *, seed: int | None = None,
         raise ModelError("corr", r, "a finite symmetric matrix with unit diagonal")
     if psd not in ("repair", "raise"):
         raise ModelError("psd", psd, "'repair' or 'raise'")
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
+    if isinstance(n, bool) or not (isinstance(n, (int, np.integer)) and n >= 1):
         raise ModelError("n", n, "a positive integer number of samples")
     try:
         chol = np.linalg.cholesky(r)

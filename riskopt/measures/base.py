@@ -29,7 +29,7 @@ from ..errors import ModelError
 from ..space import Scenarios, validate_probabilities
 
 __all__ = ["Form", "Measure", "Orientation", "create", "oriented_forms", "probabilities",
-           "register", "registry"]
+           "register", "registry", "state_values"]
 
 Orientation = Literal["utility", "risk"]
 
@@ -77,6 +77,15 @@ def check_law(law: Any, n_states: int, field_name: str = "law") -> np.ndarray:
     if q.size != n_states:
         raise ModelError(field_name, f"{q.size} probabilities", f"one per state ({n_states})")
     return q
+
+
+def state_values(x: Any, n_states: int, field: str = "x") -> np.ndarray:
+    """``x`` as a float array with one value per state (a shorter ``x`` would silently pair its
+    values with the first probabilities)."""
+    v = np.asarray(x, float)
+    if v.shape != (n_states,):
+        raise ModelError(field, f"shape {v.shape}", f"one value per state, shape ({n_states},)")
+    return v
 
 
 @dataclass

@@ -19,8 +19,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..space import Scenarios
-from .base import Measure, probabilities, register
-from .distortion import state_values
+from .base import Measure, probabilities, register, state_values
 
 __all__ = ["Capacity", "Choquet"]
 

@@ -20,8 +20,7 @@ from scipy.special import logsumexp
 
 from ..errors import ModelError
 from ..space import Scenarios
-from .base import Form, Measure, check_law, create, probabilities, register
-from .distortion import state_values
+from .base import Form, Measure, check_law, create, probabilities, register, state_values
 from .entropic import Entropic
 from .expectation import SubjectiveLaw
 

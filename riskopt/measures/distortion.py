@@ -39,7 +39,7 @@ from scipy import special
 from ..checks import in_unit_open, positive
 from ..errors import ModelError
 from ..space import Scenarios
-from .base import Form, Measure, probabilities, register
+from .base import Form, Measure, probabilities, register, state_values
 
 __all__ = [
     "ES",
@@ -115,8 +115,12 @@ class DistortionFunction:
         return bool(np.all(np.diff(slopes) >= -tol * (1 + np.abs(slopes[:-1])) - _slope_noise(h, t)))
 
     def jump_at_zero(self) -> float:
-        """``h(0+) - h(0)``: the weight on the worst state (essential supremum)."""
-        return float(self(1e-300)) - float(self(0.0))
+        """``h(0+) - h(0)``: the weight on the worst state (essential supremum). Read from the
+        knots of a piecewise-linear ``h``; the library's smooth families are continuous at 0."""
+        kn = self.knots()
+        if kn is not None and kn[0].size > 1 and kn[0][1] == 0:
+            return float(kn[1][1])
+        return 0.0
 
     def dual(self) -> DistortionFunction:
         """``h~(t) = h(1) - h(1 - t)``."""
@@ -328,6 +332,9 @@ class MixtureDistortion(DistortionFunction):
     def __call__(self, t):
         return sum(w * np.asarray(c(t), float) for c, w in zip(self.components, self.weights, strict=True))
 
+    def jump_at_zero(self) -> float:
+        return float(sum(w * c.jump_at_zero() for c, w in zip(self.components, self.weights, strict=True)))
+
     def knots(self):
         parts = [c.knots() for c in self.components]
         if any(p is None for p in parts):
@@ -386,15 +393,6 @@ class Custom(DistortionFunction):
 
 
 # ----------------------------------------------------------------- measures
-def state_values(x: Any, n_states: int, field: str = "x") -> np.ndarray:
-    """``x`` as a float array with one value per state (a shorter ``x`` would silently pair its
-    values with the first probabilities when sorted)."""
-    v = np.asarray(x, float)
-    if v.shape != (n_states,):
-        raise ModelError(field, f"shape {v.shape}", f"one value per state, shape ({n_states},)")
-    return v
-
-
 def cumulated(p: np.ndarray) -> np.ndarray:
     """``S_0 = 0, S_1 = p_0, ..., S_n = 1``: the cumulated probabilities of ``p`` in its order.
 

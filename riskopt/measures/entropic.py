@@ -13,9 +13,8 @@ import cvxpy as cp
 import numpy as np
 
 from ..checks import positive
-from ..errors import ModelError
 from ..space import Scenarios
-from .base import Form, Measure, register
+from .base import Form, Measure, register, state_values
 from .expectation import SubjectiveLaw, law_matrix
 
 __all__ = ["Entropic"]
@@ -43,9 +42,7 @@ class Entropic(SubjectiveLaw, Measure):
     def _exponents(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
         """``log q_s - gamma x_s`` (``-inf`` where ``q_s = 0``)."""
         q = self.weights(space)
-        xv = np.asarray(x, float)
-        if xv.shape != q.shape:
-            raise ModelError("x", f"shape {xv.shape}", f"one value per state ({q.size})")
+        xv = state_values(x, q.size)
         with np.errstate(divide="ignore"):
             return np.log(q) - self.gamma * xv
 

@@ -9,7 +9,7 @@ import cvxpy as cp
 import numpy as np
 
 from ..space import Scenarios
-from .base import Form, Measure, check_law, probabilities, register
+from .base import Form, Measure, check_law, probabilities, register, state_values
 
 __all__ = ["Expectation", "SubjectiveLaw"]
 
@@ -65,7 +65,8 @@ class Expectation(SubjectiveLaw, Measure):
         self._init_law(law)
 
     def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
-        return float(self.weights(space) @ np.asarray(x, float))
+        q = self.weights(space)
+        return float(q @ state_values(x, q.size))
 
     @classmethod
     def batch_form(cls, measures, X, space) -> Form:

@@ -16,7 +16,7 @@ import numpy as np
 from ..checks import finite, nonnegative, positive
 from ..errors import ModelError
 from ..space import Scenarios
-from .base import Form, Measure, register
+from .base import Form, Measure, register, state_values
 from .expectation import SubjectiveLaw, law_matrix
 
 __all__ = ["CARA", "CRRA", "ExpectedUtility", "UtilityFunction", "utility_function"]
@@ -144,10 +144,23 @@ class ExpectedUtility(SubjectiveLaw, Measure):
 
     @classmethod
     def from_params(cls, **params: Any) -> ExpectedUtility:
+        """Card form: ``utility`` (name), ``wealth``, ``law`` and the utility's own parameters."""
+        import inspect
+
+        name = params.get("utility", "cara")
+        ucls = _UTILITIES.get(name) if isinstance(name, str) else None
+        if ucls is None:
+            raise ModelError("utility", name, f"one of {sorted(_UTILITIES)}")
+        own = [p for p in inspect.signature(ucls.__init__).parameters if p != "self"]
+        allowed = ["utility", "wealth", "law", *own]
+        for key in params:
+            if key not in allowed:
+                raise ModelError(key, params[key], f"a parameter of expected_utility with '{name}': "
+                                 f"one of {allowed}")
         return cls(**params)
 
     def _argument(self, x: Any, q: np.ndarray) -> np.ndarray:
-        z = self.wealth + np.asarray(x, float)
+        z = self.wealth + state_values(x, q.size)
         if np.any((z <= self.u.lower) & (q > 0)):
             raise ModelError("wealth + x", float(z[q > 0].min()),
                              f"values above {self.u.lower} (the domain of the utility)")
@@ -177,9 +190,11 @@ class ExpectedUtility(SubjectiveLaw, Measure):
         """Vectorised when the agents share one utility function and wealth; else row by row."""
         Q = law_matrix(measures, space)
         first = measures[0]
+        support = np.flatnonzero(Q.max(axis=0) > 0)  # states of zero probability impose no domain
+        Qs, Xs = Q[:, support], (X[:, support] if support.size < Q.shape[1] else X)
         if all(m.u.key() == first.u.key() and m.wealth == first.wealth for m in measures):
-            return Form(cp.sum(cp.multiply(Q, first.u.cvx(first.wealth + X)), axis=1))
-        rows = [Q[i] @ m.u.cvx(m.wealth + X[i]) for i, m in enumerate(measures)]
+            return Form(cp.sum(cp.multiply(Qs, first.u.cvx(first.wealth + Xs)), axis=1))
+        rows = [Qs[i] @ m.u.cvx(m.wealth + Xs[i]) for i, m in enumerate(measures)]
         return Form(cp.hstack(rows))
 
     def describe(self) -> str:
