@@ -1,19 +1,14 @@
 """Model cards: a TOML file that says *what* (never code) -> validated objects -> a mechanism run.
 
-Sections (see ``docs/model_cards.md`` for every field, default and allowed value):
+Every card has a ``[model]`` table (``name``, ``mechanism``, ``description``, ``seed``) and a
+``[solver]`` table (``backend``, ``solver``, ``options``); the other sections belong to the mechanism
+named in ``[model]`` and are read by that mechanism's card reader (the ``"pareto"`` mechanism reads
+``[[agents]]``/``[pool]``, ``[space]``, ``[allocation]`` and ``[objective]``). See
+``docs/model_cards.md`` for every field, default and allowed value.
 
-``[model]`` ``name``, ``mechanism`` (``"pareto"``), ``description``, ``seed`` (random specs);
-``[space]`` the scenario space: ``kind`` = ``bernoulli_hits`` | ``common_shock_hits`` |
-``bernoulli_atoms`` | ``discrete`` | ``samples`` | ``law``, its parameters, optional ``prune``;
-``[[agents]]`` (``name``, ``measure = {name = ..., params}``, optional ``endowment``) or ``[pool]``
-(``count``, ``name`` pattern with ``{i}``, ``measure`` whose parameters may be random specs);
-``[allocation]`` ``set`` and ``restrictions``; ``[objective]`` ``kind`` and ``weights``;
-``[solver]`` ``backend``, ``solver``, ``options``.
-
-A *random spec* ``{uniform = [lo, hi]}`` (or ``{normal = [mean, sd]}``) draws one value per agent
-(or ``n`` values) from ``numpy.random.default_rng(model.seed)``; draws happen in a fixed order:
-agent parameters first, then space parameters. In a ``[[agents]]`` entry a spec without ``n`` draws
-one value for that agent.
+A mechanism joins the card format by registering ``(reader, runner)`` in :data:`MECHANISMS`:
+``reader(root: Node, draws: Draws) -> spec`` validates its sections, ``runner(spec, backend, solver,
+options) -> result``, where a result has ``to_dict()``, ``table(title)`` and ``plot(path, title)``.
 
 Every error is a :class:`~riskopt.errors.ModelError` whose field is the TOML path, e.g.
 ``agents[2].measure.gamma = -1: expected risk aversion: a finite number > 0``.
@@ -21,425 +16,72 @@ Every error is a :class:`~riskopt.errors.ModelError` whose field is the TOML pat
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import re
-import string
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from . import measures as measures_lib
-from .allocation import (
-    AllocationSet,
-    AnchoredComonotone,
-    Budget,
-    Comonotone,
-    IndividualRationality,
-    LimitedLiability,
-    Restriction,
-    SignRestriction,
-)
+from .cardschema import MAX_AGENTS, MAX_STATES, Draws, Node, SolverChoice, read_solver
 from .errors import ModelError
-from .laws import Exponential as ExpLaw
-from .laws import Law, Uniform, censored_exponential
-from .program import Agent
-from .space import Scenarios
+from .mechanisms import pareto
 
-__all__ = ["Card", "bundled_card", "load_card", "parse_card", "run_card"]
-
-#: hard limits that keep a card from asking for more than a machine can give (fuzzing, typos)
-MAX_AGENTS = 20_000
-MAX_STATES = 5_000_000
-#: hits x lattice points of the Poisson-binomial recursion with a tick (about 2 s of work)
-MAX_LATTICE_WORK = 1_000_000_000
-REQUIRED = object()
+__all__ = ["MAX_AGENTS", "MAX_STATES", "MECHANISMS", "Card", "CardMechanism", "bundled_card",
+           "load_card", "parse_card", "run_card"]
 
 
-# --------------------------------------------------------------------- reading helpers
-class Node:
-    """A table of the card with its path; ``take`` reads a field and checks its type."""
+@dataclass(frozen=True)
+class CardMechanism:
+    """How a mechanism reads its card sections and runs them."""
 
-    def __init__(self, data: Any, path: str):
-        if not isinstance(data, Mapping):
-            raise ModelError(path or "card", _kind(data), "a table")
-        self.data = dict(data)
-        self.path = path
-        self.used: set[str] = set()
-
-    def at(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def take(self, key: str, kinds: tuple[type, ...] | type, default: Any = REQUIRED,
-             allowed: str = "") -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is REQUIRED:
-                raise ModelError(self.at(key), None, allowed or f"a value ({_names(kinds)})",
-                                 detail="missing")
-            return default
-        value = self.data[key]
-        kinds_t = kinds if isinstance(kinds, tuple) else (kinds,)
-        if float in kinds_t and isinstance(value, int) and not isinstance(value, bool):
-            try:
-                value = float(value)
-            except OverflowError:  # TOML integers are unbounded
-                raise ModelError(self.at(key), value, allowed or _names(kinds),
-                                 detail="too large for a float") from None
-        if isinstance(value, bool) and bool not in kinds_t:
-            raise ModelError(self.at(key), value, allowed or _names(kinds))
-        if not isinstance(value, kinds_t):
-            raise ModelError(self.at(key), value, allowed or _names(kinds))
-        return value
-
-    def child(self, key: str, default: Any = REQUIRED) -> Node | None:
-        value = self.take(key, (dict,), default=default, allowed="a table")
-        return None if value is None else Node(value, self.at(key))
-
-    def finish(self) -> None:
-        """Refuse keys nobody read (typos such as ``gama``)."""
-        unknown = [k for k in self.data if k not in self.used]
-        if unknown:
-            raise ModelError(self.at(unknown[0]), self.data[unknown[0]],
-                             f"one of the known fields {sorted(self.used)}", detail="unknown field")
+    reader: Callable[[Node, Draws], Any]
+    runner: Callable[..., Any]
 
 
-def _kind(value: Any) -> str:
-    return f"a {type(value).__name__}"
-
-
-def _names(kinds: tuple[type, ...] | type) -> str:
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    words = {int: "an integer", float: "a number", str: "a string", bool: "true/false",
-             list: "a list", dict: "a table"}
-    return " or ".join(words.get(k, k.__name__) for k in kinds)
-
-
-def _number_list(value: Any, path: str, n: int | None = None) -> np.ndarray:
-    if not isinstance(value, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-        raise ModelError(path, value, "a list of numbers")
-    try:
-        arr = np.asarray(value, float)
-    except OverflowError:  # an integer beyond the float range
-        raise ModelError(path, value, "finite numbers") from None
-    if not np.all(np.isfinite(arr)):
-        raise ModelError(path, value, "finite numbers")
-    if n is not None and arr.size != n:
-        raise ModelError(path, f"{arr.size} values", f"{n} values")
-    return arr
-
-
-class Draws:
-    """Random specs drawn from one generator in a fixed order (agents first, then the space)."""
-
-    def __init__(self, seed: int | None):
-        self.rng = np.random.default_rng(seed)
-        self.seed = seed
-
-    def resolve(self, value: Any, path: str, n: int | None) -> Any:
-        """Numbers and lists pass through; ``{uniform = [lo, hi]}`` / ``{normal = [m, s]}`` draw."""
-        if not isinstance(value, Mapping):
-            return value
-        spec = Node(value, path)
-        count = spec.take("n", int, default=n, allowed="a positive integer count")
-        if count is None or count < 1 or count > MAX_STATES:
-            raise ModelError(spec.at("n"), count, f"a count in [1, {MAX_STATES}]")
-        kinds = [k for k in ("uniform", "normal") if k in spec.data]
-        if len(kinds) != 1:
-            raise ModelError(path, dict(value), "a random spec {uniform = [lo, hi]} or {normal = [mean, sd]}")
-        a, b = _number_list(spec.take(kinds[0], list), spec.at(kinds[0]), 2)
-        spec.finish()
-        if kinds[0] == "uniform":
-            if not a <= b:
-                raise ModelError(spec.at("uniform"), [a, b], "lo <= hi")
-        elif b < 0:
-            raise ModelError(spec.at("normal"), [a, b], "a standard deviation >= 0")
-        with np.errstate(over="ignore", invalid="ignore"):
-            try:
-                drawn = (self.rng.uniform(a, b, count) if kinds[0] == "uniform"
-                         else self.rng.normal(a, b, count))
-            except OverflowError:  # numpy: "high - low range exceeds valid bounds"
-                drawn = np.array([np.inf])
-        if not np.all(np.isfinite(drawn)):
-            raise ModelError(spec.at(kinds[0]), [float(a), float(b)],
-                             "a range whose draws are finite numbers")
-        return drawn.tolist()
-
-
-# ------------------------------------------------------------------------------ parts
-def build_measure(node: Node, draws: Draws, index: int | None = None,
-                  count: int | None = None) -> measures_lib.Measure:
-    """``{name = "entropic", gamma = 1.0}``; with ``index`` a random/list parameter is per agent."""
-    registry = measures_lib.registry()
-    name = node.take("name", str, allowed=f"a measure name: one of {sorted(registry)}")
-    if name not in registry:
-        raise ModelError(node.at("name"), name, f"a measure name: one of {sorted(registry)}")
-    signature = inspect.signature(registry[name].__init__).parameters
-    params = {}
-    for key, value in node.data.items():
-        if key == "name":
-            continue
-        node.used.add(key)
-        if key not in _TABLE_PARAMS:
-            if index is None and isinstance(value, Mapping) and "n" not in value:
-                value = draws.resolve(value, node.at(key), 1)[0]  # one agent: one draw
-            else:
-                value = draws.resolve(value, node.at(key), count)
-        if index is not None and isinstance(value, list) and key not in _LIST_PARAMS:
-            if len(value) != count:
-                raise ModelError(node.at(key), f"{len(value)} values", f"one per agent ({count})")
-            value = value[index]
-        # float() reads True as 1 and "0.1" as 0.1: refuse both where the parameter is not declared so
-        declared = str(getattr(signature.get(key), "annotation", ""))
-        if isinstance(value, bool) and "bool" not in declared:
-            raise ModelError(node.at(key), value, "a number (not true/false)")
-        if isinstance(value, str) and "str" not in declared and "Any" not in declared:
-            raise ModelError(node.at(key), value, "a number (not a string)")
-        params[key] = value
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values()):
-        known = [k for k in signature if k != "self"]
-        for key in params:
-            if key not in known:
-                raise ModelError(node.at(key), params[key], f"a parameter of '{name}': one of {known}")
-    for pname, param in signature.items():
-        required = param.default is inspect.Parameter.empty and param.kind in (
-            inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        if pname != "self" and required and pname not in params:
-            raise ModelError(node.at(pname), None, f"a value for the parameter '{pname}' of '{name}'",
-                             detail="missing")
-    try:
-        return measures_lib.create(name, **params)
-    except ModelError as err:
-        raise err.with_prefix(node.path) from None
-    except (TypeError, ValueError, ArithmeticError) as err:
-        raise ModelError(node.path, params, f"valid parameters for '{name}'", detail=str(err)) from None
-
-
-#: measure parameters that are lists by nature (not one value per agent)
-_LIST_PARAMS = {"law", "priors", "t", "h", "capacity", "weights", "components"}
-#: measure parameters that are tables by nature (a nested measure), never random specs
-_TABLE_PARAMS = {"base"}
-
-
-def build_agents(card: Node, draws: Draws, n_states: int | None) -> list[Agent]:
-    has_agents, has_pool = "agents" in card.data, "pool" in card.data
-    if has_agents == has_pool:
-        raise ModelError("agents", None, "exactly one of [[agents]] or [pool]")
-    agents: list[Agent] = []
-    if has_agents:
-        items = card.take("agents", list, allowed="a list of agent tables ([[agents]])")
-        if not 1 <= len(items) <= MAX_AGENTS:
-            raise ModelError("agents", f"{len(items)} agents", f"between 1 and {MAX_AGENTS} agents")
-        for i, raw in enumerate(items):
-            node = Node(raw, f"agents[{i}]")
-            name = node.take("name", str, default=f"agent {i + 1}")
-            measure = build_measure(Node(node.take("measure", dict, allowed="a measure table"),
-                                         node.at("measure")), draws)
-            endow = node.take("endowment", list, default=None)
-            node.finish()
-            e = None if endow is None else _number_list(endow, node.at("endowment"), n_states)
-            agents.append(_agent(name, measure, e, node.path))
-            if name in {a.name for a in agents[:-1]}:
-                raise ModelError(node.at("name"), name, "distinct agent names")
-        return agents
-    pool = card.child("pool")
-    count = pool.take("count", int, allowed=f"a number of agents in [1, {MAX_AGENTS}]")
-    if not 1 <= count <= MAX_AGENTS:
-        raise ModelError(pool.at("count"), count, f"a number of agents in [1, {MAX_AGENTS}]")
-    pattern = pool.take("name", str, default="agent {i}")
-    _check_pattern(pattern, pool.at("name"))
-    mnode = Node(pool.take("measure", dict, allowed="a measure table"), pool.at("measure"))
-    resolved = {k: v if k in _TABLE_PARAMS else draws.resolve(v, mnode.at(k), count)
-                for k, v in mnode.data.items() if k != "name"}
-    pool.finish()
-    names = set()
-    for i in range(count):
-        node = Node({"name": mnode.data.get("name"), **resolved}, mnode.path)
-        name = pattern.format(i=i + 1)
-        if name in names:
-            raise ModelError(pool.at("name"), pattern, "a name pattern using {i} (distinct agent names)")
-        names.add(name)
-        agents.append(_agent(name, build_measure(node, draws, i, count), None, "pool"))
-    return agents
-
-
-def _check_pattern(pattern: str, path: str) -> None:
-    """A name pattern whose only field is ``{i}`` (optionally with a short format spec)."""
-    allowed = "a name pattern using {i} (such as 'farmer {i}' or 'farmer {i:03d}')"
-    try:
-        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(pattern) if f is not None]
-        for f, spec, conv in fields:
-            # a width such as {i:>99999999999} would build enormous names
-            if f != "i" or conv is not None or not re.fullmatch(r"[^{}]{0,8}", spec or "") \
-                    or re.search(r"\d{3,}", spec or ""):
-                raise ValueError(f)
-        pattern.format(i=1)
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError):
-        raise ModelError(path, pattern, allowed) from None
-
-
-def _agent(name: str, measure: measures_lib.Measure, endowment: np.ndarray | None, path: str) -> Agent:
-    try:
-        return Agent(name, measure, endowment)
-    except ModelError as err:  # err.field is "agent.name" or "agents['a'].endowment": keep the last part
-        raise ModelError(f"{path}.{err.field.rsplit('.', 1)[-1]}", err.value, err.allowed,
-                         detail=err.detail) from None
-
-
-_LAWS: dict[str, Callable[..., Law]] = {
-    "censored_exponential": censored_exponential,
-    "exponential": ExpLaw,
-    "uniform": Uniform,
+MECHANISMS: dict[str, CardMechanism] = {
+    "pareto": CardMechanism(pareto.card_spec, pareto.card_run),
 }
-
-
-def build_space(node: Node, draws: Draws) -> Scenarios:
-    kinds = ("bernoulli_hits", "common_shock_hits", "bernoulli_atoms", "discrete", "samples", "law")
-    kind = node.take("kind", str, allowed=f"one of {list(kinds)}")
-    try:
-        space = _space_of_kind(kind, node, draws, kinds)
-    except ModelError as err:
-        raise err if err.field.startswith(node.path) else err.with_prefix(node.path) from None
-    prune = node.take("prune", float, default=None, allowed="a pruning tolerance in [0, 1)")
-    node.finish()
-    if space.size > MAX_STATES:
-        raise ModelError(node.path, f"{space.size} states", f"at most {MAX_STATES} states")
-    if prune is not None:
-        try:
-            space = space.prune(prune)
-        except ModelError as err:
-            raise ModelError(node.at("prune"), prune, err.allowed) from None
-    return space
-
-
-def _probabilities(node: Node, key: str, draws: Draws) -> Any:
-    value = draws.resolve(node.take(key, (list, dict), allowed="a list of hit probabilities"),
-                          node.at(key), None)
-    arr = _number_list(value, node.at(key))
-    if arr.size > MAX_AGENTS:
-        raise ModelError(node.at(key), f"{arr.size} probabilities", f"at most {MAX_AGENTS}")
-    return arr
-
-
-def _space_of_kind(kind: str, node: Node, draws: Draws, kinds: tuple[str, ...]) -> Scenarios:
-    if kind == "bernoulli_hits":
-        p = _probabilities(node, "p", draws)
-        loss = node.take("loss", (float, list), default=1.0)
-        tick = node.take("tick", float, default=None)
-        loss = _number_list(loss, node.at("loss"), p.size) if isinstance(loss, list) else loss
-        if tick is not None and np.isfinite(tick) and tick > 0:  # the lattice has sum(loss)/tick points
-            with np.errstate(over="ignore"):
-                points = float(np.sum(np.abs(np.broadcast_to(loss, p.shape)))) / tick
-            if not points <= MAX_STATES:
-                raise ModelError(node.at("tick"), tick, f"a tick giving at most {MAX_STATES} lattice "
-                                 "points (sum of the losses / tick)", detail=f"{points:.3g} points")
-            if p.size * points > MAX_LATTICE_WORK:
-                raise ModelError(node.at("tick"), tick, f"a coarser tick: hits x lattice points at most "
-                                 f"{MAX_LATTICE_WORK:.0e}", detail=f"{p.size} hits x {points:.3g} points")
-        return Scenarios.bernoulli_hits(p, loss, tick=tick)
-    if kind == "common_shock_hits":
-        ps = _probabilities(node, "p_storm", draws)
-        pc = _probabilities(node, "p_calm", draws)
-        return Scenarios.common_shock_hits(ps, pc, node.take("storm_prob", float),
-                                           node.take("loss", float, default=1.0))
-    if kind == "bernoulli_atoms":
-        p = _probabilities(node, "p", draws)
-        return Scenarios.bernoulli_atoms(p, node.take("loss", float, default=1.0))
-    if kind == "discrete":
-        values = _number_list(node.take("values", list), node.at("values"))
-        probs = _number_list(node.take("probs", list), node.at("probs"))
-        return Scenarios.discrete(values, probs, normalise=node.take("normalise", bool, default=False))
-    if kind == "samples":
-        values = _number_list(node.take("values", list), node.at("values"))
-        if values.size == 0:
-            raise ModelError(node.at("values"), [], "at least one sample")
-        return Scenarios.equally_weighted(values)
-    if kind == "law":
-        law_node = Node(node.take("law", dict), node.at("law"))
-        lname = law_node.take("name", str, allowed=f"one of {sorted(_LAWS)}")
-        if lname not in _LAWS:
-            raise ModelError(law_node.at("name"), lname, f"one of {sorted(_LAWS)}")
-        params = {k: v for k, v in law_node.data.items() if k != "name"}
-        law_node.used.update(params)
-        for k in list(params):
-            params[k] = law_node.take(k, float, allowed="a number")
-        try:
-            law = _LAWS[lname](**params)
-        except ModelError as err:
-            raise err.with_prefix(law_node.path) from None
-        except TypeError as err:
-            raise ModelError(law_node.path, params, f"the parameters of '{lname}'", detail=str(err)) from None
-        n = node.take("n", int, allowed=f"a number of bins in [1, {MAX_STATES}]")
-        if not 1 <= n <= MAX_STATES:
-            raise ModelError(node.at("n"), n, f"a number of bins in [1, {MAX_STATES}]")
-        return Scenarios.from_law(law, n, method=node.take("method", str, default="midpoint"))
-    raise ModelError(node.at("kind"), kind, f"one of {list(kinds)}")
-
-
-_SETS: dict[str, Callable[[], AllocationSet]] = {
-    "budget": Budget,
-    "comonotone": Comonotone,
-    "anchored_comonotone": AnchoredComonotone,
-}
-
-
-def build_allocation(node: Node | None) -> tuple[AllocationSet, list[Restriction]]:
-    if node is None:
-        return AnchoredComonotone(), []
-    name = node.take("set", str, default="anchored_comonotone", allowed=f"one of {sorted(_SETS)}")
-    if name not in _SETS:
-        raise ModelError(node.at("set"), name, f"one of {sorted(_SETS)}")
-    restrictions: list[Restriction] = []
-    for i, raw in enumerate(node.take("restrictions", list, default=[])):
-        r = Node(raw, node.at(f"restrictions[{i}]"))
-        kind = r.take("kind", str, allowed="sign | limited_liability | individual_rationality")
-        if kind == "sign":
-            restrictions.append(SignRestriction())
-        elif kind == "individual_rationality":
-            restrictions.append(IndividualRationality())
-        elif kind == "limited_liability":
-            caps = r.take("caps", (list, float))
-            caps = _number_list(caps, r.at("caps")) if isinstance(caps, list) else caps
-            try:
-                restrictions.append(LimitedLiability(caps))
-            except ModelError as err:
-                raise err.with_prefix(r.path) from None
-        else:
-            raise ModelError(r.at("kind"), kind, "sign | limited_liability | individual_rationality")
-        r.finish()
-    node.finish()
-    return _SETS[name](), restrictions
 
 
 @dataclass
 class Card:
-    """A parsed, validated model card."""
+    """A parsed, validated model card: metadata, the mechanism's spec and the solver choice.
+
+    The fields of the mechanism's spec are reachable on the card itself (``card.space``,
+    ``card.agents`` for a Pareto card).
+    """
 
     name: str
     mechanism: str
     description: str
     seed: int | None
-    space: Scenarios
-    agents: list[Agent]
-    allocation: AllocationSet
-    restrictions: list[Restriction]
-    objective: str
-    weights: np.ndarray | None
-    backend: str
-    solver: str | None
-    options: dict[str, Any] = field(default_factory=dict)
+    spec: Any
+    solver_choice: SolverChoice
     source: str = ""
+
+    @property
+    def backend(self) -> str:
+        return self.solver_choice.backend
+
+    @property
+    def solver(self) -> str | None:
+        return self.solver_choice.solver
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return self.solver_choice.options
+
+    def __getattr__(self, key: str) -> Any:
+        spec = self.__dict__.get("spec")
+        if spec is None or key.startswith("_"):
+            raise AttributeError(key)
+        return getattr(spec, key)
 
 
 def parse_card(data: Mapping[str, Any], source: str = "") -> Card:
     """Validate a card given as a mapping (a parsed TOML document)."""
-    card = Node(data, "")
-    model = card.child("model")
+    root = Node(data, "")
+    model = root.child("model")
     name = model.take("name", str, default=Path(source).stem or "model")
     mechanism = model.take("mechanism", str, default="pareto")
     if mechanism not in MECHANISMS:
@@ -449,69 +91,10 @@ def parse_card(data: Mapping[str, Any], source: str = "") -> Card:
     if seed is not None and seed < 0:
         raise ModelError(model.at("seed"), seed, "an integer seed >= 0")
     model.finish()
-    draws = Draws(seed)
-    space_node = card.child("space")
-    agents = build_agents(card, draws, None)
-    space = build_space(space_node, draws)
-    for i, a in enumerate(agents):
-        if a.endowment is not None and a.endowment.size != space.size:
-            raise ModelError(f"agents[{i}].endowment", f"{a.endowment.size} values",
-                             f"one per state ({space.size})")
-    allocation, restrictions = build_allocation(card.child("allocation", default=None))
-    obj = card.child("objective", default=None) or Node({}, "objective")
-    kind = obj.take("kind", str, default="welfare", allowed="'welfare' or 'total_risk'")
-    if kind not in ("welfare", "total_risk"):
-        raise ModelError(obj.at("kind"), kind, "'welfare' or 'total_risk'")
-    weights = obj.take("weights", list, default=None)
-    weights = None if weights is None else _number_list(weights, obj.at("weights"), len(agents))
-    if weights is not None and (np.any(weights < 0) or weights.sum() <= 0):
-        raise ModelError(obj.at("weights"), weights.tolist(), "nonnegative weights, not all zero")
-    obj.finish()
-    _check_limited_liability(restrictions, space, len(agents), kind)
-    solver_node = card.child("solver", default=None) or Node({}, "solver")
-    backend = solver_node.take("backend", str, default="cvxpy")
-    solver = solver_node.take("solver", str, default=None)
-    options = solver_node.take("options", dict, default={})
-    solver_node.finish()
-    _check_solver(backend, solver, solver_node)
-    card.finish()
-    return Card(name, mechanism, description, seed, space, agents, allocation, restrictions, kind,
-                weights, backend, solver, dict(options), source)
-
-
-def _check_limited_liability(restrictions: list[Restriction], space: Scenarios, n: int, kind: str) -> None:
-    """The checks ``LimitedLiability.build`` makes, here so that errors name the card's field."""
-    loss = space["X"] if kind == "total_risk" else -space["X"]
-    for i, r in enumerate(restrictions):
-        if not isinstance(r, LimitedLiability):
-            continue
-        path = f"allocation.restrictions[{i}]"
-        if r.caps.size not in (1, n):
-            raise ModelError(f"{path}.caps", f"{r.caps.size} caps", f"one cap, or one per agent ({n})")
-        if loss.min() < 0:
-            sign = "X" if kind == "total_risk" else "-X"
-            raise ModelError(path, "limited_liability", "a nonnegative aggregate loss in every state",
-                             detail=f"the aggregate loss {sign} is {loss.min():g} in some state "
-                             f"(objective '{kind}')")
-        total = float(np.broadcast_to(r.caps, (n,)).sum())
-        if loss.max() > total + 1e-12:
-            raise ModelError(f"{path}.caps", r.caps.tolist(), f"total capacity >= the largest aggregate "
-                             f"loss {loss.max():g}", detail="the limited-liability allocation set is empty")
-
-
-def _check_solver(backend: str, solver: str | None, node: Node) -> None:
-    """An installed backend, and a solver it offers."""
-    from .backends import backend as get_backend
-
-    try:
-        chosen = get_backend(backend)
-    except ModelError as err:
-        raise ModelError(node.at("backend"), backend, err.allowed, detail=err.detail) from None
-    if solver is not None:
-        try:
-            chosen.check_solver(solver)
-        except ModelError as err:
-            raise ModelError(node.at("solver"), solver, err.allowed, detail=err.detail) from None
+    spec = MECHANISMS[mechanism].reader(root, Draws(seed))
+    solver = read_solver(root)
+    root.finish()
+    return Card(name, mechanism, description, seed, spec, solver, source)
 
 
 def load_card(path: str | Path) -> Card:
@@ -550,38 +133,12 @@ def bundled_card(name: str) -> Path | None:
     return Path(str(candidate)) if candidate.is_file() else None
 
 
-# -------------------------------------------------------------------------- running
-def run_pareto(card: Card, backend: str | None, solver: str | None):
-    from .mechanisms.pareto import welfare
-    from .program import SharingProgram
-
-    if card.objective == "welfare":
-        prog = welfare(card.space, card.agents, allocation=card.allocation, weights=card.weights,
-                       restrictions=card.restrictions)
-    else:
-        prog = SharingProgram(card.space, card.agents, allocation=card.allocation,
-                              objective="total_risk", weights=card.weights,
-                              restrictions=card.restrictions)
-    same_backend = backend is None or backend == card.backend
+def run_card(card: Card, *, backend: str | None = None, solver: str | None = None) -> Any:
+    """Run the card's mechanism (command-line overrides win); returns the mechanism's result."""
+    chosen_backend, chosen_solver, options = card.solver_choice.resolve(backend, solver)
     try:
-        solution = prog.solve(backend=backend or card.backend,
-                              solver=solver or (card.solver if same_backend else None),
-                              **(card.options if same_backend else {}))
+        return MECHANISMS[card.mechanism].runner(card.spec, chosen_backend, chosen_solver, options)
     except ModelError as err:  # a backend refusing the card's [solver] options: name the card field
-        if same_backend and card.options and err.field.split(".")[0] == "options":
+        if options and err.field.split(".")[0] == "options":
             raise err.with_prefix("solver") from None
         raise
-    from .mechanisms.pareto import closed_form_check
-
-    check = closed_form_check(prog, solution)
-    if check is not None:
-        solution = dataclasses.replace(solution, extra={**solution.extra, "closed_form": check})
-    return prog, solution
-
-
-MECHANISMS: dict[str, Callable[..., Any]] = {"pareto": run_pareto}
-
-
-def run_card(card: Card, *, backend: str | None = None, solver: str | None = None):
-    """Run the card's mechanism; returns ``(program, solution)``."""
-    return MECHANISMS[card.mechanism](card, backend, solver)

@@ -45,30 +45,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
     from .cards import load_card, run_card
-    from .report import solution_table
 
     if args.plot:
         _check_plot_path(args.plot)  # before the solve, which may be long
     card = load_card(card_ref)
-    _, sol = run_card(card, backend=args.backend, solver=args.solver)
+    result = run_card(card, backend=args.backend, solver=args.solver)
     if args.plot:
-        from .plots import plot_sharing
-
-        reference = sol.extra.get("closed_form", {}).get("density_on_states")
         try:
-            plot_sharing(sol, args.plot, title=card.name, reference_density=reference)
+            result.plot(args.plot, title=card.name)
         except OSError as err:
             raise ModelError("--plot", args.plot, "a writable file", detail=str(err)) from None
     if args.format == "json":
-        out = sol.to_dict()
+        out = result.to_dict()
         out["model"] = {"name": card.name, "source": card.source, "seed": card.seed}
         print(json.dumps(out, allow_nan=False))
     else:
-        print(solution_table(sol, title=title or f"{card.name} ({card.source})"))
-        check = sol.extra.get("closed_form")
-        if check:
-            print(f"closed form: |W - W*| / |W*| = {check['welfare_rel_error']:.1e}, "
-                  f"E_P|density - Esscher| = {check['density_l1_error']:.1e}")
+        print(result.table(title=title or f"{card.name} ({card.source})"))
     return 0
 
 

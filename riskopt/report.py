@@ -65,5 +65,9 @@ def solution_table(sol: Solution, *, title: str = "", max_states: int = 12) -> s
                    f"max {d.max():.6g} (E_P[density] = 1)")
     if pr.note:
         out.append(f"note: {pr.note}")
+    check = sol.extra.get("closed_form")
+    if check:
+        out.append(f"closed form: |W - W*| / |W*| = {check['welfare_rel_error']:.1e}, "
+                   f"E_P|density - Esscher| = {check['density_l1_error']:.1e}")
     return "\n".join(out)
 

@@ -128,6 +128,19 @@ class Solution:
             **{k: v for k, v in self.extra.items()},
         })
 
+    def table(self, title: str = "") -> str:
+        """Plain-text report: summary, per-agent table, state prices (see riskopt.report)."""
+        from .report import solution_table
+
+        return solution_table(self, title=title)
+
+    def plot(self, path: Any, title: str = "") -> Any:
+        """Figure of the allocations and the state-price density (matplotlib, ``riskopt[plots]``)."""
+        from .plots import plot_sharing
+
+        reference = self.extra.get("closed_form", {}).get("density_on_states")
+        return plot_sharing(self, path, title=title, reference_density=reference)
+
     def to_frame(self):  # pragma: no cover - needs pandas, an optional extra
         """Per-agent table as a pandas DataFrame (pandas is optional)."""
         import pandas as pd

@@ -60,7 +60,7 @@ def test_bundled_demo_loads_by_name_and_by_path():
 
 def test_bundled_demo_runs_and_matches_the_closed_form():
     card = load_card("hurricane_pool")
-    _, sol = run_card(card)
+    sol = run_card(card)
     assert sol.status == "optimal"
     check = sol.extra["closed_form"]
     assert check["welfare_rel_error"] < 1e-9
@@ -120,7 +120,7 @@ def test_every_space_kind_parses_with_the_right_law_and_runs(name):
         assert space.X[-1] == 3.0 and space.p[-1] == pytest.approx(math.exp(-3.0), rel=1e-12)
     if name == "pruned":
         assert space.size < 11 and 0 < space.pruned_mass < 1e-12 * 11
-    _, sol = run_card(card)
+    sol = run_card(card)
     assert sol.status == "optimal"
     assert np.all(np.isfinite([sol.objective, *sol.values.values()]))
 
@@ -155,7 +155,7 @@ def test_allocation_sets_and_restrictions_hold_at_the_optimum(allocation_set, re
                               allocation={"set": allocation_set, "restrictions": RESTRICTIONS[restriction]}))
     assert card.allocation.name == allocation_set
     assert [r.name for r in card.restrictions] == [r["kind"] for r in RESTRICTIONS[restriction]]
-    _, sol = run_card(card)
+    sol = run_card(card)
     assert sol.status == "optimal"
     X = card.space.X
     xi = np.vstack([sol.allocation["a"], sol.allocation["b"]])
@@ -174,7 +174,7 @@ def test_allocation_sets_and_restrictions_hold_at_the_optimum(allocation_set, re
         for agent in card.agents:
             assert sol.values[agent.name] >= agent.measure.utility(agent.endowment, card.space) - tol
     # restrictions only remove allocations: welfare never above the unrestricted optimum
-    _, free = run_card(parse_card(es_card(agents=ENTROPIC_AGENTS, allocation={"set": allocation_set})))
+    free = run_card(parse_card(es_card(agents=ENTROPIC_AGENTS, allocation={"set": allocation_set})))
     assert sol.objective <= free.objective + 1e-7
 
 
@@ -184,7 +184,7 @@ def test_total_risk_lp_is_the_same_on_every_backend(name):
     card = parse_card(LP_CARDS[name])
     objectives = {}
     for backend in ("cvxpy", "highs", "pyomo"):
-        _, sol = run_card(card, backend=backend)
+        sol = run_card(card, backend=backend)
         assert sol.status == "optimal", backend
         assert sol.solver.backend == backend
         objectives[backend] = sol.objective
@@ -194,9 +194,9 @@ def test_total_risk_lp_is_the_same_on_every_backend(name):
 
 def test_card_solver_is_used_only_with_its_own_backend():
     card = parse_card(es_card(solver={"backend": "cvxpy", "solver": "ECOS"}))
-    _, sol = run_card(card)
+    sol = run_card(card)
     assert (sol.solver.backend, sol.solver.solver) == ("cvxpy", "ECOS")
-    _, sol = run_card(card, backend="highs")  # the card's ECOS is not carried to highs
+    sol = run_card(card, backend="highs")  # the card's ECOS is not carried to highs
     assert (sol.solver.backend, sol.solver.solver) == ("highs", "HIGHS")
 
 

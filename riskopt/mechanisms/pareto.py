@@ -18,6 +18,7 @@ sum_j (1/gamma_j)`` and state-price density ``exp(-lam X) / E[exp(-lam X)]``,
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ import cvxpy as cp
 import numpy as np
 from scipy.special import logsumexp
 
-from ..allocation import AllocationSet, Budget, Restriction
+from ..allocation import AllocationSet, Budget, LimitedLiability, Restriction
 from ..errors import ModelError, SolveError
 from ..measures import Entropic
 from ..program import Agent, SharingProgram
@@ -195,3 +196,78 @@ def closed_form_check(program: SharingProgram, solution: Any) -> dict[str, Any] 
             "welfare_rel_error": abs(solution.objective - target) / max(abs(target), 1e-300),
             "density_l1_error": float(p @ np.abs(solution.prices.state_density - cf.state_density)),
             "density_on_states": cf.state_density}
+
+
+# ------------------------------------------------------------------------- model cards
+@dataclass
+class ParetoCard:
+    """The validated sections of a Pareto / welfare card."""
+
+    space: Scenarios
+    agents: list[Agent]
+    allocation: AllocationSet
+    restrictions: list[Restriction]
+    objective: str
+    weights: np.ndarray | None
+
+
+def card_spec(root: Any, draws: Any) -> ParetoCard:
+    """Read ``[[agents]]``/``[pool]``, ``[space]``, ``[allocation]`` and ``[objective]``."""
+    from ..cardschema import Node, build_agents, build_allocation, build_space, number_list
+
+    space_node = root.child("space")
+    agents = build_agents(root, draws, None)  # agents draw first, then the space
+    space = build_space(space_node, draws)
+    for i, a in enumerate(agents):
+        if a.endowment is not None and a.endowment.size != space.size:
+            raise ModelError(f"agents[{i}].endowment", f"{a.endowment.size} values",
+                             f"one per state ({space.size})")
+    allocation, restrictions = build_allocation(root.child("allocation", default=None))
+    obj = root.child("objective", default=None) or Node({}, "objective")
+    kind = obj.take("kind", str, default="welfare", allowed="'welfare' or 'total_risk'")
+    if kind not in ("welfare", "total_risk"):
+        raise ModelError(obj.at("kind"), kind, "'welfare' or 'total_risk'")
+    weights = obj.take("weights", list, default=None)
+    weights = None if weights is None else number_list(weights, obj.at("weights"), len(agents))
+    if weights is not None and (np.any(weights < 0) or weights.sum() <= 0):
+        raise ModelError(obj.at("weights"), weights.tolist(), "nonnegative weights, not all zero")
+    obj.finish()
+    _check_limited_liability(restrictions, space, len(agents), kind)
+    return ParetoCard(space, agents, allocation, restrictions, kind, weights)
+
+
+def _check_limited_liability(restrictions: list[Restriction], space: Scenarios, n: int, kind: str) -> None:
+    """The checks ``LimitedLiability.build`` makes, here so that errors name the card's field."""
+    loss = space["X"] if kind == "total_risk" else -space["X"]
+    for i, r in enumerate(restrictions):
+        if not isinstance(r, LimitedLiability):
+            continue
+        path = f"allocation.restrictions[{i}]"
+        if r.caps.size not in (1, n):
+            raise ModelError(f"{path}.caps", f"{r.caps.size} caps", f"one cap, or one per agent ({n})")
+        if loss.min() < 0:
+            sign = "X" if kind == "total_risk" else "-X"
+            raise ModelError(path, "limited_liability", "a nonnegative aggregate loss in every state",
+                             detail=f"the aggregate loss {sign} is {loss.min():g} in some state "
+                             f"(objective '{kind}')")
+        total = float(np.broadcast_to(r.caps, (n,)).sum())
+        if loss.max() > total + 1e-12:
+            raise ModelError(f"{path}.caps", r.caps.tolist(), f"total capacity >= the largest aggregate "
+                             f"loss {loss.max():g}", detail="the limited-liability allocation set is empty")
+
+
+
+def card_run(spec: ParetoCard, backend: str, solver: str | None, options: dict[str, Any]):
+    """Solve a Pareto card; the closed-form check is attached when it applies."""
+    if spec.objective == "welfare":
+        prog = welfare(spec.space, spec.agents, allocation=spec.allocation, weights=spec.weights,
+                       restrictions=spec.restrictions)
+    else:
+        prog = SharingProgram(spec.space, spec.agents, allocation=spec.allocation,
+                              objective="total_risk", weights=spec.weights,
+                              restrictions=spec.restrictions)
+    solution = prog.solve(backend=backend, solver=solver, **options)
+    check = closed_form_check(prog, solution)
+    if check is not None:
+        solution = dataclasses.replace(solution, extra={**solution.extra, "closed_form": check})
+    return solution
