@@ -6,9 +6,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
+from pathlib import Path
 
-from . import bench_pool  # noqa: F401  (registers the family)
 from .harness import REGISTRY, run, save, table
+
+# every benchmarks/bench_*.py registers its families on import
+for _info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+    if _info.name.startswith("bench_"):
+        importlib.import_module(f"{__package__}.{_info.name}")
 
 COLUMNS = ["size", "runner", "status", "total_s", "compile_s", "solve_s", "polish_s", "iterations",
            "W_rel_err", "density_L1P_err", "density_maxrel_err", "alloc_err_mod_const", "ratio"]

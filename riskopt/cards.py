@@ -6,9 +6,10 @@ named in ``[model]`` and are read by that mechanism's card reader (the ``"pareto
 ``[[agents]]``/``[pool]``, ``[space]``, ``[allocation]`` and ``[objective]``). See
 ``docs/model_cards.md`` for every field, default and allowed value.
 
-A mechanism joins the card format by registering ``(reader, runner)`` in :data:`MECHANISMS`:
-``reader(root: Node, draws: Draws) -> spec`` validates its sections, ``runner(spec, backend, solver,
-options) -> result``, where a result has ``to_dict()``, ``table(title)`` and ``plot(path, title)``.
+A mechanism joins the card format by exposing ``CARD = CardMechanism(name, reader, runner)`` in
+its module under ``riskopt/mechanisms/`` (found automatically): ``reader(root: Node, draws: Draws)
+-> spec`` validates its sections, ``runner(spec, backend, solver, options) -> result``, where a
+result has ``to_dict()``, ``table(title)`` and ``plot(path, title)``.
 
 Every error is a :class:`~riskopt.errors.ModelError` whose field is the TOML path, e.g.
 ``agents[2].measure.gamma = -1: expected risk aversion: a finite number > 0``.
@@ -16,31 +17,34 @@ Every error is a :class:`~riskopt.errors.ModelError` whose field is the TOML pat
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cardschema import MAX_AGENTS, MAX_STATES, Draws, Node, SolverChoice, read_solver
+from . import mechanisms
+from .cardschema import MAX_AGENTS, MAX_STATES, CardMechanism, Draws, Node, SolverChoice, read_solver
 from .errors import ModelError
-from .mechanisms import pareto
 
 __all__ = ["MAX_AGENTS", "MAX_STATES", "MECHANISMS", "Card", "CardMechanism", "bundled_card",
            "load_card", "parse_card", "run_card"]
 
 
-@dataclass(frozen=True)
-class CardMechanism:
-    """How a mechanism reads its card sections and runs them."""
+def _discover() -> dict[str, CardMechanism]:
+    """Every ``CARD`` exposed by a module of ``riskopt.mechanisms``."""
+    found = {}
+    for info in pkgutil.iter_modules(mechanisms.__path__):
+        module = importlib.import_module(f"{mechanisms.__name__}.{info.name}")
+        card = getattr(module, "CARD", None)
+        if isinstance(card, CardMechanism):
+            found[card.name] = card
+    return found
 
-    reader: Callable[[Node, Draws], Any]
-    runner: Callable[..., Any]
 
-
-MECHANISMS: dict[str, CardMechanism] = {
-    "pareto": CardMechanism(pareto.card_spec, pareto.card_run),
-}
+MECHANISMS: dict[str, CardMechanism] = _discover()
 
 
 @dataclass

@@ -37,7 +37,7 @@ from .laws import Law, Uniform, censored_exponential
 from .program import Agent
 from .space import Scenarios
 
-__all__ = ["MAX_AGENTS", "MAX_STATES", "Draws", "Node", "SolverChoice", "build_agents",
+__all__ = ["MAX_AGENTS", "MAX_STATES", "CardMechanism", "Draws", "Node", "SolverChoice", "build_agents",
            "build_allocation", "build_measure", "build_space", "number_list", "read_solver"]
 
 #: hard limits that keep a card from asking for more than a machine can give (fuzzing, typos)
@@ -403,6 +403,18 @@ def build_allocation(node: Node | None) -> tuple[AllocationSet, list[Restriction
         r.finish()
     node.finish()
     return _SETS[name](), restrictions
+
+
+@dataclass(frozen=True)
+class CardMechanism:
+    """How a mechanism joins the card format: ``name`` (the ``[model] mechanism`` value), a reader
+    ``reader(root: Node, draws: Draws) -> spec`` that validates the mechanism's own sections, and a
+    runner ``runner(spec, backend, solver, options) -> result``; a result has ``to_dict()``,
+    ``table(title)`` and ``plot(path, title)``. A mechanism module exposes one as ``CARD``."""
+
+    name: str
+    reader: Callable[[Node, Draws], Any]
+    runner: Callable[..., Any]
 
 
 @dataclass(frozen=True)

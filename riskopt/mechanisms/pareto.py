@@ -271,3 +271,12 @@ def card_run(spec: ParetoCard, backend: str, solver: str | None, options: dict[s
     if check is not None:
         solution = dataclasses.replace(solution, extra={**solution.extra, "closed_form": check})
     return solution
+
+
+def _card() -> Any:
+    from ..cardschema import CardMechanism
+
+    return CardMechanism("pareto", card_spec, card_run)
+
+
+CARD = _card()
