@@ -19,7 +19,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path("benchmarks") / "results"  # relative to the working directory (the repo root)
 TIMINGS = ("total_s", "build_s", "compile_s", "solve_s", "polish_s")
 
 
@@ -40,6 +40,11 @@ class Family:
     runners: list[Runner] = field(default_factory=list)
     description: str = ""
     notes: str = ""  # formulation and reading notes, copied into the markdown report
+    columns: list[str] = field(default_factory=lambda: ["size", "runner", "status", "total_s", "compile_s",
+                                                        "solve_s", "iterations"])
+    accuracy: str | None = None  # the error column plotted against time
+    repeat: int | None = None  # overrides the command's --repeat (for long families)
+    ratio_to: str | None = None  # runner whose total time is the denominator of the "ratio" column
 
 
 REGISTRY: dict[str, Family] = {}
@@ -54,6 +59,7 @@ def run(family: Family, *, quick: bool = False, repeat: int = 3) -> list[dict[st
     """Run every runner on every size; timings are medians over ``repeat`` runs (min-max kept)."""
     rows = []
     sizes = family.quick_sizes if quick else family.sizes
+    repeat = family.repeat or repeat
     with threadpool_limits(limits=1, user_api="blas"):
         for size in sizes:
             inputs = family.case(size)
@@ -76,6 +82,11 @@ def run(family: Family, *, quick: bool = False, repeat: int = 3) -> list[dict[st
                         row[key] = statistics.median(vals)
                         row[f"{key}_range"] = f"{min(vals):.3g}-{max(vals):.3g}"
                 rows.append(row)
+    if family.ratio_to:
+        base = {r["size"]: r["total_s"] for r in rows if r["runner"] == family.ratio_to}
+        for r in rows:
+            if r["size"] in base and r["runner"] != family.ratio_to and r.get("total_s"):
+                r["ratio"] = r["total_s"] / base[r["size"]]
     return rows
 
 
@@ -94,16 +105,56 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(out)
 
 
-def save(name: str, rows: list[dict[str, Any]], columns: list[str], notes: str = "") -> Path:
-    """Write ``results/<name>.csv`` and ``results/<name>.md``."""
-    RESULTS.mkdir(exist_ok=True)
+def save(name: str, rows: list[dict[str, Any]], columns: list[str], notes: str = "",
+         out: Path = RESULTS) -> Path:
+    """Write ``<out>/<name>.csv`` and ``<out>/<name>.md``."""
+    out.mkdir(parents=True, exist_ok=True)
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(RESULTS / f"{name}.csv", "w", newline="") as fh:
+    with open(out / f"{name}.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=keys)
         w.writeheader()
         w.writerows(rows)
-    md = RESULTS / f"{name}.md"
+    md = out / f"{name}.md"
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     body = "".join("| " + " | ".join(fmt(r.get(c)) for c in columns) + " |\n" for r in rows)
     md.write_text(f"# {name}\n\n{notes}\n\n{head}{body}")
     return md
+
+
+def plot(family: Family, rows: list[dict[str, Any]], path: Path) -> Path | None:
+    """Time vs size per runner (log-log) and, with an accuracy column, error vs time."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    panels = 2 if family.accuracy else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.2), squeeze=False)
+    ax = axes[0][0]
+    for runner in dict.fromkeys(r["runner"] for r in rows):
+        pts = sorted((r["size"], r["total_s"]) for r in rows
+                     if r["runner"] == runner and isinstance(r.get("total_s"), float) and r["total_s"] > 0)
+        if pts:
+            ax.loglog(*zip(*pts, strict=True), marker="o", label=runner)
+    ax.set_xlabel("size")
+    ax.set_ylabel("total time (s)")
+    ax.set_title(f"{family.name}: time vs size")
+    ax.legend(fontsize=7)
+    if family.accuracy:
+        ax = axes[0][1]
+        for runner in dict.fromkeys(r["runner"] for r in rows):
+            pts = [(r["total_s"], max(r[family.accuracy], 1e-17)) for r in rows
+                   if r["runner"] == runner and isinstance(r.get(family.accuracy), float)
+                   and isinstance(r.get("total_s"), float)]
+            if pts:
+                ax.loglog(*zip(*pts, strict=True), marker="o", ls="", label=runner)
+        ax.set_xlabel("total time (s)")
+        ax.set_ylabel(family.accuracy)
+        ax.set_title("accuracy vs time")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

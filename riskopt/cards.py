@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,8 +30,8 @@ from . import mechanisms
 from .cardschema import MAX_AGENTS, MAX_STATES, CardMechanism, Draws, Node, SolverChoice, read_solver
 from .errors import ModelError
 
-__all__ = ["MAX_AGENTS", "MAX_STATES", "MECHANISMS", "Card", "CardMechanism", "bundled_card",
-           "load_card", "parse_card", "run_card"]
+__all__ = ["MAX_AGENTS", "MAX_STATES", "MECHANISMS", "Card", "CardMechanism", "CardPoint", "bundled_card",
+           "load_card", "parse_card", "read_card_data", "run_card", "set_path"]
 
 
 def _discover() -> dict[str, CardMechanism]:
@@ -103,6 +104,12 @@ def parse_card(data: Mapping[str, Any], source: str = "") -> Card:
 
 def load_card(path: str | Path) -> Card:
     """Read and validate a TOML model card (a path, or the name of a bundled card)."""
+    data, source = read_card_data(path)
+    return parse_card(data, source=source)
+
+
+def read_card_data(path: str | Path) -> tuple[dict[str, Any], str]:
+    """The parsed TOML document of a card (a path or a bundled name) and its source path."""
     p = Path(path)
     if not p.exists():
         bundled = bundled_card(str(path))
@@ -120,7 +127,7 @@ def load_card(path: str | Path) -> Card:
         raise ModelError("card", str(path), "valid TOML", detail=str(err)) from None
     except RecursionError:
         raise ModelError("card", str(path), "a TOML document of reasonable nesting depth") from None
-    return parse_card(data, source=str(p))
+    return data, str(p)
 
 
 def bundled_card(name: str) -> Path | None:
@@ -146,3 +153,70 @@ def run_card(card: Card, *, backend: str | None = None, solver: str | None = Non
         if options and err.field.split(".")[0] == "options":
             raise err.with_prefix("solver") from None
         raise
+
+
+_PATH = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+_PATH_FULL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at a TOML path such as ``pool.measure.gamma`` or ``agents[1].measure.level``
+    (in place; every container on the way must exist)."""
+    if not _PATH_FULL.fullmatch(path):
+        raise ModelError("sweep path", path, "a TOML path such as pool.measure.gamma or agents[0].name")
+    tokens = [(m.group(1), m.group(2)) for m in _PATH.finditer(path)]
+    node: Any = data
+    for depth, (key, index) in enumerate(tokens):
+        last = depth == len(tokens) - 1
+        where = path if last else "the path"
+        if key is not None:
+            if not isinstance(node, dict) or (not last and key not in node):
+                raise ModelError("sweep path", path, f"an existing table field ({where})")
+            if last:
+                node[key] = value
+            else:
+                node = node[key]
+        else:
+            i = int(index)
+            if not isinstance(node, list) or i >= len(node):
+                raise ModelError("sweep path", path, "an existing list entry")
+            if last:
+                node[i] = value
+            else:
+                node = node[i]
+
+
+@dataclass(frozen=True)
+class CardPoint:
+    """Sweep task for a model card: set the point's TOML paths, validate, run, summarise.
+
+    Picklable (it carries the parsed TOML document), so it runs on processes and dask workers.
+    Each point rebuilds its program: card fields can change any structure. Programs whose knobs are
+    Parameters re-solve without recompiling through :class:`riskopt.sweep.Compiled` in Python.
+    """
+
+    data: dict[str, Any]
+    source: str = ""
+    backend: str | None = None
+    solver: str | None = None
+    max_agent_columns: int = 20
+
+    def __call__(self, point: dict[str, Any]) -> dict[str, Any]:
+        import copy
+
+        data = copy.deepcopy(self.data)
+        for path, value in point.items():
+            set_path(data, path, value)
+        card = parse_card(data, source=self.source)
+        result = run_card(card, backend=self.backend, solver=self.solver)
+        out = result.to_dict()
+        row: dict[str, Any] = {"status": out.get("status", "ok")}
+        row.update({k: v for k, v in out.items() if isinstance(v, (int, float, str)) and k != "status"})
+        solver = out.get("solver") or {}
+        row.update({f"solver.{k}": solver[k] for k in ("compile_s", "solve_s", "iterations") if k in solver})
+        agents = out.get("agents") or []
+        if len(agents) <= self.max_agent_columns:
+            for a in agents:
+                row.update({f"{a.get('name')}.{k}": v for k, v in a.items()
+                            if k != "name" and isinstance(v, (int, float))})
+        return row

@@ -39,8 +39,100 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--solver", help="solver name, e.g. CLARABEL, ECOS, SCS, HIGHS")
         s.add_argument("--format", choices=("table", "json"), default="table")
         s.add_argument("--plot", metavar="FILE", help="write a figure (PNG/PDF/SVG) of the result")
+    sw = sub.add_parser("sweep", help="solve a model card over a grid of parameter values")
+    sw.add_argument("card", help="path to a TOML model card, or a bundled card name")
+    sw.add_argument("--grid", action="append", required=True, metavar="PATH=VALUES",
+                    help="a card field and its values: 'pool.measure.gamma=0.5,1,2', "
+                         "'space.loss=0.5:2:7' (lo:hi:count) or a JSON list '[[1,1],[1,2]]'; repeatable")
+    sw.add_argument("--runner", default="serial",
+                    help="serial | processes[:N] | dask[:N] (a local cluster) | a scheduler address")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler, e.g. tcp://10.0.0.1:8786")
+    sw.add_argument("--chunks", type=int, help="number of chunks (default: one per worker, >= points/50)")
+    sw.add_argument("--out", metavar="FILE.csv", help="write the rows as CSV")
+    sw.add_argument("--backend", help="override the card's backend")
+    sw.add_argument("--solver", help="override the card's solver")
+    sub.add_parser("bench", add_help=False,
+                   help="benchmark solvers and backends: --quick, --family NAME, --repeat N, --out DIR "
+                        "(riskopt bench --help)")
     sub.add_parser("list", help="registered measures, backends and solvers, and bundled cards")
     return p
+
+
+def _bench(argv: list[str]) -> int:
+    try:
+        from .benchmarks.run import main as bench_main
+    except ImportError as err:  # pragma: no cover - the benchmarks package is part of riskopt
+        print(f"riskopt: error: benchmarks unavailable: {err}", file=sys.stderr)
+        return 2
+    try:
+        return bench_main(argv)
+    except SystemExit as exit_:  # argparse's own usage errors
+        return int(exit_.code or 0)
+
+
+def _grid_values(spec: str) -> tuple[str, list]:
+    """``PATH=VALUES`` -> (path, values): comma list, ``lo:hi:count`` or a JSON list."""
+    import numpy as np
+
+    path, sep, text = spec.partition("=")
+    if not sep or not path or not text:
+        raise ModelError("--grid", spec, "PATH=VALUES, e.g. pool.measure.gamma=0.5,1,2")
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ModelError("--grid", spec, "a JSON list of values", detail=str(err)) from None
+        if not isinstance(values, list) or not values:
+            raise ModelError("--grid", spec, "a non-empty JSON list of values")
+        return path, values
+    parts = text.split(":")
+    if len(parts) == 3:
+        try:
+            lo, hi, count = float(parts[0]), float(parts[1]), int(parts[2])
+        except ValueError:
+            raise ModelError("--grid", spec, "lo:hi:count with numbers and an integer count") from None
+        if not (1 <= count <= 100_000):
+            raise ModelError("--grid", spec, "a count between 1 and 100000")
+        return path, np.linspace(lo, hi, count).tolist()
+    return path, [_scalar(v.strip()) for v in text.split(",") if v.strip()]
+
+
+def _scalar(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text, text)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .cards import CardPoint, read_card_data
+    from .sweep import grid, sweep
+
+    data, source = read_card_data(args.card)
+    parse_check = CardPoint(data, source, args.backend, args.solver)
+    axes = dict(_grid_values(g) for g in args.grid)
+    points = grid(**axes)
+    runner = args.scheduler or args.runner
+    if args.out:
+        from pathlib import Path
+
+        parent = Path(args.out).resolve().parent
+        if not parent.is_dir():
+            raise ModelError("--out", args.out, "a file in an existing directory")
+    result = sweep(parse_check, points, runner=runner, chunks=args.chunks, progress=None)
+    if args.out:
+        result.to_csv(args.out)
+    failed = len(result.failed)
+    if failed == len(result.rows):  # nothing solved: report it as a user error, on one line
+        raise ModelError("sweep", f"all {failed} points failed", "a grid the card accepts",
+                         detail=result.rows[0]["status"])
+    print(result.table())
+    print(f"{len(result.rows)} points in {result.seconds:.2f} s; {failed} failed"
+          + (f"; rows written to {args.out}" if args.out else ""))
+    return 0
 
 
 def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
@@ -106,6 +198,9 @@ def _one_line(text: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``riskopt`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # the harness parses its own options
+        return _bench(argv[1:])
     args = _parser().parse_args(argv)
     # warnings are collected and printed as one line after a success (an error line stands alone)
     with warnings.catch_warnings(record=True) as caught:
@@ -120,6 +215,9 @@ def _main(args: argparse.Namespace) -> int:
     try:
         if args.command == "list":
             return _list()
+        if args.command == "sweep":
+            return _sweep(args)
+
         if args.command == "demo":
             return _run(DEMO_CARD, args, title="riskopt demo: a hurricane pool of 50 farmers")
         return _run(args.card, args)

@@ -1,0 +1,1 @@
+"""riskopt's benchmark harness and families (installed as ``riskopt.benchmarks``; ``riskopt bench``)."""

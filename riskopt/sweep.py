@@ -1,0 +1,252 @@
+"""Parameter sweeps that scale out: serial, local processes, or a dask.distributed cluster.
+
+A sweep evaluates a *task* on a list of parameter points (dicts) and returns one row per point.
+The unit of work sent to a worker is a **chunk** of points, so that a worker can build one
+parametrised (DPP) program from the first point and re-solve it for the rest, instead of
+recompiling for every point:
+
+* :func:`pointwise` wraps ``fn(params) -> dict`` (a fresh evaluation per point);
+* :class:`Compiled` wraps ``build(params) -> state`` and ``solve(state, params) -> dict`` (build once
+  per chunk, re-solve per point), e.g. a welfare program whose weights are a Parameter.
+
+A **runner** is any callable ``runner(fn, items) -> list`` that applies ``fn`` to every item:
+:func:`serial` (default), :class:`Processes` (``concurrent.futures``), :class:`Dask`
+(``dask.distributed``: a scheduler address such as ``tcp://host:8786``, or a local cluster).
+
+A failure at one point is recorded in its row (``status`` = ``"error: ..."``) and does not lose the
+others. Results come back in the order of the points, whatever the runner.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+__all__ = ["Compiled", "Dask", "Processes", "SweepResult", "grid", "pointwise", "runner_from", "serial",
+           "sweep"]
+
+Point = dict[str, Any]
+Row = dict[str, Any]
+
+
+def grid(**axes: Iterable[Any]) -> list[Point]:
+    """Cartesian product of named axes: ``grid(a=[1, 2], b=[0.1, 0.2])`` gives 4 points."""
+    names = list(axes)
+    values = [list(v) for v in axes.values()]
+    for name, v in zip(names, values, strict=True):
+        if not v:
+            raise ModelError(f"grid.{name}", v, "at least one value")
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+# ------------------------------------------------------------------------------- tasks
+def _error_row(point: Point, err: BaseException) -> Row:
+    msg = f"{type(err).__name__}: {err}".replace("\n", " ")
+    return {"status": f"error: {msg}"[:300]}
+
+
+@dataclass(frozen=True)
+class _Pointwise:
+    fn: Callable[[Point], Mapping[str, Any]]
+
+    def __call__(self, points: Sequence[Point]) -> list[Row]:
+        rows = []
+        for p in points:
+            t0 = time.perf_counter()
+            try:
+                out = dict(self.fn(p))
+                out.setdefault("status", "ok")
+            except Exception as err:  # one failing point must not lose the others
+                out = _error_row(p, err)
+            out.setdefault("seconds", time.perf_counter() - t0)
+            rows.append(out)
+        return rows
+
+
+def pointwise(fn: Callable[[Point], Mapping[str, Any]]) -> Callable[[Sequence[Point]], list[Row]]:
+    """A chunk task that evaluates ``fn`` afresh at every point."""
+    return _Pointwise(fn)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A chunk task that builds once per chunk and re-solves per point.
+
+    ``build(first_point) -> state`` (e.g. a program whose knobs are cvxpy Parameters) and
+    ``solve(state, point) -> dict`` (set the Parameters, solve, report). If ``build`` fails the
+    whole chunk is recorded as failed; if one ``solve`` fails only its point is.
+    """
+
+    build: Callable[[Point], Any]
+    solve: Callable[[Any, Point], Mapping[str, Any]]
+
+    def __call__(self, points: Sequence[Point]) -> list[Row]:
+        if not points:
+            return []
+        try:
+            state = self.build(points[0])
+        except Exception as err:
+            return [_error_row(p, err) for p in points]
+        rows = []
+        for p in points:
+            t0 = time.perf_counter()
+            try:
+                out = dict(self.solve(state, p))
+                out.setdefault("status", "ok")
+            except Exception as err:
+                out = _error_row(p, err)
+            out.setdefault("seconds", time.perf_counter() - t0)
+            rows.append(out)
+        return rows
+
+
+# ----------------------------------------------------------------------------- runners
+def serial(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """Apply ``fn`` to every item in this process."""
+    return [fn(x) for x in items]
+
+
+@dataclass
+class Processes:
+    """Local processes (``concurrent.futures.ProcessPoolExecutor``); the task must be picklable."""
+
+    workers: int | None = None
+
+    def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        with ProcessPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(fn, items))
+
+
+@dataclass
+class Dask:
+    """A dask.distributed cluster: ``Dask("tcp://host:8786")`` connects to a scheduler, ``Dask()``
+    starts a ``LocalCluster`` of ``workers`` processes for the duration of the call."""
+
+    address: str | None = None
+    workers: int = 2
+    threads_per_worker: int = 1
+
+    def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ModelError("runner", "dask", "dask.distributed installed: "
+                             "pip install 'riskopt[dask]'") from None
+        if self.address:
+            with Client(self.address) as client:
+                return client.gather(client.map(fn, list(items), pure=False))
+        with LocalCluster(n_workers=self.workers, threads_per_worker=self.threads_per_worker,
+                          processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+            return client.gather(client.map(fn, list(items), pure=False))
+
+
+def runner_from(spec: str | None) -> Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]:
+    """``None``/``"serial"``, ``"processes"``/``"processes:N"``, ``"dask"``/``"dask:N"`` (a local
+    cluster of N workers) or a scheduler address ``"tcp://host:port"``."""
+    if spec is None or spec == "serial":
+        return serial
+    kind, _, count = spec.partition(":")
+    if kind == "processes":
+        return Processes(int(count) if count else None)
+    if kind == "dask":
+        return Dask(workers=int(count) if count else 2)
+    if spec.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+        return Dask(address=spec)
+    raise ModelError("runner", spec, "'serial', 'processes[:N]', 'dask[:N]' or a scheduler address tcp://...")
+
+
+# ------------------------------------------------------------------------------ sweep
+@dataclass
+class SweepResult:
+    """One row per point: the point's parameters, then what the task returned (``status`` first)."""
+
+    rows: list[Row] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Row]:
+        return [r for r in self.rows if str(r.get("status", "ok")).startswith("error")]
+
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys(k for r in self.rows for k in r))
+
+    def to_csv(self, path: str | Path) -> Path:
+        out = Path(path)
+        with open(out, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=self.columns())
+            writer.writeheader()
+            for r in self.rows:
+                writer.writerow({k: _cell(v) for k, v in r.items()})
+        return out
+
+    def table(self, max_rows: int = 40) -> str:
+        from .report import format_table
+
+        rows = self.rows if len(self.rows) <= max_rows else self.rows[:max_rows]
+        text = format_table(rows, self.columns())
+        if len(self.rows) > max_rows:
+            text += f"\n... {len(self.rows) - max_rows} more rows"
+        return text
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return ""
+    return v
+
+
+def sweep(task: Callable[[Sequence[Point]], list[Row]] | Callable[[Point], Mapping[str, Any]],
+          points: Sequence[Point], *, runner: Any = None, chunks: int | None = None,
+          progress: bool | None = None) -> SweepResult:
+    """Evaluate ``task`` on every point and return the rows in the order of ``points``.
+
+    ``task`` is a chunk task (:func:`pointwise`, :class:`Compiled`) or a plain per-point function
+    (wrapped by :func:`pointwise`). ``chunks`` (default: one per worker, at least the number of
+    points divided by 50) splits the points into contiguous chunks. ``runner`` is a callable
+    ``runner(fn, items)`` or a spec for :func:`runner_from`. ``progress`` prints a progress line on
+    stderr (default: when stderr is a terminal).
+    """
+    points = [dict(p) for p in points]
+    if not points:
+        return SweepResult([], 0.0)
+    if not isinstance(task, (_Pointwise, Compiled)):
+        task = pointwise(task)
+    run = runner if callable(runner) else runner_from(runner)
+    n = len(points)
+    workers = getattr(run, "workers", None) or 1
+    k = chunks or max(workers, math.ceil(n / 50))
+    k = max(1, min(k, n))
+    bounds = [round(i * n / k) for i in range(k + 1)]
+    pieces = [points[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    show = sys.stderr.isatty() if progress is None else progress
+    t0 = time.perf_counter()
+    if show and run is serial:
+        results = []
+        for i, piece in enumerate(pieces, 1):
+            results.append(task(piece))
+            done = sum(len(p) for p in pieces[:i])
+            print(f"\rsweep: {done}/{n} points ({time.perf_counter() - t0:.1f} s)", end="", file=sys.stderr)
+        print(file=sys.stderr)
+    else:
+        results = run(task, pieces)
+        if show:
+            print(f"sweep: {n}/{n} points ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    rows = []
+    for piece, out in zip(pieces, results, strict=True):
+        if len(out) != len(piece):
+            raise RuntimeError(f"a chunk task returned {len(out)} rows for {len(piece)} points")
+        for p, r in zip(piece, out, strict=True):
+            rest = {k: v for k, v in r.items() if k != "status"}
+            rows.append({**p, "status": r.get("status", "ok"), **rest})
+    return SweepResult(rows, time.perf_counter() - t0)
+
