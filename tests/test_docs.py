@@ -1,4 +1,8 @@
-"""Every Python example in README.md and docs/ runs as written (so no example can rot)."""
+"""Every Python example in README.md and docs/ runs as written (so no example can rot).
+
+Docs pages hold ``{code-cell} ipython3`` cells (executed again when the site is built) or plain
+``python`` blocks; both are run here, each page's cells in one namespace, in order.
+"""
 
 import re
 from pathlib import Path
@@ -7,15 +11,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-BLOCKS = [(f, i, code) for f in FILES
-          for i, code in enumerate(re.findall(r"```python\n(.*?)```", f.read_text(), re.S))]
+FENCE = re.compile(r"```(?:python|\{code-cell\} ipython3)\n(.*?)```", re.S)
+PAGES = [(f, FENCE.findall(f.read_text())) for f in FILES]
+PAGES = [(f, cells) for f, cells in PAGES if cells]
 
 
-@pytest.mark.parametrize(("path", "index", "code"), BLOCKS,
-                         ids=[f"{p.relative_to(ROOT)}[{i}]" for p, i, _ in BLOCKS])
-def test_example_runs(path, index, code, capsys):
-    exec(compile(code, f"{path.name}[{index}]", "exec"), {"__name__": "__docs__"})
+@pytest.mark.parametrize(("path", "cells"), PAGES, ids=[str(p.relative_to(ROOT)) for p, _ in PAGES])
+def test_page_runs(path, cells, capsys):
+    namespace = {"__name__": "__docs__"}
+    for i, code in enumerate(cells):
+        code = "\n".join(line for line in code.splitlines() if not line.startswith(":"))  # cell options
+        exec(compile(code, f"{path.name}[{i}]", "exec"), namespace)
 
 
 def test_there_are_examples():
-    assert len(BLOCKS) >= 6
+    assert sum(len(cells) for _, cells in PAGES) >= 6

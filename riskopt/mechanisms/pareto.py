@@ -92,9 +92,10 @@ class Frontier:
 
 
 def frontier(space: Scenarios, agents: Sequence[Agent], *, allocation: AllocationSet | None = None,
-             points: int = 21, backend: str = "cvxpy", solver: str | None = None,
-             **options: Any) -> Frontier:
-    """Two-agent Pareto frontier by weights ``(t, 1 - t)``, re-solving one compiled program."""
+             points: int = 21, weights: tuple[float, float] = (0.0, 1.0), backend: str = "cvxpy",
+             solver: str | None = None, **options: Any) -> Frontier:
+    """Two-agent Pareto frontier by weights ``(t, 1 - t)`` for ``t`` from ``weights[0]`` to
+    ``weights[1]``, re-solving one compiled program (the weights are a cvxpy Parameter)."""
     if len(agents) != 2:
         raise ModelError("agents", [a.name for a in agents], "exactly two agents for a frontier")
     if points < 2:
@@ -114,8 +115,10 @@ def frontier(space: Scenarios, agents: Sequence[Agent], *, allocation: Allocatio
                 "weighted program unbounded")
         return Frontier(np.full(points, 0.5), pts, (sol.status,) * points, note,
                         sol.solver.compile_s, sol.solver.solve_s, (sol,))
-    ts = np.linspace(0.0, 1.0, points)
-    ts = np.clip(ts, 1e-6, 1 - 1e-6)
+    lo, hi = weights
+    if not (0.0 <= lo < hi <= 1.0):
+        raise ModelError("weights", weights, "a range 0 <= lo < hi <= 1 of the first agent's weight")
+    ts = np.clip(np.linspace(lo, hi, points), 1e-6, 1 - 1e-6)
     utilities, statuses, sols = [], [], []
     compile_s = solve_s = 0.0
     for t in ts:

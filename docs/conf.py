@@ -1,0 +1,28 @@
+"""Sphinx configuration: MyST-NB pages executed at build time, API reference from docstrings."""
+
+project = "riskopt"
+author = "the riskopt developers"
+copyright = "2026, the riskopt developers"
+
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "jupyter_execute"]
+source_suffix = {".md": "myst-nb"}
+
+# every page with code cells is executed on every build: an example cannot rot
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_timeout = 600
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "colon_fence"]
+myst_heading_anchors = 3
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
+napoleon_numpy_docstring = False
+napoleon_google_docstring = False
+nitpicky = False
+suppress_warnings = ["myst.xref_missing"]
+
+html_theme = "alabaster"
+html_title = "riskopt"
