@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import importlib
 import pkgutil
+import sys
 from pathlib import Path
 
 from .harness import REGISTRY, RESULTS, plot, run, save, table
