@@ -76,7 +76,8 @@ def run(family: Family, *, quick: bool = False, repeat: int = 3) -> list[dict[st
                     out.setdefault("total_s", time.perf_counter() - t0)
                     samples.append(out)
                 row = {"family": family.name, "size": size, "runner": runner.name, **samples[-1]}
-                for key in TIMINGS:
+                timing_keys = dict.fromkeys([*TIMINGS, *(k for s in samples for k in s if k.endswith("_s"))])
+                for key in timing_keys:
                     vals = [s[key] for s in samples if isinstance(s.get(key), (int, float))]
                     if vals:
                         row[key] = statistics.median(vals)

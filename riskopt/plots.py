@@ -15,10 +15,15 @@ MAX_LINES = 12
 
 
 def _pyplot():
+    """pyplot, with the non-interactive Agg backend unless pyplot is already in use (a notebook, or
+    the documentation build, keeps its own backend)."""
+    import sys
+
     try:
         import matplotlib
 
-        matplotlib.use("Agg")
+        if "matplotlib.pyplot" not in sys.modules:
+            matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         raise ModelError("plot", "matplotlib", "matplotlib installed: pip install 'riskopt[plots]'") from None

@@ -1,0 +1,508 @@
+"""Welfare optimum over the anchored comonotone menu C: closed forms and a Newton method in log prices.
+
+Players ``i = 1..n`` with entropic utilities ``U_i(f) = -(1/gamma_i) log sum_k pi^i_k exp(-gamma_i F_ik)``
+under single laws ``pi^i`` on the atoms ``x_0 = 0 > x_1 > ... > x_K`` of X (the common prior, a
+heterogeneous prior, or the worst-case vertex of a credal set on C). The program is
+
+    maximise sum_i U_i(F_i)  s.t.  sum_i F_ik = x_k,  F_i0 = 0,  F_ik <= F_i,k-1.
+
+**Structure of the optimum.** With state prices ``nu`` (``sum nu = 1``), player ``i``'s best monotone
+response is constant on blocks of atoms (the binding monotonicity rows) with
+``exp(-gamma_i phi_ib) proportional to nu(b) / pi^i(b)``: an isotonic regression of the likelihood ratio
+``nu_k / pi^i_k`` (pool adjacent violators, in log space). So
+
+    F_ik = (1/gamma_i) [ (LSE pi^i - LSE nu)(block of k) - (LSE pi^i - LSE nu)(block of 0) ],
+
+and the optimum is the root in ``l = log nu`` of the K budget equations ``sum_i F_ik(l) = x_k``: a
+smooth dual (the relative-entropy problem in the K + 1 state prices), piecewise smooth where blocks
+change. It is solved by a semismooth Newton method on ``l`` (blocks recomputed at every iterate,
+backtracking on the budget residual), started at the tilted geometric mean
+
+    l_k = sum_i (lam/gamma_i) log pi^i_k - lam x_k  (normalised),   lam = (sum_i 1/gamma_i)^-1,
+
+which *is* the optimum when no monotonicity row binds (one check, zero iterations): the proportional
+rule ``F_i = (lam/gamma_i) X`` with the Esscher prices under a common prior. Everything is in log
+space, so atoms of probability 1e-26 (the anchor of a 500-farmer pool) keep relative accuracy.
+
+The result carries its own KKT certificate recomputed from the allocation (budget, monotonicity,
+stationarity ``Q^i_k = nu_k + rho_ik - rho_i,k+1`` with the monotonicity multipliers ``rho >= 0``),
+the identifiability of each gap (spec §2.6) and the estimated state-price mass of pruned atoms.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.special import logsumexp
+
+from ..errors import ModelError, RiskoptWarning, SolveError
+from ..space import Scenarios
+from .pandc_pools import Atoms, Beliefs, PlayerLaws, Pool
+
+__all__ = ["Identifiability", "PoolOptimum", "WelfareOptimum", "geometric_mean_closed_form",
+           "identifiability", "pool_optimum", "solve_comonotone", "tilted_tail_mass"]
+
+#: a gap whose second-order cost of moving shares is below this is not identified (spec §2.6)
+IDENTIFIABLE_CURVATURE = 1e-8
+#: dense Newton systems up to this many atoms; sparse beyond
+DENSE_ATOMS = 1500
+#: largest change of a log price in one Newton iteration (a trust region: far from the optimum the
+#: dual is flat in the log prices of tiny atoms and undamped steps overshoot)
+STEP_CAP = 2.0
+
+
+@dataclass(frozen=True)
+class Identifiability:
+    """Second-order cost of moving gap ``k``'s share between the two least-curved players:
+    ``g_k^2 (a_i + a_j)`` with ``a_i = gamma_i Q^i(N >= k) Q^i(N < k)``. Gaps below ``threshold``
+    cannot be pinned down in double precision by a solver that does not work in log space (their
+    shares, and allocations modulo constants, are then arbitrary; W*, prices and payoffs are not)."""
+
+    curvature: np.ndarray
+    threshold: float
+    unidentified: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "unidentified_gaps": self.unidentified.tolist(),
+                "count": int(self.unidentified.size), "gaps": int(self.curvature.size),
+                "min_curvature": float(self.curvature.min()) if self.curvature.size else None}
+
+
+@dataclass(frozen=True)
+class WelfareOptimum:
+    """The welfare optimum over C on the kept atoms (arrays over atoms ``k = 0..K``, X = 0 first).
+
+    ``F[i, k] = f_i(x_k)``; ``shares[i, k-1] = (F[i, k-1] - F[i, k]) / g_k`` (marginal shares, each
+    column in the simplex); ``prices = nu`` (sum 1; atom 0 by cash invariance); ``density = nu / P``;
+    ``tilts[i] = Q^i`` (player ``i``'s Esscher tilt of his law); ``multipliers[i, k]`` is the
+    multiplier of the row ``F_ik <= F_i,k-1`` (0 where slack); ``pooled`` lists the binding blocks as
+    ``(player, first atom, last atom)``.
+    """
+
+    x: np.ndarray
+    probs: np.ndarray
+    laws: np.ndarray
+    gammas: np.ndarray
+    F: np.ndarray
+    log_prices: np.ndarray
+    utilities: np.ndarray
+    welfare: float
+    tilts: np.ndarray
+    multipliers: np.ndarray
+    pooled: tuple[tuple[int, int, int], ...]
+    iterations: int
+    method: str
+    seconds: float
+    certificate: dict[str, float]
+    identifiability: Identifiability
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.F.shape[0]
+
+    @property
+    def prices(self) -> np.ndarray:
+        return np.exp(self.log_prices)
+
+    @property
+    def density(self) -> np.ndarray:
+        """State-price density ``nu_k / P_k`` (in log space: finite for any positive P_k)."""
+        return np.exp(self.log_prices - np.log(self.probs))
+
+    @property
+    def gaps(self) -> np.ndarray:
+        return -np.diff(self.x)
+
+    @property
+    def shares(self) -> np.ndarray:
+        return -np.diff(self.F, axis=1) / self.gaps[None, :]
+
+    @property
+    def average_shares(self) -> np.ndarray:
+        """``E_nu[f_i(X)] / E_nu[X]``: the marginal shares averaged with weights ``g_k nu(N >= k)``
+        (the proportional rule's ``w_i`` when the rule is proportional)."""
+        return (self.F @ self.prices) / float(self.x @ self.prices)
+
+
+# ------------------------------------------------------------------------- closed forms
+def _lam(gammas: np.ndarray) -> tuple[float, np.ndarray]:
+    inv = 1.0 / gammas
+    lam = 1.0 / inv.sum()
+    return lam, lam * inv
+
+
+def geometric_mean_closed_form(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray) -> dict[str, Any]:
+    """Optimum over all X-measurable allocations with single laws (spec §2.5):
+    ``Q_k ∝ exp(-lam x_k) prod_i (pi^i_k)^(lam/gamma_i)``, ``F_ik = (1/gamma_i)[log(pi^i_k/pi^i_0) -
+    log(Q_k/Q_0)]``, ``W = -(1/lam) log sum_k exp(-lam x_k) prod_i (pi^i_k)^(lam/gamma_i)``. It is the
+    optimum over C iff every ``F_i`` is nonincreasing (``monotone``); otherwise an upper bound.
+    With a common law it is the proportional rule ``F_i = (lam/gamma_i) X`` and the Esscher tilt."""
+    lam, w = _lam(gammas)
+    with np.errstate(divide="ignore"):
+        logpi = np.log(laws)
+    g = w @ logpi - lam * x
+    lse = logsumexp(g)
+    ell = g - lse
+    F = ((logpi - logpi[:, :1]) - (ell - ell[0])[None, :]) / gammas[:, None]
+    step = np.diff(F, axis=1)
+    scale = np.abs(F).max(initial=1.0)
+    return {"log_prices": ell, "F": F, "welfare": float(-lse / lam), "lam": lam, "shares": w,
+            "monotone": bool(np.all(step <= 1e-13 * scale))}
+
+
+# ------------------------------------------------------------------------- the Newton method
+def _pava_starts(r: np.ndarray, ell: np.ndarray, logpi: np.ndarray) -> np.ndarray:
+    """Block starts of the isotonic (nondecreasing) regression of ``r = ell - logpi`` with block value
+    ``LSE(ell_b) - LSE(logpi_b)`` (pool adjacent violators, in log space)."""
+    starts: list[int] = []
+    num: list[float] = []
+    den: list[float] = []
+    for k in range(r.size):
+        s, a, b = k, float(ell[k]), float(logpi[k])
+        while starts and num[-1] - den[-1] > a - b:
+            s = starts.pop()
+            a = float(np.logaddexp(num.pop(), a))
+            b = float(np.logaddexp(den.pop(), b))
+        starts.append(s)
+        num.append(a)
+        den.append(b)
+    return np.asarray(starts, dtype=int)
+
+
+def _segment_lse(z: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    top = np.maximum.reduceat(z, starts)
+    lens = np.diff(np.append(starts, z.size))
+    return top + np.log(np.add.reduceat(np.exp(z - np.repeat(top, lens)), starts))
+
+
+class _Blocks:
+    """Each player's blocks at log prices ``ell`` (only players with a binding row are stored)."""
+
+    def __init__(self, ell: np.ndarray, logpi: np.ndarray):
+        r = ell[None, :] - logpi
+        S = ell.size
+        self.starts: dict[int, np.ndarray] = {}
+        for i in np.flatnonzero((np.diff(r, axis=1) < 0).any(axis=1)):
+            st = _pava_starts(r[i], ell, logpi[i])
+            if st.size < S:
+                self.starts[int(i)] = st
+        self.ell = ell
+        self.logpi = logpi
+
+    def ratios(self) -> np.ndarray:
+        """``v_ik = (LSE ell - LSE logpi)`` over the block of atom k (``ell_k - logpi_ik`` unpooled)."""
+        v = self.ell[None, :] - self.logpi
+        S = self.ell.size
+        for i, st in self.starts.items():
+            lens = np.diff(np.append(st, S))
+            v[i] = np.repeat(_segment_lse(self.ell, st) - _segment_lse(self.logpi[i], st), lens)
+        return v
+
+
+def _curvature(blocks: _Blocks, gammas: np.ndarray) -> np.ndarray:
+    """``H[k, j] = d(dual gradient_k)/d ell_j = sum_i (1/gamma_i) 1{j in block_i(k)} nu_j / nu(block)``:
+    the Hessian of the dual in nu times ``diag(nu)`` (diagonal ``1/lam`` where nothing is pooled)."""
+    n, S = blocks.logpi.shape
+    inv = 1.0 / gammas
+    single = np.ones((n, S), bool)
+    H = np.zeros((S, S))
+    for i, st in blocks.starts.items():
+        lens = np.diff(np.append(st, S))
+        for s0, length in zip(st, lens, strict=True):
+            if length > 1:
+                sl = slice(s0, s0 + length)
+                single[i, sl] = False
+                seg = blocks.ell[sl]
+                H[sl, sl] += inv[i] * np.exp(seg - logsumexp(seg))[None, :]
+    H[np.diag_indices(S)] += inv @ single
+    return H
+
+
+class _State:
+    """Log prices ``ell`` (renormalised), the blocks and allocation they induce, the budget residual
+    and the dual objective ``D = nu.x + sum_i (1/gamma_i) KL_blocks(nu | pi^i)`` (convex in nu; its
+    minimum over the simplex is W*, its gradient the negative budget residual)."""
+
+    def __init__(self, ell: np.ndarray, logpi: np.ndarray, gammas: np.ndarray, x: np.ndarray):
+        self.ell = ell - logsumexp(ell)
+        self.nu = np.exp(self.ell)
+        self.blocks = _Blocks(self.ell, logpi)
+        v = self.blocks.ratios()
+        self.F = -(v - v[:, :1]) / gammas[:, None]
+        self.resid = self.F[:, 1:].sum(axis=0) - x[1:]
+        self.norm = float(np.abs(self.resid).max(initial=0.0))
+        self.dual_gradient = x + (1.0 / gammas) @ v
+        self.dual = float(self.nu @ self.dual_gradient)
+
+    def slope(self, d: np.ndarray) -> float:
+        """Directional derivative of D along ``ell + t d`` (``sum nu d = 0``)."""
+        return float((self.nu * d) @ self.dual_gradient)
+
+
+def solve_comonotone(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray,
+                     probs: np.ndarray | None = None, *, start: np.ndarray | None = None,
+                     max_iter: int = 200) -> WelfareOptimum:
+    """Welfare optimum over C for entropic players with single laws ``laws[i]`` on atoms ``x``.
+
+    ``x`` is decreasing from ``x_0 = 0``; ``laws`` are positive on every atom; ``probs`` is the
+    reference law for the density (default: the first player's law); ``start`` warm-starts the log
+    prices (e.g. a conic solver's duals). Raises :class:`SolveError` if Newton stalls.
+    """
+    t0 = time.perf_counter()
+    x = np.asarray(x, float)
+    laws = np.asarray(laws, float)
+    gammas = np.asarray(gammas, float)
+    S = laws.shape[1]
+    if x.shape != (S,) or x[0] != 0 or np.any(np.diff(x) >= 0):
+        raise ModelError("x", x, "atoms decreasing from x_0 = 0, one per column of the laws")
+    if np.any(~(laws > 0)) or not np.all(np.isfinite(laws)):
+        raise ModelError("laws", "a law with a zero or non-finite mass", "positive masses on every "
+                         "kept atom (the log-price Newton works with log pi)")
+    probs = laws[0] if probs is None else np.asarray(probs, float)
+    logpi = np.log(laws)
+    if start is None:
+        ell = geometric_mean_closed_form(x, laws, gammas)["log_prices"]
+    else:
+        ell = np.asarray(start, float) - logsumexp(start)
+    method = "closed form"
+    state = _State(ell, logpi, gammas, x)
+    # rounding scale of sum_i F_ik: each F_ik is a difference of logs of size |ell| + |log pi|
+    mag = (np.abs(ell)[None, :] + np.abs(logpi)) / gammas[:, None]
+    scale = float(np.abs(x).max() + (mag + mag[:, :1]).sum(axis=0).max())
+    tol = 8 * np.finfo(float).eps * scale
+    it = 0
+    damping = 1e-3
+    xmax = max(1.0, float(np.abs(x).max()))
+    while state.norm > tol and it < max_iter:
+        it += 1
+        method = "log-price Newton"
+        # damped Newton on the dual in the entropy (Fisher) metric: (H + delta I) d - mu 1 = -grad D,
+        # nu.d = 0; delta -> 0 as the residual vanishes (quadratic convergence), and delta > 0 keeps
+        # the step defined where every player pools a gap (the dual is flat there)
+        H = _curvature(state.blocks, gammas)
+        delta = damping * min(1.0, state.norm) * float(H.diagonal().max())
+        K = np.zeros((S + 1, S + 1))
+        K[:S, :S] = H + delta * np.eye(S)
+        K[:S, S] = -1.0
+        K[S, :S] = state.nu
+        rhs = -np.append(state.dual_gradient, 0.0)
+        try:
+            d = (sla.solve(K, rhs, check_finite=False) if S <= DENSE_ATOMS else _sparse_solve(K, rhs))[:S]
+        except (np.linalg.LinAlgError, ValueError):
+            d = np.linalg.lstsq(K, rhs, rcond=None)[0][:S]
+        big = float(np.abs(d).max(initial=0.0))
+        if big > STEP_CAP:  # trust region in log prices: at most STEP_CAP nats per iteration
+            d = d * (STEP_CAP / big)
+        slope = state.slope(d)
+        rounding = 1e-13 * (1.0 + abs(state.dual))
+        if not (np.isfinite(slope) and slope < rounding):  # not a descent direction: projected gradient
+            grad = state.nu * state.dual_gradient
+            d = -(grad - state.nu * grad.sum())
+            slope = state.slope(d)
+        t, accepted = 1.0, False
+        for _ in range(60):
+            trial = _State(state.ell + t * d, logpi, gammas, x)
+            flat = abs(trial.dual - state.dual) <= rounding
+            if (trial.dual <= state.dual + 1e-4 * t * slope and trial.norm < np.inf) or (
+                    flat and trial.norm < state.norm):
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            if damping >= 1e6:
+                break
+            damping *= 100.0
+            continue
+        if state.norm <= 1e-12 * xmax and trial.norm >= state.norm:
+            break  # at rounding level: no further progress possible
+        state = trial
+        damping = max(damping / 10.0, 1e-6) if t == 1.0 else min(damping * 10.0, 1e6)
+    ell, blocks, F, norm = state.ell, state.blocks, state.F, state.norm
+    if norm > max(tol, 1e-9 * xmax):
+        raise SolveError("not_converged", backend="riskopt", solver="log-price Newton",
+                         hint=f"budget residual {norm:.3g} after {it} iterations; use the conic path")
+    return _finish(x, probs, laws, logpi, gammas, ell, blocks, F, it, method, time.perf_counter() - t0)
+
+
+def _sparse_solve(A: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    import scipy.sparse as sps
+    import scipy.sparse.linalg as spla
+
+    return spla.spsolve(sps.csc_matrix(A), rhs)
+
+
+def _finish(x: np.ndarray, probs: np.ndarray, laws: np.ndarray, logpi: np.ndarray, gammas: np.ndarray,
+            ell: np.ndarray, blocks: _Blocks, F: np.ndarray, iterations: int, method: str,
+            seconds: float) -> WelfareOptimum:
+    n, S = laws.shape
+    z = logpi - gammas[:, None] * F
+    lse = logsumexp(z, axis=1)
+    utilities = -lse / gammas
+    tilts = np.exp(z - lse[:, None])
+    nu = np.exp(ell)
+    rho = np.zeros((n, S))
+    pooled = []
+    for i, st in blocks.starts.items():
+        ends = np.append(st[1:], S)
+        for a, b in zip(st, ends, strict=True):
+            if b - a > 1:
+                pooled.append((i, int(a), int(b - 1)))
+                excess = tilts[i, a:b] - nu[a:b]
+                tail = np.cumsum(excess[::-1])[::-1]  # rho_ik = sum_{j >= k in block} (Q_j - nu_j)
+                rho[i, a + 1:b] = tail[1:]
+    # KKT certificate from the allocation itself (rows k = 1..K)
+    budget = float(np.abs(F[:, 1:].sum(axis=0) - x[1:]).max(initial=0.0))
+    monotone = float(np.max(np.diff(F, axis=1), initial=0.0))
+    rho_next = np.concatenate([rho[:, 2:], np.zeros((n, 1))], axis=1)
+    station = tilts[:, 1:] - nu[None, 1:] - rho[:, 1:] + rho_next
+    comp = np.abs(rho[:, 1:] * np.diff(F, axis=1))
+    cert = {"budget": budget, "monotonicity": max(monotone, 0.0),
+            "stationarity": float(np.abs(station).max(initial=0.0)),
+            "dual": float(max(-rho.min(initial=0.0), 0.0)) + 0.0,
+            "complementarity": float(comp.max(initial=0.0))}
+    ident = identifiability(x, tilts, gammas)
+    return WelfareOptimum(x, probs, laws, gammas, F, ell, utilities, float(utilities.sum()), tilts, rho,
+                          tuple(sorted(pooled)), iterations, method, seconds, cert, ident)
+
+
+def identifiability(x: np.ndarray, tilts: np.ndarray, gammas: np.ndarray,
+                    threshold: float = IDENTIFIABLE_CURVATURE) -> Identifiability:
+    """Per-gap curvature ``g_k^2 (a_i + a_j)`` of the two least-curved players (see the class)."""
+    gaps = -np.diff(x)
+    upper = np.cumsum(tilts[:, ::-1], axis=1)[:, ::-1][:, 1:]   # Q^i(N >= k), k = 1..K
+    lower = np.cumsum(tilts, axis=1)[:, :-1]                     # Q^i(N < k)
+    a = gammas[:, None] * upper * lower
+    two = np.sort(a, axis=0)[:2].sum(axis=0) if a.shape[0] > 1 else a[0]
+    curv = gaps ** 2 * two
+    return Identifiability(curv, threshold, np.flatnonzero(curv < threshold) + 1)
+
+
+def tilted_tail_mass(opt: WelfareOptimum, kept_steps: np.ndarray, lattice_laws: np.ndarray,
+                     full_steps: np.ndarray, unit: float) -> float:
+    """Estimated state-price mass of the pruned atoms (relative to the kept atoms' total of 1).
+
+    Beyond the last kept atom K the unpooled optimality condition is continued:
+    ``log nu_j = log nu_K + G_j - G_K`` with ``G_j = sum_i (lam/gamma_i) log pi^i_j - lam x_j``, using
+    each player's evaluation law on the lattice (``lattice_laws``, lattice points ``0..``).
+    """
+    last = int(kept_steps[-1])
+    beyond = full_steps[(full_steps > last) & (full_steps < lattice_laws.shape[1])]
+    if beyond.size == 0:
+        return 0.0
+    lam, w = _lam(opt.gammas)
+    cols = np.append(last, beyond)
+    sub = lattice_laws[:, cols]
+    with np.errstate(divide="ignore"):
+        G = w @ np.log(sub) + lam * unit * cols
+    G = np.where(np.all(sub > 0, axis=0), G, -np.inf)
+    logs = opt.log_prices[-1] + (G[1:] - G[0])
+    return float(np.exp(logsumexp(logs))) if np.isfinite(logs).any() else 0.0
+
+
+# ------------------------------------------------------------------------- pools
+#: state-price mass allowed on pruned atoms before the pool is re-solved with more atoms
+TAIL_TOL = 1e-12
+
+
+@dataclass(frozen=True)
+class PoolOptimum:
+    """A pool's welfare optimum over C with its context: the kept atoms, the players' laws, the
+    closed-form check and the pruning check (state-price mass estimated on the pruned atoms)."""
+
+    pool: Pool
+    beliefs: Beliefs
+    atoms: Atoms
+    laws: PlayerLaws
+    optimum: WelfareOptimum
+    closed_form: dict[str, Any]
+    tail_mass: float
+    prune: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def esscher_density(self) -> np.ndarray:
+        """The Esscher tilt ``exp(-lam X) / E_P[exp(-lam X)]`` of the reference law on the kept atoms
+        (the state-price density under a common prior)."""
+        lam, _ = _lam(self.pool.gammas)
+        z = -lam * self.atoms.x
+        return np.exp(z - logsumexp(z, b=self.atoms.probs))
+
+
+def pool_optimum(pool: Pool, beliefs: Beliefs | None = None, *, prune: float = 1e-16,
+                 tail_tol: float = TAIL_TOL, start: np.ndarray | None = None) -> PoolOptimum:
+    """Welfare optimum over C of ``pool`` under ``beliefs`` (credal: the worst case on C, the all-high
+    vertex). Atoms of mass below ``prune`` beyond the last heavy one are dropped; if the estimated
+    state-price mass of the dropped atoms exceeds ``tail_tol`` the tolerance is lowered (by 1e-8, at
+    most four times) and the pool re-solved: the check is on the *tilted* mass, not on P."""
+    beliefs = (beliefs or Beliefs.common()).checked(pool)
+    if not (np.isfinite(tail_tol) and tail_tol > 0):
+        raise ModelError("tail_tol", tail_tol, "a positive tolerance for the pruned state-price mass")
+    notes: list[str] = []
+    tol = float(prune)
+    for _ in range(5):
+        atoms = pool.atoms(tol)
+        full_size = int(atoms.full_steps[-1]) + 1
+        ext = min(full_size, 2 * (int(atoms.steps[-1]) + 1) + 20)
+        laws = beliefs.laws(pool, atoms, extend_to=ext)
+        opt = solve_comonotone(atoms.x, laws.worst, pool.gammas, atoms.probs, start=start)
+        tail = tilted_tail_mass(opt, atoms.steps, laws.worst_tail, atoms.full_steps, pool.unit)
+        if tail <= tail_tol or atoms.size == atoms.full.size:
+            break
+        notes.append(f"pruning at {tol:.0e} left state-price mass {tail:.2e} > {tail_tol:.0e} on the "
+                     "dropped atoms: re-solved with more atoms")
+        tol = tol * 1e-8 if tol > 1e-290 else 0.0
+    else:
+        warnings.warn(f"prune: the pruned atoms still carry state-price mass {tail:.2e}", RiskoptWarning,
+                      stacklevel=2)
+    closed = _closed_form_check(pool, beliefs, atoms, laws, opt, ext)
+    return PoolOptimum(pool, beliefs, atoms, laws, opt, closed, tail, tol, tuple(notes))
+
+
+def _closed_form_check(pool: Pool, beliefs: Beliefs, atoms: Atoms, laws: PlayerLaws,
+                       opt: WelfareOptimum, ext: int) -> dict[str, Any]:
+    """Closed forms as oracle: proportional rule + Esscher prices (common law: P, or the common
+    all-high law of the box reading), tilted geometric mean otherwise (exact iff monotone)."""
+    lam, w = _lam(pool.gammas)
+    common = beliefs.kind == "common" or (beliefs.kind == "credal" and beliefs.reading == "box")
+    out: dict[str, Any] = {"lam": lam}
+    if beliefs.kind == "common":
+        from .pareto import entropic_closed_form
+
+        full = atoms.full
+        cf = entropic_closed_form(Scenarios(full.p, {"X": full.X}), pool.gammas)
+        out.update(kind="proportional rule, Esscher state prices (full law, unpruned)",
+                   welfare=cf.welfare, exact=True)
+        if pool.shock is None:
+            with np.errstate(over="ignore"):
+                out["welfare_product"] = float(-np.sum(np.log1p(pool.p * np.expm1(lam * pool.losses))) / lam)
+        dens = cf.state_density[: atoms.size]
+        out["density_max_rel_error"] = float(np.max(np.abs(opt.density / dens - 1)))
+        out["allocation_max_error"] = float(np.max(np.abs(opt.F - w[:, None] * atoms.x[None, :])))
+    else:
+        # the geometric mean on the kept atoms and their tail window (the laws' lattice extension)
+        lat = laws.worst_tail[:, : ext]
+        support = atoms.full_steps[atoms.full_steps < ext]
+        sub = lat[:, support]
+        keep = np.all(sub > 0, axis=0)
+        gm = geometric_mean_closed_form(-pool.unit * support[keep].astype(float), sub[:, keep], pool.gammas)
+        S = atoms.size
+        gm_kept = geometric_mean_closed_form(atoms.x, laws.worst, pool.gammas)
+        out.update(kind=("proportional rule under the common all-high law" if common else
+                         "tilted geometric mean of the players' worst-case laws"),
+                   welfare=gm["welfare"], exact=gm_kept["monotone"])
+        if gm_kept["monotone"]:
+            nu_gm = np.exp(gm["log_prices"][:S])
+            out["density_max_rel_error"] = float(np.max(np.abs(opt.prices / (nu_gm / nu_gm.sum()) - 1)))
+            out["allocation_max_error"] = float(np.max(np.abs(opt.F - gm_kept["F"])))
+        else:
+            out["note"] = ("a monotonicity row binds: the geometric mean is only an upper bound "
+                           f"({gm_kept['welfare']:.10g} >= W_C)")
+            out["bound_kept_atoms"] = gm_kept["welfare"]
+    out["welfare_error"] = float(abs(opt.welfare - out["welfare"]))
+    return out
