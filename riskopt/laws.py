@@ -175,9 +175,11 @@ class Discrete(Law):
         object.__setattr__(self, "probs", p[order])
 
     def sf(self, x):
+        """``P(X > x)`` as a sum of the masses above ``x`` (exactly 0 beyond the top atom; no
+        ``1 - cumsum`` cancellation)."""
         x = np.asarray(x, float)
-        cum = np.concatenate([[0.0], np.cumsum(self.probs)])
-        return 1.0 - cum[np.searchsorted(self.values, x, side="right")]
+        tail = np.concatenate([np.cumsum(self.probs[::-1])[::-1], [0.0]])
+        return tail[np.searchsorted(self.values, x, side="right")]
 
     def ppf(self, u):
         u = np.asarray(u, float)

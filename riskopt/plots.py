@@ -9,12 +9,12 @@ import numpy as np
 from .errors import ModelError
 from .solution import Solution
 
-__all__ = ["plot_sharing"]
+__all__ = ["plot_sharing", "pyplot"]
 
 MAX_LINES = 12
 
 
-def _pyplot():
+def pyplot():
     """pyplot, with the non-interactive Agg backend unless pyplot is already in use (a notebook, or
     the documentation build, keeps its own backend)."""
     import sys
@@ -38,7 +38,7 @@ def plot_sharing(sol: Solution, path: str | Path, *, reference_density: np.ndarr
     """
     if sol.aggregate is None or not sol.allocation:
         raise ModelError("plot", sol.program, "a solved sharing program")
-    plt = _pyplot()
+    plt = pyplot()
     X = np.asarray(sol.aggregate)
     order = np.argsort(X, kind="stable")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))

@@ -266,9 +266,10 @@ def test_menu_k_versus_c(beliefs, W_K, W_C):
         assert not out["K_polish"]["applied"]                 # riskopt's smooth polish already ran
     else:
         assert not out["K_x_measurable"] and out["gain_K_over_C"] > 0.01
-        # the conic max-min program stops at optimal_inaccurate; the KKT polish finishes it
-        assert out["K"].solution.status == "optimal_inaccurate" and out["K_status"] == "optimal"
-        assert out["K_polish"]["applied"] and out["K_polish"]["residual_after"] < 1e-14
+        # where the conic max-min program stops at optimal_inaccurate the KKT polish finishes it
+        assert out["K_status"] == "optimal"
+        if out["K"].solution.status == "optimal_inaccurate":
+            assert out["K_polish"]["applied"] and out["K_polish"]["residual_after"] < 1e-14
         assert abs(out["W_K"] - out["K"].solution.objective) < 1e-7
 
 

@@ -7,6 +7,7 @@ so cvxpy's conic dual is ``z = -y``.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import cvxpy as cp
@@ -51,17 +52,20 @@ class HighsBackend(Backend):
         h.setOptionValue("output_flag", False)
         set_options(h, opts)
         inf = highspy.kHighsInf
+        bounds = _single_entry_rows(sf)
+        A, b, lower, upper = bounds.A, bounds.b, bounds.lower, bounds.upper
+        n_rows = b.size
         lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = sf.n_vars, sf.n_rows
+        lp.num_col_, lp.num_row_ = sf.n_vars, n_rows
         lp.col_cost_ = sf.c
-        lp.col_lower_ = np.where(np.isfinite(sf.lower), sf.lower, -inf)
-        lp.col_upper_ = np.where(np.isfinite(sf.upper), sf.upper, inf)
-        lp.row_lower_ = np.concatenate([sf.b[: sf.n_eq], np.full(sf.n_rows - sf.n_eq, -inf)])
-        lp.row_upper_ = sf.b
+        lp.col_lower_ = np.where(np.isfinite(lower), lower, -inf)
+        lp.col_upper_ = np.where(np.isfinite(upper), upper, inf)
+        lp.row_lower_ = np.concatenate([b[: sf.n_eq], np.full(n_rows - sf.n_eq, -inf)])
+        lp.row_upper_ = b
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = sf.A.indptr
-        lp.a_matrix_.index_ = sf.A.indices
-        lp.a_matrix_.value_ = sf.A.data
+        lp.a_matrix_.start_ = A.indptr
+        lp.a_matrix_.index_ = A.indices
+        lp.a_matrix_.value_ = A.data
         h.passModel(lp)
         if sf.P is not None:
             low = sps.csc_matrix(sps.tril(sf.P))
@@ -79,13 +83,68 @@ class HighsBackend(Backend):
         if clarabel_status == "Solved":
             sol = h.getSolution()
             x = np.asarray(sol.col_value, float)
-            z = -np.asarray(sol.row_dual, float)
+            z = bounds.duals(np.asarray(sol.row_dual, float), np.asarray(sol.col_dual, float))
         info = h.getInfo()
         iters = int(info.simplex_iteration_count + info.ipm_iteration_count + info.qp_iteration_count)
         unpack(problem, sf, clarabel_status, x, z, iters, solve_s)
         return SolveReport(self.name, solver, normalise_status(problem.status), status.name,
                            compile_s=sf.compile_s, solve_s=solve_s, iterations=iters, options=opts,
                            objective=problem.value)
+
+
+@dataclass
+class _Bounds:
+    """The standard form with single-entry inequality rows moved into column bounds.
+
+    cvxpy writes ``y >= 0`` as one row per entry (2 million rows for the reinsurance layer LP);
+    HiGHS handles bounds far better than rows. A row ``a x_j <= b`` becomes ``x_j >= b/a`` (a < 0) or
+    ``x_j <= b/a`` (a > 0) when column ``j`` has no other bound on that side. Its conic dual comes
+    back from the column's reduced cost ``r_j`` (``c + A'z = r`` on the kept rows):
+    ``z = max(-r_j / a, 0)``.
+    """
+
+    A: sps.csc_matrix
+    b: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    keep: np.ndarray          # original row indices kept as rows
+    moved: np.ndarray         # original row indices moved into bounds
+    moved_col: np.ndarray
+    moved_coef: np.ndarray
+    n_rows: int
+
+    def duals(self, row_dual: np.ndarray, col_dual: np.ndarray) -> np.ndarray:
+        z = np.zeros(self.n_rows)
+        z[self.keep] = -row_dual
+        z[self.moved] = np.maximum(-col_dual[self.moved_col] / self.moved_coef, 0.0)
+        return z
+
+
+def _single_entry_rows(sf: Any) -> _Bounds:
+    A = sf.A.tocsr()
+    counts = np.diff(A.indptr)
+    ineq = np.arange(sf.n_eq, sf.n_rows)
+    single = ineq[counts[ineq] == 1]
+    col = A.indices[A.indptr[single]]
+    coef = A.data[A.indptr[single]]
+    lower, upper = sf.lower.copy(), sf.upper.copy()
+    moved_rows, moved_cols, moved_coefs = [], [], []
+    for sign, bound in ((-1, lower), (1, upper)):
+        pick = np.flatnonzero(np.sign(coef) == sign)
+        cols, first = np.unique(col[pick], return_index=True)  # one row per column and side
+        free = ~np.isfinite(bound[cols])
+        rows = single[pick[first]][free]
+        cols, a = cols[free], coef[pick[first]][free]
+        bound[cols] = sf.b[rows] / a
+        moved_rows.append(rows)
+        moved_cols.append(cols)
+        moved_coefs.append(a)
+    moved = np.concatenate(moved_rows)
+    keep = np.ones(sf.n_rows, bool)
+    keep[moved] = False
+    kept = np.flatnonzero(keep)
+    return _Bounds(sps.csc_matrix(A[kept]), sf.b[kept], lower, upper, kept, moved,
+                   np.concatenate(moved_cols), np.concatenate(moved_coefs), sf.n_rows)
 
 
 def set_options(h, opts: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ModelError
+from ..plots import pyplot
 
 if TYPE_CHECKING:
     from .price_and_choose import PriceAndChooseResult
@@ -33,34 +33,18 @@ def simplex_xy(q: np.ndarray) -> np.ndarray:
     return np.stack([q[..., 1] + 0.5 * q[..., 2], (np.sqrt(3) / 2) * q[..., 2]], axis=-1)
 
 
-def _pyplot():
-    """matplotlib.pyplot; the headless Agg backend unless pyplot is already in use (a notebook keeps
-    its inline backend, so documentation pages show the figure)."""
-    import sys
-
-    try:
-        import matplotlib
-
-        if "matplotlib.pyplot" not in sys.modules:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ModelError("plot", "matplotlib", "matplotlib installed: pip install 'riskopt[plots]'") from None
-    return plt
-
-
 def plot_result(result: PriceAndChooseResult, path: str | Path, title: str = "") -> Path:
     """Write the two-panel figure of ``result`` to ``path``."""
     fig = result_figure(result, title)
     out = Path(path)
     fig.savefig(out, dpi=120)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return out
 
 
 def result_figure(result: PriceAndChooseResult, title: str = ""):
     """The two-panel matplotlib figure of ``result`` (see the module docstring)."""
-    plt = _pyplot()
+    plt = pyplot()
     opt = result.optimum.optimum
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
     if opt.n == 3:

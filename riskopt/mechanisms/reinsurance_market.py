@@ -1,0 +1,486 @@
+"""Reinsurance market with many insurers and many reinsurers (seed 001: Andraos, Ghossoub, Zhu 2025).
+
+Insurer i carries a loss ``X_i`` in ``[0, M]`` and a Choquet risk measure ``rho_i = int . d alpha_i``
+(a distortion of P: ES, mixtures of ES, Wang, dual power, power, VaR, or a general capacity on a
+finite space). Reinsurer j has a loading ``theta_j > 0`` and a Choquet risk measure ``tau_j``: a
+probability (risk-neutral, subjective beliefs about each X_i) or, when the losses are comonotone, a
+distortion of P or a capacity. Reinsurers post Choquet prices ``nu_ij``; insurers then buy
+indemnities ``I_ij(x) = int_0^x gamma_ij``, ``gamma_ij >= 0``, ``sum_j gamma_ij <= 1``.
+
+Everything is read layer by layer on ``z in [0, M]`` (see :mod:`.reinsurance_layers`), with
+``alpha_i(z) = alpha_i(X_i > z)``, ``tau_ij(z) = (1 + theta_j) tau_j(X_i > z)`` and ``tau_i0 = alpha_i``:
+
+* **insurer best response** (Prop. 3.2) to prices ``nu_ij``: cede layer z to a cheapest reinsurer
+  when its price is below ``alpha_i(z)``; ties broken by generous distribution (Def. 3.3: among
+  equally cheap options the lowest true preference, retention counting as ``alpha_i``);
+* **SPNE** (Def. 3.5-3.6, Thm 3.7/3.8): the canonical prices are ``nu_ij = tau-bar_i``, the second
+  lowest of ``{alpha_i, tau_i1, ..., tau_im}``; layer z is ceded iff ``alpha_i(z) > min_j tau_ij(z)``,
+  wholly to the lowest, at the second-lowest price: a second-price procurement auction per layer.
+  With one reinsurer this is the Stackelberg equilibrium (price ``alpha_i`` on the ceded set);
+* **Pareto optima** (Prop. 3.11): minimal aggregate risk ``V* = sum_i rho_i(X_i) - sum_i
+  int (alpha_i - min_j tau_ij)^+``; the LP, its duals and the VCG identities are in
+  :mod:`.reinsurance_lp`.
+
+The layer-by-layer decomposition needs each reinsurer's risk to be additive over insurers: true when
+``tau_j`` is a probability (Thm 3.7) or the losses are comonotone (Thm 3.8). A market with a
+non-additive reinsurer and losses not declared comonotone is refused with a message saying so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError
+from ..laws import Discrete, Law
+from ..measures import Capacity, Choquet, Distortion, Expectation, Measure
+from ..space import Scenarios
+from .reinsurance_layers import (
+    ChainCurve,
+    CurveBank,
+    DistortedSurvival,
+    LayerCurve,
+    Lowest,
+    chunk_rows,
+    tabulate,
+)
+from .reinsurance_outcome import LayerAllocation, MarketOutcome, Verification, verify_cells
+
+__all__ = ["Insurer", "Market", "Reinsurer"]
+
+#: uniform cells and Gauss nodes of the default layer grid (exact breakpoints are added to it)
+CELLS, NODES = 256, 8
+#: P(X > M) below this counts as 0 (a discrete law's survival is 1 - cumsum: 1e-16 off)
+TAIL_TOL = 1e-12
+
+
+@dataclass(frozen=True)
+class Insurer:
+    """An insurer: its loss (a law on ``[0, M]``, or values per state of the market's space) and its
+    Choquet risk measure (a normalised distortion of P, or a :class:`~riskopt.measures.Choquet`
+    capacity on the market's space)."""
+
+    name: str
+    loss: Law | Sequence[float] | np.ndarray
+    measure: Measure
+
+
+@dataclass(frozen=True)
+class Reinsurer:
+    """A reinsurer with loading ``theta_j > 0``.
+
+    ``beliefs``: its probability for the losses (risk-neutral): one law for every insurer's loss, a
+    list of laws (one per insurer), or a probability vector over the market's states. ``measure``:
+    a non-additive Choquet risk measure instead (a distortion of P, or a capacity on the states),
+    which needs comonotone losses. Neither: risk-neutral under P. ``capacity``: a limit ``K_j`` on
+    the layers it may write (used by the Pareto LP, see :mod:`.reinsurance_lp`).
+    """
+
+    name: str
+    loading: float
+    beliefs: Law | Sequence[Law] | np.ndarray | None = None
+    measure: Measure | None = None
+    capacity: float | None = None
+
+
+class Market:
+    """``n`` insurers and ``m`` reinsurers; ``bound`` is ``M`` (default: the largest upper end of the
+    losses' supports). ``space`` is a finite probability space for losses given as values per state;
+    ``comonotone=True`` declares the losses comonotone (Thm 3.8: reinsurers may then be
+    non-additive)."""
+
+    def __init__(self, insurers: Sequence[Insurer], reinsurers: Sequence[Reinsurer], *,
+                 bound: float | None = None, space: Scenarios | None = None, comonotone: bool = False):
+        self.insurers = list(insurers)
+        self.reinsurers = list(reinsurers)
+        if not self.insurers:
+            raise ModelError("insurers", [], "at least one insurer")
+        if not self.reinsurers:
+            raise ModelError("reinsurers", [], "at least one reinsurer")
+        if space is not None and not isinstance(space, Scenarios):
+            raise ModelError("space", space, "a riskopt.Scenarios (for losses given per state)")
+        self.space = space
+        names = [a.name for a in self.insurers + self.reinsurers]
+        for k, a in enumerate(self.insurers + self.reinsurers):
+            path = f"insurers[{k}]" if k < len(self.insurers) else f"reinsurers[{k - len(self.insurers)}]"
+            if not isinstance(a.name, str) or not a.name.strip():
+                raise ModelError(f"{path}.name", a.name, "a non-empty name")
+            if a.name in names[:k]:
+                raise ModelError(f"{path}.name", a.name, "distinct agent names")
+        self.losses = [self._loss(i, ins) for i, ins in enumerate(self.insurers)]
+        self.bound = self._bound(bound)
+        self.comonotone = bool(comonotone)
+        if self.space is not None and all(isinstance(x, np.ndarray) for x in self.losses) and comonotone:
+            self._check_comonotone()
+        self.alpha = [self._alpha(i, ins) for i, ins in enumerate(self.insurers)]
+        self.tau = [[self._tau(i, j, re) for j, re in enumerate(self.reinsurers)]
+                    for i in range(len(self.insurers))]
+        self.capacities = np.array([self._capacity(j, re) for j, re in enumerate(self.reinsurers)])
+        self.bank = CurveBank([[self.alpha[i], *self.tau[i]] for i in range(self.n)])
+
+    # ------------------------------------------------------------------ declaration
+    @property
+    def n(self) -> int:
+        return len(self.insurers)
+
+    @property
+    def m(self) -> int:
+        return len(self.reinsurers)
+
+    def _loss(self, i: int, ins: Insurer) -> Law | np.ndarray:
+        path = f"insurers[{i}].loss"
+        if isinstance(ins.loss, Law):
+            lo = ins.loss.support()[0]
+            if lo < 0:
+                raise ModelError(path, ins.loss, "a nonnegative loss (support in [0, M])")
+            return ins.loss
+        if self.space is None:
+            raise ModelError(path, ins.loss, "a law (riskopt.laws), or loss values per state with "
+                             "Market(space=...)")
+        try:
+            x = np.asarray(ins.loss, float)
+        except (TypeError, ValueError):
+            raise ModelError(path, ins.loss, "loss values, one per state") from None
+        if x.shape != (self.space.size,) or not np.all(np.isfinite(x)) or np.any(x < 0):
+            raise ModelError(path, x, f"finite nonnegative losses, one per state ({self.space.size})")
+        return x
+
+    def _bound(self, bound: float | None) -> float:
+        tops = []
+        for i, x in enumerate(self.losses):
+            if isinstance(x, np.ndarray):
+                tops.append(float(x.max()))
+                continue
+            hi = float(x.support()[1])
+            if bound is None and not np.isfinite(hi):
+                raise ModelError("bound", None, "a finite upper bound M of every loss",
+                                 detail=f"insurers[{i}].loss is unbounded; censor it (censored_exponential)")
+            tops.append(hi)
+        if bound is None:
+            return float(max(max(tops), 1e-300))
+        try:
+            M = float(bound)
+        except (TypeError, ValueError):
+            raise ModelError("bound", bound, "a finite number M > 0") from None
+        if not (np.isfinite(M) and M > 0):
+            raise ModelError("bound", bound, "a finite number M > 0")
+        for i, x in enumerate(self.losses):
+            tail = float(np.max(x) > M) if isinstance(x, np.ndarray) else float(x.sf(M))
+            if tail > TAIL_TOL:
+                raise ModelError("bound", M, "an upper bound of every loss",
+                                 detail=f"P({self.insurers[i].name}'s loss > {M:g}) = {tail:.3g} > 0")
+        return M
+
+    def _state_law(self, x: np.ndarray) -> Discrete:
+        return Discrete(x, self.space.p)
+
+    def loss_law(self, i: int) -> Law:
+        """The law of insurer i's loss under P."""
+        x = self.losses[i]
+        return self._state_law(x) if isinstance(x, np.ndarray) else x
+
+    def _alpha(self, i: int, ins: Insurer) -> LayerCurve:
+        path = f"insurers[{i}].measure"
+        m, x = ins.measure, self.losses[i]
+        if isinstance(m, Distortion):
+            if not m.monetary:
+                raise ModelError(path, m.describe(), "a normalised distortion, h(1) = 1 (premiums "
+                                 "are cash: rho(Y + c) = rho(Y) + c)")
+            law = self._state_law(x) if isinstance(x, np.ndarray) else x
+            return DistortedSurvival(law, m.h)
+        if isinstance(m, Expectation):
+            return self._probability_curve(x, m.law, path, 1.0)
+        if isinstance(m, Choquet):
+            return self._capacity_curve(x, m.capacity, path, 1.0)
+        raise ModelError(path, getattr(m, "describe", lambda: m)(),
+                         "a Choquet risk measure: a distortion of P (es, distortion, var, expectation) "
+                         "or a choquet capacity")
+
+    def _probability_curve(self, x: Law | np.ndarray, law: Any, path: str, scale: float) -> LayerCurve:
+        """``scale * Q(X > z)`` for ``law`` None (P), a Law, or a probability vector over states."""
+        if law is None:
+            return DistortedSurvival(self._state_law(x) if isinstance(x, np.ndarray) else x, None, scale)
+        if isinstance(law, Law):
+            if float(law.sf(self.bound)) > TAIL_TOL:
+                raise ModelError(path, law, f"a law of the loss bounded by M = {self.bound:g}",
+                                 detail="every X_i <= M, so every belief must give P(X_i > M) = 0")
+            return DistortedSurvival(law, None, scale)
+        if not isinstance(x, np.ndarray):
+            raise ModelError(path, law, "a law (riskopt.laws) for a loss given by its law; a "
+                             "probability vector over the states needs losses per state")
+        from ..space import validate_probabilities
+
+        q = validate_probabilities(law, field=path)
+        if q.size != x.size:
+            raise ModelError(path, f"{q.size} probabilities", f"one per state ({x.size})")
+        return DistortedSurvival(Discrete(x, q), None, scale)
+
+    def _capacity_curve(self, x: Law | np.ndarray, cap: Capacity, path: str, scale: float) -> LayerCurve:
+        if not isinstance(x, np.ndarray):
+            raise ModelError(path, "choquet", "losses given per state of the market's space (a "
+                             "capacity is a set function on the states)")
+        if cap.n_states != x.size:
+            raise ModelError(path, f"capacity on {cap.n_states} states", f"one on the {x.size} states")
+        if not cap.normalised:
+            raise ModelError(path, "capacity", "a normalised capacity, c(Omega) = 1")
+        curve = ChainCurve.from_capacity(x, cap, scale)
+        if np.any(np.diff(curve.levels) > 1e-12):
+            raise ModelError(path, "capacity", "a monotone capacity (c({X > z}) nonincreasing in z)")
+        return curve
+
+    def _tau(self, i: int, j: int, re: Reinsurer) -> LayerCurve:
+        path = f"reinsurers[{j}]"
+        theta = re.loading
+        if isinstance(theta, bool) or not isinstance(theta, (int, float, np.floating)) or not (
+                np.isfinite(theta) and theta > 0):
+            raise ModelError(f"{path}.loading", theta, "a loading theta > 0")
+        scale = 1.0 + float(theta)
+        x = self.losses[i]
+        if re.beliefs is not None and re.measure is not None:
+            raise ModelError(path, re.name, "either beliefs (risk-neutral) or a measure, not both")
+        if re.measure is None:
+            law = re.beliefs
+            if isinstance(law, (list, tuple)):
+                if len(law) != self.n:
+                    raise ModelError(f"{path}.beliefs", f"{len(law)} laws", f"one law per insurer ({self.n})")
+                law = law[i]
+                return self._probability_curve(x, law, f"{path}.beliefs[{i}]", scale)
+            return self._probability_curve(x, law, f"{path}.beliefs", scale)
+        m = re.measure
+        mpath = f"{path}.measure"
+        if isinstance(m, Expectation):
+            return self._probability_curve(x, m.law, mpath, scale)
+        if isinstance(m, Distortion):
+            if not m.monetary:
+                raise ModelError(mpath, m.describe(), "a normalised distortion, h(1) = 1")
+            if not _is_identity(m.h):
+                self._need_comonotone(mpath, m.describe())
+            law = self._state_law(x) if isinstance(x, np.ndarray) else x
+            return DistortedSurvival(law, None if _is_identity(m.h) else m.h, scale)
+        if isinstance(m, Choquet):
+            curve = self._capacity_curve(x, m.capacity, mpath, scale)
+            if not _additive(m.capacity):
+                self._need_comonotone(mpath, m.describe())
+            return curve
+        raise ModelError(mpath, getattr(m, "describe", lambda: m)(),
+                         "a Choquet risk measure: expectation, a distortion of P, or a choquet capacity")
+
+    def _need_comonotone(self, path: str, what: str) -> None:
+        if self.comonotone or self.n == 1:
+            return
+        raise ModelError(path, what, "a risk-neutral reinsurer (beliefs: a probability) or comonotone "
+                         "losses (Market(comonotone=True))",
+                         detail="a non-additive reinsurer's risk of its whole book is the sum over "
+                                "insurers only for comonotone losses (Thm 3.8; Thm 3.7 covers "
+                                "probabilities): with independent losses the layer-by-layer SPNE and "
+                                "Pareto characterisation do not apply")
+
+    def _check_comonotone(self) -> None:
+        X = np.vstack(self.losses)
+        order = np.lexsort(X[::-1])
+        steps = np.diff(X[:, order], axis=1)
+        if np.any(steps < -1e-12):
+            i = int(np.argmax((steps < -1e-12).any(axis=1)))
+            raise ModelError("comonotone", True, "comonotone losses (every X_i a nondecreasing function "
+                             "of a common variable)", detail=f"{self.insurers[i].name}'s loss is not "
+                             "ordered like the others across the states")
+
+    def _capacity(self, j: int, re: Reinsurer) -> float:
+        if re.capacity is None:
+            return np.inf
+        K = re.capacity
+        if isinstance(K, bool) or not isinstance(K, (int, float, np.floating)) or not (
+                np.isfinite(K) and K >= 0):
+            raise ModelError(f"reinsurers[{j}].capacity", K, "a finite capacity K >= 0 (or none)")
+        return float(K)
+
+    # ------------------------------------------------------------------ curves
+    def curve_values(self, i: int, z: np.ndarray) -> np.ndarray:
+        """``alpha_i(z), tau_i1(z), ..., tau_im(z)`` (``(m + 1, len(z))``)."""
+        z = np.asarray(z, float)
+        return np.vstack([np.asarray(self.alpha[i](z), float)] +
+                         [np.asarray(t(z), float) for t in self.tau[i]])
+
+    def second_lowest(self, i: int) -> LayerCurve:
+        """tau-bar_i: the pointwise second lowest of ``alpha_i, tau_i1, ..., tau_im`` (Def. 3.5)."""
+        return Lowest((self.alpha[i], *self.tau[i]), 1)
+
+    def canonical_prices(self) -> list[list[LayerCurve]]:
+        """The canonical SPNE strategy: every reinsurer charges ``nu_ij = tau-bar_i``."""
+        return [[self.second_lowest(i)] * self.m for i in range(self.n)]
+
+    def monopoly(self, name: str) -> Market:
+        """The same insurers facing reinsurer ``name`` alone (the Stackelberg market)."""
+        keep = [r for r in self.reinsurers if r.name == name]
+        if not keep:
+            raise ModelError("monopoly", name, f"one of {[r.name for r in self.reinsurers]}")
+        return Market(self.insurers, keep, bound=self.bound, space=self.space, comonotone=self.comonotone)
+
+    # ------------------------------------------------------------------ equilibria
+    def spne(self, *, cells: int = CELLS, nodes: int = NODES, verify: bool = True) -> MarketOutcome:
+        """The canonical SPNE by the pointwise second-price rule on every layer cell (exact
+        breakpoints), with the equilibrium check. With one reinsurer: the Stackelberg equilibrium."""
+        t0 = time.perf_counter()
+        m = self.m
+        group = [list(range(m + 1))]
+        parts = []
+        for rows in chunk_rows(self.n, m + 1, cells + 8):
+            table = tabulate(self.bank, rows, bound=self.bound, cells=cells, nodes=nodes, groups=group)
+            parts.append(_second_price(table, m, verify))
+        out = _assemble(parts, self.bound)
+        kind = "stackelberg" if m == 1 else "spne"
+        ver = None
+        if verify:
+            ver = Verification(out["gain"], out["gap"], out["bad"], _tolerance(self))
+        return MarketOutcome(self, kind, "pointwise", out["initial"], out["premium"], out["ceded"],
+                             out["cost"], out["layers"], ver,
+                             extra={"grid": _grid_info(cells, nodes, out),
+                                    "seconds": time.perf_counter() - t0})
+
+    def stackelberg(self, **kwargs: Any) -> MarketOutcome:
+        """The Stackelberg equilibrium of a one-reinsurer market (Sec. 4.1)."""
+        if self.m != 1:
+            raise ModelError("reinsurers", f"{self.m} reinsurers", "exactly one reinsurer (or use "
+                             "monopoly(name) first)")
+        return self.spne(**kwargs)
+
+    def best_response(self, prices: Sequence[Sequence[LayerCurve]], *, cells: int = CELLS,
+                      nodes: int = NODES, verify: bool = True) -> MarketOutcome:
+        """Every insurer's generous best response to posted prices ``prices[i][j]`` (Prop. 3.2,
+        Def. 3.3), premiums at those prices, and (``verify``) whether the prices and responses form
+        an equilibrium (can a reinsurer gain by re-pricing a layer?)."""
+        prices = self._check_prices(prices)
+        t0 = time.perf_counter()
+        m = self.m
+        bank = CurveBank([[self.alpha[i], *prices[i], *self.tau[i]] for i in range(self.n)])
+        groups = [list(range(m + 1)), [0, *range(m + 1, 2 * m + 1)]]
+        parts = []
+        for rows in chunk_rows(self.n, 2 * m + 1, cells + 8):
+            table = tabulate(bank, rows, bound=self.bound, cells=cells, nodes=nodes, groups=groups)
+            parts.append(_generous_choice(table, m, verify))
+        out = _assemble(parts, self.bound)
+        ver = Verification(out["gain"], out["gap"], out["bad"], _tolerance(self)) if verify else None
+        return MarketOutcome(self, "best response", "pointwise", out["initial"], out["premium"],
+                             out["ceded"], out["cost"], out["layers"], ver,
+                             extra={"grid": _grid_info(cells, nodes, out),
+                                    "seconds": time.perf_counter() - t0})
+
+    def _check_prices(self, prices: Any) -> list[list[LayerCurve]]:
+        ok = (isinstance(prices, (list, tuple)) and len(prices) == self.n
+              and all(isinstance(r, (list, tuple)) and len(r) == self.m for r in prices)
+              and all(isinstance(c, LayerCurve) for r in prices for c in r))
+        if not ok:
+            raise ModelError("prices", prices, f"a table of layer curves prices[i][j], {self.n} x {self.m}")
+        return [list(r) for r in prices]
+
+    def __repr__(self) -> str:
+        return f"Market({self.insurers!r}, {self.reinsurers!r}, bound={self.bound!r})"
+
+
+def _grid_info(cells: int, nodes: int, out: dict[str, Any]) -> dict[str, int]:
+    return {"cells": cells, "nodes": nodes, "breakpoints": out["breakpoints"],
+            "max_cells_per_insurer": out["layers"].edges.shape[1] - 1}
+
+
+def _tolerance(market: Market) -> float:
+    return 1e-9 * max(1.0, market.bound) * market.n
+
+
+def _is_identity(h: Any) -> bool:
+    t = np.linspace(0.0, 1.0, 1001)
+    return bool(np.max(np.abs(np.asarray(h(t), float) - t)) < 1e-12)
+
+
+def _additive(cap: Capacity) -> bool:
+    """``c(A) = sum_{s in A} c({s})`` on every event (checked exhaustively up to 16 states; larger
+    capacities count as non-additive)."""
+    n = cap.n_states
+    if n > 16:
+        return False
+    single = np.array([cap(np.eye(n, dtype=bool)[s]) for s in range(n)])
+    masks = ((np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
+    vals = np.array([cap(mk) for mk in masks])
+    return bool(np.allclose(vals, masks @ single, atol=1e-12, rtol=0))
+
+
+def _by_pair(rows: int, m: int, who: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sum of ``weights`` over cells taken by each (insurer, reinsurer): ``(rows, m)``."""
+    r, g = np.nonzero(who >= 0)
+    return np.bincount(r * m + who[r, g], weights=weights[r, g], minlength=rows * m).reshape(rows, m)
+
+
+def _second_price(table: Any, m: int, verify: bool) -> dict[str, Any]:
+    """SPNE on one chunk: lowest true preference takes the cell at the second-lowest price."""
+    ints = table.integrals
+    A, T = ints[:, 0], ints[:, 1:]
+    lo, lo_i, sec, sec_i = table.orders[0]
+    w = table.widths
+    ceded = (lo_i > 0) & (w > 0)
+    winner = np.where(ceded, lo_i - 1, -1)
+    r = A.shape[0]
+    part = {"edges": table.edges, "winner": winner, "price": np.where(ceded, sec, 0.0),
+            "source": np.where(ceded, sec_i - 1, -1), "initial": A.sum(axis=1),
+            "ceded": np.where(ceded, A, 0.0).sum(axis=1), "premium": _by_pair(r, m, winner, sec),
+            "cost": _by_pair(r, m, winner, lo), "breakpoints": table.breakpoints}
+    if verify:
+        S = np.zeros_like(T)
+        rr, gg = np.nonzero(ceded)
+        S[rr, winner[rr, gg], gg] = 1.0
+        N = np.broadcast_to(sec[:, None, :], T.shape)
+        part["gain"], part["gap"], part["bad"] = verify_cells(A, T, N, S, w)
+    return part
+
+
+def _generous_choice(table: Any, m: int, verify: bool) -> dict[str, Any]:
+    """Best response on one chunk: the cheapest option, ties to the lowest true preference."""
+    ints = table.integrals
+    A, N, T = ints[:, 0], ints[:, 1:m + 1], ints[:, m + 1:]
+    w = table.widths
+    P = np.concatenate([A[:, None], N], axis=1)
+    TT = np.concatenate([A[:, None], T], axis=1)
+    best = P.min(axis=1)
+    tol = 1e-12 * (np.abs(best) + w)
+    key = np.where((best + tol)[:, None, :] >= P, TT, np.inf)
+    choice = np.argmin(key, axis=1)
+    winner = np.where((choice > 0) & (w > 0), choice - 1, -1)
+    safe = np.maximum(winner, 0)[:, None, :]
+    price = np.where(winner >= 0, np.take_along_axis(N, safe, 1)[:, 0], 0.0)
+    cost = np.take_along_axis(T, safe, 1)[:, 0]
+    r = A.shape[0]
+    part = {"edges": table.edges, "winner": winner, "price": price,
+            "source": np.where(winner >= 0, -3, -1), "initial": A.sum(axis=1),
+            "ceded": np.where(winner >= 0, A, 0.0).sum(axis=1), "premium": _by_pair(r, m, winner, price),
+            "cost": _by_pair(r, m, winner, cost), "breakpoints": table.breakpoints}
+    if verify:
+        S = np.zeros_like(T)
+        rr, gg = np.nonzero(winner >= 0)
+        S[rr, winner[rr, gg], gg] = 1.0
+        part["gain"], part["gap"], part["bad"] = verify_cells(A, T, N, S, w)
+    return part
+
+
+def _assemble(parts: list[dict[str, Any]], bound: float) -> dict[str, Any]:
+    """Stack chunk results (cell arrays padded to the widest chunk)."""
+    G = max(p["edges"].shape[1] for p in parts)
+
+    def pad(key: str, fill: float, extra: int = 0) -> np.ndarray:
+        return np.vstack([np.pad(p[key], ((0, 0), (0, G - extra - p[key].shape[1])), constant_values=fill)
+                          for p in parts])
+
+    edges = pad("edges", bound)
+    layers = LayerAllocation(edges, pad("winner", -1, 1).astype(np.int32), pad("price", 0.0, 1),
+                             pad("source", -1, 1).astype(np.int32))
+    out = {"layers": layers, "breakpoints": int(sum(p["breakpoints"] for p in parts))}
+    for key in ("initial", "ceded"):
+        out[key] = np.concatenate([p[key] for p in parts])
+    for key in ("premium", "cost"):
+        out[key] = np.vstack([p[key] for p in parts])
+    if "gain" in parts[0]:
+        out["gain"] = np.sum([p["gain"] for p in parts], axis=0)
+        out["gap"] = np.concatenate([p["gap"] for p in parts])
+        out["bad"] = int(sum(p["bad"] for p in parts))
+    return out
