@@ -373,6 +373,14 @@ class Dual(DistortionFunction):
     def dual(self) -> DistortionFunction:
         return self.base
 
+    def is_concave(self, tol: float = 1e-7) -> bool:
+        """``h~`` is concave exactly when ``h`` is convex (a direct numerical check suffers
+        cancellation near t = 0)."""
+        return self.base.is_convex(tol)
+
+    def is_convex(self, tol: float = 1e-7) -> bool:
+        return self.base.is_concave(tol)
+
     def describe(self) -> str:
         return f"dual({self.base.describe()})"
 

@@ -261,6 +261,7 @@ class MarketOutcome:
         out: dict[str, Any] = {
             "mechanism": "reinsurance_market", "kind": self.kind, "method": self.method,
             "status": "optimal", "bound": mk.bound,
+            "objective": self.aggregate_risk,
             "aggregate_risk": self.aggregate_risk,
             "individually_rational": self.individually_rational,
             "agents": self.agents(),
@@ -277,6 +278,9 @@ class MarketOutcome:
             out["comparison"] = {"kind": self.comparison.kind, "agents": self.comparison.agents(),
                                  "aggregate_risk": self.comparison.aggregate_risk}
         out.update(self.extra)
+        # the pointwise path solves each layer cell in closed form; LP runs carry their own report
+        out.setdefault("solver", {"backend": "riskopt", "solver": f"pointwise ({self.method})",
+                                  "compile_s": 0.0, "solve_s": self.extra.get("seconds")})
         return jsonable(out)
 
     def table(self, title: str = "") -> str:
