@@ -99,7 +99,7 @@ def fmt(v: Any) -> str:
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     cells = [[fmt(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(x[j]) for x in cells)) for j, c in enumerate(columns)]
+    widths = [max([len(c), *(len(x[j]) for x in cells)]) for j, c in enumerate(columns)]
     out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
            "  ".join("-" * w for w in widths)]
     out += ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)) for row in cells]

@@ -15,14 +15,15 @@ MAX_LINES = 12
 
 
 def pyplot():
-    """pyplot, with the non-interactive Agg backend unless pyplot is already in use (a notebook, or
-    the documentation build, keeps its own backend)."""
+    """pyplot, with the non-interactive Agg backend unless pyplot is already in use or we run in an
+    IPython kernel (a notebook, or the documentation build, keeps its inline backend and shows
+    the figures)."""
     import sys
 
     try:
         import matplotlib
 
-        if "matplotlib.pyplot" not in sys.modules:
+        if "matplotlib.pyplot" not in sys.modules and "ipykernel" not in sys.modules:
             matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:

@@ -144,10 +144,18 @@ class Dask:
                              "pip install 'riskopt[dask]'") from None
         if self.address:
             with Client(self.address) as client:
-                return client.gather(client.map(fn, list(items), pure=False))
+                return self._map(client, fn, items)
         with LocalCluster(n_workers=self.workers, threads_per_worker=self.threads_per_worker,
                           processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
-            return client.gather(client.map(fn, list(items), pure=False))
+            return self._map(client, fn, items)
+
+    @staticmethod
+    def _map(client: Any, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """Scatter the task and the items first (large arrays then travel once, not inside the
+        task graph), then map."""
+        task = client.scatter(fn, broadcast=True)
+        data = client.scatter(list(items))
+        return client.gather(client.map(lambda f, x: f(x), [task] * len(data), data, pure=False))
 
 
 def runner_from(spec: str | None) -> Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]:

@@ -321,8 +321,16 @@ class MarketOutcome:
         return "\n".join(lines)
 
     def plot(self, path: str | Path, title: str = "", *, max_insurers: int = 4) -> Path:
+        """Write :meth:`figure` to ``path``."""
+        fig = self.figure(title, max_insurers=max_insurers)
+        out = Path(path)
+        fig.savefig(out, dpi=110)
+        pyplot().close(fig)
+        return out
+
+    def figure(self, title: str = "", *, max_insurers: int = 4) -> Any:
         """Indemnities I_ij(x) per insurer (the paper's Figures 1 and 3) and the curves alpha_i,
-        tau_ij, tau-bar_i (Figure 2)."""
+        tau_ij, tau-bar_i (Figure 2), as a matplotlib Figure."""
         plt = pyplot()
         mk = self.market
         shown = list(range(min(len(mk.insurers), max_insurers)))
@@ -351,10 +359,7 @@ class MarketOutcome:
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        out = Path(path)
-        fig.savefig(out, dpi=110)
-        plt.close(fig)
-        return out
+        return fig
 
 
 _PRICE_LINES = (("scarcity_prices", "scarcity prices of capacity (continuum lambda*)"),

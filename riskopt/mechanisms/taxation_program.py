@@ -1,0 +1,189 @@
+"""The taxation rule as ONE declarative convex program (the framework path; spec §9).
+
+On a discrete law of ``S_eps`` (atoms ``s_k > 0`` with probabilities ``p_k``; the atom at zero pays
+nothing) the variable is the tax table ``T[i, k] = T_i(s_k)`` and the named constraint groups are
+
+* ``"budget"``:   ``sum_i T[i, k] == s_k``  (one row per atom),
+* ``"caps"``:     ``T >= 0`` and ``T <= c_i`` (indemnity and limited liability),
+* ``"fairness"``: ``sum_k p_k T[i, k] == e_i`` (AFPO only).
+
+Objectives (``kind``):
+
+* ``"weights"``, ``form="disutility"``: ``min E[sum_i alpha_i v_i(T_i)]`` for fixed weights (a
+  Parameter). Under riskopt's dual convention (``docs/duality.md``: for ``lhs == rhs`` in a
+  minimisation, dual ``= -d cost / d rhs``) the budget duals give ``Lambda(s_k) = -y_k / p_k``;
+* ``"weights"``, ``form="log"``: ``min E[sum_i Psi_i(T_i) + a_i T_i]`` with ``a = ln alpha`` (a QP for
+  CARA): same rule, ``ln Lambda(s_k) = -y_k / p_k``;
+* ``"afpo"``: ``min E[sum_i Psi_i(T_i)]`` subject to fairness (targets are a Parameter): the
+  fairness duals are ``ln alpha_i`` up to a common constant and ``ln Lambda(s_k) = -y_k / p_k``.
+
+For CARA disutilities ``Psi_i(t) = (t^2/2 + h_i t)/g_i``: the AFPO and log-form programs are QPs that
+the ``"cvxpy"`` (Clarabel), ``"highs"`` and ``"pyomo"`` backends solve; power disutilities give
+entropy terms (exponential cone, cvxpy only). Users add linear constraints on ``T`` by region name
+(tax floors, regional groupings), where the fast solver of :mod:`.taxation_afpo` does not apply::
+
+    prog.add_constraint(lambda t: t["north"] >= 0.1 * t.s)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+from scipy.special import logsumexp
+
+from ..duals import Prices
+from ..errors import ModelError
+from ..program import Program
+from .taxation_disutility import TaxFamily
+from .taxation_law import AtomLaw
+
+__all__ = ["TaxView", "TaxationProgram"]
+
+
+class TaxView(Mapping[str, cp.Expression]):
+    """What a user constraint receives: ``t["name"]`` (that region's taxes over the atoms), ``t.s``
+    (atom values), ``t.p`` (probabilities) and ``t.matrix`` (the whole ``n x K`` variable)."""
+
+    def __init__(self, names: Sequence[str], T: cp.Variable, s: np.ndarray, p: np.ndarray):
+        self._index = {nm: i for i, nm in enumerate(names)}
+        self.matrix = T
+        self.s = s
+        self.p = p
+
+    def __getitem__(self, name: str) -> cp.Expression:
+        try:
+            return self.matrix[self._index[name]]
+        except KeyError:
+            raise ModelError("region", name, f"one of {list(self._index)}") from None
+
+    def __iter__(self):
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+class TaxationProgram(Program):
+    """Taxation rule on a discrete law as a named-block cvxpy program (see the module docstring)."""
+
+    mechanism = "disaster_taxation"
+
+    def __init__(self, family: TaxFamily, law: AtomLaw, *, kind: str = "afpo", targets: Any = None,
+                 weights: Any = None, form: str = "disutility", names: Sequence[str] | None = None):
+        if kind not in ("afpo", "weights"):
+            raise ModelError("kind", kind, "'afpo' or 'weights'")
+        if form not in ("disutility", "log"):
+            raise ModelError("form", form, "'disutility' or 'log'")
+        if not isinstance(law, AtomLaw):
+            raise ModelError("law", type(law).__name__, "a discrete law (AtomLaw; use law.binned(k) for "
+                             "continuous laws)")
+        super().__init__(f"taxation_{kind}" + ("" if kind == "afpo" else f"_{form}"), "min")
+        n = family.n
+        self.family = family
+        self.law = law
+        self.kind = kind
+        self.form = form
+        self.names = tuple(names) if names is not None else tuple(f"region {i + 1}" for i in range(n))
+        if len(self.names) != n or len(set(self.names)) != n:
+            raise ModelError("names", list(self.names), f"{n} distinct region names")
+        s, p = law.x, law.w
+        if s.size == 0:
+            raise ModelError("law", law.describe(), "a residual claim positive with positive probability")
+        if s.max() > family.caps.sum() * (1 + 1e-12):
+            raise ModelError("caps", float(family.caps.sum()),
+                             f"total capacity >= max S_eps = {s.max():.10g}")
+        self.s, self.p = s, p
+        tax = self.variable("taxes", (n, s.size))
+        self.constrain("budget", [cp.sum(tax, axis=0) == s], "sum_i T_i(s_k) = s_k; Lambda(s_k) = -dual/p_k")
+        self.constrain("caps", [tax >= 0, tax <= family.caps[:, None]], "0 <= T_i <= c_i")
+        if kind == "afpo":
+            if targets is None:
+                raise ModelError("targets", None, "fairness targets E[eps_i] for kind = 'afpo'")
+            e = np.asarray(targets, float)
+            if e.shape != (n,) or not np.all(np.isfinite(e)):
+                raise ModelError("targets", targets, f"{n} finite targets")
+            self.targets = self.parameter("targets", n, value=e)
+            self.constrain("fairness", [tax @ p == self.targets], "E[T_i] = E[eps_i]; dual = ln alpha_i + c")
+            self.set_objective(cp.sum(family.cvx_psi(tax) @ p))
+        else:
+            if weights is None:
+                raise ModelError("weights", None, "fixed weights alpha for kind = 'weights'")
+            wts = np.asarray(weights, float)
+            if wts.shape != (n,) or not np.all(np.isfinite(wts)) or (wts <= 0).any():
+                raise ModelError("weights", weights, f"{n} positive finite weights")
+            if form == "disutility":
+                self.weights = self.parameter("weights", n, value=wts, nonneg=True)
+                self.set_objective(self.weights @ (family.cvx_value(tax) @ p))
+            else:
+                self.weights = self.parameter("log_weights", n, value=np.log(wts))
+                self.set_objective(cp.sum(family.cvx_psi(tax) @ p) + self.weights @ (tax @ p))
+        self.view = TaxView(self.names, tax, s, p)
+
+    def user_view(self) -> TaxView:
+        return self.view
+
+    def solve(self, backend: str = "cvxpy", solver: str | None = None, **kwargs: Any):
+        """Solve with tolerances tight enough for ``alpha`` to ~1e-10 (caller's options win).
+
+        The objective is flat to second order in weakly curved directions (atoms of small
+        probability), so default tolerances leave ``T`` wrong by ~1e-5 and ``alpha`` by ~2e-6: HiGHS's
+        QP regularisation (default 1e-7) is lowered to 1e-12; Clarabel's gap/feasibility tolerances
+        to 1e-12 for QPs (1e-10 for conic forms).
+        """
+        quadratic = self.kind == "afpo" or self.form == "log"
+        chosen = (solver or "CLARABEL").upper() if backend == "cvxpy" else "HIGHS"
+        tight: dict[str, Any] = {}
+        if backend in ("highs", "pyomo") or chosen == "HIGHS":
+            tight = {"qp_regularization_value": 1e-12} if backend != "cvxpy" else {}
+        elif chosen == "CLARABEL":
+            tol = 1e-12 if quadratic else 1e-10
+            tight = {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol, "tol_ktratio": 1e-10}
+        opts = {k: v for k, v in kwargs.items() if k not in ("check", "polish", "certify")}
+        flags = {k: kwargs[k] for k in ("check", "polish", "certify") if k in kwargs}
+        return super().solve(backend, solver, **flags, **{**tight, **opts})
+
+    def hint(self, status: str) -> str:
+        if status.startswith("infeasible"):
+            return ("no rule meets the budget, caps, fairness and user constraints together: check the "
+                    "attainability of the targets (check_targets) and the user constraints")
+        return super().hint(status)
+
+    def interpret(self, fields: dict[str, Any]) -> dict[str, Any]:
+        T = np.asarray(self.variables["taxes"].value, float)
+        p = self.p
+        y = fields["duals"].get("budget")
+        level = None if y is None else -np.asarray(y, float).ravel() / p
+        fields["allocation"] = {nm: T[i] for i, nm in enumerate(self.names)}
+        fields["aggregate"] = self.s
+        ET = T @ p
+        extra: dict[str, Any] = {"expected_tax": ET}
+        if self.kind == "afpo":
+            z = fields["duals"].get("fairness")
+            a = None if z is None else np.asarray(z, float).ravel()
+            alpha = None if a is None else np.exp(a - logsumexp(a))
+            e = np.asarray(self.targets.value, float)
+            pos = e > 0
+            extra["fairness_residual"] = float(np.max(np.abs(ET - e)[pos] / e[pos], initial=0.0))
+            extra["alpha"] = alpha
+            lam = None if (level is None or a is None) else np.exp(level - logsumexp(a))
+        elif self.form == "disutility":
+            wts = np.asarray(self.weights.value, float)
+            alpha = wts / wts.sum()
+            lam = None if level is None else level / wts.sum()
+        else:
+            a = np.asarray(self.weights.value, float)
+            alpha = np.exp(a - logsumexp(a))
+            lam = None if level is None else np.exp(level - logsumexp(a))
+        extra["Lambda"] = lam
+        fields["prices"] = Prices(note="Lambda(s_k) = -budget dual / p_k (disutility form), exp of it for "
+                                  "the log and AFPO forms; weights normalised to sum to 1",
+                                  extra={"Lambda": lam, "atoms": self.s})
+        fields["values"] = {nm: float(ET[i]) for i, nm in enumerate(self.names)}
+        fields["agents"] = tuple({"name": nm, "cap": float(self.family.caps[i]), "expected_tax": float(ET[i]),
+                                  "alpha": None if alpha is None else float(alpha[i])}
+                                 for i, nm in enumerate(self.names))
+        fields["extra"] = extra
+        return fields
