@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--solver", help="solver name, e.g. CLARABEL, ECOS, SCS, HIGHS")
         s.add_argument("--format", choices=("table", "json"), default="table")
         s.add_argument("--plot", metavar="FILE", help="write a figure (PNG/PDF/SVG) of the result")
+        s.add_argument("--reproducible", action="store_true",
+                       help="leave wall-clock timings out of the JSON: the same card and seed then give "
+                            "byte-identical output")
     sw = sub.add_parser("sweep", help="solve a model card over a grid of parameter values")
     sw.add_argument("card", help="path to a TOML model card, or a bundled card name")
     sw.add_argument("--grid", action="append", required=True, metavar="PATH=VALUES",
@@ -150,10 +153,22 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
     if args.format == "json":
         out = result.to_dict()
         out["model"] = {"name": card.name, "source": card.source, "seed": card.seed}
+        if args.reproducible:
+            out = _without_timings(out)
         print(json.dumps(out, allow_nan=False))
     else:
         print(result.table(title=title or f"{card.name} ({card.source})"))
     return 0
+
+
+def _without_timings(value):
+    """Drop wall-clock measurements (keys ending in ``_s``, ``seconds``, ``timings``) recursively."""
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items()
+                if not (k.endswith("_s") or k in ("seconds", "timings"))}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
 
 
 def _check_plot_path(path: str) -> None:

@@ -176,6 +176,11 @@ class Program:
         return {
             "infeasible": "the constraints admit no allocation; check caps, user constraints and bounds",
             "unbounded": "the objective can be improved without limit; a constraint is missing",
+            "iteration_limit": "the solver hit its iteration cap: raise max_iter (Clarabel) / max_iters, "
+                               "or try another solver",
+            "time_limit": "the solver hit its time limit: raise time_limit, or try another solver",
+            "solver_error": "the solver failed numerically: try another solver (e.g. solver='ECOS' or "
+                            "'SCS' for conic programs, backend='highs' for LPs) or rescale the data",
         }.get(status.replace("_inaccurate", ""), "")
 
     def interpret(self, solution_fields: dict[str, Any]) -> dict[str, Any]:

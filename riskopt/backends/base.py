@@ -32,9 +32,15 @@ _CVXPY_STATUS = {
 }
 
 
-def normalise_status(status: str | None) -> str:
-    """cvxpy status string -> riskopt status."""
-    return _CVXPY_STATUS.get(status, "solver_error")
+def normalise_status(status: str | None, *, iterations: int | None = None,
+                     max_iterations: int | None = None, raw: str = "") -> str:
+    """cvxpy status string -> riskopt status. cvxpy reports every solver limit as ``user_limit``;
+    an iteration count at the cap, or a raw status naming iterations, makes it ``iteration_limit``."""
+    out = _CVXPY_STATUS.get(status, "solver_error")
+    if out == "time_limit" and ("iteration" in raw.lower() or (
+            iterations is not None and max_iterations is not None and iterations >= max_iterations)):
+        return "iteration_limit"
+    return out
 
 
 @dataclass

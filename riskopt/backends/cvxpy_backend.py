@@ -60,10 +60,12 @@ class CvxpyBackend(Backend):
         total = time.perf_counter() - t0
         compile_s = float(getattr(problem, "compilation_time", None) or 0.0)
         stats = problem.solver_stats
-        return SolveReport(self.name, solver, normalise_status(problem.status), str(problem.status),
-                           compile_s=compile_s, solve_s=max(total - compile_s, 0.0),
-                           iterations=getattr(stats, "num_iters", None), options=opts,
-                           objective=problem.value)
+        iterations = getattr(stats, "num_iters", None)
+        cap = next((opts[k] for k in ("max_iter", "max_iters", "maxiter") if k in opts), None)
+        return SolveReport(self.name, solver,
+                           normalise_status(problem.status, iterations=iterations, max_iterations=cap),
+                           str(problem.status), compile_s=compile_s, solve_s=max(total - compile_s, 0.0),
+                           iterations=iterations, options=opts, objective=problem.value)
 
 
 @functools.lru_cache(maxsize=1)

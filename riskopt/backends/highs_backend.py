@@ -87,7 +87,7 @@ class HighsBackend(Backend):
         info = h.getInfo()
         iters = int(info.simplex_iteration_count + info.ipm_iteration_count + info.qp_iteration_count)
         unpack(problem, sf, clarabel_status, x, z, iters, solve_s)
-        return SolveReport(self.name, solver, normalise_status(problem.status), status.name,
+        return SolveReport(self.name, solver, normalise_status(problem.status, raw=status.name), status.name,
                            compile_s=sf.compile_s, solve_s=solve_s, iterations=iters, options=opts,
                            objective=problem.value)
 

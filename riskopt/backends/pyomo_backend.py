@@ -94,6 +94,6 @@ class PyomoBackend(Backend):
             x = np.array([pyo.value(m.x[j]) for j in range(n)], float)
             z = -np.array([m.dual.get(m.rows[r], 0.0) for r in range(sf.n_rows)], float)
         unpack(problem, sf, clarabel_status, x, z, None, solve_s)
-        return SolveReport(self.name, solver, normalise_status(problem.status), str(tc),
+        return SolveReport(self.name, solver, normalise_status(problem.status, raw=str(tc)), str(tc),
                            compile_s=sf.compile_s + build_s, solve_s=solve_s, options=opts,
                            objective=problem.value)
