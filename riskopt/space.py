@@ -244,6 +244,8 @@ class Scenarios:
         losses = np.broadcast_to(np.asarray(loss, float), pj.shape)
         if np.any(~np.isfinite(losses)) or np.any(losses <= 0):
             raise ModelError("loss", loss, "positive finite losses")
+        if np.max(losses) > np.finfo(float).max / (losses.size + 1):
+            raise ModelError("loss", loss, "losses whose total over the pool is finite")
         if tick is None:
             if not np.allclose(losses, losses[0], rtol=0, atol=0):
                 raise ModelError("tick", None, "a common tick when the losses differ")

@@ -249,7 +249,8 @@ class ESDistortion(DistortionFunction):
         self.level = in_unit_open("level", level, "a tail probability in (0, 1)")
 
     def __call__(self, t):
-        return np.minimum(np.asarray(t, float) / self.level, 1.0)
+        with np.errstate(over="ignore"):  # a subnormal level: t / level = inf, clipped to 1
+            return np.minimum(np.asarray(t, float) / self.level, 1.0)
 
     def knots(self):
         return np.array([0.0, self.level, 1.0]), np.array([0.0, 1.0, 1.0])

@@ -550,6 +550,9 @@ def _storm_card(root: Any, draws: Any, method: str, tol: float) -> StormCard:
     shares = inode.take("surplus_shares", (float, list), default=0.0)
     if isinstance(shares, list):
         shares = number_list(shares, inode.at("surplus_shares"))
+        if n is not None and shares.size not in (1, n):  # csv regions are counted at run time
+            raise ModelError(inode.at("surplus_shares"), f"{shares.size} shares",
+                             f"one share, or one per region ({n})")
     inode.finish()
     if "capital" not in kw and "own_capital" not in kw:
         kw["capital"] = 1000.0

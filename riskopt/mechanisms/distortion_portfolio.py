@@ -171,9 +171,9 @@ class PortfolioResult:
         return "\n".join(lines)
 
     def plot(self, path: str, title: str = "") -> None:
-        from .distortion_sharing import _pyplot
+        from ..plots import pyplot
 
-        plt = _pyplot()
+        plt = pyplot()
         fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 4))
         ax1.plot(self.grid, self.curve, label="inner value (general machinery)")
         ax1.axvline(self.lambda_closed, color="r", ls="--", label=f"lambda* = {self.lambda_closed:.4f}")

@@ -61,6 +61,7 @@ from ..measures.distortion import (
     check_distortion,
     choquet_sorted,
 )
+from ..plots import pyplot
 from ..program import Agent, SharingProgram
 from ..solution import jsonable
 from ..space import Scenarios
@@ -228,7 +229,7 @@ class SharingResult:
         return "\n".join(lines)
 
     def plot(self, path: str, title: str = "") -> None:
-        plt = _pyplot()
+        plt = pyplot()
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
         t = np.linspace(0.0, 1.0, 401)
         for nm, h in zip(self.names, self.hs, strict=True):
@@ -261,17 +262,6 @@ class SharingResult:
         fig.tight_layout()
         fig.savefig(path)
         plt.close(fig)
-
-
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - matplotlib is in the test extra
-        raise ModelError("--plot", None, "matplotlib installed (pip install riskopt[plots])") from None
-    return plt
 
 
 # --------------------------------------------------------------------------- the mechanism

@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import exprel
 
 from ..errors import ModelError
 from ..laws import Censored, Exponential, Law
@@ -290,8 +291,9 @@ def _family_integrals(p: np.ndarray, edges: np.ndarray) -> np.ndarray:
     width = np.diff(edges, axis=1)[:, None, :]
     out = np.multiply(-rate, a)
     np.exp(out, out=out)
-    out *= -np.expm1(-rate * width)
-    out *= scale / (level * rate)
+    # int_a^(a+w) exp(-r z) dz = exp(-r a) w exprel(-r w): no 0/0 or overflow for tiny rates
+    out *= width * exprel(-rate * width)
+    out *= scale / level
     with np.errstate(divide="ignore"):
         knee = -np.log(level[..., 0]) / rate[..., 0]
     top = edges[:, -1:]

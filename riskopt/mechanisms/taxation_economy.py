@@ -304,7 +304,11 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Insu
         raise ModelError("insurer.capital", K, f"a capital below the total wealth {total_w:.6g}",
                          detail="no default possible: the insurer always pays (P(S > K) = 0), so there "
                          "is no residual claim to tax")
-    surplus = np.broadcast_to(np.asarray(ins.surplus_shares, float), (n,)).astype(float)
+    surplus = np.asarray(ins.surplus_shares, float)
+    if surplus.size not in (1, n) or surplus.ndim > 1:
+        raise ModelError("insurer.surplus_shares", f"{surplus.size} shares",
+                         f"one share, or one per region ({n})")
+    surplus = np.broadcast_to(surplus.reshape(-1), (n,)).astype(float)
     if not np.all(np.isfinite(surplus)) or (surplus < 0).any() or surplus.sum() > 1 + 1e-12:
         raise ModelError("insurer.surplus_shares", ins.surplus_shares, "shares >= 0 summing to at most 1")
     t0 = time.perf_counter()
