@@ -184,8 +184,8 @@ def tail_t3(inp: dict[str, Any]) -> dict[str, Any]:
 register(Family(
     name="distortion_theorem3",
     case=theorem3_case,
-    sizes=[2, 3, 10],
-    quick_sizes=[2, 10],
+    sizes=[2, 20, 200],
+    quick_sizes=[2, 20],
     description="Theorem 3: closed form vs Lemma 3 jackpot vs tail-probability program (n agents)",
     notes=__doc__,
     columns=["size", "runner", "status", "total_s", "compile_s", "solve_s", "iterations", "gap"],

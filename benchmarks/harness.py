@@ -28,6 +28,7 @@ class Runner:
     name: str
     fn: Callable[[dict[str, Any]], dict[str, Any]]
     max_size: float = float("inf")  # skip larger sizes (too slow or pointless)
+    min_size: float = 0  # skip smaller sizes (a fixed-budget baseline worth one run at the top size)
     note: str = ""
 
 
@@ -64,7 +65,7 @@ def run(family: Family, *, quick: bool = False, repeat: int = 3) -> list[dict[st
         for size in sizes:
             inputs = family.case(size)
             for runner in family.runners:
-                if size > runner.max_size:
+                if not runner.min_size <= size <= runner.max_size:
                     continue
                 samples = []
                 for _ in range(1 if quick else repeat):
