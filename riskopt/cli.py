@@ -154,21 +154,13 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
         out = result.to_dict()
         out["model"] = {"name": card.name, "source": card.source, "seed": card.seed}
         if args.reproducible:
-            out = _without_timings(out)
+            from .solution import without_timings
+
+            out = without_timings(out)
         print(json.dumps(out, allow_nan=False))
     else:
         print(result.table(title=title or f"{card.name} ({card.source})"))
     return 0
-
-
-def _without_timings(value):
-    """Drop wall-clock measurements (keys ending in ``_s``, ``seconds``, ``timings``) recursively."""
-    if isinstance(value, dict):
-        return {k: _without_timings(v) for k, v in value.items()
-                if not (k.endswith("_s") or k in ("seconds", "timings"))}
-    if isinstance(value, list):
-        return [_without_timings(v) for v in value]
-    return value
 
 
 def _check_plot_path(path: str) -> None:

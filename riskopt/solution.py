@@ -29,13 +29,24 @@ from .duals import Prices
 if TYPE_CHECKING:
     from .program import Program
 
-__all__ = ["Certificate", "Solution", "build_solution", "jsonable"]
+__all__ = ["Certificate", "Solution", "build_solution", "jsonable", "without_timings"]
 
 OK_STATUSES = ("optimal", "optimal_inaccurate")
 #: atoms whose gradient is only a subgradient: stationarity is then not a meaningful residual
 NONSMOOTH = {"pos", "neg", "max", "min", "maximum", "minimum", "abs", "norm1", "norm_inf",
              "sum_largest", "sum_smallest", "dotsort", "cvar", "lambda_max", "Pnorm", "norm"}
 STATIONARITY_MAX_VARS = 200_000
+
+
+def without_timings(value: Any) -> Any:
+    """A JSON-like output without its wall-clock measurements (keys ending in ``_s``, ``seconds``,
+    ``timings``, at any depth): what two runs of the same card and seed must agree on bit for bit."""
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items()
+                if not (k.endswith("_s") or k in ("seconds", "timings"))}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value
 
 
 def jsonable(v: Any) -> Any:

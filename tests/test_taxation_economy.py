@@ -135,6 +135,24 @@ def test_dask_local_cluster_equals_serial():
     assert serial.to_dict()["scheme_comparison"] == split.to_dict()["scheme_comparison"]
 
 
+def test_block_sums_do_not_depend_on_the_blas_thread_count():
+    """A dask worker and the main process may run BLAS on different thread counts, which splits
+    ``X @ p`` (and the copula product) differently: the block path pins BLAS to one thread so the
+    bits agree (the 212-region, 8192-scenario block differed in the last bits before)."""
+    from threadpoolctl import threadpool_limits
+
+    from riskopt.mechanisms.taxation_economy import _LossTask
+
+    regions, _ = synthetic_regions()
+    task = _LossTask(StormSource(StormModel(regions), 8192, 7, 8192), second_moment=True)
+    with threadpool_limits(limits=2, user_api="blas"):
+        many = task(0)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = task(0)
+    for a, b in zip(many, one, strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_surplus_shares_and_utility_payments():
     """Surplus shares pay s_i (k - S) back on Omega_+; a CARA utility of final wealth values the
     payments by v(l) = -u(w - l) (riskopt.measures.utility) and gives the exponential tax family."""
