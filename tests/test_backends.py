@@ -173,3 +173,23 @@ def test_no_sabotage_indemnities():
     with pytest.raises(ro.ModelError, match="nonnegative loss"):
         ro.SharingProgram(ro.Scenarios.discrete([-1.0, 2.0], [0.5, 0.5]), agents,
                           allocation=ro.NoSabotage(), objective="total_risk")
+
+
+@pytest.mark.parametrize(("backend", "solver"), [("cvxpy", "CLARABEL"), ("highs", None)])
+def test_large_program_compiles_with_the_coo_backend_and_gives_the_same_answer(backend, solver):
+    """From 100,000 variables cvxpy canonicalises with its COO backend (faster on the reinsurance
+    layer LP); the answer must not change: min c'x on the simplex is min c with dual -min c."""
+    from riskopt.backends.base import LARGE_PROGRAM_VARIABLES, canon_backend
+
+    n = LARGE_PROGRAM_VARIABLES
+    c = np.random.default_rng(5).uniform(1.0, 2.0, n)
+    prog = Program("simplex", "min")
+    x = prog.variable("x", n)
+    prog.set_objective(c @ x)
+    prog.constrain("total", [cp.sum(x) == 1])
+    prog.constrain("sign", [x >= 0])
+    assert canon_backend(prog.problem) == "COO"
+    assert canon_backend(_qp(1.0)[0].problem) is None
+    sol = prog.solve(backend=backend, solver=solver)
+    assert sol.objective == pytest.approx(c.min(), abs=1e-7)
+    assert float(sol.duals["total"]) == pytest.approx(-c.min(), abs=1e-6)

@@ -14,7 +14,13 @@ import cvxpy as cp
 
 from ..errors import ModelError
 
-__all__ = ["STATUSES", "Backend", "SolveReport", "backend", "backends", "cone_types", "register_backend"]
+__all__ = ["STATUSES", "Backend", "SolveReport", "backend", "backends", "canon_backend", "cone_types",
+           "register_backend"]
+
+#: from this many scalar variables cvxpy canonicalises with its "COO" backend: on the 2M-variable
+#: reinsurance layer LP it compiles in 1.6 s instead of 2.7 s (default C++ backend); on programs of a
+#: few thousand variables the default is faster (0.010 s vs 0.016 s on a 50-farmer pool)
+LARGE_PROGRAM_VARIABLES = 100_000
 
 #: statuses a Solution can carry
 STATUSES = ("optimal", "optimal_inaccurate", "infeasible", "infeasible_inaccurate", "unbounded",
@@ -30,6 +36,12 @@ _CVXPY_STATUS = {
     cp.USER_LIMIT: "time_limit",
     cp.SOLVER_ERROR: "solver_error",
 }
+
+
+def canon_backend(problem: cp.Problem) -> str | None:
+    """cvxpy's canonicalisation backend for ``problem``: "COO" for large programs, else cvxpy's default."""
+    size = sum(v.size for v in problem.variables())
+    return "COO" if size >= LARGE_PROGRAM_VARIABLES else None
 
 
 def normalise_status(status: str | None, *, iterations: int | None = None,

@@ -10,7 +10,15 @@ from typing import Any
 import cvxpy as cp
 
 from ..errors import ModelError
-from .base import CONE_NAMES, Backend, SolveReport, cone_types, normalise_status, register_backend
+from .base import (
+    CONE_NAMES,
+    Backend,
+    SolveReport,
+    canon_backend,
+    cone_types,
+    normalise_status,
+    register_backend,
+)
 
 #: riskopt's default options per solver (overridable per call); they are recorded in every report.
 #: Clarabel: its own 1e-8 tolerances (the KKT polish refines smooth programs beyond them) and no
@@ -44,7 +52,7 @@ class CvxpyBackend(Backend):
         try:
             with warnings.catch_warnings():  # riskopt reports the status itself
                 warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
-                problem.solve(solver=solver, ignore_dpp=not dpp, **opts)
+                problem.solve(solver=solver, ignore_dpp=not dpp, canon_backend=canon_backend(problem), **opts)
         except cp.error.SolverError as exc:
             missing = _missing_cones(problem, solver)
             if missing:

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sps
 
 from ..errors import ModelError
-from .base import CONE_NAMES, cone_types
+from .base import CONE_NAMES, canon_backend, cone_types
 
 
 @dataclass
@@ -52,7 +52,8 @@ def extract(problem: cp.Problem, accepted: frozenset[str], backend: str, *,
             dpp: bool = False) -> StandardForm:
     """Canonicalise ``problem`` and check its cones against those the backend accepts."""
     t0 = time.perf_counter()
-    data, chain, inverse = problem.get_problem_data(cp.CLARABEL, ignore_dpp=not dpp)
+    data, chain, inverse = problem.get_problem_data(cp.CLARABEL, ignore_dpp=not dpp,
+                                                    canon_backend=canon_backend(problem))
     compile_s = time.perf_counter() - t0
     P = data.get("P")
     has_quad = P is not None and P.nnz > 0
