@@ -41,7 +41,10 @@ _CVXPY_STATUS = {
 def canon_backend(problem: cp.Problem) -> str | None:
     """cvxpy's canonicalisation backend for ``problem``: "COO" for large programs, else cvxpy's default."""
     size = sum(v.size for v in problem.variables())
-    return "COO" if size >= LARGE_PROGRAM_VARIABLES else None
+    if size < LARGE_PROGRAM_VARIABLES:
+        return None
+    # COO arrived in cvxpy 1.7; SCIPY (older) compiles the layer LP about as fast (1.6 s)
+    return getattr(cp.settings, "COO_CANON_BACKEND", cp.settings.SCIPY_CANON_BACKEND)
 
 
 def normalise_status(status: str | None, *, iterations: int | None = None,
