@@ -9,7 +9,7 @@ import numpy as np
 from .errors import ModelError
 from .solution import Solution
 
-__all__ = ["plot_sharing", "pyplot"]
+__all__ = ["finish_figure", "plot_sharing", "pyplot", "save_figure"]
 
 MAX_LINES = 12
 
@@ -29,6 +29,22 @@ def pyplot():
     except ImportError:
         raise ModelError("plot", "matplotlib", "matplotlib installed: pip install 'riskopt[plots]'") from None
     return plt
+
+
+def finish_figure(fig, title: str = ""):
+    """The common tail of every riskopt figure: a suptitle when given, then a tight layout."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path: str | Path, *, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` and close it (figures are not kept open across a sweep)."""
+    out = Path(path)
+    fig.savefig(out, dpi=dpi)
+    pyplot().close(fig)
+    return out
 
 
 def plot_sharing(sol: Solution, path: str | Path, *, reference_density: np.ndarray | None = None,
@@ -65,12 +81,6 @@ def plot_sharing(sol: Solution, path: str | Path, *, reference_density: np.ndarr
         ax2.legend(fontsize=8)
     else:
         ax2.text(0.5, 0.5, pr.note or "no state prices", ha="center", va="center", wrap=True)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(finish_figure(fig, title), path, dpi=120)
 
 

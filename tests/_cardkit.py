@@ -359,14 +359,15 @@ def fuzz_values(*, small: bool) -> st.SearchStrategy[Any]:
     )
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+def card_paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path (tuple of keys and indices) into a parsed card, the empty path first."""
     out = [prefix]
     if isinstance(node, dict):
         for k, v in node.items():
-            out += _paths(v, (*prefix, k))
+            out += card_paths(v, (*prefix, k))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
+            out += card_paths(v, (*prefix, i))
     return out
 
 
@@ -382,7 +383,7 @@ def mutated_card(draw: st.DrawFn, small: bool = False, others: bool = False) -> 
     if small:  # [solver] options have their own tests in test_cli.py
         keys = keys.filter(lambda k: k != "options")
     for _ in range(draw(st.integers(1, 3 if small else 4))):
-        paths = _paths(card)[1:]
+        paths = card_paths(card)[1:]
         if not paths:
             break
         path = draw(st.sampled_from(paths))

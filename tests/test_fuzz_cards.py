@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _cardkit import write
+from _cardkit import card_paths, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -130,17 +130,6 @@ OPS = ["drop", "replace", "replace", "edge", "edge", "size", "retype", "keyword"
 GENTLE_OPS = ["edge", "edge", "edge", "scale", "scale", "keyword", "size", "drop", "list_length"]
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 def _get(card: Any, path: tuple) -> Any:
     for k in path:
         card = card[k]
@@ -157,7 +146,7 @@ def mutate(draw: st.DrawFn, card: dict[str, Any], max_ops: int,
     ``gentle``: only edits that keep a leaf's type (edge values, rescaling, keywords, sizes)."""
     log = []
     for _ in range(draw(st.integers(1, max_ops))):
-        paths = _paths(card)[1:]
+        paths = card_paths(card)[1:]
         if gentle:
             leaves = [p for p in paths if not isinstance(_get(card, p), dict)]
             paths = leaves or paths

@@ -171,7 +171,7 @@ class PortfolioResult:
         return "\n".join(lines)
 
     def plot(self, path: str, title: str = "") -> None:
-        from ..plots import pyplot
+        from ..plots import finish_figure, pyplot, save_figure
 
         plt = pyplot()
         fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 4))
@@ -194,11 +194,7 @@ class PortfolioResult:
         ax3.set_ylabel("lambda*")
         ax3.set_title("lambda* curve (feasible kappa <= w min xi)")
         ax3.legend(fontsize=8)
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
+        save_figure(finish_figure(fig, title), path, dpi=100)
 
 
 class _Memo(DistortionFunction):

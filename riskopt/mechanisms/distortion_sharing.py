@@ -61,7 +61,7 @@ from ..measures.distortion import (
     check_distortion,
     choquet_sorted,
 )
-from ..plots import pyplot
+from ..plots import finish_figure, pyplot, save_figure
 from ..program import Agent, SharingProgram
 from ..solution import jsonable
 from ..space import Scenarios
@@ -257,11 +257,7 @@ class SharingResult:
             ax2.set_xlabel("x")
             ax2.set_title("comonotone allocation f_i(x)")
             ax2.legend(fontsize=7)
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
+        save_figure(finish_figure(fig, title), path, dpi=100)
 
 
 # --------------------------------------------------------------------------- the mechanism

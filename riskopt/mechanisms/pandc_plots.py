@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..plots import pyplot
+from ..plots import finish_figure, pyplot, save_figure
 
 if TYPE_CHECKING:
     from .price_and_choose import PriceAndChooseResult
@@ -35,11 +35,7 @@ def simplex_xy(q: np.ndarray) -> np.ndarray:
 
 def plot_result(result: PriceAndChooseResult, path: str | Path, title: str = "") -> Path:
     """Write the two-panel figure of ``result`` to ``path``."""
-    fig = result_figure(result, title)
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    pyplot().close(fig)
-    return out
+    return save_figure(result_figure(result, title), path, dpi=120)
 
 
 def result_figure(result: PriceAndChooseResult, title: str = ""):
@@ -87,7 +83,4 @@ def result_figure(result: PriceAndChooseResult, title: str = ""):
     ax2.set_ylabel("dQ/dP")
     ax2.set_title("state prices")
     ax2.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, title)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..plots import pyplot
+from ..plots import finish_figure, pyplot, save_figure
 from ..report import format_table
 from ..solution import jsonable
 from .reinsurance_layers import lowest_two
@@ -322,11 +322,7 @@ class MarketOutcome:
 
     def plot(self, path: str | Path, title: str = "", *, max_insurers: int = 4) -> Path:
         """Write :meth:`figure` to ``path``."""
-        fig = self.figure(title, max_insurers=max_insurers)
-        out = Path(path)
-        fig.savefig(out, dpi=110)
-        pyplot().close(fig)
-        return out
+        return save_figure(self.figure(title, max_insurers=max_insurers), path)
 
     def figure(self, title: str = "", *, max_insurers: int = 4) -> Any:
         """Indemnities I_ij(x) per insurer (the paper's Figures 1 and 3) and the curves alpha_i,
@@ -356,10 +352,7 @@ class MarketOutcome:
             ax.set_xlabel("layer z")
             ax.set_title("capacities of {X > z}")
             ax.legend(fontsize=7)
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        return fig
+        return finish_figure(fig, title)
 
 
 _PRICE_LINES = (("scarcity_prices", "scarcity prices of capacity (continuum lambda*)"),

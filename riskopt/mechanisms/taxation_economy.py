@@ -86,7 +86,22 @@ class Insurer:
             nonnegative("insurer.own_capital", self.own_capital)
 
 
-class MatrixSource:
+class _Blocks:
+    """Scenarios ``0..scenarios-1`` served in column blocks of ``block``: block ``j`` is
+    ``[j block, min((j + 1) block, scenarios))``."""
+
+    scenarios: int
+    block: int
+
+    @property
+    def count(self) -> int:
+        return -(-self.scenarios // self.block)
+
+    def bounds(self, j: int) -> tuple[int, int]:
+        return j * self.block, min((j + 1) * self.block, self.scenarios)
+
+
+class MatrixSource(_Blocks):
     """Losses in memory, ``X[i, s]`` (regions x scenarios), served in column blocks."""
 
     def __init__(self, X: np.ndarray, probs: Any = None, *, block: int = 8192, validate: bool = True):
@@ -119,13 +134,6 @@ class MatrixSource:
     def scenarios(self) -> int:
         return self.X.shape[1]
 
-    @property
-    def count(self) -> int:
-        return -(-self.scenarios // self.block)
-
-    def bounds(self, j: int) -> tuple[int, int]:
-        return j * self.block, min((j + 1) * self.block, self.scenarios)
-
     def get(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.bounds(j)
         return self.X[:, a:b], self.p[a:b]
@@ -135,7 +143,7 @@ class MatrixSource:
 
 
 @dataclass(frozen=True)
-class StormSource:
+class StormSource(_Blocks):
     """Blocks of ``model`` drawn on demand: block ``j`` from ``SeedSequence(seed, spawn_key=(j,))``
     (equally likely scenarios). Picklable: dask workers regenerate their blocks."""
 
@@ -147,13 +155,6 @@ class StormSource:
     @property
     def n(self) -> int:
         return self.model.n
-
-    @property
-    def count(self) -> int:
-        return -(-self.scenarios // self.block)
-
-    def bounds(self, j: int) -> tuple[int, int]:
-        return j * self.block, min((j + 1) * self.block, self.scenarios)
 
     def get(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.bounds(j)

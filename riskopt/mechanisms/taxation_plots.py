@@ -15,24 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError
+from ..plots import finish_figure, pyplot, save_figure
 from .taxation_layers import Layers
 
-__all__ = ["plot_layers", "plot_storm", "pyplot"]
+__all__ = ["plot_layers", "plot_storm"]
 
 MAX_LINES = 10
-
-
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (a ModelError naming the extra if it is missing)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ModelError("plot", "matplotlib", "matplotlib installed: pip install 'riskopt[plots]'") from None
-    return plt
 
 
 def _shown(names: Sequence[str], order: np.ndarray | None = None) -> list[int]:
@@ -79,13 +67,7 @@ def plot_layers(rule: Layers, names: Sequence[str], upper: float, path: str | Pa
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     _layer_axes(axes, rule, names, upper)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(finish_figure(fig, title), path)
 
 
 def plot_storm(xy: np.ndarray, names: Sequence[str], panels: dict[str, np.ndarray], rule: Layers,
@@ -116,10 +98,4 @@ def plot_storm(xy: np.ndarray, names: Sequence[str], panels: dict[str, np.ndarra
     _layer_axes(axes[1][:3], rule, names, upper)
     for ax in axes[1][3:]:
         ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return save_figure(finish_figure(fig, title), path, dpi=100)

@@ -221,7 +221,7 @@ def sensitivity(points: Sequence[Mapping[str, Any]], *, runner: Any = None) -> A
 def plot_sensitivity(rows: Sequence[Mapping[str, Any]], x: str, path: Any, *, title: str = "") -> Any:
     """The paper's sensitivity figures: ``alpha_1`` (solid) and ``alpha_2`` (dashed) against ``x``,
     coloured by the active case, infeasible points marked on the axis, ``zeta`` on a second axis."""
-    from .taxation_plots import pyplot
+    from ..plots import finish_figure, pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -244,7 +244,4 @@ def plot_sensitivity(rows: Sequence[Mapping[str, Any]], x: str, path: Any, *, ti
     ax.legend(fontsize=7, loc="best")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(finish_figure(fig), path)
