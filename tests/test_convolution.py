@@ -27,6 +27,7 @@ from riskopt.measures.convolution import (
 )
 from riskopt.measures.distortion import (
     Custom,
+    Dual,
     DualPower,
     ESDistortion,
     PiecewiseLinear,
@@ -147,6 +148,20 @@ def test_concave_inf_convolution_is_the_pointwise_minimum():
     assert np.allclose(conv(t), PointwiseMin(hs)(t), atol=0)
     split = conv.split(t)
     assert np.allclose(split.sum(axis=0), t) and np.all((split == 0) | np.isclose(split, t))
+
+
+@pytest.mark.parametrize("t", [0.0, 0.3, 0.7, 1.0])
+def test_identity_agents_in_sup_and_inf_convolutions_match_brute_force(t):
+    """A linear h (the identity) has a flat derivative: its level set is an end of [0, 1] that
+    depends on the reading (argmin for convex, argmax for concave). A concave Power(0.5) with the
+    identity once got the convex end (split [0, 1] at t = 0.3, value 1 instead of 0.55)."""
+    grid = np.linspace(max(0.0, t - 1.0), min(1.0, t), 30001)
+    sup = sup_convolution([Power(0.5), Power(1.0)])
+    assert float(sup(t)) == pytest.approx(float(np.max(np.sqrt(grid) + (t - grid))), abs=1e-8)
+    assert float(sup.split(t).sum()) == pytest.approx(t, abs=1e-12)
+    inf = inf_convolution([Dual(Power(1.0)), Power(2.0)])
+    assert float(inf(t)) == pytest.approx(_two_agent_brute(Dual(Power(1.0)), Power(2.0), t), abs=1e-9)
+    assert float(inf.split(t).sum()) == pytest.approx(t, abs=1e-12)
 
 
 def test_sup_convolutions():

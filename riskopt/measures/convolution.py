@@ -208,7 +208,7 @@ def _clip_point(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _power_inverse(h: Power, mu: np.ndarray, convex: bool):
     a = h.a
     if a == 1.0:
-        return _linear_inverse(mu, 1.0)
+        return _linear_inverse(mu, 1.0, convex)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         s = np.power(np.maximum(mu, 0.0) / a, 1.0 / (a - 1.0))
     if a > 1:  # derivative increasing from 0 to a
@@ -219,7 +219,7 @@ def _power_inverse(h: Power, mu: np.ndarray, convex: bool):
 def _dual_power_inverse(h: DualPower, mu: np.ndarray, convex: bool):
     b = h.b
     if b == 1.0:
-        return _linear_inverse(mu, 1.0)
+        return _linear_inverse(mu, 1.0, convex)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         u = np.power(np.maximum(mu, 0.0) / b, 1.0 / (b - 1.0))
     if b < 1:  # convex: derivative b (1 - s)^(b - 1) increasing from b to inf
@@ -242,10 +242,12 @@ def _dual_inverse(h: Dual, mu: np.ndarray, convex: bool):
     return 1.0 - hi, 1.0 - lo
 
 
-def _linear_inverse(mu: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray]:
-    lo = np.where(mu > slope, 1.0, 0.0)
-    hi = np.where(mu >= slope, 1.0, 0.0)
-    return lo, hi
+def _linear_inverse(mu: np.ndarray, slope: float, convex: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``h(s) = slope s``: ``argmin (slope - mu) s`` (convex reading) is 1 above the slope and 0
+    below; ``argmax`` (concave reading) the reverse; all of [0, 1] at ``mu = slope``."""
+    above = mu > slope if convex else mu < slope
+    at_most = mu >= slope if convex else mu <= slope
+    return np.where(above, 1.0, 0.0), np.where(at_most, 1.0, 0.0)
 
 
 _INVERSES: dict[type, Callable] = {
