@@ -72,7 +72,10 @@ class LayerProgram(Program):
             self.capacity_index = J
         else:
             self.capacity_index = np.empty(0, int)
-        self.set_objective(cp.sum(cp.multiply(self.cost, y)) + constant)
+        # an inner product of vectors, not sum(multiply(cost, y)): cvxpy's DPP form of an elementwise
+        # product with a Parameter grows with the square of the size (2 GB at 16,000 cells x
+        # reinsurers, 48 GB at 80,000); vec(cost) @ vec(y) compiles in 0.05 s at 40,000
+        self.set_objective(cp.vec(self.cost, order="F") @ cp.vec(y, order="F") + constant)
 
     def hint(self, status: str) -> str:
         return {"infeasible": "the layer LP is always feasible (y = 0): report this",
