@@ -157,7 +157,7 @@ class Program:
             raise ModelError("polish", polish, "True, False or 'auto'")
         problem = self.problem
         report = run(problem, backend=backend, solver=solver, options=options, build_s=self._build_s,
-                     dpp=self._dpp)
+                     dpp=self._dpp, defaults=self.solver_defaults)
         if polish and report.status in OK_STATUSES:
             self.refine(report, force=polish is True)
         solution = build_solution(self, report, certify=certify)
@@ -167,6 +167,11 @@ class Program:
             raise SolveError(solution.status, backend=report.backend, solver=report.solver,
                              hint=self.hint(solution.status), solution=solution)
         return solution
+
+    def solver_defaults(self, backend: str, solver: str) -> dict[str, Any]:
+        """This program's own solver options (e.g. tighter tolerances): applied over the backend's
+        defaults and under the caller's options. Builders override it."""
+        return {}
 
     def refine(self, report: Any, *, force: bool = False) -> None:
         """Improve a solved point in place (builders with a polish override this)."""

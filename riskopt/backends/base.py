@@ -22,6 +22,10 @@ __all__ = ["STATUSES", "Backend", "SolveReport", "backend", "backends", "canon_b
 #: few thousand variables the default is faster (0.010 s vs 0.016 s on a 50-farmer pool)
 LARGE_PROGRAM_VARIABLES = 100_000
 
+#: HiGHS options on every backend that reaches it (highspy, Pyomo, cvxpy): the cell costs of fine
+#: layer grids fall below HiGHS's 1e-7 default feasibility tolerances
+HIGHS_OPTIONS: dict[str, Any] = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
+
 #: statuses a Solution can carry
 STATUSES = ("optimal", "optimal_inaccurate", "infeasible", "infeasible_inaccurate", "unbounded",
             "unbounded_inaccurate", "time_limit", "iteration_limit", "solver_error")

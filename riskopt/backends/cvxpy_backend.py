@@ -12,6 +12,7 @@ import cvxpy as cp
 from ..errors import ModelError
 from .base import (
     CONE_NAMES,
+    HIGHS_OPTIONS,
     Backend,
     SolveReport,
     canon_backend,
@@ -29,7 +30,7 @@ DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
                  "iterative_refinement_enable": False},
     "ECOS": {"abstol": 1e-9, "reltol": 1e-9, "feastol": 1e-9, "max_iters": 300},
     "SCS": {"eps_abs": 1e-8, "eps_rel": 1e-8, "max_iters": 20_000},
-    "HIGHS": {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9},
+    "HIGHS": HIGHS_OPTIONS,
 }
 
 

@@ -15,10 +15,8 @@ import numpy as np
 import scipy.sparse as sps
 
 from ..errors import ModelError
-from .base import Backend, SolveReport, normalise_status, register_backend
-from .standard_form import extract, unpack
-
-DEFAULT_OPTIONS = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
+from .base import HIGHS_OPTIONS, Backend, SolveReport, normalise_status, register_backend
+from .standard_form import extract, solve_empty, unpack
 
 
 @register_backend
@@ -42,11 +40,9 @@ class HighsBackend(Backend):
         import highspy
 
         sf = extract(problem, self.cones, self.name, dpp=dpp)
-        opts = {**DEFAULT_OPTIONS, **options}
-        if sf.n_vars == 0:  # everything is fixed by the data: nothing to solve
-            unpack(problem, sf, "Solved", np.zeros(0), np.zeros(sf.n_rows), 0, 0.0)
-            return SolveReport(self.name, solver, normalise_status(problem.status), "empty model",
-                               compile_s=sf.compile_s, options=opts, objective=problem.value)
+        opts = {**HIGHS_OPTIONS, **options}
+        if sf.n_vars == 0:
+            return solve_empty(problem, sf, self.name, solver, opts)
         t0 = time.perf_counter()
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)

@@ -13,8 +13,8 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from .base import Backend, SolveReport, normalise_status, register_backend
-from .standard_form import extract, unpack
+from .base import HIGHS_OPTIONS, Backend, SolveReport, normalise_status, register_backend
+from .standard_form import extract, solve_empty, unpack
 
 
 @register_backend
@@ -40,10 +40,9 @@ class PyomoBackend(Backend):
         from pyomo.opt import TerminationCondition as Term
 
         sf = extract(problem, self.cones, self.name, dpp=dpp)
-        if sf.n_vars == 0:  # everything is fixed by the data: nothing to solve
-            unpack(problem, sf, "Solved", np.zeros(0), np.zeros(sf.n_rows), 0, 0.0)
-            return SolveReport(self.name, solver, normalise_status(problem.status), "empty model",
-                               compile_s=sf.compile_s, options=dict(options), objective=problem.value)
+        opts = {**HIGHS_OPTIONS, **options}
+        if sf.n_vars == 0:
+            return solve_empty(problem, sf, self.name, solver, opts)
         t0 = time.perf_counter()
         m = pyo.ConcreteModel()
         n = sf.n_vars
@@ -76,7 +75,6 @@ class PyomoBackend(Backend):
 
         from .highs_backend import set_options
 
-        opts = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9, **options}
         set_options(highspy.Highs(), opts)  # validate the names and types before Pyomo passes them on
         opt = pyo.SolverFactory("highs")
         for k, v in opts.items():

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sps
 
 from ..errors import ModelError
-from .base import CONE_NAMES, canon_backend, cone_types
+from .base import CONE_NAMES, SolveReport, canon_backend, cone_types, normalise_status
 
 
 @dataclass
@@ -89,3 +89,11 @@ def unpack(problem: cp.Problem, sf: StandardForm, status: str, x: np.ndarray | N
     if getattr(sf.inverse_data[-1], "solver_options", None) is None:
         sf.inverse_data[-1].solver_options = {}
     problem.unpack_results(raw, sf.chain, sf.inverse_data)
+
+
+def solve_empty(problem: cp.Problem, sf: StandardForm, backend: str, solver: str,
+                options: dict[str, Any]) -> SolveReport:
+    """A program whose variables the data fix entirely: nothing to hand to a solver."""
+    unpack(problem, sf, "Solved", np.zeros(0), np.zeros(sf.n_rows), 0, 0.0)
+    return SolveReport(backend, solver, normalise_status(problem.status), "empty model",
+                       compile_s=sf.compile_s, options=options, objective=problem.value)

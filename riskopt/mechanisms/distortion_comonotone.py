@@ -200,7 +200,8 @@ def solve_layers_highs(layers: Layers, form: str = "dual", **options: Any) -> Di
     """
     import highspy
 
-    from ..backends.highs_backend import DEFAULT_OPTIONS, set_options
+    from ..backends.base import HIGHS_OPTIONS
+    from ..backends.highs_backend import set_options
 
     if form not in ("primal", "dual"):
         raise ModelError("form", form, "'primal' or 'dual'")
@@ -208,7 +209,7 @@ def solve_layers_highs(layers: Layers, form: str = "dual", **options: Any) -> Di
     n, K = layers.W.shape
     inf = highspy.kHighsInf
     h = highspy.Highs()
-    opts = {**DEFAULT_OPTIONS, **options}
+    opts = {**HIGHS_OPTIONS, **options}
     set_options(h, opts)
     lp = highspy.HighsLp()
     costs = np.ascontiguousarray(layers.W.T).ravel()  # entry k n + i: agent i on layer k

@@ -302,13 +302,10 @@ class TailProgram(Program):
         self.scale = abs(self.exact_value(np.tile(self.levels / n, (n, 1)))) or 1.0
         self.set_objective(cp.sum(cp.hstack(terms)) / self.scale)
 
-    def solve(self, backend: str = "cvxpy", solver: str | None = None, **kwargs: Any):
-        """As :meth:`Program.solve`; on Clarabel the gap and feasibility tolerances default to 1e-10
-        (at Clarabel's 1e-8 the value agrees with the closed form to ~2e-8; at 1e-10, to ~4e-10)."""
-        if backend == "cvxpy" and (solver or "CLARABEL").upper() == "CLARABEL":
-            kwargs = {**TIGHT_CLARABEL, **kwargs}
-        kwargs.setdefault("polish", False)
-        return super().solve(backend=backend, solver=solver, **kwargs)
+    def solver_defaults(self, backend: str, solver: str) -> dict[str, Any]:
+        """On Clarabel the gap and feasibility tolerances default to 1e-10 (at Clarabel's 1e-8 the
+        value agrees with the closed form to ~2e-8; at 1e-10, to ~4e-10)."""
+        return dict(TIGHT_CLARABEL) if backend == "cvxpy" and solver == "CLARABEL" else {}
 
     def feasible_tails(self) -> np.ndarray:
         """The solver's ``T`` projected on the constraints (nonnegative increments summing to the

@@ -126,8 +126,8 @@ def welfare_atoms(pool: Pool, beliefs: Beliefs | None = None, *, backend: str = 
         else:
             m = MaxMin(Entropic(g), laws)
         agents.append(Agent(name, m))
-    default = backend == "cvxpy" and solver in (None, "CLARABEL") and not options
-    opts = dict(K_OPTIONS) if default else options
+    clarabel = backend == "cvxpy" and solver in (None, "CLARABEL")
+    opts = {**K_OPTIONS, **options} if clarabel else options
     sol = welfare(space, agents, allocation=Budget(), restrictions=[SignRestriction()]).solve(
         backend=backend, solver=solver, **opts)
     xi = np.vstack([sol.allocation[a.name] for a in agents])

@@ -125,25 +125,20 @@ class TaxationProgram(Program):
     def user_view(self) -> TaxView:
         return self.view
 
-    def solve(self, backend: str = "cvxpy", solver: str | None = None, **kwargs: Any):
-        """Solve with tolerances tight enough for ``alpha`` to ~1e-10 (caller's options win).
+    def solver_defaults(self, backend: str, solver: str) -> dict[str, Any]:
+        """Tolerances tight enough for ``alpha`` to ~1e-10 (the caller's options win).
 
         The objective is flat to second order in weakly curved directions (atoms of small
         probability), so default tolerances leave ``T`` wrong by ~1e-5 and ``alpha`` by ~2e-6: HiGHS's
         QP regularisation (default 1e-7) is lowered to 1e-12; Clarabel's gap/feasibility tolerances
         to 1e-12 for QPs (1e-10 for conic forms).
         """
-        quadratic = self.kind == "afpo" or self.form == "log"
-        chosen = (solver or "CLARABEL").upper() if backend == "cvxpy" else "HIGHS"
-        tight: dict[str, Any] = {}
-        if backend in ("highs", "pyomo") or chosen == "HIGHS":
-            tight = {"qp_regularization_value": 1e-12} if backend != "cvxpy" else {}
-        elif chosen == "CLARABEL":
-            tol = 1e-12 if quadratic else 1e-10
-            tight = {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol, "tol_ktratio": 1e-10}
-        opts = {k: v for k, v in kwargs.items() if k not in ("check", "polish", "certify")}
-        flags = {k: kwargs[k] for k in ("check", "polish", "certify") if k in kwargs}
-        return super().solve(backend, solver, **flags, **{**tight, **opts})
+        if backend in ("highs", "pyomo"):
+            return {"qp_regularization_value": 1e-12}
+        if solver == "CLARABEL":
+            tol = 1e-12 if self.kind == "afpo" or self.form == "log" else 1e-10
+            return {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol, "tol_ktratio": 1e-10}
+        return {}
 
     def hint(self, status: str) -> str:
         if status.startswith("infeasible"):
