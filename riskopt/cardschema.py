@@ -219,6 +219,7 @@ def build_agents(card: Node, draws: Draws, n_states: int | None) -> list[Agent]:
     if has_agents == has_pool:
         raise ModelError("agents", None, "exactly one of [[agents]] or [pool]")
     agents: list[Agent] = []
+    names: set[str] = set()
     if has_agents:
         items = card.take("agents", list, allowed="a list of agent tables ([[agents]])")
         if not 1 <= len(items) <= MAX_AGENTS:
@@ -231,9 +232,10 @@ def build_agents(card: Node, draws: Draws, n_states: int | None) -> list[Agent]:
             endow = node.take("endowment", list, default=None)
             node.finish()
             e = None if endow is None else number_list(endow, node.at("endowment"), n_states)
-            agents.append(_agent(name, measure, e, node.path))
-            if name in {a.name for a in agents[:-1]}:
+            if name in names:
                 raise ModelError(node.at("name"), name, "distinct agent names")
+            names.add(name)
+            agents.append(_agent(name, measure, e, node.path))
         return agents
     pool = card.child("pool")
     count = pool.take("count", int, allowed=f"a number of agents in [1, {MAX_AGENTS}]")
@@ -245,7 +247,6 @@ def build_agents(card: Node, draws: Draws, n_states: int | None) -> list[Agent]:
     resolved = {k: v if k in _TABLE_PARAMS else draws.resolve(v, mnode.at(k), count)
                 for k, v in mnode.data.items() if k != "name"}
     pool.finish()
-    names = set()
     for i in range(count):
         node = Node({"name": mnode.data.get("name"), **resolved}, mnode.path)
         name = pattern.format(i=i + 1)

@@ -442,7 +442,7 @@ def gaussian_copula_uniforms(corr: Any, n: int, *, seed: int | None = None,
         if w.min() >= -PSD_TOL:  # singular but PSD (perfect correlation): a factor F with F F' = r
             chol = v * np.sqrt(np.maximum(w, 0.0))
         else:
-            repaired, min_eig = nearest_correlation(r)
+            repaired, min_eig = nearest_correlation(r, eig=(w, v))
             if psd == "raise":
                 raise ModelError("corr", f"min eigenvalue {min_eig:.3g}",
                                  "a positive semidefinite correlation matrix") from None
