@@ -127,10 +127,6 @@ class TaxFamily:
         """``u1_i = a_i + phi_i(c_i) = ln lambda_i^max``: region i pays its cap above this level."""
         return a + self.phi(self.caps.copy())
 
-    def slopes(self, u: Any, a: np.ndarray) -> np.ndarray:
-        """``dT_i/du`` at levels ``u`` (0 where region i is not interior)."""
-        return self.slopes_at(self.taxes(u, a))
-
     def slopes_at(self, t: np.ndarray) -> np.ndarray:
         """``dT_i/du`` at taxes ``t`` (0 where region i is not interior)."""
         c = _col(self.caps, t)
@@ -140,9 +136,6 @@ class TaxFamily:
             full = self.dtdu(np.where(inside, t, 0.5 * c))
             out[inside] = full[inside]
         return out
-
-    def weight_convention(self) -> str:
-        return self.convention
 
 
 # ------------------------------------------------------------------------------ families

@@ -21,15 +21,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache, reduce
+from functools import reduce
 from typing import Any
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from ..checks import nonnegative
 from ..errors import ModelError
-from .taxation_afpo import AfpoResult, solve_afpo
+from ..sweep import serial
+from .taxation_afpo import AfpoResult, single_thread_blas, solve_afpo
 from .taxation_disutility import ExponentialPayments, PaymentDisutility, regionwise, taxation_family
 from .taxation_law import AtomLaw
 from .taxation_schemes import (
@@ -46,20 +46,6 @@ from .taxation_storm import StormModel
 __all__ = ["Economy", "Insurer", "MatrixSource", "StormSource", "run_economy"]
 
 Runner = Callable[[Callable[[Any], Any], Sequence[Any]], list]
-
-
-@cache
-def _threadpools() -> ThreadpoolController:
-    return ThreadpoolController()  # one per process: inspecting the loaded libraries costs 0.3 ms
-
-
-def _one_blas_thread() -> Any:
-    """BLAS pinned to one thread: a block's sums are then the same bits in any process."""
-    return _threadpools().limit(limits=1, user_api="blas")
-
-
-def _serial(fn: Callable[[Any], Any], items: Sequence[Any]) -> list:
-    return [fn(x) for x in items]
 
 
 @dataclass(frozen=True)
@@ -134,6 +120,10 @@ class MatrixSource(_Blocks):
     def scenarios(self) -> int:
         return self.X.shape[1]
 
+    @property
+    def probs(self) -> np.ndarray:
+        return self.p
+
     def get(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.bounds(j)
         return self.X[:, a:b], self.p[a:b]
@@ -156,9 +146,14 @@ class StormSource(_Blocks):
     def n(self) -> int:
         return self.model.n
 
+    @property
+    def probs(self) -> np.ndarray:
+        """Equally likely scenarios."""
+        return np.full(self.scenarios, 1.0 / self.scenarios)
+
     def get(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.bounds(j)
-        with _one_blas_thread():  # the copula product: the same bits in every process
+        with single_thread_blas():  # the copula product: the same bits in every process
             X = self.model.draw_block(self.model.block_generator(self.seed, j), b - a)
         return X, np.full(b - a, 1.0 / self.scenarios)
 
@@ -176,7 +171,7 @@ class _LossTask:
     def __call__(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X, p = self.source.get(j)
         second = np.einsum("is,is,s->i", X, X, p) if self.second_moment else np.zeros(X.shape[0])
-        with _one_blas_thread():
+        with single_thread_blas():
             return X @ p, second, X.sum(axis=0)
 
 
@@ -192,7 +187,7 @@ class _InsuranceTask:
 
     def __call__(self, j: int) -> tuple[InsuranceSums, np.ndarray]:
         X, p = self.source.get(j)
-        with _one_blas_thread():
+        with single_thread_blas():
             sums = insurance_sums(X, p, self.premiums, self.k, self.K, self.surplus, self.disutility,
                                   self.wealth)
         return sums, X.sum(axis=0)
@@ -210,7 +205,7 @@ class _SharingTask:
 
     def __call__(self, item: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         S, p = item
-        with _one_blas_thread():
+        with single_thread_blas():
             return sharing_sums(S, p, self.k, self.K, self.pure, self.hybrid, self.premiums,
                                 self.disutility, self.wealth)
 
@@ -240,10 +235,6 @@ class Economy:
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
-    def set_probability(self) -> np.ndarray:
-        return self.comparison.probability if self.comparison is not None else np.zeros(3)
-
-    @property
     def expected_residual(self) -> float:
         return float(self.probs @ np.maximum(self.S - self.K, 0.0))
 
@@ -266,7 +257,7 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Insu
     block tasks (default: serial). ``schemes`` selects the AFPO problems solved.
     """
     timings: dict[str, float] = {}
-    run = runner or _serial
+    run = runner or serial
     names = tuple(str(x) for x in names)
     n = source.n
     if len(names) != n or len(set(names)) != n:
@@ -335,8 +326,7 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Insu
     sums = _combine([p[0] for p in parts])
     if S is None:
         S = np.concatenate([p[1] for p in parts])
-    probs = np.concatenate([source.get(j)[1] for j in blocks]) if isinstance(source, MatrixSource) else \
-        np.full(S.size, 1.0 / S.size)
+    probs = source.probs
     timings["insurance"] = time.perf_counter() - t0
     if surplus.any():
         gap = float(k - S.min())

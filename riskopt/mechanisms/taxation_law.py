@@ -32,7 +32,6 @@ class ResidualLaw:
     p_zero: float
     upper: float
     mean: float
-    exact_nodes: bool = False  # True when nodes do not depend on the breakpoints (atoms)
 
     def nodes(self, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -51,8 +50,6 @@ class ResidualLaw:
 
 class AtomLaw(ResidualLaw):
     """A discrete law of ``S_eps``: ``values[k]`` with probability ``probs[k]`` (default equal)."""
-
-    exact_nodes = True
 
     def __init__(self, values: Any, probs: Any = None, *, field: str = "S_eps"):
         x = np.asarray(values, float).ravel()
