@@ -151,13 +151,15 @@ def welfare_atoms(pool: Pool, beliefs: Beliefs | None = None, *, backend: str = 
     return KOptimum(welfare_value, xi, status, spread, time.perf_counter() - t0, sol, polish)
 
 
-def compare_menus(pool: Pool, beliefs: Beliefs | None = None, **options: Any) -> dict[str, Any]:
+def compare_menus(pool: Pool, beliefs: Beliefs | None = None, *, optimum: Any = None,
+                  **options: Any) -> dict[str, Any]:
     """``W_K`` (atom level) against ``W_C`` (best comonotone rule): equal under a common prior, and
-    ``W_K > W_C`` with a non-X-measurable K-optimum under heterogeneous or credal beliefs."""
+    ``W_K > W_C`` with a non-X-measurable K-optimum under heterogeneous or credal beliefs.
+    ``optimum``: the pool optimum over C already at hand (``pool_optimum(pool, beliefs)``)."""
     from .pandc_welfare import pool_optimum
 
     k = welfare_atoms(pool, beliefs, **options)
-    c = pool_optimum(pool, beliefs)
+    c = pool_optimum(pool, beliefs) if optimum is None else optimum
     return {"W_K": k.welfare, "W_C": c.optimum.welfare, "gain_K_over_C": k.welfare - c.optimum.welfare,
             "K_x_measurable": k.x_measurable, "K_status": k.status,
             "K_polish": None if k.polish is None else k.polish.to_dict(), "K": k, "C": c}

@@ -20,12 +20,12 @@ constant, so the rule returns argmax ``W_1``: the welfare optimum.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .pandc_menus import Menu
+from .pandc_menus import SAME_POINT, Menu
 
 __all__ = ["Game", "choose", "equalising_prices", "play", "tie_tolerance", "utility_table"]
 
@@ -106,7 +106,6 @@ class Game:
     eta: float
     best_other: float
     tol: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -134,7 +133,7 @@ def play(menu: Menu, U: np.ndarray) -> Game:
     G = U - P[:, :-1] + P[:, 1:]
     tol = tie_tolerance(W)
     chosen = choose(W, P, tol)
-    same = menu.distances_to(menu.optimum) <= 1e-12
+    same = menu.distance_to_optimum <= SAME_POINT
     others = W[~same, 0]
     best_other = float(others.max()) if others.size else -np.inf
     welfare = float(W[chosen, 0])

@@ -21,6 +21,7 @@ The distance used throughout is ``d_sup(xi, eta) = max_i max_{s: P(s) > 0} |xi_i
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -68,6 +69,11 @@ class Menu:
     def distances_to(self, index: int) -> np.ndarray:
         """``d_sup`` from every menu point to point ``index``."""
         return sup_distance(self.allocations, self.allocations[index], self.support)
+
+    @functools.cached_property
+    def distance_to_optimum(self) -> np.ndarray:
+        """``d_sup`` from every menu point to the optimum (one pass over the menu, kept)."""
+        return self.distances_to(self.optimum)
 
     def describe(self) -> dict:
         return {"family": self.family, "space": self.space, "points": self.size, "seed": self.seed,

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .pandc_game import Game, choose
-from .pandc_menus import Menu
+from .pandc_menus import SAME_POINT, Menu
 
 __all__ = ["PAIR_WORK", "Lipschitz", "Verification", "lipschitz", "verify"]
 
@@ -196,10 +196,10 @@ def verify(menu: Menu, game: Game, probs: np.ndarray, *, l_cap: float = 1.5, iot
     cont = W[:, 1:] - P[:, 1:n]
     spread = cont.max(axis=0) - cont.min(axis=0)
     # 2. the chooser's rule
-    same = menu.distances_to(menu.optimum) <= 1e-12
+    same = menu.distance_to_optimum <= SAME_POINT
     chosen = choose(W, P, tol)
     # 3. epsilon-perturbed leader schedules
-    d_opt = menu.distances_to(menu.optimum)
+    d_opt = menu.distance_to_optimum
     psi = iota / (iota + d_opt)
     beta = float(menu.mu @ psi)
     cases = []

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -100,7 +100,6 @@ class WelfareOptimum:
     seconds: float
     certificate: dict[str, float]
     identifiability: Identifiability
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> int:

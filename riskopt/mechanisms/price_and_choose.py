@@ -218,7 +218,7 @@ def run(spec: PriceAndChoose, *, backend: str = "cvxpy", solver: str | None = No
             raise ModelError("welfare.compare_atoms", True, f"at most {MAX_ATOM_FARMERS} farmers for the "
                              "atom-level menu K")
         t = time.perf_counter()
-        atoms_check = compare_menus(spec.pool, spec.beliefs)
+        atoms_check = compare_menus(spec.pool, spec.beliefs, optimum=po)
         timings["menu_K_s"] = time.perf_counter() - t
     menu = game = verification = auction = None
     reference_avg = None
