@@ -12,6 +12,7 @@ values over subsets by :meth:`Capacity.from_table` (checked on all subsets for u
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -101,8 +102,7 @@ class Capacity:
             raise ModelError("capacity", f"c(Omega) = {self(full):g}", "a normalised capacity, c(Omega) = 1")
         if n > EXHAUSTIVE_CHECK_STATES:
             return  # monotonicity is then checked along every chain an integral visits
-        subsets = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
-        vals = np.array([self(m.astype(bool)) for m in subsets])
+        subsets, vals = self._all_subsets
         for s in range(n):
             without = np.flatnonzero(subsets[:, s] == 0)
             drop = vals[without] - vals[without | (1 << s)]
@@ -110,6 +110,23 @@ class Capacity:
                 k = int(without[np.argmax(drop)])
                 raise ModelError("capacity", f"adding state {s} to {np.flatnonzero(subsets[k]).tolist()}",
                                  "a monotone capacity (adding a state never lowers it)")
+
+    @functools.cached_property
+    def _all_subsets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every event as a 0/1 row (event k holds the states of the bits of k) and its capacity."""
+        n = self.n_states
+        subsets = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
+        return subsets, np.array([self(m.astype(bool)) for m in subsets])
+
+    @functools.cached_property
+    def additive(self) -> bool:
+        """``c(A) = sum_{s in A} c({s})`` on every event: a probability. Checked exhaustively up to
+        ``EXHAUSTIVE_CHECK_STATES`` states; larger capacities count as non-additive."""
+        if self.n_states > EXHAUSTIVE_CHECK_STATES:
+            return False
+        subsets, vals = self._all_subsets
+        single = vals[1 << np.arange(self.n_states)]
+        return bool(np.allclose(vals, subsets @ single, atol=1e-12, rtol=0))
 
     def chain(self, order: np.ndarray) -> np.ndarray:
         """``c(A_0), ..., c(A_S)`` along the chain of the first ``k`` states of ``order``."""

@@ -263,7 +263,7 @@ class Market:
             return DistortedSurvival(law, None if _is_identity(m.h) else m.h, scale)
         if isinstance(m, Choquet):
             curve = self._capacity_curve(x, m.capacity, mpath, scale)
-            if not _additive(m.capacity):
+            if not m.capacity.additive:
                 self._need_comonotone(mpath, m.describe())
             return curve
         raise ModelError(mpath, getattr(m, "describe", lambda: m)(),
@@ -393,18 +393,6 @@ def _tolerance(market: Market) -> float:
 def _is_identity(h: Any) -> bool:
     t = np.linspace(0.0, 1.0, 1001)
     return bool(np.max(np.abs(np.asarray(h(t), float) - t)) < 1e-12)
-
-
-def _additive(cap: Capacity) -> bool:
-    """``c(A) = sum_{s in A} c({s})`` on every event (checked exhaustively up to 16 states; larger
-    capacities count as non-additive)."""
-    n = cap.n_states
-    if n > 16:
-        return False
-    single = np.array([cap(np.eye(n, dtype=bool)[s]) for s in range(n)])
-    masks = ((np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
-    vals = np.array([cap(mk) for mk in masks])
-    return bool(np.allclose(vals, masks @ single, atol=1e-12, rtol=0))
 
 
 def _by_pair(rows: int, m: int, who: np.ndarray, weights: np.ndarray) -> np.ndarray:

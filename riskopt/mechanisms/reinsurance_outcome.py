@@ -14,7 +14,6 @@ cell. With ``alpha_i`` the insurer's capacity curve, ``tau_ij`` the reinsurers' 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,11 +246,6 @@ class MarketOutcome:
     def segments(self, i: int) -> list[dict[str, Any]]:
         """Insurer i's layer pattern (see :meth:`LayerAllocation.segments`)."""
         return self.layers.segments(i, [r.name for r in self.market.reinsurers])
-
-    def compared_with(self, other: MarketOutcome) -> MarketOutcome:
-        """This outcome with ``other`` (e.g. the monopoly market) as the comparison column of the
-        table and JSON (the paper's Table 2)."""
-        return dataclasses.replace(self, comparison=other)
 
     # ------------------------------------------------------------------ outputs
     def to_dict(self, *, layers: bool = True) -> dict[str, Any]:
