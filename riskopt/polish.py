@@ -119,14 +119,13 @@ def _agent_blocks(T: sps.csr_matrix, n: int, S: int) -> np.ndarray | None:
     return owner
 
 
-def _objective(program: SharingProgram, T: sps.csr_matrix, t0: np.ndarray, z: np.ndarray,
-               with_hessian: bool) -> tuple[float, np.ndarray, sps.csr_matrix | None]:
-    """``Phi``, its gradient in z and Hessian in z (Phi = welfare, or minus total risk)."""
+def _derivatives(program: SharingProgram, T: sps.csr_matrix, t0: np.ndarray, z: np.ndarray,
+               with_hessian: bool) -> tuple[np.ndarray, sps.csr_matrix | None]:
+    """The gradient in z and the Hessian in z of ``Phi`` (welfare, or minus total risk)."""
     n, S = program.block.xi.shape
     xi = (T @ z + t0).reshape((n, S), order="F")
     w = np.asarray(program.weights.value, float)
     sign = 1.0 if program.sense == "max" else -1.0
-    val = 0.0
     grad_xi = np.zeros((n, S))
     hess_blocks = []
     for i, agent in enumerate(program.agents):
@@ -134,16 +133,14 @@ def _objective(program: SharingProgram, T: sps.csr_matrix, t0: np.ndarray, z: np
         # value in the program's orientation; derivatives through U(xi) = -rho(-xi) when needed
         flip = (m.orientation == "utility") != (program.orientation == "utility")
         arg = -xi[i] if flip else xi[i]
-        v = m.value(arg, program.space)
         g = m.gradient(arg, program.space)
-        val += sign * w[i] * (-v if flip else v)
         grad_xi[i] = sign * w[i] * g
         if with_hessian:
             h = m.hessian(arg, program.space)
             hess_blocks.append(sign * w[i] * (-h if flip else h))
     grad_z = T.T @ _vec(grad_xi)
     if not with_hessian:
-        return val, grad_z, None
+        return grad_z, None
     # xi is vectorised column-major: entry (i, s) sits at i + n s
     rows, cols, data = [], [], []
     idx = np.arange(S) * n
@@ -154,7 +151,7 @@ def _objective(program: SharingProgram, T: sps.csr_matrix, t0: np.ndarray, z: np
         data.append(h[r, c])
     H_xi = sps.csr_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n * S, n * S))
-    return val, grad_z, (T.T @ H_xi @ T).tocsr()
+    return grad_z, (T.T @ H_xi @ T).tocsr()
 
 
 def polish(program: SharingProgram, *, force: bool = False, max_iter: int = 12,
@@ -168,7 +165,7 @@ def polish(program: SharingProgram, *, force: bool = False, max_iter: int = 12,
     if not all(m.differentiable for m in measures):
         return PolishReport(False, "not every measure is twice differentiable")
     S = program.block.xi.shape[1]
-    hess_nnz = sum((S * S if type(m).__name__ != "ExpectedUtility" else S) for m in measures)
+    hess_nnz = sum(m.hessian_nnz(S) for m in measures)
     if not force and hess_nnz > AUTO_MAX_HESSIAN_NNZ:
         return PolishReport(False, f"Hessian with ~{hess_nnz:,} nonzeros exceeds the automatic limit "
                                    f"{AUTO_MAX_HESSIAN_NNZ:,} (solve(polish=True) forces it)")
@@ -242,14 +239,14 @@ def _newton(program: SharingProgram, T: sps.csr_matrix, t0: np.ndarray, rows: _R
     nz = z.size
 
     def gradient_parts(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        _, g, _ = _objective(program, T, t0, z, False)
+        g, _ = _derivatives(program, T, t0, z, False)
         return g - E.T @ y, E @ z + e
 
     def size(rd: np.ndarray, rp: np.ndarray, hdiag: np.ndarray) -> float:
         return max(float(np.max(np.abs(rd) / hdiag, initial=0.0)),
                    float(np.max(np.abs(rp), initial=0.0)))
 
-    _, _, H = _objective(program, T, t0, z, True)
+    _, H = _derivatives(program, T, t0, z, True)
     hdiag = _curvature(H)
     rd, rp = gradient_parts(z, y)
     r0 = r = size(rd, rp, hdiag)
@@ -286,7 +283,7 @@ def _newton(program: SharingProgram, T: sps.csr_matrix, t0: np.ndarray, rows: _R
                 delta *= 100
         if not improved:
             break
-        _, _, H = _objective(program, T, t0, z, True)
+        _, H = _derivatives(program, T, t0, z, True)
         hdiag = _curvature(H)
         r = size(rd, rp, hdiag)
     if not r < r0:

@@ -20,6 +20,7 @@ others. Results come back in the order of the points, whatever the runner.
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import math
 import sys
@@ -50,7 +51,7 @@ def grid(**axes: Iterable[Any]) -> list[Point]:
 
 
 # ------------------------------------------------------------------------------- tasks
-def _error_row(point: Point, err: BaseException) -> Row:
+def _error_row(err: BaseException) -> Row:
     msg = f"{type(err).__name__}: {err}".replace("\n", " ")
     return {"status": f"error: {msg}"[:300]}
 
@@ -67,7 +68,7 @@ class _Pointwise:
                 out = dict(self.fn(p))
                 out.setdefault("status", "ok")
             except Exception as err:  # one failing point must not lose the others
-                out = _error_row(p, err)
+                out = _error_row(err)
             out.setdefault("seconds", time.perf_counter() - t0)
             rows.append(out)
         return rows
@@ -96,18 +97,8 @@ class Compiled:
         try:
             state = self.build(points[0])
         except Exception as err:
-            return [_error_row(p, err) for p in points]
-        rows = []
-        for p in points:
-            t0 = time.perf_counter()
-            try:
-                out = dict(self.solve(state, p))
-                out.setdefault("status", "ok")
-            except Exception as err:
-                out = _error_row(p, err)
-            out.setdefault("seconds", time.perf_counter() - t0)
-            rows.append(out)
-        return rows
+            return [_error_row(err) for _ in points]
+        return _Pointwise(functools.partial(self.solve, state))(points)
 
 
 # ----------------------------------------------------------------------------- runners

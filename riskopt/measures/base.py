@@ -184,6 +184,11 @@ class Measure:
         """``d^2 value / d x(s) d x(t)`` (dense ``S x S``) for twice-differentiable measures."""
         raise ModelError("measure", self.name, "a twice-differentiable measure")
 
+    def hessian_nnz(self, states: int) -> int:
+        """Nonzeros of :meth:`hessian` on ``states`` states (dense unless a measure says less):
+        what the KKT polish budgets before it builds a Newton system."""
+        return states * states
+
     def pushforward(self, index: np.ndarray, size: int) -> Measure:
         """The measure seen on the atoms of a variable (``index`` maps states to atoms).
 

@@ -82,3 +82,6 @@ class Expectation(SubjectiveLaw, Measure):
     def hessian(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
         n = self.weights(space).size
         return np.zeros((n, n))
+
+    def hessian_nnz(self, states: int) -> int:
+        return 0

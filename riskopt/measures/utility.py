@@ -185,6 +185,9 @@ class ExpectedUtility(SubjectiveLaw, Measure):
         d[q > 0] = q[q > 0] * self.u.second_derivative(z[q > 0])
         return np.diag(d)
 
+    def hessian_nnz(self, states: int) -> int:
+        return states  # diagonal: an expected utility is separable across states
+
     @classmethod
     def batch_form(cls, measures, X, space) -> Form:
         """Vectorised when the agents share one utility function and wealth; else row by row."""
