@@ -18,12 +18,58 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-DEMO = Path(__file__).resolve().parents[1] / "models" / "hurricane_pool.toml"
+MODELS = Path(__file__).resolve().parents[1] / "models"
+DEMO = MODELS / "hurricane_pool.toml"
+#: wall-clock bound of one in-process CLI call in the tests
+CALL_LIMIT_S = 20
+
+
+def bundled(name: str) -> dict[str, Any]:
+    """A bundled card (``models/<name>.toml``) as a parsed TOML document (a fresh copy)."""
+    return tomllib.loads((MODELS / f"{name}.toml").read_text(encoding="utf-8"))
 
 
 def demo_dict() -> dict[str, Any]:
     """The bundled demo card as a parsed TOML document (a fresh copy)."""
-    return tomllib.loads(DEMO.read_text(encoding="utf-8"))
+    return bundled(DEMO.stem)
+
+
+#: cheaper versions of the bundled cards that take seconds (sizes only change), for CLI runs whose
+#: subject is not the size of the bundled study
+CHEAP: dict[str, dict[str, Any]] = {
+    "hurricane_pool": {"pool.count": 12, "space.p.n": 12},
+    "hurricane_pool_500": {"pool.count": 12, "space.p.n": 12, "menu.size": 20, "game.deviations": 20},
+    "niakh_storm212": {"storm.regions": 12, "storm.scenarios": 2000, "insurer.capital": 60.0},
+    "ogaku_example1": {"game.deviations": 50},
+    "ogaku_credal": {"game.deviations": 50},
+}
+
+
+def cheap(name: str) -> dict[str, Any]:
+    """``bundled(name)`` with the sizes of ``CHEAP[name]``."""
+    from riskopt.cards import set_path
+
+    card = bundled(name)
+    for path, value in CHEAP.get(name, {}).items():
+        set_path(card, path, value)
+    return card
+
+
+def run_cli(capfd: Any, *argv: Any) -> tuple[int, str, str]:
+    """``riskopt argv...`` in-process: (exit code, stdout, stderr), within ``CALL_LIMIT_S``."""
+    import time
+
+    from riskopt.cli import main
+
+    t0 = time.perf_counter()
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    elapsed = time.perf_counter() - t0
+    out, err = capfd.readouterr()
+    assert elapsed < CALL_LIMIT_S, (argv, elapsed)
+    return code, out, err
 
 
 def _string(text: str) -> str:

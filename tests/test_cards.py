@@ -68,7 +68,7 @@ def test_bundled_demo_runs_and_matches_the_closed_form():
     assert sol.objective == pytest.approx(sum(sol.values.values()), rel=1e-12)
     X = card.space.X
     total = np.sum([sol.allocation[a.name] for a in card.agents], axis=0)
-    np.testing.assert_allclose(total, X, atol=1e-9)
+    np.testing.assert_allclose(total, X, atol=1e-9, rtol=0)
 
 
 # ----------------------------------------------------------------------------- space kinds
@@ -105,8 +105,8 @@ def test_every_space_kind_parses_with_the_right_law_and_runs(name):
     law = expected_law(name)
     if law is not None:
         values, probs = law
-        np.testing.assert_allclose(space.X, values, atol=1e-12)
-        np.testing.assert_allclose(space.p, probs, atol=1e-12)
+        np.testing.assert_allclose(space.X, values, atol=1e-12, rtol=0)
+        np.testing.assert_allclose(space.p, probs, atol=1e-12, rtol=0)
     if name == "bernoulli_atoms":
         assert space.size == 8
         hits = space["hits"]
@@ -160,7 +160,7 @@ def test_allocation_sets_and_restrictions_hold_at_the_optimum(allocation_set, re
     X = card.space.X
     xi = np.vstack([sol.allocation["a"], sol.allocation["b"]])
     tol = 1e-7
-    np.testing.assert_allclose(xi.sum(axis=0), X, atol=tol)  # every set splits X exactly
+    np.testing.assert_allclose(xi.sum(axis=0), X, atol=tol, rtol=0)  # every set splits X exactly
     if allocation_set != "budget":  # comonotone: every share nondecreasing in X
         order = np.argsort(X)
         assert np.all(np.diff(xi[:, order], axis=1) >= -tol)
@@ -209,7 +209,8 @@ def test_random_specs_follow_the_documented_draw_order():
     np.testing.assert_array_equal([a.measure.gamma for a in card.agents], gammas)
     unpruned = demo_dict()
     del unpruned["space"]["prune"]
-    np.testing.assert_allclose(parse_card(unpruned).space.p, Scenarios.bernoulli_hits(p).p, atol=1e-15)
+    np.testing.assert_allclose(parse_card(unpruned).space.p, Scenarios.bernoulli_hits(p).p,
+                               atol=1e-15, rtol=0)
 
 
 def test_random_specs_are_reproducible_and_depend_on_the_seed():
@@ -349,4 +350,9 @@ def test_maxmin_with_a_base_table_and_choquet_with_a_full_table_parse():
         {"name": "b", "measure": {"name": "choquet", "n_states": 2, "capacity": capacity}},
         {"name": "c", "measure": {"name": "distortion", "h": "mixture", "weights": [0.5, 0.5],
                                   "components": components}}]))
-    assert [type(a.measure).__name__ for a in card.agents] == ["MaxMin", "Choquet", "Distortion"]
+    a, b, c = (agent.measure for agent in card.agents)
+    assert [type(m).__name__ for m in (a, b, c)] == ["MaxMin", "Choquet", "Distortion"]
+    assert type(a.base).__name__ == "Entropic" and a.base.gamma == 1.0
+    assert np.array_equal(np.vstack(a.priors), [[0.5, 0.5], [0.2, 0.8]])
+    assert [b.capacity(np.array(m)) for m in ([True, False], [False, True], [True, True])] == [0.3, 0.6, 1.0]
+    assert list(c.h.weights) == [0.5, 0.5] and c.h(0.1) == pytest.approx(0.5 * 1.0 + 0.5 * 0.1 ** 0.5)

@@ -14,32 +14,16 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _cardkit import BAD_CARDS, DEMO, LAW, LP_CARDS, es_card, mutated_card, write
+from _cardkit import BAD_CARDS, CALL_LIMIT_S, DEMO, LAW, LP_CARDS, es_card, mutated_card, run_cli, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import riskopt.cli
-from riskopt.cli import main
-
-CALL_LIMIT_S = 20
-
-
-def run_cli(capfd: pytest.CaptureFixture[str], *argv: Any) -> tuple[int, str, str]:
-    """``riskopt argv...`` in-process: (exit code, stdout, stderr), with a time bound."""
-    t0 = time.perf_counter()
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    elapsed = time.perf_counter() - t0
-    out, err = capfd.readouterr()
-    assert elapsed < CALL_LIMIT_S, (argv, elapsed)
-    return code, out, err
+from riskopt.solution import without_timings
 
 
 def assert_user_error(code: int, out: str, err: str, *fragments: str) -> str:
@@ -64,15 +48,6 @@ def parse_json(out: str) -> dict[str, Any]:
     doc = json.loads(out, parse_constant=_no_constant)  # raises on trailing data
     assert isinstance(doc, dict)
     return doc
-
-
-def without_timings(node: Any) -> Any:
-    """The JSON output without wall-clock fields (``*_s``, ``seconds``)."""
-    if isinstance(node, dict):
-        return {k: without_timings(v) for k, v in node.items() if not (k.endswith("_s") or k == "seconds")}
-    if isinstance(node, list):
-        return [without_timings(v) for v in node]
-    return node
 
 
 def assert_finite_numbers(node: Any) -> None:

@@ -105,7 +105,7 @@ def test_splits_sum_to_t_are_monotone_and_in_the_box(hs, ts):
     """Lemma 2: the optimal t_i are nondecreasing functions of t summing to t."""
     t = np.sort(np.asarray(ts))
     split = inf_convolution(hs).split(t)
-    assert np.allclose(split.sum(axis=0), t, atol=1e-12)
+    assert np.allclose(split.sum(axis=0), t, atol=1e-12, rtol=0)
     assert np.all(split >= 0) and np.all(split <= 1)
     assert np.all(np.diff(split, axis=1) >= -1e-9)
 
@@ -133,11 +133,11 @@ def test_piecewise_linear_kinks_are_exact():
     pl = PiecewiseLinear([0, 0.5, 1], [0, 0.25, 1])
     conv = inf_convolution([pl, pl])
     t = np.array([0.2, 0.5, 0.8, 1.0])
-    assert np.allclose(conv.split(t), [t / 2, t / 2], atol=1e-15)
-    assert np.allclose(conv(t), t / 2, atol=1e-15)
+    assert np.allclose(conv.split(t), [t / 2, t / 2], atol=1e-15, rtol=0)
+    assert np.allclose(conv(t), t / 2, atol=1e-15, rtol=0)
     mixed = inf_convolution([pl, Power(2.0)])
     expect = [_two_agent_brute(pl, Power(2.0), x) for x in t]
-    assert np.allclose(mixed(t), expect, atol=1e-12)
+    assert np.allclose(mixed(t), expect, atol=1e-12, rtol=0)
 
 
 def test_concave_inf_convolution_is_the_pointwise_minimum():
@@ -145,7 +145,7 @@ def test_concave_inf_convolution_is_the_pointwise_minimum():
     conv = inf_convolution(hs)
     t = np.linspace(0, 1, 101)
     assert conv.method == "corner"
-    assert np.allclose(conv(t), PointwiseMin(hs)(t), atol=0)
+    assert np.allclose(conv(t), PointwiseMin(hs)(t), atol=0, rtol=0)
     split = conv.split(t)
     assert np.allclose(split.sum(axis=0), t) and np.all((split == 0) | np.isclose(split, t))
 
@@ -172,7 +172,7 @@ def test_sup_convolutions():
     duals = [h.dual() for h in hs]
     G = sup_convolution(duals)
     brute = [-_two_agent_brute(Custom(lambda s: -duals[0](s)), Custom(lambda s: -duals[1](s)), x) for x in t]
-    assert np.allclose(G(t), brute, atol=1e-9)
+    assert np.allclose(G(t), brute, atol=1e-9, rtol=0)
     with pytest.raises(ro.ModelError, match="mixed shapes"):
         sup_convolution([Power(2.0), Power(0.5)])
 

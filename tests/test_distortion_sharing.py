@@ -87,14 +87,14 @@ def test_jackpot_is_a_counter_monotone_allocation_of_x():
     for space in (X_POS, X_NEG):
         jp, _ = lemma3_jackpot(space, hs)
         alloc = jp.allocation()
-        assert np.allclose(alloc.sum(axis=0), jp.space.X, atol=0)
+        assert np.allclose(alloc.sum(axis=0), jp.space.X, atol=0, rtol=0)
         assert np.all(np.count_nonzero(alloc, axis=0) <= 1)  # one agent bears all of X per state
         sign = np.sign(space.X.sum())
         assert np.all(alloc * sign >= 0)  # no short selling: X_i in L_+ (L_-)
         # pieces reproduce the atoms' masses: the refined space pushes forward to the law of X
         back = np.bincount(jp.space["atom"].astype(int), weights=jp.space.p)
         masses = [space.p[a == space.X].sum() for a in jp.atoms]
-        assert np.allclose(back, masses, atol=1e-15)
+        assert np.allclose(back, masses, atol=1e-15, rtol=0)
         # counter-monotone pairs: (X_i(w) - X_i(w'))(X_j(w) - X_j(w')) <= 0
         for i in range(3):
             for j in range(i + 1, 3):

@@ -3,60 +3,15 @@ manager; JSON keys; plots; and bad cards (one stderr line, exit 2, the TOML path
 
 import copy
 import json
-import tomllib
-from pathlib import Path
 
 import pytest
-
-from riskopt.cli import main
-
-MODELS = Path(__file__).resolve().parents[1] / "models"
-
-
-def run(capfd, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capfd.readouterr()
-    return code, out, err
-
-
-def card(name):
-    return tomllib.loads((MODELS / f"{name}.toml").read_text(encoding="utf-8"))
-
-
-def write(tmp_path, doc, name="card.toml"):
-    lines = []
-
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
-
-    for key, v in doc.items():
-        if isinstance(v, dict):
-            lines.append(f"[{key}]")
-            lines += [f"{k} = {value(x)}" for k, x in v.items()]
-        else:
-            for item in v:  # arrays of tables ([[agents]])
-                lines.append(f"[[{key}]]")
-                lines += [f"{k} = {value(x)}" for k, x in item.items()]
-    path = tmp_path / name
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+from _cardkit import MODELS, bundled, run_cli, write
 
 
 @pytest.mark.parametrize(("name", "p", "value"), [("grw_table2_row1", [0.5129, 0.4871], 0.8141),
                                                   ("grw_table2_row2", [0.3371, 0.6629], 0.3992)])
 def test_table2_cards(capfd, name, p, value):
-    code, out, err = run(capfd, "run", MODELS / f"{name}.toml", "--format", "json")
+    code, out, err = run_cli(capfd, "run", MODELS / f"{name}.toml", "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
     inf = doc["inf_convolution"]
@@ -72,7 +27,7 @@ def test_table2_cards(capfd, name, p, value):
 
 def test_risk_seeking_pair_card_comonotone_vs_counter_monotone(capfd, tmp_path):
     png = tmp_path / "pair.png"
-    code, out, err = run(capfd, "run", MODELS / "grw_risk_seeking_pair.toml", "--format", "json",
+    code, out, err = run_cli(capfd, "run", MODELS / "grw_risk_seeking_pair.toml", "--format", "json",
                          "--plot", png)
     assert code == 0, err
     doc = json.loads(out)
@@ -82,13 +37,13 @@ def test_risk_seeking_pair_card_comonotone_vs_counter_monotone(capfd, tmp_path):
     assert abs(doc["checks"]["jackpot_minus_closed_form"]) < 1e-12
     assert doc["representative"]["h_tilde_at_1"] < 1
     assert png.stat().st_size > 10_000
-    code, out, err = run(capfd, "run", MODELS / "grw_risk_seeking_pair.toml")
+    code, out, err = run_cli(capfd, "run", MODELS / "grw_risk_seeking_pair.toml")
     assert code == 0 and "counter_monotone" in out and "jackpot" in out
 
 
 def test_portfolio_card(capfd, tmp_path):
     png = tmp_path / "pm.png"
-    code, out, err = run(capfd, "run", MODELS / "grw_portfolio.toml", "--format", "json", "--plot", png)
+    code, out, err = run_cli(capfd, "run", MODELS / "grw_portfolio.toml", "--format", "json", "--plot", png)
     assert code == 0, err
     doc = json.loads(out)
     assert round(doc["lambda_star"], 4) == 0.4338
@@ -99,10 +54,10 @@ def test_portfolio_card(capfd, tmp_path):
 
 
 def _mutate(name, fn):
-    doc = copy.deepcopy(card(name))
+    doc = copy.deepcopy(bundled(name))
     fn(doc)
     doc.pop("model", None)
-    return {"model": {"name": "bad", "mechanism": card(name)["model"]["mechanism"]}, **doc}
+    return {"model": {"name": "bad", "mechanism": bundled(name)["model"]["mechanism"]}, **doc}
 
 
 def _set(path, value):
@@ -145,7 +100,7 @@ BAD = [
                          ids=[f"{b}:{p}:{f or 'bad'}" for b, _, p, f in BAD])
 def test_bad_cards_give_one_line_naming_the_field(capfd, tmp_path, base, mutate, path, fragment):
     doc = _mutate(base, mutate)
-    code, out, err = run(capfd, "run", write(tmp_path, doc))
+    code, out, err = run_cli(capfd, "run", write(tmp_path / "card.toml", doc))
     assert code == 2, err
     assert out == "" and err.count("\n") == 1 and "Traceback" not in err
     assert f"error: {path}" in err, err

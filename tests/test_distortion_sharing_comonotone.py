@@ -54,11 +54,11 @@ def test_layer_lp_equals_rho_of_the_minimum_on_every_path(hs, x, w):
         assert res.value == pytest.approx(target, abs=tol * scale), (method, backend)
         assert res.closed_form == pytest.approx(target, abs=1e-12 * scale)
         alloc = res.allocation()
-        assert np.allclose(alloc.sum(axis=0), x, atol=1e-12 * scale)
+        assert np.allclose(alloc.sum(axis=0), x, atol=1e-12 * scale, rtol=0)
         assert np.all(np.diff(res.functions, axis=1) >= -1e-12 * scale)  # comonotone: f_i nondecreasing
         # the agents' values are the exact Choquet sums of their allocations
         exact = [choquet_sorted(alloc[i], p, h) for i, h in enumerate(hs)]
-        assert np.allclose(res.agent_values, exact, atol=1e-10 * scale)
+        assert np.allclose(res.agent_values, exact, atol=1e-10 * scale, rtol=0)
 
 
 def test_same_value_as_the_foundation_comonotone_program():
@@ -87,16 +87,16 @@ def test_layer_prices_are_the_minimum_distortion_of_the_tail(backend):
     prog = layer_program(lay)
     sol = prog.solve(backend=backend, polish=False)
     tol = 1e-6 if backend == "cvxpy" else 1e-9
-    assert np.allclose(sol.extra["layer_prices"], expect, atol=tol)
+    assert np.allclose(sol.extra["layer_prices"], expect, atol=tol, rtol=0)
     direct = comonotone_inf_convolution(space, hs, method="direct")
-    assert np.allclose(direct.layer_prices, expect, atol=1e-12)
+    assert np.allclose(direct.layer_prices, expect, atol=1e-12, rtol=0)
     # above 0 the price is h_min(P(X >= x_k)); below 0 it is -h_min~(P(X <= x_k))
     hmin = PointwiseMin(hs)
     above = lay.atoms > 0
     ge = np.array([space.p[x >= a].sum() for a in lay.atoms])
     le = np.array([space.p[x <= a].sum() for a in lay.atoms])
-    assert np.allclose(expect[above], hmin(ge[above]), atol=1e-15)
-    assert np.allclose(expect[~above], -(1 - hmin(1 - le[~above])), atol=1e-15)
+    assert np.allclose(expect[above], hmin(ge[above]), atol=1e-15, rtol=0)
+    assert np.allclose(expect[~above], -(1 - hmin(1 - le[~above])), atol=1e-15, rtol=0)
 
 
 def test_layers_are_anchored_at_zero_and_sized_linearly():

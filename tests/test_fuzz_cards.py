@@ -15,7 +15,7 @@ where tables go, unknown keys and other mechanisms' keywords. Contract checked:
 The CLI runs start from the bundled cards made cheaper where a bundled card takes seconds
 (``CHEAP``: fewer farmers, scenarios, menu points): the mutations, not the size of the bundled
 study, are under test. Examples are derandomized (fixed inputs: no flaky CI runs); the number of
-cases run is counted in ``FUZZ_COUNTS`` and printed at the end of the session by ``-s``/``-rA``.
+cases run is counted in ``FUZZ_COUNTS`` and printed in the session summary (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ import copy
 import datetime as dt
 import math
 import time
-import tomllib
 import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _cardkit import card_paths, write
+from _cardkit import MODELS, bundled, card_paths, cheap, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,7 +38,6 @@ from riskopt import ModelError, RiskoptWarning
 from riskopt.cards import Card, parse_card
 from riskopt.cli import main
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
 CARDS = sorted(p.stem for p in MODELS.glob("*.toml"))
 #: wall-clock bound of one CLI call (huge sizes must be refused by validation, not computed)
 CALL_LIMIT_S = 30
@@ -47,31 +45,6 @@ CALL_LIMIT_S = 30
 PARSE_LIMIT_S = 10
 #: fuzz cases run, per (kind, card): reported at the end of the module
 FUZZ_COUNTS: Counter[tuple[str, str]] = Counter()
-
-
-def bundled(name: str) -> dict[str, Any]:
-    return tomllib.loads((MODELS / f"{name}.toml").read_text(encoding="utf-8"))
-
-
-#: a cheaper start for the CLI runs of the cards that take seconds (what changes: sizes only)
-CHEAP: dict[str, dict[tuple[str, ...], Any]] = {
-    "hurricane_pool": {("pool", "count"): 12, ("space", "p", "n"): 12},
-    "hurricane_pool_500": {("pool", "count"): 12, ("space", "p", "n"): 12, ("menu", "size"): 20,
-                           ("game", "deviations"): 20},
-    "niakh_storm212": {("storm", "regions"): 12, ("storm", "scenarios"): 2000, ("insurer", "capital"): 60.0},
-    "ogaku_example1": {("game", "deviations"): 50},
-    "ogaku_credal": {("game", "deviations"): 50},
-}
-
-
-def cheap(name: str) -> dict[str, Any]:
-    card = bundled(name)
-    for path, value in CHEAP.get(name, {}).items():
-        node = card
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
-    return card
 
 
 # ------------------------------------------------------------------------------ the mutations

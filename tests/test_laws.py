@@ -78,7 +78,7 @@ def test_exponential_bad_rate(rate):
 def test_uniform_matches_scipy():
     law = Uniform(-1.0, 3.0)
     ref = stats.uniform(loc=-1.0, scale=4.0)
-    np.testing.assert_allclose(law.sf(GRID), ref.sf(GRID), atol=1e-15)
+    np.testing.assert_allclose(law.sf(GRID), ref.sf(GRID), atol=1e-15, rtol=0)
     np.testing.assert_allclose(law.ppf(U), ref.ppf(U), rtol=1e-14)
     assert law.mean() == 1.0
     assert list(law.kinks()) == [-1.0, 3.0]
@@ -110,8 +110,8 @@ def test_discrete_against_brute_force(law_data):
     values, probs = law_data
     law = Discrete(values, probs)
     xs = np.concatenate([np.unique(values), np.unique(values) + 0.25, [-100.0, 100.0]])
-    np.testing.assert_allclose(law.sf(xs), brute_sf(values, probs, xs), atol=1e-12)
-    np.testing.assert_allclose(law.cdf(xs), 1 - brute_sf(values, probs, xs), atol=1e-12)
+    np.testing.assert_allclose(law.sf(xs), brute_sf(values, probs, xs), atol=1e-12, rtol=0)
+    np.testing.assert_allclose(law.cdf(xs), 1 - brute_sf(values, probs, xs), atol=1e-12, rtol=0)
     np.testing.assert_array_equal(law.ppf(U), brute_quantile(values, probs, U))
     assert law.mean() == pytest.approx(float(values @ probs), abs=1e-12)
     assert law.support() == (values.min(), values.max())
@@ -170,8 +170,9 @@ def test_censored_discrete_at_an_atom_lumps_the_tail():
     law = Censored(base, 2.0)
     v, m = law.atoms()
     np.testing.assert_array_equal(v, [1.0, 2.0])
-    np.testing.assert_allclose(m, [0.2, 0.8], atol=1e-15)
-    np.testing.assert_allclose(law.sf([0.5, 1.0, 1.5, 2.0, 9.0]), [1.0, 0.8, 0.8, 0.0, 0.0], atol=1e-15)
+    np.testing.assert_allclose(m, [0.2, 0.8], atol=1e-15, rtol=0)
+    np.testing.assert_allclose(law.sf([0.5, 1.0, 1.5, 2.0, 9.0]), [1.0, 0.8, 0.8, 0.0, 0.0],
+                               atol=1e-15, rtol=0)
     assert law.mean() == pytest.approx(0.2 * 1 + 0.8 * 2, abs=1e-13)
 
 
@@ -187,13 +188,13 @@ def test_mixture_atom_plus_uniform():
     law = Mixture([Dirac(0.0), Uniform(0.0, width)], [p0, 1 - p0])
     x = np.linspace(-1, 11, 97)
     expected = np.where(x < 0, 1.0, (1 - p0) * np.clip(1 - x / width, 0, 1))
-    np.testing.assert_allclose(law.sf(x), expected, atol=1e-15)
+    np.testing.assert_allclose(law.sf(x), expected, atol=1e-15, rtol=0)
     v, m = law.atoms()
     assert list(v) == [0.0] and m[0] == pytest.approx(p0)
     # quantile: 0 on (0, p0], then the uniform part
     u = np.array([0.05, 0.2, 0.3, 0.31, 0.65, 0.99])
     expected_q = np.where(u <= p0, 0.0, (u - p0) / (1 - p0) * width)
-    np.testing.assert_allclose(law.ppf(u), expected_q, atol=1e-12)
+    np.testing.assert_allclose(law.ppf(u), expected_q, atol=1e-12, rtol=0)
     assert law.ppf(0.2) == 0.0  # exactly the atom, not a bisection residue
     assert law.mean() == pytest.approx((1 - p0) * width / 2)
     assert law.support() == (0.0, width)
@@ -203,7 +204,7 @@ def test_mixture_merges_shared_atoms_and_quantile_inverts_cdf():
     law = Mixture([Discrete([0.0, 1.0], [0.5, 0.5]), Dirac(1.0), Exponential(2.0)], [0.2, 0.3, 0.5])
     v, m = law.atoms()
     np.testing.assert_array_equal(v, [0.0, 1.0])
-    np.testing.assert_allclose(m, [0.1, 0.4], atol=1e-15)
+    np.testing.assert_allclose(m, [0.1, 0.4], atol=1e-15, rtol=0)
     q = law.ppf(U)
     # left-continuous inverse: F(q) >= u and F(q - 1e-9) < u
     assert np.all(law.cdf(q) >= U - 1e-12)
@@ -225,9 +226,10 @@ def test_from_survival_triangular():
     # sf(x) = (1 - x/2)^2 on [0, 2]: density 1 - x/2, E[X] = int sf = 2/3
     law = FromSurvival(lambda x: (1 - x / 2) ** 2, 0.0, 2.0)
     x = np.linspace(-1, 3, 41)
-    np.testing.assert_allclose(law.sf(x), np.where(x < 0, 1, np.clip(1 - x / 2, 0, 1) ** 2), atol=1e-15)
+    np.testing.assert_allclose(law.sf(x), np.where(x < 0, 1, np.clip(1 - x / 2, 0, 1) ** 2),
+                               atol=1e-15, rtol=0)
     # F(q) = u  <=>  q = 2 (1 - sqrt(1 - u))
-    np.testing.assert_allclose(law.ppf(U), 2 * (1 - np.sqrt(1 - U)), atol=1e-12)
+    np.testing.assert_allclose(law.ppf(U), 2 * (1 - np.sqrt(1 - U)), atol=1e-12, rtol=0)
     assert law.mean() == pytest.approx(2 / 3, rel=1e-13)
 
 
@@ -235,7 +237,7 @@ def test_from_survival_with_jump_and_kink():
     # P(X > x) = 0.5 on [0, 1), then 0: an atom of 0.5 at 0 and of 0.5 at 1 (declared as kinks)
     law = FromSurvival(lambda x: np.where(x < 1, 0.5, 0.0), 0.0, 1.0, kink_points=np.array([1.0]))
     assert law.mean() == pytest.approx(0.5, abs=1e-14)
-    np.testing.assert_allclose(law.ppf(np.array([0.25, 0.75])), [0.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(law.ppf(np.array([0.25, 0.75])), [0.0, 1.0], atol=1e-12, rtol=0)
 
 
 def test_from_survival_increasing_is_refused():

@@ -61,21 +61,22 @@ def test_example1_fast_path(gammas, lam, W, Q, density):
     w = (1 / np.array(gammas)) / np.sum(1 / np.array(gammas))
     assert po.closed_form["lam"] == pytest.approx(lam, abs=1e-10)
     assert opt.welfare == pytest.approx(W, abs=1e-10)
-    assert np.allclose(opt.utilities, w * W, atol=1e-10)
-    assert np.allclose(opt.average_shares, w, atol=1e-12)
-    assert np.allclose(opt.prices, Q, atol=1e-10)
-    assert np.allclose(opt.density, density, atol=1e-9)
-    assert np.allclose(opt.F, w[:, None] * po.atoms.x[None, :], atol=1e-15)
+    assert np.allclose(opt.utilities, w * W, atol=1e-10, rtol=0)
+    assert np.allclose(opt.average_shares, w, atol=1e-12, rtol=0)
+    assert np.allclose(opt.prices, Q, atol=1e-10, rtol=0)
+    assert np.allclose(opt.density, density, atol=1e-9, rtol=0)
+    assert np.allclose(opt.F, w[:, None] * po.atoms.x[None, :], atol=1e-15, rtol=0)
     assert opt.method == "closed form" and opt.iterations == 0 and not opt.pooled
     assert max(opt.certificate.values()) < 1e-14
 
 
 def test_law_and_common_shock():
     """Spec §6: law of N = (0.729, 0.243, 0.027, 0.001); correlated variant W* and Q."""
-    assert np.allclose(EX1.atoms().probs, [0.729, 0.243, 0.027, 0.001], atol=1e-15)
+    assert np.allclose(EX1.atoms().probs, [0.729, 0.243, 0.027, 0.001], atol=1e-15, rtol=0)
     cs = Pool.common_shock([1, 2, 4], [0.25] * 3, [0.0625] * 3, 0.2)
     po = pool_optimum(cs)
-    assert np.allclose(po.atoms.probs, [0.7435546875, 0.2162109375, 0.0369140625, 0.0033203125], atol=1e-12)
+    assert np.allclose(po.atoms.probs, [0.7435546875, 0.2162109375, 0.0369140625, 0.0033203125],
+                       atol=1e-12, rtol=0)
     assert po.optimum.welfare == pytest.approx(-0.4052906137, abs=1e-10)
     assert np.allclose(po.optimum.prices, [0.5898378573, 0.3037145951, 0.0918222904, 0.0146252573],
                        atol=1e-10)
@@ -92,8 +93,8 @@ def test_credal_readings_closed_forms_and_prices():
     for reading, (W, prices) in cases.items():
         opt = pool_optimum(EX1, Beliefs.credal(0.05, 0.15, reading)).optimum
         assert opt.welfare == pytest.approx(W, abs=1e-12)
-        assert np.allclose(opt.prices, prices, atol=1e-8)
-        assert np.allclose(opt.shares, np.array([4, 2, 1])[:, None] / 7, atol=1e-12)
+        assert np.allclose(opt.prices, prices, atol=1e-8, rtol=0)
+        assert np.allclose(opt.shares, np.array([4, 2, 1])[:, None] / 7, atol=1e-12, rtol=0)
     own = pool_optimum(EX1, Beliefs.credal(0.05, 0.15)).optimum.welfare
     box = pool_optimum(EX1, Beliefs.credal(0.05, 0.15, "box")).optimum.welfare
     assert own == pytest.approx(-0.45135307, abs=5e-9) and box == pytest.approx(-0.57440053, abs=5e-9)
@@ -126,7 +127,7 @@ def test_conic_cross_check_and_worst_case_prior_weights():
     po = pool_optimum(EX1, Beliefs.credal(0.05, 0.15))
     check = conic_comonotone(po, **TIGHT)
     assert check.welfare_error < 1e-9
-    assert np.allclose(check.vertex_weights.sum(axis=1), 1.0, atol=1e-7)
+    assert np.allclose(check.vertex_weights.sum(axis=1), 1.0, atol=1e-7, rtol=0)
     assert np.all(check.vertex_weights[:, 1] > 1 - 1e-6)
     assert check.polished.iterations <= 3
     assert abs(check.polished.welfare - po.optimum.welfare) < 1e-15
@@ -246,7 +247,7 @@ def test_property_common_prior_pooling_beats_standing_alone(gammas, p):
     alone = -np.log1p(pj * np.expm1(g)) / g
     assert opt.welfare >= alone.sum() - 1e-12
     w = (1 / g) / np.sum(1 / g)
-    assert np.allclose(opt.shares, w[:, None], atol=1e-12)
+    assert np.allclose(opt.shares, w[:, None], atol=1e-12, rtol=0)
 
 
 # ------------------------------------------------------------------------- K versus C
@@ -290,7 +291,7 @@ def test_menu_families_sizes_membership_and_streams():
     assert lattice_menu(five.F, five.gaps, 1).size == 5 ** 5 + 1
     dm = dirichlet_menu(opt.F, opt.gaps, 200, SEED)
     first = np.random.default_rng(SEED).dirichlet(np.ones(3), size=(199, 3))[0]   # (K, n) shares
-    assert np.allclose(-np.diff(dm.allocations[0], axis=1) / opt.gaps, first.T, atol=1e-15)
+    assert np.allclose(-np.diff(dm.allocations[0], axis=1) / opt.gaps, first.T, atol=1e-15, rtol=0)
     assert dm.size == 200 and dm.describe()["mu"] == "uniform 1/M"
 
 
@@ -320,10 +321,10 @@ def test_example1_lattice_table(ex1_lattice):
     """Spec §3.6 (Example 1A, lattice m = 2, M = 217) cell by cell, 1e-8."""
     g = ex1_lattice.game
     assert g.welfare == pytest.approx(-0.38982934, abs=1e-8)
-    assert np.allclose(g.avg, [-0.13658890, -0.18236010, -0.29430156], atol=1e-8)
-    assert np.allclose(g.wbar, [-0.61325056, -0.47666166, -0.29430156], atol=1e-8)
-    assert np.allclose(g.prices[g.optimum, 1:3], [0.30959195, 0.23861165], atol=1e-8)
-    assert np.allclose(g.outcome_payoffs, [0.08683232, -0.18236010, -0.29430156], atol=1e-8)
+    assert np.allclose(g.avg, [-0.13658890, -0.18236010, -0.29430156], atol=1e-8, rtol=0)
+    assert np.allclose(g.wbar, [-0.61325056, -0.47666166, -0.29430156], atol=1e-8, rtol=0)
+    assert np.allclose(g.prices[g.optimum, 1:3], [0.30959195, 0.23861165], atol=1e-8, rtol=0)
+    assert np.allclose(g.outcome_payoffs, [0.08683232, -0.18236010, -0.29430156], atol=1e-8, rtol=0)
     assert g.eta == pytest.approx(0.22342122, abs=1e-8)
     assert g.welfare - g.best_other == pytest.approx(0.0317, abs=5e-5)
 
@@ -331,10 +332,10 @@ def test_example1_lattice_table(ex1_lattice):
 def test_game_identities(ex1_lattice):
     """g_k = Avg_k (k >= 2) at every point, sum of payoffs = W* at xi*, prices have mu-mean 0."""
     g = ex1_lattice.game
-    assert np.allclose(g.payoffs[:, 1:], g.avg[None, 1:], atol=1e-15)
+    assert np.allclose(g.payoffs[:, 1:], g.avg[None, 1:], atol=1e-15, rtol=0)
     assert g.outcome_payoffs.sum() == pytest.approx(g.welfare, abs=1e-15)
     assert g.outcome_payoffs[0] == pytest.approx(g.avg[0] + g.eta, abs=1e-15)
-    assert np.allclose(g.mu @ g.prices, 0.0, atol=1e-15)
+    assert np.allclose(g.mu @ g.prices, 0.0, atol=1e-15, rtol=0)
     assert g.chosen == g.optimum
 
 
@@ -399,7 +400,7 @@ def test_spne_checks_example1(ex1_lattice):
     assert v.deviations["count"] == 2000 and v.deviations["max_gain"] < 0
     lip = v.lipschitz
     assert lip.exhaustive and lip.pairs == 217 * 216 // 2 and "max_i max_" in lip.metric
-    assert np.allclose(lip.prices, [1.156, 0.991], atol=1e-3)
+    assert np.allclose(lip.prices, [1.156, 0.991], atol=1e-3, rtol=0)
     assert np.all(lip.utilities <= 1.0) and np.all(lip.prices <= lip.price_bounds)
     assert lip.utilities_l1.max() == pytest.approx(198, abs=0.5)
 
@@ -435,7 +436,7 @@ def test_first_mover_auction(ex1_lattice):
     0.07447374; bids b* x {0, .5, .9, .999, 1, 1.001, 1.1, 2} never gain (weak equilibrium)."""
     a = ex1_lattice.auction
     assert a.bid == pytest.approx(0.14894748, abs=1e-8)
-    assert np.allclose(a.payoffs, [-0.06211516, -0.10788636, -0.21982782], atol=1e-8)
+    assert np.allclose(a.payoffs, [-0.06211516, -0.10788636, -0.21982782], atol=1e-8, rtol=0)
     assert a.loser_receives == pytest.approx(0.07447374, abs=1e-8)
     assert a.max_deviation_gain <= 1.4e-17
     below = np.array(a.deviation_factors) <= 1
@@ -443,7 +444,7 @@ def test_first_mover_auction(ex1_lattice):
     assert np.all(a.deviation_gains[:, ~below] < -1e-6)
     assert a.payoffs.sum() == pytest.approx(ex1_lattice.welfare, abs=1e-15)
     g = ex1_lattice.game
-    assert np.allclose(expected_payoffs(np.full(3, a.bid), g.avg, g.eta), a.payoffs, atol=1e-16)
+    assert np.allclose(expected_payoffs(np.full(3, a.bid), g.avg, g.eta), a.payoffs, atol=1e-16, rtol=0)
 
 
 def test_auction_rules_random():
@@ -467,12 +468,12 @@ def test_credal_table(reading, W, avg, eta, bid, payoffs, ex1_lattice):
     res = run(PriceAndChoose(EX1, Beliefs.credal(0.05, 0.15, reading), MenuSpec("lattice", m=2),
                              GameSpec(seed=SEED, deviations=200)))
     assert res.welfare == pytest.approx(W, abs=1e-8)
-    assert np.allclose(res.game.avg, avg, atol=1e-8)
+    assert np.allclose(res.game.avg, avg, atol=1e-8, rtol=0)
     assert res.eta == pytest.approx(eta, abs=1e-8)
     assert res.auction.bid == pytest.approx(bid, abs=1e-8)
-    assert np.allclose(res.auction.payoffs, payoffs, atol=1e-8)
+    assert np.allclose(res.auction.payoffs, payoffs, atol=1e-8, rtol=0)
     assert np.all(res.game.avg <= res.reference_avg)
-    assert np.allclose(res.reference_avg, ex1_lattice.game.avg, atol=1e-15)
+    assert np.allclose(res.reference_avg, ex1_lattice.game.avg, atol=1e-15, rtol=0)
     assert res.verification.passed
     if reading == "own_hit":
         assert res.eta > ex1_lattice.eta
@@ -487,9 +488,10 @@ def test_box_shortcut_equals_corner_enumeration():
     menu = dirichlet_menu(po.optimum.F, po.optimum.gaps, 500, 2)
     full = utility_table(menu.allocations, EX1.gammas, po.laws.vertices)
     high = utility_table(menu.allocations, EX1.gammas, po.laws.vertices[:, -1:])
-    assert np.allclose(full, high, atol=1e-15)
+    assert np.allclose(full, high, atol=1e-15, rtol=0)
     corners = [poisson_binomial(np.array(c)) for c in itertools.product([0.05, 0.15], repeat=3)]
-    assert any(np.allclose(po.laws.worst[0], c, atol=1e-16) for c in corners[-1:])
+    # the same Poisson-binomial recursion on the same corner: equal to an ulp (1.1e-16 at 0.61)
+    assert np.allclose(po.laws.worst[0], corners[-1], atol=2 * np.finfo(float).eps, rtol=0)
 
 
 # ------------------------------------------------------------------------- bad input

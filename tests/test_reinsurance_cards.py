@@ -6,32 +6,20 @@ from __future__ import annotations
 import copy
 import json
 import tomllib
-from pathlib import Path
 
 import pytest
-from _cardkit import write
+from _cardkit import MODELS, run_cli, write
 
 from riskopt.cards import load_card
-from riskopt.cli import main
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
 TABLE1 = MODELS / "andraos2025_stackelberg.toml"
 TABLE2 = MODELS / "andraos2025_two_reinsurers.toml"
 CAPACITY = MODELS / "andraos2025_capacity.toml"
 PRINTED = 5e-7
 
 
-def run(capfd, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capfd.readouterr()
-    return code, out, err
-
-
 def as_json(capfd, card, *extra):
-    code, out, err = run(capfd, "run", card, "--format", "json", *extra)
+    code, out, err = run_cli(capfd, "run", card, "--format", "json", *extra)
     assert code == 0, err
     return json.loads(out)
 
@@ -73,7 +61,7 @@ def test_table2_card_with_the_monopoly_column(capfd):
     assert doc["checks"]["Pareto LP V*"] == pytest.approx(1.366715, abs=PRINTED)
     assert doc["layers"]["insurer 1"][0] == {"from": 0.0, "to": pytest.approx(0.047655, abs=PRINTED),
                                              "reinsurer": None, "price": None}
-    code, out, _ = run(capfd, "run", TABLE2)
+    code, out, _ = run_cli(capfd, "run", TABLE2)
     assert code == 0
     assert "comparison (stackelberg | spne)" in out and "0.545767" in out and "-2.933441" in out
 
@@ -93,7 +81,7 @@ def test_backend_override_and_plot(capfd, tmp_path):
     assert doc["pareto_lp"]["solver"]["backend"] == "cvxpy"
     assert doc["checks"]["SPNE Pareto optimal"]
     png = tmp_path / "market.png"
-    code, _, err = run(capfd, "run", TABLE1, "--plot", png)
+    code, _, err = run_cli(capfd, "run", TABLE1, "--plot", png)
     assert code == 0, err
     assert png.stat().st_size > 10_000
 
@@ -146,7 +134,7 @@ BAD = [
 def test_bad_card_is_one_line_naming_the_field(capfd, tmp_path, change, path):
     doc = copy.deepcopy(tomllib.loads(TABLE2.read_text()))
     change(doc)
-    code, out, err = run(capfd, "run", write(tmp_path / "bad.toml", doc))
+    code, out, err = run_cli(capfd, "run", write(tmp_path / "bad.toml", doc))
     assert code == 2 and out == ""
     lines = err.splitlines()
     assert len(lines) == 1 and path in lines[0], err
@@ -156,7 +144,7 @@ def test_non_additive_reinsurer_is_refused_with_the_reason(capfd, tmp_path):
     doc = tomllib.loads(TABLE2.read_text())
     del doc["reinsurers"][0]["beliefs"]
     doc["reinsurers"][0]["measure"] = {"name": "distortion", "h": "wang", "lam": 0.3}
-    code, _, err = run(capfd, "run", write(tmp_path / "wang.toml", doc))
+    code, _, err = run_cli(capfd, "run", write(tmp_path / "wang.toml", doc))
     assert code == 2 and "reinsurers[0].measure" in err and "comonotone" in err
     doc["market"]["comonotone"] = True
     out = as_json(capfd, write(tmp_path / "wang_como.toml", doc))

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import tomllib
-from pathlib import Path
 
 import pytest
-from _cardkit import write
+from _cardkit import MODELS, cheap, write
 
 from riskopt.cli import main
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
 CARDS = sorted(p.stem for p in MODELS.glob("*.toml"))
 #: bundled cards that take seconds: run in CI's slow lane as well, but marked
 HEAVY = {"hurricane_pool_500", "niakh_storm212"}
@@ -43,9 +41,7 @@ def test_bundled_card_twice_gives_identical_json(name, capsys):
 
 
 def test_the_seed_fixes_the_storm_draws(capsys, tmp_path):
-    card = tomllib.loads((MODELS / "niakh_storm212.toml").read_text(encoding="utf-8"))
-    card["storm"]["regions"], card["storm"]["scenarios"] = 12, 2000
-    card["insurer"]["capital"] = 60.0
+    card = cheap("niakh_storm212")
     base = run_json(capsys, str(write(tmp_path / "a.toml", card)))
     again = run_json(capsys, str(write(tmp_path / "b.toml", card)))
     card["model"]["seed"] += 1

@@ -29,7 +29,8 @@ def test_insurer_sets_claims_and_hybrid_by_hand():
     assert eco.k == pytest.approx(eco.premiums.sum()) and pytest.approx(eco.k + 4.0) == eco.K
     S = X.sum(axis=0)
     probs = [np.mean(eco.k > S), np.mean((eco.k <= S) & (S <= eco.K)), np.mean(S > eco.K)]
-    assert np.allclose(eco.comparison.probability, probs, atol=1e-15)
+    # block sums of N masses 1/N: rounding up to N eps (6.5e-14 measured at N = 4,000)
+    assert np.allclose(eco.comparison.probability, probs, atol=S.size * np.finfo(float).eps, rtol=0)
     d = S > eco.K
     eps = (X[:, d] * (1 - eco.K / S[d])).sum(axis=1) / S.size
     assert np.allclose(eco.expected_residual_claim, eps, rtol=1e-12)
