@@ -29,7 +29,7 @@ import numpy as np
 
 from .allocation import AllocationBlock, AllocationSet, AnchoredComonotone, Restriction
 from .errors import ModelError
-from .measures.base import Measure, oriented_forms
+from .measures.base import Measure, in_agent_order, oriented_forms
 from .space import Scenarios
 
 __all__ = ["Agent", "ConstraintGroup", "Program", "SharingProgram"]
@@ -310,10 +310,7 @@ class SharingProgram(Program):
             parts.append((other, form.expr))
         if len(parts) == 1:
             return parts[0][1]
-        order = np.array(linear + other)
-        perm = np.zeros((n, n))
-        perm[order, np.arange(n)] = 1.0  # the stacked entry j belongs to agent order[j]
-        return perm @ cp.hstack([e for _, e in parts])
+        return in_agent_order(parts)
 
     def _on_atoms(self, m: Measure) -> Measure | None:
         """The measure seen on the atoms of X when it is linear on comonotone allocations there."""

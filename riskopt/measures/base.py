@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ModelError
 from ..space import Scenarios, validate_probabilities
 
-__all__ = ["Form", "Measure", "Orientation", "create", "oriented_forms", "probabilities",
+__all__ = ["Form", "Measure", "Orientation", "create", "in_agent_order", "oriented_forms", "probabilities",
            "register", "registry", "state_values"]
 
 Orientation = Literal["utility", "risk"]
@@ -253,8 +253,14 @@ def oriented_forms(measures: Sequence[Measure], X: cp.Expression, space: Scenari
                 cons.setdefault(group, {})[idx[pos]] = c
     if len(parts) == 1:
         return Form(parts[0][1], cons)
-    order = np.concatenate([np.asarray(idx) for idx, _ in parts])
-    stacked = cp.hstack([e for _, e in parts])
-    perm = np.zeros((n, n))
-    perm[order, np.arange(n)] = 1.0  # stacked[j] belongs to agent order[j]
-    return Form(perm @ stacked, cons)
+    return Form(in_agent_order(parts), cons)
+
+
+def in_agent_order(parts: Sequence[tuple[Sequence[int], cp.Expression]]) -> cp.Expression:
+    """One vector from pieces ``(agents, expression)`` that cover the agents: entry ``i`` is agent
+    ``i``'s (a gather by the inverse permutation, not an ``n x n`` permutation matrix, which at
+    20,000 agents would be 3.2 GB)."""
+    order = np.concatenate([np.asarray(idx, int) for idx, _ in parts])
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)  # agent i sits at stacked[position[i]]
+    return cp.hstack([e for _, e in parts])[position]

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..checks import positive
 from ..space import Scenarios
-from .base import Form, Measure, register, state_values
+from .base import Form, Measure, in_agent_order, register, state_values
 from .expectation import SubjectiveLaw, law_matrix
 
 __all__ = ["Entropic"]
@@ -80,7 +80,4 @@ class Entropic(SubjectiveLaw, Measure):
             exprs.append((rows, -cp.multiply(1.0 / gamma[rows], lse)))
         if len(exprs) == 1:
             return Form(exprs[0][1])
-        order = np.concatenate([r for r, _ in exprs])
-        perm = np.zeros((len(measures), len(measures)))
-        perm[order, np.arange(len(measures))] = 1.0
-        return Form(perm @ cp.hstack([e for _, e in exprs]))
+        return Form(in_agent_order(exprs))
