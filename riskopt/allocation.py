@@ -224,20 +224,23 @@ class LimitedLiability(Restriction):
             raise ModelError("caps", caps, "finite caps >= 0")
         self.caps = c
 
-    def build(self, program, block, losses, context) -> None:
-        n = losses.shape[0]
-        caps = np.broadcast_to(self.caps, (n,)) if self.caps.size in (1, n) else None
-        if caps is None:
-            raise ModelError("caps", self.caps, f"one cap per agent ({n})")
-        X = context["aggregate"]
-        loss = X if context["orientation"] == "risk" else -X
+    def check(self, loss: np.ndarray, n: int) -> np.ndarray:
+        """The caps of ``n`` agents for the aggregate loss ``loss``, or a ModelError saying why
+        the set ``0 <= loss_i <= cap_i, sum_i loss_i = loss`` is empty."""
+        if self.caps.size not in (1, n):
+            raise ModelError("caps", f"{self.caps.size} caps", f"one cap, or one per agent ({n})")
+        caps = np.broadcast_to(self.caps, (n,))
         if loss.min() < 0:
             raise ModelError("aggregate", float(loss.min()), "a nonnegative aggregate loss in every "
                              "state under limited liability (losses are split into [0, cap_i])")
-        total = loss.max()
-        if total > caps.sum() + 1e-12:
+        if loss.max() > caps.sum() + 1e-12:
             raise ModelError("caps", caps.tolist(), f"total capacity >= the largest aggregate loss "
-                             f"{total:g}", detail="the limited-liability allocation set is empty")
+                             f"{loss.max():g}", detail="the limited-liability allocation set is empty")
+        return caps
+
+    def build(self, program, block, losses, context) -> None:
+        X = context["aggregate"]
+        caps = self.check(X if context["orientation"] == "risk" else -X, losses.shape[0])
         program.constrain("limited_liability", [losses >= 0, losses <= caps[:, None]],
                           "0 <= loss_i <= cap_i")
 

@@ -240,23 +240,14 @@ def card_spec(root: Any, draws: Any) -> ParetoCard:
 
 
 def _check_limited_liability(restrictions: list[Restriction], space: Scenarios, n: int, kind: str) -> None:
-    """The checks ``LimitedLiability.build`` makes, here so that errors name the card's field."""
+    """``LimitedLiability.check`` before the build, so that its errors name the card's field."""
     loss = space["X"] if kind == "total_risk" else -space["X"]
     for i, r in enumerate(restrictions):
-        if not isinstance(r, LimitedLiability):
-            continue
-        path = f"allocation.restrictions[{i}]"
-        if r.caps.size not in (1, n):
-            raise ModelError(f"{path}.caps", f"{r.caps.size} caps", f"one cap, or one per agent ({n})")
-        if loss.min() < 0:
-            sign = "X" if kind == "total_risk" else "-X"
-            raise ModelError(path, "limited_liability", "a nonnegative aggregate loss in every state",
-                             detail=f"the aggregate loss {sign} is {loss.min():g} in some state "
-                             f"(objective '{kind}')")
-        total = float(np.broadcast_to(r.caps, (n,)).sum())
-        if loss.max() > total + 1e-12:
-            raise ModelError(f"{path}.caps", r.caps.tolist(), f"total capacity >= the largest aggregate "
-                             f"loss {loss.max():g}", detail="the limited-liability allocation set is empty")
+        if isinstance(r, LimitedLiability):
+            try:
+                r.check(loss, n)
+            except ModelError as err:
+                raise err.with_prefix(f"allocation.restrictions[{i}]") from None
 
 
 
