@@ -15,9 +15,9 @@ from typing import Any
 import cvxpy as cp
 
 from . import cvxpy_backend, highs_backend, pyomo_backend  # noqa: F401  (register)
-from .base import STATUSES, Backend, SolveReport, backend, backends
+from .base import Backend, SolveReport, backend, backends
 
-__all__ = ["STATUSES", "Backend", "SolveReport", "backend", "backends", "run"]
+__all__ = ["Backend", "SolveReport", "backend", "backends", "run"]
 
 
 def run(problem: cp.Problem, *, backend: str = "cvxpy", solver: str | None = None,

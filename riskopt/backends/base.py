@@ -1,4 +1,4 @@
-"""Backend protocol, registry, solve reports and the status vocabulary.
+"""Backend protocol, registry and solve reports (statuses: :mod:`riskopt.status`).
 
 A backend takes a compiled ``cvxpy.Problem`` and leaves the primal values and duals in its
 variables and constraints, under cvxpy's sign convention (see ``riskopt.duals``). It declares the
@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 import cvxpy as cp
 
 from ..errors import ModelError
+from ..status import Status
 
-__all__ = ["STATUSES", "Backend", "SolveReport", "backend", "backends", "canon_backend", "cone_types",
+__all__ = ["Backend", "SolveReport", "backend", "backends", "canon_backend", "cone_types",
            "register_backend"]
 
 #: from this many scalar variables cvxpy canonicalises with its "COO" backend: on the 2M-variable
@@ -26,22 +27,6 @@ LARGE_PROGRAM_VARIABLES = 100_000
 #: layer grids fall below HiGHS's 1e-7 default feasibility tolerances
 HIGHS_OPTIONS: dict[str, Any] = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
 
-#: statuses a Solution can carry
-STATUSES = ("optimal", "optimal_inaccurate", "infeasible", "infeasible_inaccurate", "unbounded",
-            "unbounded_inaccurate", "time_limit", "iteration_limit", "solver_error")
-
-_CVXPY_STATUS = {
-    cp.OPTIMAL: "optimal",
-    cp.OPTIMAL_INACCURATE: "optimal_inaccurate",
-    cp.INFEASIBLE: "infeasible",
-    cp.INFEASIBLE_INACCURATE: "infeasible_inaccurate",
-    cp.UNBOUNDED: "unbounded",
-    cp.UNBOUNDED_INACCURATE: "unbounded_inaccurate",
-    cp.USER_LIMIT: "time_limit",
-    cp.SOLVER_ERROR: "solver_error",
-}
-
-
 def canon_backend(problem: cp.Problem) -> str | None:
     """cvxpy's canonicalisation backend for ``problem``: "COO" for large programs, else cvxpy's default."""
     size = sum(v.size for v in problem.variables())
@@ -51,24 +36,13 @@ def canon_backend(problem: cp.Problem) -> str | None:
     return getattr(cp.settings, "COO_CANON_BACKEND", cp.settings.SCIPY_CANON_BACKEND)
 
 
-def normalise_status(status: str | None, *, iterations: int | None = None,
-                     max_iterations: int | None = None, raw: str = "") -> str:
-    """cvxpy status string -> riskopt status. cvxpy reports every solver limit as ``user_limit``;
-    an iteration count at the cap, or a raw status naming iterations, makes it ``iteration_limit``."""
-    out = _CVXPY_STATUS.get(status, "solver_error")
-    if out == "time_limit" and ("iteration" in raw.lower() or (
-            iterations is not None and max_iterations is not None and iterations >= max_iterations)):
-        return "iteration_limit"
-    return out
-
-
 @dataclass
 class SolveReport:
     """What a backend did: status, timings (build, compile, solve), iterations, options used."""
 
     backend: str
     solver: str
-    status: str
+    status: Status
     raw_status: str
     build_s: float = 0.0
     compile_s: float = 0.0

@@ -10,6 +10,7 @@ from typing import Any
 import cvxpy as cp
 
 from ..errors import ModelError
+from ..status import Status, from_solver
 from .base import (
     CONE_NAMES,
     HIGHS_OPTIONS,
@@ -17,9 +18,9 @@ from .base import (
     SolveReport,
     canon_backend,
     cone_types,
-    normalise_status,
     register_backend,
 )
+from .quiet import quiet_stdout
 
 #: riskopt's default options per solver (overridable per call); they are recorded in every report.
 #: Clarabel: its own 1e-8 tolerances (the KKT polish refines smooth programs beyond them) and no
@@ -53,14 +54,17 @@ class CvxpyBackend(Backend):
         try:
             with warnings.catch_warnings():  # riskopt reports the status itself
                 warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
-                problem.solve(solver=solver, ignore_dpp=not dpp, canon_backend=canon_backend(problem), **opts)
+                # cvxpy's HiGHS (and other) interfaces print on the C stdout: discarded unless asked
+                with quiet_stdout("stderr" if opts.get("verbose") else "devnull"):
+                    problem.solve(solver=solver, ignore_dpp=not dpp, canon_backend=canon_backend(problem),
+                                  **opts)
         except cp.error.SolverError as exc:
             missing = _missing_cones(problem, solver)
             if missing:
                 named = ", ".join(CONE_NAMES.get(c, c) for c in sorted(missing))
                 raise ModelError("solver", solver, "a solver that accepts this program's cones",
                                  detail=f"{solver} cannot take: {named}") from None
-            return SolveReport(self.name, solver, "solver_error", str(exc), options=opts,
+            return SolveReport(self.name, solver, Status.SOLVER_ERROR, str(exc), options=opts,
                                solve_s=time.perf_counter() - t0)
         except TypeError as exc:  # cvxpy's interfaces raise TypeError for unknown solver settings
             raise ModelError("options", options, f"settings that {solver} accepts", detail=str(exc)) from None
@@ -72,7 +76,7 @@ class CvxpyBackend(Backend):
         iterations = getattr(stats, "num_iters", None)
         cap = next((opts[k] for k in ("max_iter", "max_iters", "maxiter") if k in opts), None)
         return SolveReport(self.name, solver,
-                           normalise_status(problem.status, iterations=iterations, max_iterations=cap),
+                           from_solver(problem.status, iterations=iterations, max_iterations=cap),
                            str(problem.status), compile_s=compile_s, solve_s=max(total - compile_s, 0.0),
                            iterations=iterations, options=opts, objective=problem.value)
 

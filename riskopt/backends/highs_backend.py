@@ -15,7 +15,9 @@ import numpy as np
 import scipy.sparse as sps
 
 from ..errors import ModelError
-from .base import HIGHS_OPTIONS, Backend, SolveReport, normalise_status, register_backend
+from ..status import from_solver
+from .base import HIGHS_OPTIONS, Backend, SolveReport, register_backend
+from .quiet import new_highs, quiet_stdout
 from .standard_form import extract, solve_empty, unpack
 
 
@@ -44,8 +46,7 @@ class HighsBackend(Backend):
         if sf.n_vars == 0:
             return solve_empty(problem, sf, self.name, solver, opts)
         t0 = time.perf_counter()
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = new_highs()
         set_options(h, opts)
         inf = highspy.kHighsInf
         bounds = _single_entry_rows(sf)
@@ -67,11 +68,13 @@ class HighsBackend(Backend):
             low = sps.csc_matrix(sps.tril(sf.P))
             h.passHessian(sf.n_vars, low.nnz, highspy.HessianFormat.kTriangular,
                           low.indptr, low.indices, low.data)
-        h.run()
+        with quiet_stdout():
+            h.run()
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:
             h.setOptionValue("presolve", "off")  # presolve cannot tell which: ask the solver proper
-            h.run()
+            with quiet_stdout():
+                h.run()
             status = h.getModelStatus()
         solve_s = time.perf_counter() - t0
         clarabel_status = _STATUS.get(status.name, "NumericalError")
@@ -83,7 +86,7 @@ class HighsBackend(Backend):
         info = h.getInfo()
         iters = int(info.simplex_iteration_count + info.ipm_iteration_count + info.qp_iteration_count)
         unpack(problem, sf, clarabel_status, x, z, iters, solve_s)
-        return SolveReport(self.name, solver, normalise_status(problem.status, raw=status.name), status.name,
+        return SolveReport(self.name, solver, from_solver(problem.status, raw=status.name), status.name,
                            compile_s=sf.compile_s, solve_s=solve_s, iterations=iters, options=opts,
                            objective=problem.value)
 

@@ -13,7 +13,9 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from .base import HIGHS_OPTIONS, Backend, SolveReport, normalise_status, register_backend
+from ..status import from_solver
+from .base import HIGHS_OPTIONS, Backend, SolveReport, register_backend
+from .quiet import new_highs, quiet_stdout
 from .standard_form import extract, solve_empty, unpack
 
 
@@ -71,16 +73,15 @@ class PyomoBackend(Backend):
             m.obj = pyo.Objective(expr=linear)
         m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
         build_s = time.perf_counter() - t0
-        import highspy
-
         from .highs_backend import set_options
 
-        set_options(highspy.Highs(), opts)  # validate the names and types before Pyomo passes them on
+        set_options(new_highs(), opts)  # validate the names and types before Pyomo passes them on
         opt = pyo.SolverFactory("highs")
         for k, v in opts.items():
             opt.options[k] = v
         t1 = time.perf_counter()
-        result = opt.solve(m, load_solutions=False)
+        with quiet_stdout():
+            result = opt.solve(m, load_solutions=False)
         solve_s = time.perf_counter() - t1
         tc = result.solver.termination_condition
         clarabel_status = {Term.optimal: "Solved", Term.infeasible: "PrimalInfeasible",
@@ -92,6 +93,6 @@ class PyomoBackend(Backend):
             x = np.array([pyo.value(m.x[j]) for j in range(n)], float)
             z = -np.array([m.dual.get(m.rows[r], 0.0) for r in range(sf.n_rows)], float)
         unpack(problem, sf, clarabel_status, x, z, None, solve_s)
-        return SolveReport(self.name, solver, normalise_status(problem.status, raw=str(tc)), str(tc),
+        return SolveReport(self.name, solver, from_solver(problem.status, raw=str(tc)), str(tc),
                            compile_s=sf.compile_s + build_s, solve_s=solve_s, options=opts,
                            objective=problem.value)

@@ -23,7 +23,8 @@ import numpy as np
 import scipy.sparse as sps
 
 from ..errors import ModelError
-from .base import CONE_NAMES, SolveReport, canon_backend, cone_types, normalise_status
+from ..status import from_solver
+from .base import CONE_NAMES, SolveReport, canon_backend, cone_types
 
 
 @dataclass
@@ -95,5 +96,5 @@ def solve_empty(problem: cp.Problem, sf: StandardForm, backend: str, solver: str
                 options: dict[str, Any]) -> SolveReport:
     """A program whose variables the data fix entirely: nothing to hand to a solver."""
     unpack(problem, sf, "Solved", np.zeros(0), np.zeros(sf.n_rows), 0, 0.0)
-    return SolveReport(backend, solver, normalise_status(problem.status), "empty model",
+    return SolveReport(backend, solver, from_solver(problem.status), "empty model",
                        compile_s=sf.compile_s, options=options, objective=problem.value)
