@@ -176,16 +176,25 @@ class Discrete(Law):
 
     def sf(self, x):
         """``P(X > x)`` as a sum of the masses above ``x`` (exactly 0 beyond the top atom; no
-        ``1 - cumsum`` cancellation)."""
+        ``1 - cumsum`` cancellation; compensated, about one rounding whatever the number of atoms)."""
+        from .space import cumulated
+
         x = np.asarray(x, float)
-        tail = np.concatenate([np.cumsum(self.probs[::-1])[::-1], [0.0]])
+        tail = cumulated(self.probs[::-1])[::-1]  # tail[i]: the mass of the atoms i, i + 1, ...
         return tail[np.searchsorted(self.values, x, side="right")]
 
     def ppf(self, u):
+        """``inf{x : F(x) >= u}``, with ``F`` at the atoms compared to ``u`` exactly, forgiving only the
+        rounding of the inputs (:func:`~riskopt.space.search_cumulated`: ``F = 0.1 + 0.1 + 0.1``
+        reaches ``u = 0.3``, an atom of 1e-300 is not skipped). ``u <= 0`` gives the smallest atom, NaN
+        gives NaN."""
+        from .space import search_cumulated
+
         u = np.asarray(u, float)
-        cum = np.cumsum(self.probs)
-        idx = np.minimum(np.searchsorted(cum, u - 1e-15, side="left"), self.values.size - 1)
-        return self.values[idx]
+        flat = u.ravel()
+        idx, _, _ = search_cumulated(self.probs, flat, "left", values=self.values)
+        out = self.values[np.where(flat > 0, idx, 0)]
+        return np.where(np.isnan(flat), np.nan, out).reshape(u.shape)
 
     def atoms(self):
         return self.values.copy(), self.probs.copy()

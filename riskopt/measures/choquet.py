@@ -13,6 +13,7 @@ values over subsets by :meth:`Capacity.from_table` (checked on all subsets for u
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -82,13 +83,14 @@ class Capacity:
     def distorted(cls, h: Callable[[np.ndarray], np.ndarray], probs: np.ndarray) -> Capacity:
         """``c(A) = h(P(A))``: monotone by construction when ``h`` is nondecreasing."""
         p = np.asarray(probs, float)
-        total = float(p.sum())
+        total = math.fsum(p)
 
         def fn(mask: np.ndarray) -> float:
-            # P(A) as one minus the rest above 1/2: exactly 1 on Omega, never 1 + 2e-16 (Wang: NaN)
-            inside = float(p[mask].sum()) / total
+            # P(A) correctly rounded sums (a VaR distortion forgives only a few ulps at its level), as
+            # one minus the rest above 1/2: exactly 1 on Omega, never 1 + 2e-16 (Wang: NaN)
+            inside = math.fsum(p[mask]) / total
             if inside > 0.5:
-                inside = 1.0 - float(p[~mask].sum()) / total
+                inside = 1.0 - math.fsum(p[~mask]) / total
             return float(h(np.array(min(max(inside, 0.0), 1.0))))
 
         return cls(fn, p.size, check=False)

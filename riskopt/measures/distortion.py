@@ -10,6 +10,13 @@ largest losses) the value is exact:
 
     rho_h(L) = sum_k L_(k) [h(S_k) - h(S_{k-1})].
 
+**Levels.** The increments of VaR and ES (:meth:`DistortionFunction.increments`) place the level
+``alpha`` among the ``S_k`` exactly (:func:`~riskopt.space.search_cumulated`), forgiving only the
+rounding of the inputs: the boundary ``P(L > z)`` nearest to ``alpha``, above it by at most
+``LEVEL_RTOL alpha = 1.8e-15 alpha`` and strictly nearer than the boundary below, counts as equal to
+``alpha`` (states of probability 0.1 and the level 0.3). An atom of 1e-300 next to the level is seen;
+ES splits an atom that straddles the level exactly, ``(alpha - S_m) / alpha``.
+
 **Linear on monotone allocations.** If ``f`` is nondecreasing, the order of ``f(X)`` is that of ``X``,
 so ``rho_h(f(X)) = sum_k f(x_k) [h(P(X >= x_k)) - h(P(X > x_k))]``: linear in ``f`` for *any* h
 (VaR included). This is what makes comonotone sharing an LP in increments on the sorted atoms.
@@ -38,7 +45,7 @@ from scipy import special
 
 from ..checks import in_unit_open, positive
 from ..errors import ModelError
-from ..space import Scenarios
+from ..space import LEVEL_RTOL, Scenarios, cumulated, search_cumulated
 from .base import Form, Measure, probabilities, register, state_values
 
 __all__ = [
@@ -59,9 +66,8 @@ LATTICE_BUDGET = 2_000_000
 # so that secant slopes stay accurate in double precision
 _GRID = np.unique(np.concatenate([np.linspace(0.0, 1.0, 4001), np.geomspace(1e-12, 1e-3, 40),
                                   1 - np.geomspace(1e-8, 1e-3, 20)]))
-#: cumulated probabilities within this of the VaR level count as equal to it: 0.1 + 0.1 + 0.1 is
-#: 0.30000000000000004 in floating point and must not cross the level 0.3
-LEVEL_TOL = 1e-10
+#: a float threshold below 1 for the pointwise VaR distortion (a cumulated probability of 1 is above it)
+_BELOW_ONE = float(np.nextafter(1.0, 0.0))
 
 
 def _slope_noise(h: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -91,6 +97,13 @@ class DistortionFunction:
 
     def __call__(self, t: np.ndarray | float) -> np.ndarray:
         raise NotImplementedError
+
+    def increments(self, p: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """``h(S_{k+1}) - h(S_k)`` for the cumulated probabilities ``S = cumulated(p)`` of ``p`` in its
+        order: the weight of state ``k`` in a Choquet sum. ``values`` (in the same order) tell which
+        ``S_k`` separate distinct values, for the level rule of :func:`~riskopt.space.search_cumulated`
+        (VaR, ES); the default differences ``h`` at the accurate float :func:`cumulated`."""
+        return np.diff(np.asarray(self(cumulated(p)), float))
 
     # -------------------------------------------------------------- properties
     def knots(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -255,6 +268,18 @@ class ESDistortion(DistortionFunction):
     def knots(self):
         return np.array([0.0, self.level, 1.0]), np.array([0.0, 1.0, 1.0])
 
+    def increments(self, p: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """``p_k / alpha`` for the states entirely inside the level, ``(alpha - S_m) / alpha`` (exact,
+        rounded once) for the state ``m`` in which the cumulated probability passes ``alpha``: an atom
+        that straddles the level is split exactly."""
+        p = np.asarray(p, float)
+        m, frac, total = search_cumulated(p, self.level, "right", values=values)
+        k = int(m[0])
+        w = np.zeros(p.size)
+        w[:k] = p[:k] / self.level / total  # p_k <= alpha total here: no overflow for a tiny level
+        w[k] = frac[0]
+        return w
+
     def is_concave(self, tol: float = 1e-7) -> bool:
         return True
 
@@ -267,9 +292,19 @@ class VaRDistortion(DistortionFunction):
         self.level = in_unit_open("level", level, "a tail probability in (0, 1)")
 
     def __call__(self, t):
-        # a cumulated probability equal to the level up to rounding is not above it
-        threshold = min(self.level + LEVEL_TOL, 0.5 * (self.level + 1.0))
+        """Pointwise, a ``t`` above the level by at most ``LEVEL_RTOL * level`` (the rounding of a
+        cumulated probability) is not above it. Choquet sums use :meth:`increments`, which compares
+        exactly and sees atoms too small to move a float ``t`` (1e-300 next to the level)."""
+        threshold = min(self.level * (1.0 + LEVEL_RTOL), max(self.level, _BELOW_ONE))
         return (np.asarray(t, float) > threshold).astype(float)
+
+    def increments(self, p: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """1 on the state ``m`` with ``S_m <= alpha < S_{m+1}`` (exact, rounding of the inputs forgiven
+        by :func:`~riskopt.space.search_cumulated`), 0 elsewhere."""
+        m, _, _ = search_cumulated(p, self.level, "right", values=values)
+        w = np.zeros(np.size(p))
+        w[int(m[0])] = 1.0
+        return w
 
     def is_concave(self, tol: float = 1e-7) -> bool:
         return False
@@ -333,6 +368,9 @@ class MixtureDistortion(DistortionFunction):
     def __call__(self, t):
         return sum(w * np.asarray(c(t), float) for c, w in zip(self.components, self.weights, strict=True))
 
+    def increments(self, p: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        return sum(w * c.increments(p, values) for c, w in zip(self.components, self.weights, strict=True))
+
     def jump_at_zero(self) -> float:
         return float(sum(w * c.jump_at_zero() for c, w in zip(self.components, self.weights, strict=True)))
 
@@ -371,6 +409,12 @@ class Dual(DistortionFunction):
     def __call__(self, t):
         return float(self.base(1.0)) - np.asarray(self.base(1.0 - np.asarray(t, float)), float)
 
+    def increments(self, p: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """``h~(S_{k+1}) - h~(S_k) = h(1 - S_k) - h(1 - S_{k+1})``: the increments of ``h`` on the
+        reversed order (no ``1 - t`` cancellation; exact for VaR and ES)."""
+        rev = None if values is None else np.asarray(values)[::-1]
+        return np.asarray(self.base.increments(np.asarray(p, float)[::-1], rev), float)[::-1]
+
     def dual(self) -> DistortionFunction:
         return self.base
 
@@ -402,26 +446,19 @@ class Custom(DistortionFunction):
 
 
 # ----------------------------------------------------------------- measures
-def cumulated(p: np.ndarray) -> np.ndarray:
-    """``S_0 = 0, S_1 = p_0, ..., S_n = 1``: the cumulated probabilities of ``p`` in its order.
-
-    Partial sums are taken forwards below 1/2 and as one minus the remaining mass above, so that
-    ``S_k`` is exactly 1 once only zero-probability states remain (a plain ``cumsum`` ends at
-    ``1 - 1e-16``, and ``h(1 - eps)`` is ``1 - sqrt(eps)`` for a dual power ``b = 1/2``).
-    """
-    p = np.asarray(p, float)
-    total = float(p.sum())
-    forward = np.concatenate([[0.0], np.cumsum(p)]) / total
-    backward = 1.0 - np.concatenate([np.cumsum(p[::-1])[::-1], [0.0]]) / total
-    cum = np.where(forward <= 0.5, forward, backward)
-    return np.clip(np.maximum.accumulate(cum), 0.0, 1.0)
-
-
 def choquet_sorted(x: np.ndarray, p: np.ndarray, h: Callable[[np.ndarray], np.ndarray]) -> float:
-    """``sum_k x_(k) [h(S_k) - h(S_{k-1})]`` with states sorted by decreasing ``x``."""
+    """``sum_k x_(k) [h(S_k) - h(S_{k-1})]`` with states sorted by decreasing ``x`` (the increments of a
+    :class:`DistortionFunction`, exact at the level of VaR and ES)."""
+    x, p = np.asarray(x, float), np.asarray(p, float)
     order = np.argsort(-x, kind="stable")
-    hv = np.asarray(h(cumulated(p[order])), float)
-    return float(x[order] @ np.diff(hv))
+    return float(x[order] @ _increments(h, p[order], x[order]))
+
+
+def _increments(h: Callable[[np.ndarray], np.ndarray], p: np.ndarray, values: np.ndarray | None = None
+                ) -> np.ndarray:
+    if isinstance(h, DistortionFunction):
+        return np.asarray(h.increments(p, values), float)
+    return np.diff(np.asarray(h(cumulated(p)), float))
 
 
 @register("distortion")
@@ -452,8 +489,8 @@ class Distortion(Measure):
     def monotone_weights(self, probs: np.ndarray, increasing: bool = True) -> np.ndarray:
         p = np.asarray(probs, float)
         if increasing:  # f(x_k) is among the top values when k is large: h(P(X >= x_k)) - h(P(X > x_k))
-            return np.diff(np.asarray(self.h(cumulated(p[::-1])), float))[::-1]
-        return np.diff(np.asarray(self.h(cumulated(p)), float))  # h(P(X <= x_k)) - h(P(X < x_k))
+            return self.h.increments(p[::-1])[::-1]
+        return self.h.increments(p)  # h(P(X <= x_k)) - h(P(X < x_k))
 
     def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
         """The distorted probabilities in the order of ``x`` (a subgradient for concave h)."""
@@ -461,7 +498,7 @@ class Distortion(Measure):
         xv = state_values(x, p.size)
         order = np.argsort(-xv, kind="stable")
         g = np.empty_like(xv)
-        g[order] = np.diff(np.asarray(self.h(cumulated(p[order])), float))
+        g[order] = self.h.increments(p[order], xv[order])
         return g
 
     def lp_knots(self, p: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..checks import positive
 from ..space import Scenarios
-from .base import Form, Measure, in_agent_order, register, state_values
+from .base import Curvature, Form, Measure, in_agent_order, register, state_values
 from .expectation import SubjectiveLaw, law_matrix
 
 __all__ = ["Entropic"]
@@ -53,10 +53,10 @@ class Entropic(SubjectiveLaw, Measure):
         z = self._exponents(x, space)
         return np.exp(z - _lse(z))
 
-    def hessian(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+    def curvature(self, x: Any, space: Scenarios | np.ndarray) -> Curvature:
         """``-gamma (diag Q - Q Q')`` with ``Q`` the Esscher tilt (negative semidefinite)."""
         q = self.gradient(x, space)
-        return -self.gamma * (np.diag(q) - np.outer(q, q))
+        return Curvature(-self.gamma * q, q[:, None], np.array([self.gamma]))
 
     @classmethod
     def batch_form(cls, measures, X, space) -> Form:

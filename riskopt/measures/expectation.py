@@ -8,8 +8,8 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from ..space import Scenarios
-from .base import Form, Measure, check_law, probabilities, register, state_values
+from ..space import Scenarios, group_sums
+from .base import Curvature, Form, Measure, check_law, probabilities, register, state_values
 
 __all__ = ["Expectation", "SubjectiveLaw"]
 
@@ -43,7 +43,7 @@ class SubjectiveLaw:
         """The same measure on the atoms of a variable: laws are summed over ``index``."""
         if self.law is None:
             return self
-        return self.with_law(np.bincount(index, weights=self.law, minlength=size))
+        return self.with_law(group_sums(index, self.law, size))  # each atom's mass to ~one rounding
 
 
 def law_matrix(measures: Sequence[SubjectiveLaw], space: Scenarios | np.ndarray) -> np.ndarray:
@@ -79,9 +79,6 @@ class Expectation(SubjectiveLaw, Measure):
     def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
         return self.weights(space).copy()
 
-    def hessian(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
-        n = self.weights(space).size
-        return np.zeros((n, n))
-
-    def hessian_nnz(self, states: int) -> int:
-        return 0
+    def curvature(self, x: Any, space: Scenarios | np.ndarray) -> Curvature:
+        """Zero: an expectation is linear."""
+        return Curvature(np.zeros(self.weights(space).size))

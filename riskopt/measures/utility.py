@@ -3,6 +3,13 @@
 Utility functions are small registered classes (``"cara"``, ``"crra"``), each with its numpy value,
 derivative and concave cvxpy form. Seen as a risk measure of a payment ``L`` this is the expected
 disutility ``E[v(L)]`` with ``v(y) = -u(w - y)``, the form used by the taxation mechanism.
+
+**Numerics.** The expectation and its derivatives are weighted sums ``sum_s q_s f(z_s)`` whose terms
+may be representable when ``f(z_s)`` alone is not (``0.5 e^710``; ``1e-300 y^-9`` at ``y = 1e-40``).
+Every weighted term ``q f`` is formed as ``exp(log q + log f)`` where the direct product would overflow
+or underflow, and CARA's expectation goes through ``L = log E_q[exp(-gamma z)]``
+(:meth:`CARA.expectation`). A value, gradient or Hessian entry is then ``-inf``/``inf`` only when the
+true number is beyond the largest double (about 1.8e308).
 """
 
 from __future__ import annotations
@@ -16,12 +23,15 @@ import numpy as np
 from ..checks import finite, nonnegative, positive
 from ..errors import ModelError
 from ..space import Scenarios
-from .base import Form, Measure, register, state_values
+from .base import Curvature, Form, Measure, in_agent_order, register, state_values
+from .entropic import _lse
 from .expectation import SubjectiveLaw, law_matrix
 
 __all__ = ["CARA", "CRRA", "ExpectedUtility", "UtilityFunction", "utility_function"]
 
 _UTILITIES: dict[str, type[UtilityFunction]] = {}
+#: exp(709) = 8.2e307 is finite; beyond it a weighted term is formed in the log domain
+_EXP_MAX = 709.0
 
 
 def _register_utility(name: str) -> Callable[[type[UtilityFunction]], type[UtilityFunction]]:
@@ -31,6 +41,22 @@ def _register_utility(name: str) -> Callable[[type[UtilityFunction]], type[Utili
         return cls
 
     return deco
+
+
+def _weighted(c: np.ndarray, value: np.ndarray, log_value: np.ndarray) -> np.ndarray:
+    """``c * value`` for ``c >= 0`` and ``value = exp(log_value) >= 0``, without an intermediate
+    overflow or underflow: ``exp(log c + log_value)`` where the direct product is not a positive finite
+    number (``0.5 * exp(710)``, ``1e-300 * 1e360``); elsewhere the direct product (one rounding, where
+    the log domain costs ``u |log c + log_value|``). ``c = 0`` gives 0."""
+    c = np.asarray(c, float)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        out = np.array(c * value, float)
+        bad = (~np.isfinite(out) | (out == 0)) & (c > 0)
+        if bad.any():
+            out[bad] = np.exp(np.log(np.broadcast_to(c, out.shape)[bad])
+                              + np.broadcast_to(log_value, out.shape)[bad])
+        out[np.broadcast_to(c == 0, out.shape)] = 0.0
+    return out
 
 
 class UtilityFunction:
@@ -51,6 +77,23 @@ class UtilityFunction:
     def cvx(self, z: cp.Expression) -> cp.Expression:
         """Concave cvxpy expression of ``u`` applied elementwise."""
         raise NotImplementedError
+
+    # weighted forms: ``q > 0`` are the probabilities of the states ``z`` (subclasses avoid overflow)
+    def expectation(self, q: np.ndarray, z: np.ndarray) -> float:
+        """``sum_s q_s u(z_s)``."""
+        return float(q @ self(z))
+
+    def weighted_derivative(self, q: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """``q_s u'(z_s)``."""
+        return q * self.derivative(z)
+
+    def weighted_second_derivative(self, q: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """``q_s u''(z_s)``."""
+        return q * self.second_derivative(z)
+
+    def cvx_expectation(self, Q: np.ndarray, Z: cp.Expression) -> cp.Expression:
+        """``sum_s Q_is u(Z_is)`` for every row ``i`` (concave in ``Z``)."""
+        return cp.sum(cp.multiply(Q, self.cvx(Z)), axis=1)
 
     def key(self) -> tuple:
         return (self.name, *vars(self).values())
@@ -75,6 +118,52 @@ class CARA(UtilityFunction):
     def cvx(self, z):
         return (1 - cp.exp(-self.gamma * z)) / self.gamma
 
+    def expectation(self, q, z) -> float:
+        """``E_q[u(z)] = (1 - E) / gamma`` with ``E = E_q[exp(-gamma z)] = exp(L)``,
+        ``L = LSE(log q - gamma z)``.
+
+        For ``L <= 709`` (``E`` finite) as ``-(1/gamma) sum_s q_s expm1(-gamma z_s)``, which is
+        ``(1 - E)/gamma`` when ``sum q = 1`` and keeps full relative accuracy for small ``z`` (each term
+        ``q expm1(a)`` is ``exp(log q + a) - q`` where ``exp(a)`` alone would overflow); beyond, as
+        ``1/gamma - exp(L - log gamma)``. ``-inf`` only when ``(1 - E)/gamma < -1.8e308``.
+        """
+        q, a = np.asarray(q, float), -self.gamma * np.asarray(z, float)
+        with np.errstate(over="ignore", divide="ignore"):
+            L = _lse(np.log(q) + a)
+            if L > _EXP_MAX:
+                return float(1.0 / self.gamma - np.exp(L - np.log(self.gamma)))
+            big = a > _EXP_MAX
+            terms = q * np.expm1(np.minimum(a, _EXP_MAX))
+            terms[big] = np.exp(np.log(q[big]) + a[big]) - q[big]
+            return float(-np.sum(terms) / self.gamma)
+
+    def weighted_derivative(self, q, z):
+        """``q exp(-gamma z)``, as ``exp(log q - gamma z)`` where ``exp(-gamma z)`` overflows."""
+        a = -self.gamma * np.asarray(z, float)
+        with np.errstate(over="ignore", under="ignore"):
+            return _weighted(np.asarray(q, float), np.exp(a), a)
+
+    def weighted_second_derivative(self, q, z):
+        """``-gamma q exp(-gamma z)`` (the log domain through ``log gamma + log q - gamma z``)."""
+        a = -self.gamma * np.asarray(z, float)
+        with np.errstate(over="ignore", under="ignore"):
+            return -_weighted(np.asarray(q, float), self.gamma * np.exp(a), np.log(self.gamma) + a)
+
+    def cvx_expectation(self, Q, Z):
+        """``(1 - sum_s exp(log Q_is - gamma Z_is)) / gamma``: the probabilities inside the exponent,
+        so that no coefficient ``q e^(-gamma z)`` reaches the solver; rows are grouped by support."""
+        support = Q > 0
+        patterns, group = np.unique(support, axis=0, return_inverse=True)
+        parts = []
+        for g, pattern in enumerate(patterns):
+            rows = np.flatnonzero(group.ravel() == g)
+            cols = np.flatnonzero(pattern)
+            Zg = Z[rows, :] if rows.size < Q.shape[0] else Z
+            Zg = Zg[:, cols] if cols.size < Q.shape[1] else Zg
+            logq = np.log(Q[np.ix_(rows, cols)])
+            parts.append((rows, (1 - cp.sum(cp.exp(logq - self.gamma * Zg), axis=1)) / self.gamma))
+        return parts[0][1] if len(parts) == 1 else in_agent_order(parts)
+
 
 @_register_utility("crra")
 class CRRA(UtilityFunction):
@@ -82,6 +171,10 @@ class CRRA(UtilityFunction):
 
     Relative risk aversion ``eta > 0`` at ``z + s``; defined for ``z > -s``. With ``s = 0`` and
     ``eta >= 1`` the normalisation ``u(0) = 0`` is impossible, so the constant is dropped instead.
+
+    Evaluated without the cancellation of the difference of powers (``s = 1e6, z = 1`` or ``eta`` near
+    1 would lose most digits): with ``r = log(y / s)`` (``log1p(z / s)`` for ``|z| <= s / 2``) and
+    ``top = max(y^(1-eta), s^(1-eta))``, ``u = sign(z) top (1 - exp(-|1 - eta| |r|)) / |1 - eta|``.
     """
 
     def __init__(self, eta: float, shift: float = 0.0):
@@ -94,23 +187,77 @@ class CRRA(UtilityFunction):
             return 0.0
         return np.log(self.shift) if self.eta == 1 else self.shift ** (1 - self.eta) / (1 - self.eta)
 
-    def __call__(self, z):
-        y = np.asarray(z, float) + self.shift
+    def _parts(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(sign, c, base, y)`` with ``u = sign c base^(1-eta)`` (``c >= 0`` at most ``|log(y/s)|``).
+
+        ``s = 0``: ``sign = sign(1 - eta)``, ``c = 1/|1 - eta|``, ``base = y``."""
+        z = np.asarray(z, float)
+        s, k = self.shift, 1.0 - self.eta
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            y = z + s
+            if s == 0:
+                return np.full(z.shape, np.sign(k)), np.full(z.shape, 1 / abs(k)), y, y
+            near = np.abs(z) <= 0.5 * s
+            r = np.where(near, np.log1p(np.where(near, z, 0.0) / s), np.log(y) - np.log(s))
+            c = -np.expm1(-abs(k) * np.abs(r)) / abs(k)
+            base = np.maximum(y, s) if k > 0 else np.minimum(y, s)
+            return np.sign(r), c, base, y
+
+    def _log_ratio(self, z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z, float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            raw = np.log(y) if self.eta == 1 else y ** (1 - self.eta) / (1 - self.eta)
-        return raw - self._const()
+            if self.shift == 0:
+                return np.log(z)
+            near = np.abs(z) <= 0.5 * self.shift
+            return np.where(near, np.log1p(np.where(near, z, 0.0) / self.shift),
+                            np.log(z + self.shift) - np.log(self.shift))
+
+    def __call__(self, z):
+        if self.eta == 1:
+            return self._log_ratio(z)
+        sign, c, base, _ = self._parts(z)
+        k = 1 - self.eta
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return sign * _weighted(c, np.power(base, k), k * np.log(base))
 
     def derivative(self, z):
-        return (np.asarray(z, float) + self.shift) ** (-self.eta)
+        with np.errstate(divide="ignore", over="ignore"):
+            return (np.asarray(z, float) + self.shift) ** (-self.eta)
 
     def second_derivative(self, z):
-        return -self.eta * (np.asarray(z, float) + self.shift) ** (-self.eta - 1)
+        with np.errstate(divide="ignore", over="ignore"):
+            return -self.eta * (np.asarray(z, float) + self.shift) ** (-self.eta - 1)
 
     def cvx(self, z):
         y = z + self.shift
         if self.eta == 1:
             return cp.log(y) - self._const()
         return cp.power(y, 1 - self.eta) / (1 - self.eta) - self._const()
+
+    def expectation(self, q, z) -> float:
+        """``sum_s q_s u(z_s)`` with each term ``sign c (q base^(1-eta))``, the product in the log domain
+        where ``base^(1-eta)`` overflows (``eta > 1``, ``y`` tiny)."""
+        q = np.asarray(q, float)
+        if self.eta == 1:
+            return float(q @ self._log_ratio(z))
+        sign, c, base, _ = self._parts(z)
+        k = 1 - self.eta
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            qtop = _weighted(q, np.power(base, k), k * np.log(base))
+            return float(np.sum(sign * c * qtop))
+
+    def weighted_derivative(self, q, z):
+        """``q y^-eta``, as ``exp(log q - eta log y)`` where ``y^-eta`` overflows."""
+        y = np.asarray(z, float) + self.shift
+        with np.errstate(divide="ignore", over="ignore"):
+            return _weighted(np.asarray(q, float), np.power(y, -self.eta), -self.eta * np.log(y))
+
+    def weighted_second_derivative(self, q, z):
+        """``-eta q y^(-eta-1)`` (log domain as for the derivative)."""
+        y = np.asarray(z, float) + self.shift
+        with np.errstate(divide="ignore", over="ignore"):
+            return -_weighted(np.asarray(q, float), self.eta * np.power(y, -self.eta - 1),
+                              np.log(self.eta) - (self.eta + 1) * np.log(y))
 
 
 def utility_function(spec: str | UtilityFunction, **params: Any) -> UtilityFunction:
@@ -167,26 +314,27 @@ class ExpectedUtility(SubjectiveLaw, Measure):
         return z
 
     def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
+        """``sum_s q_s u(z_s)`` over ``q_s > 0`` (:meth:`UtilityFunction.expectation`: ``-inf`` only when
+        the true value is below -1.8e308)."""
         q = self.weights(space)
         z = self._argument(x, q)
-        return float(q[q > 0] @ self.u(z[q > 0]))
+        pos = q > 0
+        return float(self.u.expectation(q[pos], z[pos]))
 
     def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
         q = self.weights(space)
         z = self._argument(x, q)
         out = np.zeros_like(q)
-        out[q > 0] = q[q > 0] * self.u.derivative(z[q > 0])
+        out[q > 0] = self.u.weighted_derivative(q[q > 0], z[q > 0])
         return out
 
-    def hessian(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+    def curvature(self, x: Any, space: Scenarios | np.ndarray) -> Curvature:
+        """``diag(q u''(w + x))``: an expected utility is separable across states."""
         q = self.weights(space)
         z = self._argument(x, q)
         d = np.zeros_like(q)
-        d[q > 0] = q[q > 0] * self.u.second_derivative(z[q > 0])
-        return np.diag(d)
-
-    def hessian_nnz(self, states: int) -> int:
-        return states  # diagonal: an expected utility is separable across states
+        d[q > 0] = self.u.weighted_second_derivative(q[q > 0], z[q > 0])
+        return Curvature(d)
 
     @classmethod
     def batch_form(cls, measures, X, space) -> Form:
@@ -196,8 +344,8 @@ class ExpectedUtility(SubjectiveLaw, Measure):
         support = np.flatnonzero(Q.max(axis=0) > 0)  # states of zero probability impose no domain
         Qs, Xs = Q[:, support], (X[:, support] if support.size < Q.shape[1] else X)
         if all(m.u.key() == first.u.key() and m.wealth == first.wealth for m in measures):
-            return Form(cp.sum(cp.multiply(Qs, first.u.cvx(first.wealth + Xs)), axis=1))
-        rows = [Qs[i] @ m.u.cvx(m.wealth + Xs[i]) for i, m in enumerate(measures)]
+            return Form(first.u.cvx_expectation(Qs, first.wealth + Xs))
+        rows = [m.u.cvx_expectation(Qs[i:i + 1], m.wealth + Xs[i:i + 1, :]) for i, m in enumerate(measures)]
         return Form(cp.hstack(rows))
 
     def describe(self) -> str:
