@@ -15,9 +15,10 @@ from .allocation import (
     NoSabotage,
     SignRestriction,
 )
+from .certificate import Certificate
 from .errors import ModelError, RiskoptWarning, SolveError
 from .program import Agent, Program, SharingProgram
-from .solution import Certificate, Solution
+from .solution import Solution
 from .space import Scenarios
 
 __version__ = "0.1.0"

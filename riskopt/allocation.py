@@ -204,9 +204,11 @@ class SignRestriction(Restriction):
         if context["allocation"].implies_sign:
             return  # implied (Lemma 1); a redundant row would make the duals non-unique
         X = context["aggregate"]
-        sign = np.sign(X)
         xi = block.xi
-        program.constrain("sign", [cp.multiply(xi, sign[None, :]) >= 0], "xi_i X >= 0")
+        signed = np.flatnonzero(X != 0)  # where X = 0 the row would read 0 >= 0, with any multiplier
+        if signed.size:
+            sign = np.sign(X[signed])
+            program.constrain("sign", [cp.multiply(xi[:, signed], sign[None, :]) >= 0], "xi_i X >= 0")
         zero = np.flatnonzero(X == 0)
         if zero.size:
             program.constrain("sign_zero", [xi[:, zero] == 0], "xi_i = 0 where X = 0")

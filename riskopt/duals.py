@@ -35,7 +35,11 @@ import numpy as np
 if TYPE_CHECKING:
     from .program import SharingProgram
 
-__all__ = ["Prices", "state_prices"]
+__all__ = ["PRICE_TOLERANCE", "Prices", "RowUniqueness", "state_prices"]
+
+
+#: relative accuracy a state price must be certified to (``Prices.certified``)
+PRICE_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,14 @@ class Prices:
     Per atom of ``X`` (sorted ascending; the rows of a comonotone program): ``atom_values``,
     ``atom_probs``, ``atom_prices`` and ``atom_density``. An atom's price is split among its states in
     proportion to their probabilities, so the density is constant on an atom.
+
+    How far to trust them, per state: ``accuracy[s]`` estimates the price's *relative* error (the
+    worst relative KKT residual of the equations that fix it,
+    :meth:`riskopt.kkt.KKTSystem.price_accuracy`, plus the normalising sum's for the density; NaN
+    where the program cannot estimate it) and ``certified[s]`` says it is within
+    :data:`PRICE_TOLERANCE`. ``unique[s]`` says whether the program determines the price at all
+    (False: an LP whose optimal duals form a face; then ``lower[s]``/``upper[s]`` bound every
+    optimal price; None: not known).
     """
 
     state_prices: np.ndarray | None = None
@@ -57,8 +69,31 @@ class Prices:
     atom_probs: np.ndarray | None = None
     atom_prices: np.ndarray | None = None
     atom_density: np.ndarray | None = None
+    accuracy: np.ndarray | None = None
+    unique: np.ndarray | None = None
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def certified(self) -> np.ndarray | None:
+        """Per state: the price is determined and its relative accuracy within PRICE_TOLERANCE."""
+        if self.accuracy is None or self.determined is None:
+            return None
+        with np.errstate(invalid="ignore"):
+            return self.determined & (self.accuracy <= PRICE_TOLERANCE)
+
+    @property
+    def all_unique(self) -> bool | None:
+        """True if every determined state's price is unique, False if one is not, None if unknown."""
+        if self.unique is None:
+            return None
+        u = [x for x, d in zip(self.unique, self.determined if self.determined is not None else
+                               np.ones(len(self.unique), bool), strict=True) if d]
+        if any(x is False or x is np.False_ for x in u):
+            return False
+        return True if all(x is True or x is np.True_ for x in u) else None
 
     def to_dict(self) -> dict[str, Any]:
         from .solution import jsonable
@@ -74,6 +109,13 @@ class Prices:
 
             out["state_prices"] = masked(self.state_prices)
             out["state_density"] = masked(self.state_density)
+            out["accuracy"] = masked(self.accuracy)
+            cert = self.certified
+            out["certified"] = None if cert is None else jsonable(cert)
+            out["unique"] = self.all_unique
+            if self.lower is not None and self.upper is not None:
+                out["lower"] = masked(self.lower)
+                out["upper"] = masked(self.upper)
             out["atoms"] = {"values": jsonable(self.atom_values),
                             "probabilities": jsonable(self.atom_probs),
                             "prices": jsonable(self.atom_prices),
@@ -82,14 +124,50 @@ class Prices:
         return out
 
 
-def state_prices(program: SharingProgram, budget_dual: np.ndarray | None) -> Prices:
-    """Read Borch state prices and their density from a solved sharing program."""
+@dataclass(frozen=True)
+class RowUniqueness:
+    """What the program knows about the uniqueness of each budget row's multiplier.
+
+    ``unique[r]``: True, False or None (unknown). For LPs, ``lower``/``upper`` bound the
+    multiplier over every optimal dual (:func:`riskopt.degeneracy.price_intervals`), in the rows'
+    own sign convention.
+    """
+
+    unique: list[bool | None]
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+    note: str = ""
+
+
+def state_prices(program: SharingProgram, budget_dual: np.ndarray | None,
+                 budget_accuracy: np.ndarray | None = None,
+                 uniqueness: RowUniqueness | None = None) -> Prices:
+    """Read Borch state prices and their density from a solved sharing program.
+
+    ``budget_accuracy`` (one entry per budget row) is the relative accuracy of each row's
+    multiplier; it is carried to the atoms and states (an anchor price completed by cash invariance
+    inherits the absolute error of the prices it is completed from). ``uniqueness`` says which
+    rows' multipliers are unique and, for LPs, the interval of every optimal one: an atom's
+    interval is split among its states like its price, and the anchor's is completed by cash
+    invariance too (``w - sum`` of the others' upper and lower ends: an outer bound).
+    """
     if budget_dual is None:
         return Prices(note="the program has no budget row")
     block = program.block
     psi, determined = block.atom_prices(budget_dual)
-    if program.sense == "min":
-        psi = -psi
+    sign = -1.0 if program.sense == "min" else 1.0
+    psi = sign * psi
+    acc = np.full(psi.size, np.nan)
+    if budget_accuracy is not None:
+        acc[block.budget_atoms] = budget_accuracy
+    unique = np.full(psi.size, None, dtype=object)
+    lo = hi = None
+    if uniqueness is not None:
+        unique[block.budget_atoms] = uniqueness.unique
+        if uniqueness.lower is not None and uniqueness.upper is not None:
+            ends = np.sort(np.vstack([sign * uniqueness.lower, sign * uniqueness.upper]), axis=0)
+            lo, hi = psi.copy(), psi.copy()
+            lo[block.budget_atoms], hi[block.budget_atoms] = ends[0], ends[1]
     notes = []
     missing = ~determined
     weights = np.asarray(program.weights.value, float)
@@ -97,6 +175,15 @@ def state_prices(program: SharingProgram, budget_dual: np.ndarray | None) -> Pri
         monetary = all(a.measure.monetary for a in program.agents)
         if monetary and np.allclose(weights, weights[0]) and missing.sum() == 1:
             psi[missing] = weights[0] - psi[determined].sum()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                err = float(np.abs(psi[determined]) @ acc[determined])
+                acc[missing] = (err + 4 * np.finfo(float).eps * abs(weights[0])) / abs(psi[missing])
+            known = [u for u in unique[determined]]
+            unique[missing] = (True if all(u is True for u in known)
+                               else False if any(u is False for u in known) else None)
+            if lo is not None and hi is not None:
+                lo[missing] = weights[0] - hi[determined].sum()
+                hi[missing] = weights[0] - lo[determined].sum()
             determined = determined | missing
             notes.append("the anchor atom has no budget row; its price is completed by cash "
                          "invariance (prices sum to the common weight)")
@@ -108,14 +195,24 @@ def state_prices(program: SharingProgram, budget_dual: np.ndarray | None) -> Pri
     if determined.all():
         with np.errstate(divide="ignore", invalid="ignore"):
             atom_density = np.where(probs > 0, psi / (psi.sum() * probs), 0.0)
+            # the density also carries the error of the normalising sum
+            weighted = np.where(psi != 0, np.abs(psi) * np.nan_to_num(acc, nan=np.inf), 0.0)
+            acc = acc + float(weighted.sum()) / abs(psi.sum())
     else:
         notes.append("the density needs every atom's price; see state_prices")
     idx = block.state_atom
     p_states = program.probs
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(probs[idx] > 0, p_states / probs[idx], 0.0)
+    if uniqueness is not None and uniqueness.note:
+        notes.append(uniqueness.note)
+    with np.errstate(invalid="ignore"):
+        lower = None if lo is None else lo[idx] * share
+        upper = None if hi is None else hi[idx] * share
     return Prices(state_prices=psi[idx] * share,
                   state_density=None if atom_density is None else atom_density[idx],
                   determined=determined[idx] & (p_states > 0), state_probs=p_states,
                   atom_values=block.atom_values, atom_probs=probs, atom_prices=psi,
-                  atom_density=atom_density, note="; ".join(notes))
+                  atom_density=atom_density, accuracy=None if budget_accuracy is None else acc[idx],
+                  unique=None if uniqueness is None else unique[idx], lower=lower, upper=upper,
+                  note="; ".join(notes))

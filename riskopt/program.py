@@ -19,6 +19,7 @@ Users add their own constraints on the allocation::
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,9 +29,17 @@ import cvxpy as cp
 import numpy as np
 
 from .allocation import AllocationBlock, AllocationSet, AnchoredComonotone, Restriction
-from .errors import ModelError
+from .backends import run
+from .certificate import Certificate, certify_problem
+from .degeneracy import allocation_unique, price_intervals
+from .duals import RowUniqueness, state_prices
+from .errors import ModelError, SolveError
+from .kkt import KKTSystem
 from .measures.base import Measure, in_agent_order, oriented_forms
+from .polish import flat_directions, polish
+from .solution import Solution, build_solution
 from .space import Scenarios
+from .status import Status
 
 __all__ = ["Agent", "ConstraintGroup", "Program", "SharingProgram"]
 
@@ -51,6 +60,9 @@ class Program:
     """A named-block optimisation program compiled once to a ``cvxpy.Problem``."""
 
     mechanism = "program"
+    #: the reported objective is ``objective_unit`` times the cvxpy objective (builders that solve
+    #: in scaled units set it; the certificate compares the two)
+    objective_unit: float = 1.0
 
     def __init__(self, name: str, sense: Sense = "min"):
         if sense not in ("min", "max"):
@@ -141,32 +153,39 @@ class Program:
         return self._problem
 
     def solve(self, backend: str = "cvxpy", solver: str | None = None, *, check: bool = True,
-              polish: bool | str = "auto", certify: bool = False, **options: Any):
+              polish: bool | str = "auto", certify: bool = False, **options: Any) -> Solution:
         """Solve on a backend and return a :class:`~riskopt.solution.Solution`.
 
-        ``check=True`` raises :class:`~riskopt.errors.SolveError` unless the status is optimal
-        (``optimal_inaccurate`` included, and reported as such in the solution). ``polish``:
-        ``"auto"`` refines smooth programs of moderate size by Newton on the KKT system
+        The status is the solver's word gated by the KKT certificate (:mod:`riskopt.certificate`).
+        ``check=True`` raises :class:`~riskopt.errors.SolveError` unless the status is ``usable``
+        (``optimal``, or ``optimal_inaccurate`` reported as such); the solution rides on the error.
+        ``polish``: ``"auto"`` refines smooth programs of moderate size by Newton on the KKT system
         (:mod:`riskopt.polish`), ``True`` forces it, ``False`` skips it. ``certify=True`` adds the
-        stationarity residual to the certificate.
+        stationarity residual to the certificate of programs that do not compute it by default.
         """
-        from .backends import run
-        from .solution import OK_STATUSES, build_solution
-
         if polish not in (True, False, "auto"):
             raise ModelError("polish", polish, "True, False or 'auto'")
         problem = self.problem
         report = run(problem, backend=backend, solver=solver, options=options, build_s=self._build_s,
                      dpp=self._dpp, defaults=self.solver_defaults)
-        if polish and report.status in OK_STATUSES:
+        self._fresh_solve()
+        if polish and report.status.has_point:
             self.refine(report, force=polish is True)
         solution = build_solution(self, report, certify=certify)
-        if check and not solution.ok:
+        if check and not solution.status.usable:
             from .errors import SolveError
 
             raise SolveError(solution.status, backend=report.backend, solver=report.solver,
                              hint=self.hint(solution.status), solution=solution)
         return solution
+
+    def _fresh_solve(self) -> None:
+        """Forget what was derived from the previous solve's values (builders with caches)."""
+
+    def certify(self, *, stationarity: bool = False) -> Certificate:
+        """The KKT certificate of the current primal-dual values (scaled; :mod:`riskopt.certificate`).
+        Builders with exact gradients override it."""
+        return certify_problem(self.problem, stationarity=stationarity)
 
     def solver_defaults(self, backend: str, solver: str) -> dict[str, Any]:
         """This program's own solver options (e.g. tighter tolerances): applied over the backend's
@@ -176,17 +195,19 @@ class Program:
     def refine(self, report: Any, *, force: bool = False) -> None:
         """Improve a solved point in place (builders with a polish override this)."""
 
-    def hint(self, status: str) -> str:
+    def hint(self, status: Status) -> str:
         """What a failed status most likely means for this program (overridden by builders)."""
         return {
-            "infeasible": "the constraints admit no allocation; check caps, user constraints and bounds",
-            "unbounded": "the objective can be improved without limit; a constraint is missing",
-            "iteration_limit": "the solver hit its iteration cap: raise max_iter (Clarabel) / max_iters, "
-                               "or try another solver",
-            "time_limit": "the solver hit its time limit: raise time_limit, or try another solver",
-            "solver_error": "the solver failed numerically: try another solver (e.g. solver='ECOS' or "
-                            "'SCS' for conic programs, backend='highs' for LPs) or rescale the data",
-        }.get(status.replace("_inaccurate", ""), "")
+            Status.INFEASIBLE: "the constraints admit no allocation; check caps, user constraints and bounds",
+            Status.UNBOUNDED: "the objective can be improved without limit; a constraint is missing",
+            Status.ITERATION_LIMIT: "the solver hit its iteration cap: raise max_iter (Clarabel) / "
+                                    "max_iters, or try another solver",
+            Status.TIME_LIMIT: "the solver hit its time limit: raise time_limit, or try another solver",
+            Status.SOLVER_ERROR: "the solver failed numerically: try another solver (e.g. solver='ECOS' or "
+                                 "'SCS' for conic programs, backend='highs' for LPs) or rescale the data",
+            Status.CERTIFICATE_FAILED: "the solver's answer fails its KKT certificate (see "
+                                       "solution.certificate): try another solver, or rescale the data",
+        }.get(Status(status).base, "")
 
     def interpret(self, solution_fields: dict[str, Any]) -> dict[str, Any]:
         """Builders add their economic fields (allocation, values, prices) to a solution."""
@@ -231,6 +252,11 @@ class AllocationView(Mapping[str, cp.Expression]):
 
     def __len__(self) -> int:
         return len(self._index)
+
+
+#: LP sharing programs up to this many scalar variables get their price intervals and allocation
+#: uniqueness checked after a solve (:mod:`riskopt.degeneracy`; about one more HiGHS solve)
+UNIQUENESS_MAX_VARIABLES = 20_000
 
 
 class SharingProgram(Program):
@@ -283,6 +309,7 @@ class SharingProgram(Program):
             r.build(self, self.block, losses, context)
         self.set_objective(self.weights @ self.values)
         self.view = AllocationView(names, self.block.xi)
+        self._kkt: KKTSystem | str | None = None
 
     # ------------------------------------------------------------------ forms
     def _agent_values(self) -> cp.Expression:
@@ -296,8 +323,10 @@ class SharingProgram(Program):
         linear = [i for i in range(n) if on_atoms[i] is not None]
         other = [i for i in range(n) if on_atoms[i] is None]
         parts = []
+        self.linear_rows: dict[int, np.ndarray] = {}
         if linear:
             W = np.vstack([self._monotone_row(on_atoms[i]) for i in linear])
+            self.linear_rows = {i: W[k] for k, i in enumerate(linear)}
             F = block.F if len(linear) == n else block.F[linear, :]
             parts.append((linear, cp.sum(cp.multiply(W, F), axis=1)))
         if other:
@@ -338,41 +367,115 @@ class SharingProgram(Program):
         return m.utility(x, self.space) if self.orientation == "utility" else m.risk(x, self.space)
 
     def refine(self, report: Any, *, force: bool = False) -> None:
-        """Newton polish of the KKT point (:mod:`riskopt.polish`); promotes ``optimal_inaccurate``
-        to ``optimal`` only when the polished residual is below 1e-10."""
-        import time
-
-        from .polish import polish
-
+        """Newton polish of the KKT point (:mod:`riskopt.polish`); it replaces the solver's point
+        only when its certificate is within tolerance and no worse (the report says why not)."""
         t0 = time.perf_counter()
-        result = polish(self, force=force)
-        info = result.to_dict()
+        info = polish(self, force=force).to_dict()
         info["seconds"] = time.perf_counter() - t0
-        if (result.applied and report.status == "optimal_inaccurate"
-                and result.residual_after is not None and result.residual_after <= 1e-10):
-            report.status = "optimal"
-            info["promoted_from"] = "optimal_inaccurate"
         report.polish = info
+
+    def kkt(self) -> KKTSystem | str:
+        """The KKT system at the current values (:mod:`riskopt.kkt`), or why there is none; built
+        once per solve (the polish, the certificate and the prices share it)."""
+        if self._kkt is None:
+            self._kkt = KKTSystem.of(self)
+        return self._kkt
+
+    def _budget_accuracy(self) -> np.ndarray | None:
+        kkt = self.kkt()
+        if isinstance(kkt, str) or "budget" not in self.groups:
+            return None
+        z, y = kkt.point()
+        return kkt.price_accuracy("budget", z, y)
+
+    def _fresh_solve(self) -> None:
+        self._kkt = None
+
+    def _uniqueness(self) -> tuple[RowUniqueness | None, bool | None]:
+        """Which budget multipliers (prices) are unique, and whether the allocation is.
+
+        An LP (every agent linear on the atoms, or LP forms such as ES on a budget set) is checked
+        by :mod:`riskopt.degeneracy` (ranging, then one-sided derivatives only where the vertex is
+        degenerate: about one more HiGHS solve) up to :data:`UNIQUENESS_MAX_VARIABLES`. A smooth
+        program identifies a price wherever an agent with curvature there touches the row; a
+        near-null direction (:func:`riskopt.polish.flat_directions`) leaves the allocation
+        unidentified (``None``).
+        """
+        if "budget" not in self.groups:
+            return None, None
+        size = sum(v.size for v in self.problem.variables())
+        kkt = self.kkt()
+        if not isinstance(kkt, str) and kkt.smooth:
+            z, _ = kkt.point()
+            D, _, c = kkt.curvature(z)
+            if D.count_nonzero() or np.any(c != 0):  # some curvature: not an LP
+                return self._smooth_uniqueness(kkt)
+        if size > UNIQUENESS_MAX_VARIABLES:
+            return RowUniqueness([None] * self.groups_size("budget"),
+                                 note=f"price uniqueness not checked: {size:,} variables exceed "
+                                      f"{UNIQUENESS_MAX_VARIABLES:,} (riskopt.degeneracy.price_intervals "
+                                      "checks it on demand)"), None
+        try:
+            intervals = price_intervals(self, "budget")
+            allocation = allocation_unique(self)
+        except (ModelError, SolveError):  # not an LP (conic forms) or HiGHS cannot settle it
+            return RowUniqueness([None] * self.groups_size("budget")), None
+        note = "" if intervals.all_unique else (
+            "prices are not unique where lower < upper: the LP's optimal duals form a face (any "
+            "price in the interval supports the optimum); the point reported is the solver's")
+        return RowUniqueness([bool(u) for u in intervals.unique], intervals.lower, intervals.upper,
+                             note), allocation
+
+    def _smooth_uniqueness(self, kkt: KKTSystem) -> tuple[RowUniqueness, bool | None]:
+        z, _ = kkt.point()
+        D, U, c = kkt.curvature(z)
+        curved = D.diagonal() != 0
+        rows = kkt.group_rows("budget")
+        touched = kkt.M_abs[rows].tocsr()
+        identified = [bool(np.any(curved[touched.indices[touched.indptr[k]:touched.indptr[k + 1]]]))
+                      for k in range(rows.size)]
+        unique: list[bool | None] = [True if i else None for i in identified]
+        flat = flat_directions(D, U, c).shape[1]
+        allocation = True if curved.all() and not flat else None
+        note = "" if all(identified) else ("prices at atoms where no agent has curvature are not "
+                                           "identified by the program (unique: null there)")
+        if flat:
+            note += ("; " if note else "") + (f"{flat} near-null directions (constant shifts of shares "
+                                              "whose anchor atom is rare): the allocation is determined "
+                                              "only modulo them")
+        return RowUniqueness(unique, note=note), allocation
+
+    def groups_size(self, name: str) -> int:
+        """Number of rows in a named constraint group."""
+        return sum(c.size for c in self.groups[name].constraints)
+
+    def certify(self, *, stationarity: bool = False) -> Certificate:
+        """Smooth programs with affine rows: the certificate from the measures' exact gradients
+        (stationarity included); otherwise cvxpy's generic one."""
+        kkt = self.kkt()
+        if isinstance(kkt, str):
+            cert = super().certify(stationarity=stationarity)
+            return dataclasses.replace(cert, note=f"{cert.note}; no exact KKT system: {kkt}")
+        z, y = kkt.point()
+        return kkt.certificate(z, y)
 
     # ------------------------------------------------------------- user hooks
     def user_view(self) -> AllocationView:
         return self.view
 
-    def hint(self, status: str) -> str:
-        base = status.replace("_inaccurate", "")
+    def hint(self, status: Status) -> str:
+        base = Status(status).base
         w = np.asarray(self.weights.value)
         monetary = all(a.measure.monetary for a in self.agents)
-        if base == "unbounded" and monetary and not np.allclose(w, w[0]):
+        if base is Status.UNBOUNDED and monetary and not np.allclose(w, w[0]):
             return ("with cash-invariant (monetary) utilities, unequal weights let side payments move "
                     "cash towards the heavier-weighted agent without limit; every Pareto optimum "
                     "maximises the unweighted sum, so use equal weights")
-        if base == "infeasible" and any(r.name == "limited_liability" for r in self.restrictions):
+        if base is Status.INFEASIBLE and any(r.name == "limited_liability" for r in self.restrictions):
             return "limited liability leaves no allocation: total capacity below the aggregate loss?"
         return super().hint(status)
 
     def interpret(self, fields: dict[str, Any]) -> dict[str, Any]:
-        from .duals import state_prices
-
         xi = np.asarray(self.block.xi.value, float)
         fields["allocation"] = {a.name: xi[i] for i, a in enumerate(self.agents)}
         fields["aggregate"] = self.aggregate
@@ -380,7 +483,11 @@ class SharingProgram(Program):
         weights = np.asarray(self.weights.value, float)
         # the objective re-evaluated exactly at the returned allocation (not the solver's estimate)
         fields["objective"] = float(weights @ np.array([fields["values"][a.name] for a in self.agents]))
-        fields["prices"] = state_prices(self, fields["duals"].get("budget"))
+        values = np.array([fields["values"][a.name] for a in self.agents])
+        fields["objective_magnitude"] = float(np.abs(weights) @ np.abs(values))
+        uniqueness, fields["allocation_unique"] = self._uniqueness()
+        fields["prices"] = state_prices(self, fields["duals"].get("budget"), self._budget_accuracy(),
+                                        uniqueness)
         key = "utility" if self.orientation == "utility" else "risk"
         fields["agents"] = tuple(
             {"name": a.name, "measure": a.measure.describe(), "weight": float(weights[i]),

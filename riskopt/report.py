@@ -37,15 +37,18 @@ def solution_table(sol: Solution, *, title: str = "", max_states: int = 12) -> s
     if title:
         out.append(title)
     rep = sol.solver
-    out.append(f"status     {sol.status}")
+    out.append(f"status     {sol.status}: {sol.status.meaning}")
     out.append(f"objective  {_fmt(sol.objective)}  ({sol.sense}imise {sol.program})")
     out.append(f"solver     {rep.backend}/{rep.solver}  build {rep.build_s:.3f}s  compile "
                f"{rep.compile_s:.3f}s  solve {rep.solve_s:.3f}s  iterations {_fmt(rep.iterations)}")
     if sol.certificate is not None:
         c = sol.certificate
-        out.append(f"KKT        primal {c.primal_residual:.1e}  dual {c.dual_residual:.1e}  "
-                   f"complementarity {c.complementarity:.1e}  stationarity "
-                   f"{'-' if c.stationarity is None else f'{c.stationarity:.1e}'}")
+        stat = "-" if c.stationarity is None else f"{c.stationarity:.1e}"
+        obj = "-" if c.objective_error is None else f"{c.objective_error:.1e}"
+        out.append(f"KKT        relative residuals: primal {c.primal_residual:.1e}  "
+                   f"dual {c.dual_residual:.1e}  "
+                   f"complementarity {c.complementarity:.1e}  stationarity {stat}  objective {obj}  "
+                   f"({'within' if c.passed else 'BEYOND'} {c.tolerances.tight:g})")
     if sol.agents:
         cols = [k for k in sol.agents[0] if k != "allocation"]
         out.append("")
