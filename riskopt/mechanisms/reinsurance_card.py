@@ -4,7 +4,10 @@ Sections read here (``[model]`` and ``[solver]`` are read by riskopt.cards)::
 
     [market]
     solve = "spne"          # "spne" (Stackelberg with one reinsurer) | "pareto" (the layer LP)
-    bound = 5.0             # M, an upper bound of every loss (default: the largest support end)
+    bound = 5.0             # M, an upper bound of every loss (default: the largest support end;
+                            # layers above the support are worth nothing and are not gridded, the
+                            # result reports bound_used; an unbounded law is truncated at M, which
+                            # must leave no mass above and stay within 1e6 x its 1 - 1e-12 quantile)
     comonotone = false      # losses comonotone (non-additive reinsurers allowed, Thm 3.8)
     compare_with = "reinsurer 1"   # also solve the market with this reinsurer alone (Table 2)
     pareto_check = true     # spne: solve the Pareto LP on [solver] too (PO, VCG identities)
@@ -48,7 +51,10 @@ from .reinsurance_market import CELLS, NODES, Insurer, Market, Reinsurer
 
 __all__ = ["CARD", "MarketCard", "read_card", "run_card"]
 
-SOLVES = ("spne", "pareto")
+SOLVES = ("spne", "pareto", "best_response")
+#: posted prices for ``solve = "best_response"``: every reinsurer at its own valuation (``tau``),
+#: or every reinsurer at the insurer's monopoly price (``alpha``)
+POSTED = ("own", "monopoly")
 #: cards describe small markets; the Python API and benchmarks go further
 MAX_CARD_AGENTS = 200
 MAX_CELLS = 100_000
@@ -72,6 +78,7 @@ class MarketCard:
     capacity_weight: str
     cells: int
     nodes: int
+    prices: str = "own"
 
 
 def _law(node: Node) -> Law:
@@ -145,6 +152,10 @@ def read_card(root: Node, draws: Draws) -> MarketCard:
     if solve not in SOLVES:
         raise ModelError(mk.at("solve"), solve, f"one of {list(SOLVES)}")
     bound = mk.take("bound", float, default=None, allowed="an upper bound M > 0 of every loss")
+    prices = mk.take("prices", str, default="own", allowed=f"one of {list(POSTED)}")
+    if prices not in POSTED:
+        raise ModelError(mk.at("prices"), prices, f"one of {list(POSTED)} (the posted prices of "
+                         "solve = 'best_response')")
     comonotone = mk.take("comonotone", bool, default=False)
     compare_with = mk.take("compare_with", str, default=None)
     pareto_check = mk.take("pareto_check", bool, default=True)
@@ -197,18 +208,24 @@ def read_card(root: Node, draws: Draws) -> MarketCard:
         raise
     if compare_with is not None and compare_with not in [r.name for r in reinsurers]:
         raise ModelError("market.compare_with", compare_with, f"one of {[r.name for r in reinsurers]}")
-    return MarketCard(market, solve, compare_with, pareto_check, premiums, capacity_weight, cells, nodes)
+    return MarketCard(market, solve, compare_with, pareto_check, premiums, capacity_weight, cells, nodes,
+                      prices)
 
 
 def run_card(spec: MarketCard, backend: str, solver: str | None, options: dict[str, Any]):
-    """Solve the card: the SPNE (with the Pareto LP check and the monopoly comparison) or the
-    Pareto LP."""
+    """Solve the card: the SPNE (with the Pareto LP check and the monopoly comparison), the Pareto
+    LP, or the best responses to posted prices (``prices``: own valuations or the monopoly price),
+    whose verification says whether they form an equilibrium."""
     from .reinsurance_lp import pareto
 
     mk = spec.market
     if spec.solve == "pareto":
         return pareto(mk, backend=backend, solver=solver, cells=spec.cells, nodes=spec.nodes,
                       premiums=spec.premiums, capacity_weight=spec.capacity_weight, **options)
+    if spec.solve == "best_response":  # the insurers' responses to posted prices, verified as an SPNE
+        posted = ([list(mk.tau[i]) for i in range(mk.n)] if spec.prices == "own"
+                  else [[mk.alpha[i]] * mk.m for i in range(mk.n)])
+        return mk.best_response(posted, cells=spec.cells, nodes=spec.nodes)
     outcome = mk.spne(cells=spec.cells, nodes=spec.nodes)
     comparison = None
     if spec.compare_with is not None:

@@ -30,6 +30,7 @@ cells graded geometrically towards their kinks, one curve at a time.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ from ..laws import Censored, Exponential, Law
 from ..measures.distortion import DistortionFunction, ESDistortion, VaRDistortion
 
 __all__ = ["ChainCurve", "Combination", "CurveBank", "DistortedSurvival", "LayerCurve", "LayerTable",
-           "Lowest", "chunk_rows", "lowest_two", "tabulate"]
+           "Lowest", "chunk_rows", "lowest_two", "order_gap", "tabulate"]
 
 #: edges closer than this (relative to M) are merged
 EDGE_TOL = 1e-13
@@ -51,6 +52,15 @@ SF_FLOOR = 4 * np.finfo(float).eps
 GRADING = 30
 #: bytes of curve values one chunk of insurers may hold at once
 CHUNK_BYTES = 160_000_000
+#: passes of the in-cell order check of :func:`tabulate` (each inserts the crossings it brackets)
+ORDER_PASSES = 8
+#: two curve values closer than this (relative to their size) are tied: no sign to read
+ORDER_TOL = 1e-12
+#: curve values evaluated at once by the pointwise passes (order probes and checks)
+POINT_CHUNK = 4_000_000
+#: uniform (and quantile) cells of the independent grid of :func:`order_gap`: a prime, so that its
+#: edges are not the tabulation's
+CHECK_CELLS = 257
 
 
 class LayerCurve:
@@ -61,6 +71,11 @@ class LayerCurve:
 
     def kinks(self) -> np.ndarray:
         """Points where the curve jumps or bends (for the grid)."""
+        return np.empty(0)
+
+    def quantiles(self, u: np.ndarray) -> np.ndarray:
+        """Quantiles at levels ``u`` of the law the curve is read from (empty if none): grid edges
+        where the curve moves, whatever ``M``."""
         return np.empty(0)
 
     def family(self) -> tuple[float, float, float, float] | None:
@@ -101,6 +116,10 @@ class DistortedSurvival(LayerCurve):
         if self.h is not None:
             s = np.asarray(self.h(np.clip(s, 0.0, 1.0)), float)
         return self.scale * s if self.scale != 1.0 else s
+
+    def quantiles(self, u: np.ndarray) -> np.ndarray:
+        q = np.asarray(self.law.ppf(np.asarray(u, float)), float)
+        return q[np.isfinite(q)]
 
     def kinks(self) -> np.ndarray:
         pts = [np.asarray(self.law.kinks(), float)]
@@ -217,6 +236,16 @@ class CurveBank:
         self.vector = ~np.isnan(params[..., 0])
         self.params = params
 
+    def quantile_edges(self, i: int, cells: int) -> np.ndarray:
+        """Quantiles ``k / cells`` (k = 1..cells-1) and ``1 - 10^-j`` (j = 1..15) of the law of
+        insurer ``i``'s first curve read from a law (empty if none: curves on a finite space)."""
+        u = np.concatenate([np.arange(1, cells) / cells, 1.0 - 10.0 ** -np.arange(1.0, 16.0)])
+        for c in self.curves[i]:
+            q = c.quantiles(u)
+            if q.size:
+                return q
+        return np.empty(0)
+
     def kinks(self, i: int) -> np.ndarray:
         """Kinks of every curve of insurer ``i``."""
         row = self.kink_matrix(np.array([i]))[0]
@@ -258,6 +287,32 @@ class CurveBank:
         for a, b in zip(*np.nonzero(~vec), strict=True):
             vals = self.curves[rows[a]][cols[b]](znodes[a])
             out[a, b] = (vals @ w) * half[a]
+        return out
+
+    def values(self, rows: np.ndarray, cols: Sequence[int], z: np.ndarray) -> np.ndarray:
+        """Curves ``cols`` of insurers ``rows`` at points ``z`` (one row of points per insurer,
+        ``(len(rows), P)``): ``(len(rows), len(cols), P)``. Family curves in one expression (the
+        parameters gathered once per insurer, not per point), the others curve by curve."""
+        rows = np.asarray(rows, int)
+        cols = np.asarray(cols, int)
+        z = np.asarray(z, float)
+        vec = self.vector[np.ix_(rows, cols)]
+        fam = self.params[np.ix_(rows, cols)]
+        if not vec.all():
+            fam = np.where(vec[..., None], fam, [1.0, np.inf, 1.0, 0.0])
+        rate, cap, level, scale = (fam[..., q, None] for q in range(4))
+        zz = np.maximum(z, 0.0)[:, None, :]
+        out = np.multiply(-rate, zz)
+        np.exp(out, out=out)
+        out /= level
+        np.minimum(out, 1.0, out=out)
+        out *= scale
+        out[np.broadcast_to(zz >= cap, out.shape)] = 0.0
+        if not vec.all():  # one call per (insurer, curve), on all the points of that insurer
+            for row in np.unique(rows[~vec.all(axis=1)]):
+                sel = np.flatnonzero(rows == row)
+                for b in np.flatnonzero(~vec[sel[0]]):
+                    out[sel, b] = self.curves[row][cols[b]](z[sel])
         return out
 
     def pairs(self, rows: np.ndarray, cols: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -454,13 +509,16 @@ def _roots(bank: CurveBank, rows: np.ndarray, rr: np.ndarray, aa: np.ndarray, bb
 
 def tabulate(bank: CurveBank, rows: np.ndarray, *, bound: float, cells: int = 64, nodes: int = 8,
              groups: Sequence[Sequence[int]] = (), cols: Sequence[int] | None = None,
-             extra_edges: Sequence[np.ndarray] | None = None) -> LayerTable:
+             extra_edges: Sequence[np.ndarray] | None = None, span: float | None = None) -> LayerTable:
     """Cell integrals of the curves of insurers ``rows`` on a grid with exact breakpoints.
 
     The grid of insurer ``i`` is ``cells`` uniform cells on ``[0, bound]``, refined at the kinks of
-    its curves, at ``extra_edges[r]`` and at every point where the lowest-two identity of a
-    column ``group`` changes (``groups=()``: no root finding). ``nodes`` Gauss-Legendre nodes per
-    cell for curves without a closed-form integral. ``groups`` index the bank's columns.
+    its curves, at quantiles of its loss law (:meth:`CurveBank.quantile_edges`), at
+    ``extra_edges[r]`` and at every point where the lowest-two identity of a column ``group``
+    changes, between two cells or inside one (``groups=()``: no root finding). ``nodes``
+    Gauss-Legendre nodes per cell for curves without a closed-form integral. ``groups`` index the
+    bank's columns. ``span > bound``: one more cell ``[bound, span]`` for every row (layers above
+    every loss: the insurer's curve is 0 there, so nothing in it needs resolving).
     """
     if isinstance(cells, bool) or not isinstance(cells, (int, np.integer)) or cells < 1:
         raise ModelError("cells", cells, "a positive integer number of uniform cells")
@@ -477,19 +535,204 @@ def tabulate(bank: CurveBank, rows: np.ndarray, *, bound: float, cells: int = 64
         graded = _graded(points, bound / cells)
         graded[~generic] = np.nan
         parts.append(graded)
+    # cells on the loss's own scale: the uniform cells on [0, M] are M / cells wide however
+    # concentrated the loss is (an unbounded law truncated far out, or much larger losses of other
+    # insurers). Every row: its tail quantiles, so that probes and checks see nonzero curves up to
+    # P(X > z) = 1e-15; rows integrated by quadrature: the quantiles k / cells too
+    parts.append(_padded([bank.quantile_edges(int(r), int(cells) if gen else 1)
+                          for r, gen in zip(rows, generic, strict=True)]))
     edges = _merge(np.concatenate(parts, axis=1), bound)
     ints = bank.integrals(rows, edges, cols, nodes)
     local = [[cols.index(c) for c in g] for g in groups]
     orders = [lowest_two(ints[:, g, :]) for g in local]
     found = 0
     if groups:
-        rr, aa, bb, zl, zr = _brackets(bank, rows, edges, orders, cols, local)
-        if rr.size:
+        # crossings seen as a change of order between the integrals of adjacent cells, and inside
+        # one cell by probing the curves themselves (a cell wide against the insurer's own scale:
+        # a bound far beyond its losses, or much larger losses of other insurers); then the new
+        # cells only, until no crossing is left
+        probe: np.ndarray | None = None
+        for _ in range(ORDER_PASSES):
+            found_now = [_inner_brackets(bank, rows, edges, cols, local, probe)]
+            if probe is None:
+                found_now.append(_brackets(bank, rows, edges, orders, cols, local))
+            rr, aa, bb, zl, zr = (np.concatenate(parts) for parts in zip(*found_now, strict=True))
+            if rr.size == 0:
+                break
+            rr, aa, bb = rr.astype(int), aa.astype(int), bb.astype(int)
             roots = _roots(bank, rows, rr, aa, bb, zl, zr)
-            found = roots.size
-            edges, ints, orders = _refine(bank, rows, edges, ints, orders, local, rr, roots, cols,
-                                          nodes, bound)
+            found += _distinct(rr, roots, EDGE_TOL * bound)
+            edges, ints, orders, probe = _refine(bank, rows, edges, ints, orders, local, rr, roots, cols,
+                                                 nodes, bound)
+            if not probe.any():
+                break  # every root fell on an existing edge: nothing left to split
+    if span is not None and span > bound:
+        dead = np.tile([bound, float(span)], (rows.size, 1))
+        edges = np.concatenate([edges, dead[:, 1:]], axis=1)
+        ints = np.concatenate([ints, bank.integrals(rows, dead, cols, nodes)], axis=2)
+        orders = [tuple(np.concatenate([old, new], axis=1)
+                        for old, new in zip(order, lowest_two(ints[:, g, -1:]), strict=True))
+                  for g, order in zip(local, orders, strict=True)]
     return LayerTable(rows, edges, ints, found, orders)
+
+
+def _distinct(rr: np.ndarray, roots: np.ndarray, tol: float) -> int:
+    """Number of distinct roots per row (the two detections may bracket the same crossing)."""
+    if roots.size == 0:
+        return 0
+    order = np.lexsort((roots, rr))
+    r, z = rr[order], roots[order]
+    return int(1 + np.count_nonzero((r[1:] != r[:-1]) | (np.diff(z) > tol)))
+
+
+def _row_chunks(n_rows: int, width: int) -> list[slice]:
+    """Slices of rows holding at most POINT_CHUNK values of ``width`` curve values per row."""
+    step = max(1, POINT_CHUNK // max(1, width))
+    return [slice(s, s + step) for s in range(0, n_rows, step)]
+
+
+def _inner_brackets(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, cols: Sequence[int],
+                    groups: Sequence[Sequence[int]],
+                    only: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Cells whose lowest-two identity differs between two consecutive probe points, with the pairs
+    of curves whose difference changes sign *strictly* (beyond ORDER_TOL) between them:
+    ``(row, a, b, z_from, z_to)``. ``only``: a mask of the cells to probe (default: all).
+
+    :func:`_brackets` compares the orders of *cell integrals* of adjacent cells, which misses several
+    crossings inside one cell (the integrals of a cell can keep their order while the curves swap
+    twice); the curves themselves do not. The probes are the ends of every cell (each edge is
+    evaluated once; at a kink the left limit, just below the edge, stands for the cell on its left:
+    curves are right-continuous), which suffices for the censored exponential family (two of its
+    curves cross at most once between kinks), and the thirds of the cells of rows with other curves
+    (which may cross twice). A pair crossing twice between two probes stays unseen: :func:`order_gap`,
+    at other points, measures what that costs."""
+    col_arr = np.asarray(cols)
+    out: list[list[np.ndarray]] = [[], [], [], [], []]
+    generic = ~bank.vector[rows].all(axis=1)
+    kinks = bank.kink_matrix(rows)
+    G1 = edges.shape[1]
+    for group in groups:
+        bc = col_arr[np.asarray(group, int)]
+        for sl in _row_chunks(rows.size, 2 * bc.size * G1):
+            offset = sl.start
+            E = edges[sl]
+            live = np.diff(E, axis=1) > 0
+            if only is not None:
+                live &= only[sl]
+                if not live.any():
+                    continue
+            # kinks that are right edges of live cells: the left limit stands for the cell
+            jump = np.zeros(E.shape, bool)
+            for k in range(kinks.shape[1]):
+                jump |= kinks[sl, k:k + 1] == E
+            jump = jump[:, 1:] & live
+            gen = generic[sl]
+            V = None
+            if only is None:  # cells probed at their two ends: every edge evaluated once
+                V = bank.values(rows[sl], bc, E)                        # (r, K, G + 1)
+                _, lo, _, sec = lowest_two(V)
+                plain = live & ~jump & ~gen[:, None]
+                r, g = np.nonzero(plain & ((lo[:, :-1] != lo[:, 1:]) | (sec[:, :-1] != sec[:, 1:])))
+                if r.size:
+                    _collect(out, bc, r + offset, E[r, g], E[r, g + 1], V[r, :, g], V[r, :, g + 1])
+                r, g = np.nonzero(live & (jump | gen[:, None]))
+            else:
+                r, g = np.nonzero(live)
+            if r.size == 0:
+                continue
+            # the others cell by cell: left end, [thirds,] right end or its left limit
+            right = E[r, g + 1]
+            right = np.where(jump[r, g], np.nextafter(right, -np.inf), right)
+            zs = [E[r, g]]
+            if gen[r].any():
+                w = right - zs[0]
+                zs += [np.where(gen[r], zs[0] + t * w, zs[0]) for t in (1.0 / 3.0, 2.0 / 3.0)]
+            zs.append(right)
+            first = V[r, :, g] if V is not None else bank.values(rows[sl][r], bc, zs[0][:, None])[:, :, 0]
+            Vs = [first] + [bank.values(rows[sl][r], bc, z[:, None])[:, :, 0] for z in zs[1:]]
+            for (za, Va), (zb, Vb) in itertools.pairwise(zip(zs, Vs, strict=True)):
+                _collect(out, bc, r + offset, za, zb, Va, Vb)
+    if not out[0] or not sum(o.size for o in out[0]):
+        return np.empty(0, int), np.empty(0, int), np.empty(0, int), np.empty(0), np.empty(0)
+    rr, aa, bb, zl, zr = (np.concatenate(o) for o in out)
+    key = np.unique(np.stack([rr, aa, bb, zl], axis=1), axis=0, return_index=True)[1]
+    return rr[key], aa[key], bb[key], zl[key], zr[key]
+
+
+def _collect(out: list[list[np.ndarray]], bc: np.ndarray, r: np.ndarray, za: np.ndarray, zb: np.ndarray,
+             Va: np.ndarray, Vb: np.ndarray) -> None:
+    """Append to ``out`` the pairs of curves (bank columns ``bc``) whose difference changes sign
+    strictly between the probes ``za`` and ``zb`` of cells (of rows ``r``) whose lowest-two identity
+    differs there (values ``(cells, K)`` at each probe)."""
+    _, lo_a, _, sec_a = lowest_two(Va)
+    _, lo_b, _, sec_b = lowest_two(Vb)
+    c = np.flatnonzero((lo_a != lo_b) | (sec_a != sec_b))
+    if c.size == 0:
+        return
+    cand = np.stack([lo_a[c], sec_a[c], lo_b[c], sec_b[c]], axis=1)
+    for a_col, b_col in ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)):
+        a, b = cand[:, a_col], cand[:, b_col]
+        ok = (a != b) & (a >= 0) & (b >= 0)
+        cc, a, b = c[ok], a[ok], b[ok]
+        la, lb, ra, rb = Va[cc, a], Va[cc, b], Vb[cc, a], Vb[cc, b]
+        dl, dr = la - lb, ra - rb
+        tie = ORDER_TOL * (np.abs(la) + np.abs(lb) + np.abs(ra) + np.abs(rb))
+        sign = (dl * dr < 0) & (np.minimum(np.abs(dl), np.abs(dr)) > tie)
+        for o, v in zip(out, (r[cc], np.minimum(bc[a], bc[b]), np.maximum(bc[a], bc[b]), za[cc], zb[cc]),
+                        strict=True):
+            o.append(v[sign])
+
+
+def order_gap(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, group: Sequence[int],
+              lowest: np.ndarray, second: np.ndarray | None = None, *, top: float | None = None,
+              cells: int = CHECK_CELLS) -> np.ndarray:
+    """How far an allocation read from cell integrals is from the pointwise rule, per row.
+
+    ``group`` are bank columns; ``lowest[r, g]`` (``second[r, g]``; -1: none, not checked) index
+    within it the curve the allocation treats as the lowest (second lowest) on cell g of ``edges``.
+    The check is made on a grid of its own, not the tabulation's: ``cells`` uniform cells on
+    ``[0, top]`` (default: the last edge) and as many quantile cells of each row's loss law, which
+    the tabulation does not use (a prime count against its power of two). At the midpoint ``z`` of
+    every check cell of width ``h`` the curves themselves, not their cell integrals, give
+
+        sum h [(c_lowest(z) - min_k c_k(z)) + |c_second(z) - second_k c_k(z)|],
+
+    0 when the tabulation's grid resolves every crossing, and otherwise a midpoint-rule estimate of
+    the error (in risk units) of the layer integrals read from it.
+    """
+    rows = np.asarray(rows, int)
+    gc = np.asarray(group, int)
+    lowest = np.asarray(lowest).astype(int)
+    second = None if second is None else np.asarray(second).astype(int)
+    ends = edges[:, -1] if top is None else np.full(rows.size, float(top))
+    check = [np.concatenate([np.linspace(0.0, ends[r], cells + 1), bank.quantile_edges(int(i), cells)])
+             for r, i in enumerate(rows)]
+    grid = np.sort(np.clip(_padded(check), 0.0, ends[:, None]), axis=1)     # NaN last
+    mid = (grid[:, 1:] + grid[:, :-1]) / 2
+    h = np.diff(grid, axis=1)
+    live = np.isfinite(h) & (h > 0)
+    mid = np.where(live, mid, 0.0)
+    h = np.where(live, h, 0.0)
+    # the tabulation cell of every check point
+    where = np.empty(mid.shape, int)
+    for r in range(rows.size):
+        where[r] = np.searchsorted(edges[r], mid[r], side="right") - 1
+    where = np.clip(where, 0, edges.shape[1] - 2)
+    out = np.zeros(rows.size)
+    for sl in _row_chunks(rows.size, gc.size * mid.shape[1]):
+        V = bank.values(rows[sl], gc, mid[sl])                                # (r, K, P)
+        r, p = np.nonzero(live[sl])
+        g = where[sl][r, p]
+        lo = lowest[sl][r, g]
+        keep = lo >= 0
+        r, p, g, lo = r[keep], p[keep], g[keep], lo[keep]
+        err = V[r, lo, p] - V.min(axis=1)[r, p]                               # >= 0
+        if second is not None and gc.size > 1:
+            sc = second[sl][r, g]
+            V[r, lo, p] = np.inf                                              # the others' minimum
+            err += np.where(sc >= 0, np.abs(V[r, np.maximum(sc, 0), p] - V.min(axis=1)[r, p]), 0.0)
+        out[sl] = np.bincount(r, weights=err * h[sl][r, p], minlength=V.shape[0])
+    return out
 
 
 def _insert(edges: np.ndarray, rr: np.ndarray, roots: np.ndarray, bound: float) -> tuple[np.ndarray, ...]:
@@ -533,8 +776,9 @@ def _insert(edges: np.ndarray, rr: np.ndarray, roots: np.ndarray, bound: float) 
 
 def _refine(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, ints: np.ndarray, orders: list,
             local: list[list[int]], rr: np.ndarray, roots: np.ndarray, cols: Sequence[int], nodes: int,
-            bound: float) -> tuple[np.ndarray, np.ndarray, list]:
-    """Insert ``roots`` (of rows ``rr``) as edges; integrate (and order) only the cells they split."""
+            bound: float) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
+    """Insert ``roots`` (of rows ``rr``) as edges; integrate (and order) only the cells they split
+    (returned last: the mask of those new cells)."""
     new_edges, old_cell, keep = _insert(edges, rr, roots, bound)
     left, right = new_edges[:, :-1], new_edges[:, 1:]
     keep &= right > left
@@ -554,7 +798,9 @@ def _refine(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, ints: np.ndarr
             for part, new in zip(patched, fresh, strict=True):
                 part[rc, gc] = new[:, 0]
         new_orders.append(tuple(patched))
-    return new_edges, out, new_orders
+    fresh = np.zeros(keep.shape, bool)
+    fresh[rc, gc] = True
+    return new_edges, out, new_orders, fresh
 
 
 def chunk_rows(n: int, K: int, cells: int, budget: int = CHUNK_BYTES) -> list[np.ndarray]:

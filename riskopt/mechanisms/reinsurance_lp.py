@@ -38,8 +38,9 @@ import numpy as np
 
 from ..errors import ModelError
 from ..program import Program
-from .reinsurance_layers import Combination, CurveBank, DistortedSurvival, LayerCurve, tabulate
-from .reinsurance_market import CELLS, NODES, Market
+from ..status import Status
+from .reinsurance_layers import Combination, CurveBank, DistortedSurvival, LayerCurve, order_gap, tabulate
+from .reinsurance_market import CELLS, NODES, Market, _tolerance
 from .reinsurance_outcome import LayerAllocation, MarketOutcome, Verification, verify_cells
 
 __all__ = ["LayerProgram", "best_response_lp", "pareto"]
@@ -77,9 +78,9 @@ class LayerProgram(Program):
         # reinsurers, 48 GB at 80,000); vec(cost) @ vec(y) compiles in 0.05 s at 40,000
         self.set_objective(cp.vec(self.cost, order="F") @ cp.vec(y, order="F") + constant)
 
-    def hint(self, status: str) -> str:
-        return {"infeasible": "the layer LP is always feasible (y = 0): report this",
-                "unbounded": "a cost is not finite"}.get(status.replace("_inaccurate", ""), "")
+    def hint(self, status: Status) -> str:
+        return {Status.INFEASIBLE: "the layer LP is always feasible (y = 0): report this",
+                Status.UNBOUNDED: "a cost is not finite"}.get(Status(status).base, super().hint(status))
 
 
 class _Cells:
@@ -210,7 +211,7 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
     bank = market.bank if cap_col is None else CurveBank(
         [[*market.bank.curves[i], DistortedSurvival(market.loss_law(i))] for i in range(n)])
     group = [list(range(m + 1))]
-    table = tabulate(bank, np.arange(n), bound=market.bound, cells=cells, nodes=nodes, groups=group)
+    table = tabulate(bank, np.arange(n), cells=cells, nodes=nodes, groups=group, **market.grid)
     lp = _solve(market, table, cap_col, backend, solver, options)
     checks: dict[str, Any] = {}
     extra: dict[str, Any] = {}
@@ -221,8 +222,8 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
             lam_star, dual_value = capacity_prices(market, capacity_weight=capacity_weight, cells=cells,
                                                    nodes=nodes, start=rent)
             extra_edges = _shifted_crossings(market, lam_star, capacity_weight, cells, nodes)
-            table = tabulate(bank, np.arange(n), bound=market.bound, cells=cells, nodes=nodes,
-                             groups=group, extra_edges=extra_edges)
+            table = tabulate(bank, np.arange(n), cells=cells, nodes=nodes,
+                             groups=group, extra_edges=extra_edges, **market.grid)
             lp = _solve(market, table, cap_col, backend, solver, options)
             rent = lam_star
             extra["scarcity_prices"] = {k: float(lam_star[j]) for k, j in named.items()}
@@ -252,6 +253,12 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
         prem = cells_.per_insurer(y * unit, n)
         source = -4
     winner = _winner(shares)
+    if not capped.any():
+        # the grid must hold every crossing of the curves (bang-bang cells; shared ones are ties)
+        lowest = cells_.scatter(np.where(winner == -2, -1.0, winner + 1.0), -1.0).astype(int)
+        gaps = order_gap(market.bank, np.arange(n), table.edges, list(range(m + 1)), lowest,
+                         top=market.layer_bound)
+        checks["pointwise order gap"] = float(gaps.sum())
     price = (shares * unit).sum(axis=1) * w
     layers = LayerAllocation(table.edges, cells_.scatter(winner.astype(float), -1).astype(np.int32),
                              cells_.scatter(np.where(winner != -1, price, 0.0)),
@@ -291,8 +298,8 @@ def _lagrangian(market: Market, lam: np.ndarray, capacity_weight: str, cells: in
     reinsurer's usage ``sum_i int a_ij gamma_ij`` at the pointwise minimiser."""
     m, n = market.m, market.n
     bank = _shifted_bank(market, lam, capacity_weight)
-    t = tabulate(bank, np.arange(n), bound=market.bound, cells=cells, nodes=nodes,
-                 groups=[list(range(m + 1))])
+    t = tabulate(bank, np.arange(n), cells=cells, nodes=nodes,
+                 groups=[list(range(m + 1))], **market.grid)
     lo, lo_i, _, _ = t.orders[0]
     A, a = t.integrals[:, 0], t.integrals[:, m + 1]
     won = lo_i > 0
@@ -391,7 +398,7 @@ def best_response_lp(market: Market, prices: Sequence[Sequence[LayerCurve]], *, 
     m, n = market.m, market.n
     bank = CurveBank([[market.alpha[i], *prices[i], *market.tau[i]] for i in range(n)])
     groups = [list(range(m + 1)), [0, *range(m + 1, 2 * m + 1)]]
-    table = tabulate(bank, np.arange(n), bound=market.bound, cells=cells, nodes=nodes, groups=groups)
+    table = tabulate(bank, np.arange(n), cells=cells, nodes=nodes, groups=groups, **market.grid)
     cells_ = _Cells(table)
     A, N, T, w = cells_.ints[:, 0], cells_.ints[:, 1:m + 1], cells_.ints[:, m + 1:], cells_.w
     cost = (N - A[:, None]) / w[:, None]
@@ -417,7 +424,10 @@ def best_response_lp(market: Market, prices: Sequence[Sequence[LayerCurve]], *, 
     ints = table.integrals
     gain, gap, bad = verify_cells(ints[:, 0], ints[:, m + 1:], ints[:, 1:m + 1], cells_.scatter(S),
                                   table.widths)
-    ver = Verification(gain, gap, bad, 1e-9 * max(1.0, market.bound) * n)
+    chosen = cells_.scatter(winner + 1.0, 0.0).astype(int)
+    ver = Verification(gain, gap, bad, _tolerance(market),
+                       order_gap(bank, np.arange(n), table.edges, list(range(m + 1)), chosen,
+                                 top=market.layer_bound))
     layers = LayerAllocation(table.edges, cells_.scatter(winner.astype(float), -1).astype(np.int32),
                              cells_.scatter(price),
                              cells_.scatter(np.where(won, -3.0, -1.0), -1).astype(np.int32))

@@ -21,6 +21,15 @@ Everything is read layer by layer on ``z in [0, M]`` (see :mod:`.reinsurance_lay
   int (alpha_i - min_j tau_ij)^+``; the LP, its duals and the VCG identities are in
   :mod:`.reinsurance_lp`.
 
+**The bound M.** ``alpha_i`` is 0 above insurer i's largest loss: layers beyond the support of the
+losses are retained at no cost, whatever the reinsurers believe. The layer grid therefore spans
+``[0, min(M, largest support end)]`` (:attr:`Market.layer_bound`, the bound used), plus one dead cell
+up to ``M`` (:attr:`Market.bound`, the bound declared): the answer does not depend on a declared
+``M`` beyond the support (on a grid over ``[0, 1e15]`` a loss capped at 5 would not even be
+resolved). An unbounded law has no support end: its ``M`` is a truncation, refused when it leaves
+mass above it or lies more than ``MAX_SPAN`` times beyond the law's ``1 - TAIL_TOL`` quantile
+(edges closer than ``1e-13 M`` merge: the grid could not resolve the loss).
+
 The layer-by-layer decomposition needs each reinsurer's risk to be additive over insurers: true when
 ``tau_j`` is a probability (Thm 3.7) or the losses are comonotone (Thm 3.8). A market with a
 non-additive reinsurer and losses not declared comonotone is refused with a message saying so.
@@ -46,6 +55,7 @@ from .reinsurance_layers import (
     LayerCurve,
     Lowest,
     chunk_rows,
+    order_gap,
     tabulate,
 )
 from .reinsurance_outcome import LayerAllocation, MarketOutcome, Verification, verify_cells
@@ -56,6 +66,9 @@ __all__ = ["Insurer", "Market", "Reinsurer"]
 CELLS, NODES = 256, 8
 #: P(X > M) below this counts as 0 (a discrete law's survival is 1 - cumsum: 1e-16 off)
 TAIL_TOL = 1e-12
+#: the bound of an unbounded loss may be at most this many times its 1 - TAIL_TOL quantile: edges
+#: closer than EDGE_TOL * M (1e-13 M) are merged, which must stay far below the loss's own scale
+MAX_SPAN = 1e6
 
 
 @dataclass(frozen=True)
@@ -88,8 +101,9 @@ class Reinsurer:
 
 
 class Market:
-    """``n`` insurers and ``m`` reinsurers; ``bound`` is ``M`` (default: the largest upper end of the
-    losses' supports). ``space`` is a finite probability space for losses given as values per state;
+    """``n`` insurers and ``m`` reinsurers; ``bound`` is ``M``, an upper bound of every loss (default:
+    the largest upper end of the losses' supports; a larger one is clipped to it, see the module
+    docstring). ``space`` is a finite probability space for losses given as values per state;
     ``comonotone=True`` declares the losses comonotone (Thm 3.8: reinsurers may then be
     non-additive)."""
 
@@ -112,7 +126,9 @@ class Market:
             if a.name in names[:k]:
                 raise ModelError(f"{path}.name", a.name, "distinct agent names")
         self.losses = [self._loss(i, ins) for i, ins in enumerate(self.insurers)]
-        self.bound = self._bound(bound)
+        #: M (declared, or the supports' largest end); the layer grid's span (the bound used); the
+        #: scale of the layer values (where the losses' mass ends) for tolerances
+        self.bound, self.layer_bound, self.scale = self._bound(bound)
         self.comonotone = bool(comonotone)
         if self.space is not None and all(isinstance(x, np.ndarray) for x in self.losses) and comonotone:
             self._check_comonotone()
@@ -149,7 +165,10 @@ class Market:
             raise ModelError(path, x, f"finite nonnegative losses, one per state ({self.space.size})")
         return x
 
-    def _bound(self, bound: float | None) -> float:
+    def _bound(self, bound: float | None) -> tuple[float, float, float]:
+        """``(M, layer bound, scale)``: the layer bound is ``min(M, largest support end)`` (bounded
+        losses) or ``M`` itself (some loss unbounded: a truncation, refused beyond MAX_SPAN times the
+        ``1 - TAIL_TOL`` quantiles, where the scale ends)."""
         tops = []
         for i, x in enumerate(self.losses):
             if isinstance(x, np.ndarray):
@@ -161,7 +180,10 @@ class Market:
                                  detail=f"insurers[{i}].loss is unbounded; censor it (censored_exponential)")
             tops.append(hi)
         if bound is None:
-            return float(max(max(tops), 1e-300))
+            top = float(max(max(tops), 1e-300))
+            return top, top, top
+        if isinstance(bound, bool):
+            raise ModelError("bound", bound, "a finite number M > 0")
         try:
             M = float(bound)
         except (TypeError, ValueError):
@@ -173,7 +195,23 @@ class Market:
             if tail > TAIL_TOL:
                 raise ModelError("bound", M, "an upper bound of every loss",
                                  detail=f"P({self.insurers[i].name}'s loss > {M:g}) = {tail:.3g} > 0")
-        return M
+        top = max(tops)
+        if np.isfinite(top):
+            used = float(max(min(M, top), 1e-300))
+            return M, used, used
+        # an unbounded law: M truncates it; the grid on [0, M] must still resolve where its mass is
+        reach = [t if np.isfinite(t) else float(x.ppf(1.0 - TAIL_TOL)) for t, x in zip(tops, self.losses,
+                                                                                   strict=True)]
+        limit = MAX_SPAN * max(reach)
+        if limit < M:
+            i = int(np.argmax([not np.isfinite(t) for t in tops]))
+            raise ModelError("bound", M, f"a bound of at most {limit:.6g} ({MAX_SPAN:g} times the largest "
+                             f"loss's 1 - {TAIL_TOL:g} quantile, {max(reach):.6g})",
+                             detail=f"{self.insurers[i].name}'s loss is unbounded, so M truncates it and is "
+                                    "not clipped: a layer grid on [0, M] this far beyond the loss's mass "
+                                    "cannot resolve it in double precision; give a bound nearer the loss, "
+                                    "or censor the law (censored_exponential)")
+        return M, M, float(min(M, max(reach)))
 
     def _state_law(self, x: np.ndarray) -> Discrete:
         return Discrete(x, self.space.p)
@@ -298,6 +336,12 @@ class Market:
             raise ModelError(f"reinsurers[{j}].capacity", K, "a finite capacity K >= 0 (or none)")
         return float(K)
 
+    @property
+    def grid(self) -> dict[str, float]:
+        """The layer range for :func:`.reinsurance_layers.tabulate`: cells on ``[0, layer_bound]``,
+        one dead cell up to ``M``."""
+        return {"bound": self.layer_bound, "span": self.bound}
+
     # ------------------------------------------------------------------ curves
     def curve_values(self, i: int, z: np.ndarray) -> np.ndarray:
         """``alpha_i(z), tau_i1(z), ..., tau_im(z)`` (``(m + 1, len(z))``)."""
@@ -329,13 +373,13 @@ class Market:
         group = [list(range(m + 1))]
         parts = []
         for rows in chunk_rows(self.n, m + 1, cells + 8):
-            table = tabulate(self.bank, rows, bound=self.bound, cells=cells, nodes=nodes, groups=group)
-            parts.append(_second_price(table, m, verify))
+            table = tabulate(self.bank, rows, cells=cells, nodes=nodes, groups=group, **self.grid)
+            parts.append(_second_price(table, m, verify, self.bank, self.layer_bound))
         out = _assemble(parts, self.bound)
         kind = "stackelberg" if m == 1 else "spne"
         ver = None
         if verify:
-            ver = Verification(out["gain"], out["gap"], out["bad"], _tolerance(self))
+            ver = Verification(out["gain"], out["gap"], out["bad"], _tolerance(self), out["order_gap"])
         return MarketOutcome(self, kind, "pointwise", out["initial"], out["premium"], out["ceded"],
                              out["cost"], out["layers"], ver,
                              extra={"grid": _grid_info(cells, nodes, out),
@@ -360,10 +404,11 @@ class Market:
         groups = [list(range(m + 1)), [0, *range(m + 1, 2 * m + 1)]]
         parts = []
         for rows in chunk_rows(self.n, 2 * m + 1, cells + 8):
-            table = tabulate(bank, rows, bound=self.bound, cells=cells, nodes=nodes, groups=groups)
-            parts.append(_generous_choice(table, m, verify))
+            table = tabulate(bank, rows, cells=cells, nodes=nodes, groups=groups, **self.grid)
+            parts.append(_generous_choice(table, m, verify, bank, self.layer_bound))
         out = _assemble(parts, self.bound)
-        ver = Verification(out["gain"], out["gap"], out["bad"], _tolerance(self)) if verify else None
+        ver = (Verification(out["gain"], out["gap"], out["bad"], _tolerance(self), out["order_gap"])
+               if verify else None)
         return MarketOutcome(self, "best response", "pointwise", out["initial"], out["premium"],
                              out["ceded"], out["cost"], out["layers"], ver,
                              extra={"grid": _grid_info(cells, nodes, out),
@@ -387,7 +432,10 @@ def _grid_info(cells: int, nodes: int, out: dict[str, Any]) -> dict[str, int]:
 
 
 def _tolerance(market: Market) -> float:
-    return 1e-9 * max(1.0, market.bound) * market.n
+    """Verification tolerance: 1e-9 of the largest value a layer integral can take, ``(1 + theta) M``
+    per insurer, with M where the losses' mass ends (relative to the market's own scale, not to 1)."""
+    loading = max(float(re.loading) for re in market.reinsurers)
+    return 1e-9 * market.scale * (1.0 + loading) * market.n
 
 
 def _is_identity(h: Any) -> bool:
@@ -401,7 +449,7 @@ def _by_pair(rows: int, m: int, who: np.ndarray, weights: np.ndarray) -> np.ndar
     return np.bincount(r * m + who[r, g], weights=weights[r, g], minlength=rows * m).reshape(rows, m)
 
 
-def _second_price(table: Any, m: int, verify: bool) -> dict[str, Any]:
+def _second_price(table: Any, m: int, verify: bool, bank: CurveBank, top: float) -> dict[str, Any]:
     """SPNE on one chunk: lowest true preference takes the cell at the second-lowest price."""
     ints = table.integrals
     A, T = ints[:, 0], ints[:, 1:]
@@ -420,10 +468,12 @@ def _second_price(table: Any, m: int, verify: bool) -> dict[str, Any]:
         S[rr, winner[rr, gg], gg] = 1.0
         N = np.broadcast_to(sec[:, None, :], T.shape)
         part["gain"], part["gap"], part["bad"] = verify_cells(A, T, N, S, w)
+        part["order_gap"] = order_gap(bank, table.rows, table.edges, list(range(m + 1)), lo_i,
+                                      np.where(ceded, sec_i, -1), top=top)
     return part
 
 
-def _generous_choice(table: Any, m: int, verify: bool) -> dict[str, Any]:
+def _generous_choice(table: Any, m: int, verify: bool, bank: CurveBank, top: float) -> dict[str, Any]:
     """Best response on one chunk: the cheapest option, ties to the lowest true preference."""
     ints = table.integrals
     A, N, T = ints[:, 0], ints[:, 1:m + 1], ints[:, m + 1:]
@@ -448,6 +498,7 @@ def _generous_choice(table: Any, m: int, verify: bool) -> dict[str, Any]:
         rr, gg = np.nonzero(winner >= 0)
         S[rr, winner[rr, gg], gg] = 1.0
         part["gain"], part["gap"], part["bad"] = verify_cells(A, T, N, S, w)
+        part["order_gap"] = order_gap(bank, table.rows, table.edges, list(range(m + 1)), winner + 1, top=top)
     return part
 
 
@@ -471,4 +522,5 @@ def _assemble(parts: list[dict[str, Any]], bound: float) -> dict[str, Any]:
         out["gain"] = np.sum([p["gain"] for p in parts], axis=0)
         out["gap"] = np.concatenate([p["gap"] for p in parts])
         out["bad"] = int(sum(p["bad"] for p in parts))
+        out["order_gap"] = np.concatenate([p["order_gap"] for p in parts])
     return out

@@ -24,6 +24,7 @@ import numpy as np
 from ..plots import finish_figure, pyplot, save_figure
 from ..report import format_table
 from ..solution import jsonable
+from ..status import Status, from_verification
 from .reinsurance_layers import lowest_two
 
 if TYPE_CHECKING:
@@ -114,17 +115,28 @@ class Verification:
     insurer_gap: np.ndarray
     generous_violations: int
     tolerance: float
+    #: per insurer: how far the allocation read from cell integrals is from the pointwise rule, the
+    #: curves themselves evaluated on a grid of the check's own (:func:`.reinsurance_layers.order_gap`).
+    #: The three checks above compare cell integrals with cell integrals *on the same grid*, so a
+    #: grid too coarse to hold every crossing passes them with a wrong answer; this one does not.
+    order_gap: np.ndarray | None = None
+
+    @property
+    def total_order_gap(self) -> float:
+        """The pointwise order gap summed over insurers (compared with the tolerance, a total too)."""
+        return 0.0 if self.order_gap is None else float(np.sum(self.order_gap))
 
     @property
     def ok(self) -> bool:
-        return bool(max(float(np.max(self.reinsurer_gain, initial=0.0)),
-                        float(np.max(self.insurer_gap, initial=0.0))) <= self.tolerance
-                    and self.generous_violations == 0)
+        worst = max(float(np.max(self.reinsurer_gain, initial=0.0)),
+                    float(np.max(self.insurer_gap, initial=0.0)), self.total_order_gap)
+        return bool(worst <= self.tolerance and self.generous_violations == 0)  # NaN fails too
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({"ok": self.ok, "max_reinsurer_gain": float(np.max(self.reinsurer_gain, initial=0.0)),
                          "max_insurer_gap": float(np.max(self.insurer_gap, initial=0.0)),
-                         "generous_violations": self.generous_violations, "tolerance": self.tolerance})
+                         "generous_violations": self.generous_violations,
+                         "pointwise_order_gap": self.total_order_gap, "tolerance": self.tolerance})
 
 
 def verify_cells(A: np.ndarray, T: np.ndarray, N: np.ndarray, S: np.ndarray, widths: np.ndarray,
@@ -247,6 +259,24 @@ class MarketOutcome:
         """Insurer i's layer pattern (see :meth:`LayerAllocation.segments`)."""
         return self.layers.segments(i, [r.name for r in self.market.reinsurers])
 
+    @property
+    def status(self) -> Status:
+        """The solve's status (``optimal`` for the pointwise rule, the LP's otherwise) gated by the
+        checks made: the equilibrium verification and every yes/no check (e.g. "SPNE Pareto
+        optimal" of a card run)."""
+        base = Status.OPTIMAL
+        sol = self.details.get("solution")
+        if sol is not None:
+            try:
+                base = Status(str(sol.status))
+            except ValueError:
+                base = Status.SOLVER_ERROR
+        passed: bool | None = None if self.verification is None else self.verification.ok
+        flags = [v for v in self.checks.values() if isinstance(v, (bool, np.bool_))]
+        if flags:
+            passed = (passed is not False) and all(bool(v) for v in flags)
+        return from_verification(base, passed)
+
     # ------------------------------------------------------------------ outputs
     def to_dict(self, *, layers: bool = True) -> dict[str, Any]:
         """JSON-safe: agents (name, initial_risk, premium_paid / premium_received,
@@ -254,7 +284,7 @@ class MarketOutcome:
         mk = self.market
         out: dict[str, Any] = {
             "mechanism": "reinsurance_market", "kind": self.kind, "method": self.method,
-            "status": "optimal", "bound": mk.bound,
+            "status": self.status.value, "bound": mk.bound, "bound_used": mk.layer_bound,
             "objective": self.aggregate_risk,
             "aggregate_risk": self.aggregate_risk,
             "individually_rational": self.individually_rational,
@@ -283,7 +313,9 @@ class MarketOutcome:
         lines = [title] if title else []
         m = len(mk.reinsurers)
         lines.append(f"{self.kind} with {len(mk.insurers)} insurers and {m} reinsurer{'s' * (m != 1)} "
-                     f"({self.method}); layers on [0, {mk.bound:g}]")
+                     f"({self.method}); layers on [0, {mk.layer_bound:g}]"
+                     + (f" (bound {mk.bound:g} declared: nothing to share above the losses)"
+                        if mk.layer_bound < mk.bound else "") + f"; status {self.status.value}")
         cols = ["name", "initial_risk", "premium_paid", "premium_received", "post_transfer_risk",
                 "welfare_gain"]
         rows = [{k: (round(v, 6) + 0.0 if isinstance(v, float) else v) for k, v in r.items()}
@@ -296,7 +328,8 @@ class MarketOutcome:
             lines.append(f"equilibrium check: max reinsurer re-pricing gain "
                          f"{float(np.max(v.reinsurer_gain, initial=0)):.1e}, max insurer best-response gap "
                          f"{float(np.max(v.insurer_gap, initial=0)):.1e}, generous-distribution "
-                         f"violations {v.generous_violations}: {'ok' if v.ok else 'FAILED'}")
+                         f"violations {v.generous_violations}, pointwise order gap "
+                         f"{v.total_order_gap:.1e}: {'ok' if v.ok else 'FAILED'}")
         for key, val in self.checks.items():
             lines.append(f"{key}: {_short(val)}")
         for key, label in _PRICE_LINES:
@@ -325,8 +358,8 @@ class MarketOutcome:
         mk = self.market
         shown = list(range(min(len(mk.insurers), max_insurers)))
         fig, axes = plt.subplots(2, len(shown), figsize=(4.2 * len(shown), 7.2), squeeze=False)
-        z = np.linspace(0.0, mk.bound, 801)
-        zc = np.linspace(0.0, mk.bound, 800, endpoint=False)  # the curves live on [0, M)
+        z = np.linspace(0.0, mk.layer_bound, 801)
+        zc = np.linspace(0.0, mk.layer_bound, 800, endpoint=False)  # the curves live on [0, M)
         m = len(mk.reinsurers)
         for col, i in enumerate(shown):
             ax = axes[0, col]
