@@ -26,6 +26,7 @@ from ..measures import Entropic, MaxMin
 from ..program import Agent
 from ..solution import Solution
 from ..space import Scenarios
+from ..status import Status, from_certificate
 from .pandc_kkt import KKTPolish, polish_maxmin
 from .pandc_pools import MAX_BOX_CORNERS, Beliefs, Pool
 
@@ -92,7 +93,7 @@ class KOptimum:
 
     welfare: float
     allocation: np.ndarray
-    status: str
+    status: Status
     spread: float
     seconds: float
     solution: Solution
@@ -133,16 +134,18 @@ def welfare_atoms(pool: Pool, beliefs: Beliefs | None = None, *, backend: str = 
     xi = np.vstack([sol.allocation[a.name] for a in agents])
     X = space.X
     welfare_value, status, polish = float(sol.objective), sol.status, None
-    if sol.ok and "budget" in sol.duals:
+    if sol.status.usable and "budget" in sol.duals:
         t = np.array([sol.values[a.name] for a in agents])
         beta = [np.ravel(sol.duals[f"credal:{a.name}"]) if f"credal:{a.name}" in sol.duals else np.ones(1)
                 for a in agents]
         polish = polish_maxmin(X, [np.vstack(laws) for laws in priors], pool.gammas, xi, t,
                                np.ravel(sol.duals["budget"]), beta)
-        if polish.applied:
+        if polish.applied and polish.residual_after is not None:
             xi = polish.xi
             welfare_value = float(polish.t.sum())
-            status = "optimal" if status == "optimal_inaccurate" else status
+            # the polished point's own KKT residual (absolute, in the units of X) gates the status
+            relative = polish.residual_after / (float(np.abs(X).max()) or 1.0)
+            status = from_certificate(Status.OPTIMAL, relative)
     _, level = np.unique(X, return_inverse=True)
     spread = 0.0
     for lv in range(level.max() + 1):

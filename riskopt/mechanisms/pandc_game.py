@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .pandc_menus import SAME_POINT, Menu
+from .pandc_welfare import MEAN_SHIFT_SPREAD
 
 __all__ = ["Game", "choose", "equalising_prices", "play", "tie_tolerance", "utility_table"]
 
@@ -34,19 +35,37 @@ CHUNK = 4_000_000
 
 
 def utility_table(allocations: np.ndarray, gammas: np.ndarray, vertices: np.ndarray) -> np.ndarray:
-    """``U[m, i] = min_v -(1/gamma_i) LSE_s(log q_iv(s) - gamma_i xi_mis)`` (chunked, log space)."""
+    """``U[m, i] = min_v -(1/gamma_i) log E_{q_iv} exp(-gamma_i xi_mi)`` (chunked).
+
+    The log-expectation is taken around the mean (:func:`.pandc_welfare.log_mean_exp`): a nearly
+    risk-neutral player (``gamma xi`` tiny) keeps the relative accuracy of its utility, where the
+    usual max-shifted log-sum-exp returns ``log 1`` plus rounding, divided by a tiny gamma; spreads
+    beyond ``MEAN_SHIFT_SPREAD`` fall back to the max shift.
+    """
     M, n, S = allocations.shape
     V = vertices.shape[1]
+    q = np.asarray(vertices, float)
+    q = q / q.sum(axis=2, keepdims=True)                      # (n, V, S)
     with np.errstate(divide="ignore"):
-        logq = np.log(vertices)                              # (n, V, S), -inf where q = 0
+        logq = np.log(q)                                      # -inf where q = 0
+    live = q > 0
     out = np.empty((M, n))
     step = max(1, CHUNK // max(1, n * V * S))
     for a in range(0, M, step):
         A = allocations[a:a + step]
-        z = logq[None] - (gammas[None, :, None, None] * A[:, :, None, :])
-        top = z.max(axis=3, keepdims=True)                   # finite: every law has some mass
-        np.exp(z - top, out=z)
-        lse = np.log(z.sum(axis=3)) + top[..., 0]
+        y = -(gammas[None, :, None] * A)                     # (m, n, S)
+        mean = np.einsum("nvs,mns->mnv", q, y)               # E_q y
+        d = y[:, :, None, :] - mean[..., None]               # (m, n, V, S)
+        top = np.max(np.where(live[None], d, -np.inf), axis=3)
+        safe = top <= MEAN_SHIFT_SPREAD
+        with np.errstate(over="ignore", invalid="ignore"):
+            t = np.einsum("nvs,mnvs->mnv", q, np.expm1(np.where(live[None] & safe[..., None], d, 0.0)))
+            lse = mean + np.log1p(t)
+        if not safe.all():
+            z = logq[None] + y[:, :, None, :]
+            peak = z.max(axis=3, keepdims=True)
+            plain = np.log(np.exp(z - peak).sum(axis=3)) + peak[..., 0]
+            lse = np.where(safe, lse, plain)
         out[a:a + step] = (-lse / gammas[None, :, None]).min(axis=2)
     return out
 
@@ -59,9 +78,10 @@ def equalising_prices(W: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return P
 
 
-def tie_tolerance(W: np.ndarray) -> float:
-    """Values of the chooser's criteria closer than this are ties (rounding of sums of n terms)."""
-    return 1e-12 * (1.0 + float(np.abs(W).max()))
+def tie_tolerance(W: np.ndarray, unit: float = 1.0) -> float:
+    """Values of the chooser's criteria closer than this are ties (rounding of sums of n terms),
+    relative to the menu's loss ``unit`` (the floor) and the largest welfare."""
+    return 1e-12 * (unit + float(np.abs(W).max()))
 
 
 def choose(W: np.ndarray, P: np.ndarray, tol: float) -> int:
@@ -131,9 +151,9 @@ def play(menu: Menu, U: np.ndarray) -> Game:
     avg = mu @ U
     P = equalising_prices(W, mu)
     G = U - P[:, :-1] + P[:, 1:]
-    tol = tie_tolerance(W)
+    tol = tie_tolerance(W, menu.unit)
     chosen = choose(W, P, tol)
-    same = menu.distance_to_optimum <= SAME_POINT
+    same = menu.distance_to_optimum <= SAME_POINT * menu.unit
     others = W[~same, 0]
     best_other = float(others.max()) if others.size else -np.inf
     welfare = float(W[chosen, 0])

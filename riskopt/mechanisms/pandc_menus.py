@@ -17,6 +17,11 @@ On K a point is ``xi_i(omega) = q_i(omega) X(omega)`` with a share vector ``q(om
 (``dirichlet_atoms``): K is the product over the states with ``X != 0`` of simplices.
 
 The distance used throughout is ``d_sup(xi, eta) = max_i max_{s: P(s) > 0} |xi_is - eta_is|``.
+
+Every menu carries its loss ``unit`` (the largest gap of X on C, the smallest nonzero loss on K: L
+for a common loss): the tolerances of the game and of its checks (same point, ties, perturbation
+sizes) are multiples of it, so that a pool and the same pool in other currency units (losses times
+c, risk aversions over c) play the same game.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ __all__ = ["MAX_MENU_ENTRIES", "Menu", "compositions", "custom_menu", "dirichlet
 
 #: M * n * S numbers held by a menu (8 bytes each): 60 million is about 480 MB
 MAX_MENU_ENTRIES = 60_000_000
-#: two allocations closer than this in d_sup are the same menu point
+#: two allocations closer than this in d_sup (in units of the menu's loss unit) are the same point
 SAME_POINT = 1e-12
 
 
@@ -51,6 +56,8 @@ class Menu:
     support: np.ndarray
     note: str = ""
     seed: int | None = None
+    #: the loss unit: tolerances of the game and its checks are relative to it (module docstring)
+    unit: float = 1.0
 
     @property
     def size(self) -> int:
@@ -128,7 +135,7 @@ def lattice_menu(optimum: np.ndarray, gaps: np.ndarray, m: int) -> Menu:
     allocations = np.concatenate([F, optimum[None]], axis=0)
     note = (f"lattice(m={m}): {cols.shape[0]} share columns per gap, {cols.shape[0]}^{K} = {count} points; "
             "the welfare optimum is appended as the last point")
-    return Menu(allocations, count, f"lattice(m={m})", "C", np.ones(S, bool), note)
+    return Menu(allocations, count, f"lattice(m={m})", "C", np.ones(S, bool), note, unit=_unit(gaps))
 
 
 def dirichlet_menu(optimum: np.ndarray, gaps: np.ndarray, size: int, seed: int) -> Menu:
@@ -145,7 +152,7 @@ def dirichlet_menu(optimum: np.ndarray, gaps: np.ndarray, size: int, seed: int) 
     note = (f"dirichlet(M={size}, seed={seed}): default_rng(seed).dirichlet(ones(n), size=(M-1, K)); "
             "the welfare optimum is appended as the last point")
     return Menu(allocations, size - 1, f"dirichlet(M={size}, seed={seed})", "C", np.ones(S, bool), note,
-                int(seed))
+                int(seed), _unit(gaps))
 
 
 def dirichlet_atoms(optimum: np.ndarray, X: np.ndarray, probs: np.ndarray, size: int, seed: int) -> Menu:
@@ -162,14 +169,19 @@ def dirichlet_atoms(optimum: np.ndarray, X: np.ndarray, probs: np.ndarray, size:
     allocations = np.concatenate([alloc, optimum[None]], axis=0)
     note = (f"dirichlet on K (M={size}, seed={seed}): shares of X(omega) per state; the welfare optimum "
             "over K is appended as the last point")
-    return Menu(allocations, size - 1, f"dirichlet-K(M={size}, seed={seed})", "K", probs > 0, note, int(seed))
+    losses = np.abs(X[X != 0])
+    return Menu(allocations, size - 1, f"dirichlet-K(M={size}, seed={seed})", "K", probs > 0, note, int(seed),
+                _unit(losses.min(initial=np.inf) if losses.size else np.zeros(0)))
 
 
 def custom_menu(allocations: np.ndarray, optimum: np.ndarray, x: np.ndarray, *, tol: float = 1e-9) -> Menu:
     """A user's menu on C (``allocations[m, i, k]`` on the kept atoms). Points must lie in C (anchor,
-    budget, monotone within ``tol``); the optimum is appended, with a warning, if it is missing."""
+    budget, monotone within ``tol`` times the loss unit); the optimum is appended, with a warning, if
+    it is missing."""
     A = np.asarray(allocations, float)
     n, S = optimum.shape
+    unit = _unit(-np.diff(np.asarray(x, float)))
+    tol = tol * unit
     if A.ndim != 3 or A.shape[1:] != (n, S):
         raise ModelError("menu.allocations", f"shape {A.shape}", f"(points, {n} players, {S} atoms)")
     if not np.all(np.isfinite(A)):
@@ -184,13 +196,20 @@ def custom_menu(allocations: np.ndarray, optimum: np.ndarray, x: np.ndarray, *, 
                                                          "monotone f_i")
         raise ModelError(f"menu.allocations[{m}]", "a point outside C", f"allocations in C ({why} fails)")
     d = sup_distance(A, optimum, np.ones(S, bool))
-    if d.min() <= SAME_POINT:
-        return Menu(A, int(np.argmin(d)), "custom", "C", np.ones(S, bool), "the menu contains the optimum")
+    if d.min() <= SAME_POINT * unit:
+        return Menu(A, int(np.argmin(d)), "custom", "C", np.ones(S, bool), "the menu contains the optimum",
+                    unit=unit)
     warnings.warn(f"menu: the welfare optimum is not among the {A.shape[0]} menu points (nearest at d_sup = "
                   f"{d.min():.3g}); it was appended as point {A.shape[0]}", RiskoptWarning, stacklevel=2)
     allocations = np.concatenate([A, optimum[None]], axis=0)
     return Menu(allocations, A.shape[0], "custom", "C", np.ones(S, bool),
-                "the welfare optimum was not in the menu and was appended as the last point")
+                "the welfare optimum was not in the menu and was appended as the last point", unit=unit)
+
+
+def _unit(gaps: np.ndarray | float) -> float:
+    """The largest gap (1 if there is none): the menu's loss unit."""
+    top = float(np.max(np.asarray(gaps, float), initial=0.0))
+    return top if np.isfinite(top) and top > 0 else 1.0
 
 
 def lattice_size(n: int, m: int, gaps: int) -> int:

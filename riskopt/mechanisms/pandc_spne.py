@@ -26,6 +26,15 @@ Checks (spec §3.5), for every leader ``i = 1..n-1``:
    chooser's rule reduces to it because the later entries of its lexicographic vector are constant,
    check 1) and the leader's gain over the bound must never be positive. The same ``R`` functionals
    serve every stage (one matrix product), with independent scales per stage.
+
+And, before all of them, that the tables are numbers and the welfare optimum the menu holds is a
+point of its space (anchored, feasible, monotone on C): the checks above compare the game with
+itself, so a nonsensical optimum (e.g. shares of 1e283 from a cancellation) passes them as long as
+the game built on it is consistent.
+
+Sizes are in the menu's loss unit (:attr:`.pandc_menus.Menu.unit`): ``iota`` and ``epsilons`` are
+multiples of it, as are the same-point and tie tolerances, so that the checks do not change with the
+currency the losses are written in.
 """
 
 from __future__ import annotations
@@ -97,8 +106,10 @@ def lipschitz(menu: Menu, game: Game, probs: np.ndarray, l_cap: float, *, seed: 
     best_sup = np.zeros(F.shape[1])
     best_l1 = np.zeros(F.shape[1])
 
+    same = 1e-15 * menu.unit                                 # identical allocations (in loss units)
+
     def update(d_sup: np.ndarray, d_l1: np.ndarray, dv: np.ndarray) -> None:
-        ok = d_sup > 1e-15                                   # identical allocations have equal values
+        ok = d_sup > same                                    # identical allocations have equal values
         if ok.any():
             best_sup[:] = np.maximum(best_sup, (dv[ok] / d_sup[ok, None]).max(axis=0))
             best_l1[:] = np.maximum(best_l1, (dv[ok] / d_l1[ok, None]).max(axis=0))
@@ -115,7 +126,7 @@ def lipschitz(menu: Menu, game: Game, probs: np.ndarray, l_cap: float, *, seed: 
                 np.maximum(d_sup, t, out=d_sup)
                 d_l1 += weights[c] * t
             earlier = np.arange(a0 + 1, M)[None, :] <= np.arange(a0, a1)[:, None]
-            flat_pair = earlier | (d_sup <= 1e-15)           # not a pair, or identical allocations
+            flat_pair = earlier | (d_sup <= same)            # not a pair, or identical allocations
             d_sup[flat_pair] = np.inf
             d_l1[flat_pair] = np.inf
             for j in range(F.shape[1]):
@@ -155,9 +166,13 @@ class Verification:
     lipschitz: Lipschitz
     passed: bool
     notes: list[str] = field(default_factory=list)
+    #: the tables are finite and the menu's optimum lies in its space (anchor, budget, monotone)
+    sound: dict[str, Any] = field(default_factory=dict)
+    unit: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "indifference_spread": self.indifference_spread,
+        return {"passed": self.passed, "sound": self.sound, "unit": self.unit,
+                "indifference_spread": self.indifference_spread,
                 "chooser": {"index": self.chooser_index, "is_optimum": self.chooser_is_optimum,
                             "rule": self.chooser_rule},
                 "perturbation": {"iota": self.iota, "beta": self.beta, "cases": self.perturbations},
@@ -191,21 +206,26 @@ def verify(menu: Menu, game: Game, probs: np.ndarray, *, l_cap: float = 1.5, iot
                          f"Lipschitz constant {need * (n - 1):.6g} under d_sup, which must stay strictly "
                          f"below (n - 1) L_cap = {(n - 1) * l_cap:.6g}")
     W, P, U, tol = game.W, game.prices, game.U, game.tol
+    unit = menu.unit
     notes: list[str] = []
+    # 0. numbers, and an optimum in the menu's space
+    sound = _soundness(menu, game)
     # 1. follower indifference
     cont = W[:, 1:] - P[:, 1:n]
     spread = cont.max(axis=0) - cont.min(axis=0)
     # 2. the chooser's rule
-    same = menu.distance_to_optimum <= SAME_POINT
+    same = menu.distance_to_optimum <= SAME_POINT * unit
     chosen = choose(W, P, tol)
-    # 3. epsilon-perturbed leader schedules
+    # 3. epsilon-perturbed leader schedules (iota and eps in loss units)
+    iota_u = iota * unit
+    eps_arr = eps_arr * unit
     d_opt = menu.distance_to_optimum
-    psi = iota / (iota + d_opt)
+    psi = iota_u / (iota_u + d_opt)
     beta = float(menu.mu @ psi)
     cases = []
     for i in range(1, n):                                   # leader i posts p^{i+1} (column i of P)
         bound = W[menu.optimum, i - 1] - P[menu.optimum, i - 1] - game.wbar[i]
-        eps_max = iota * slack[i - 1]
+        eps_max = iota_u * slack[i - 1]
         for eps in eps_arr:
             if eps > eps_max:
                 notes.append(f"stage {i}: eps = {eps:g} exceeds the admissible {eps_max:.3g}; skipped")
@@ -224,11 +244,34 @@ def verify(menu: Menu, game: Game, probs: np.ndarray, *, l_cap: float = 1.5, iot
                           "gap_error": abs(gap - float(eps * (1 - beta)))})
     # 4. random admissible deviations
     dev = _deviations(menu, game, slack, deviations, seed)
-    passed = (bool(np.all(spread <= 1e3 * tol)) and bool(same[chosen])
+    passed = (sound["ok"] and bool(np.all(spread <= 1e3 * tol)) and bool(same[chosen])
               and all(c["unique"] and c["chosen_is_optimum"] and c["gap_error"] <= 1e3 * tol for c in cases)
               and (dev["count"] == 0 or dev["max_gain"] <= 1e3 * tol))
     return Verification(spread, chosen, bool(same[chosen]), CHOOSER_RULE, iota, beta, cases, dev, lip, passed,
-                        notes)
+                        notes, sound, unit)
+
+
+#: relative (to the loss unit) tolerance of the optimum's anchor, budget and monotonicity
+SOUND_TOL = 1e-9
+
+
+def _soundness(menu: Menu, game: Game) -> dict[str, Any]:
+    """The tables are finite, and the menu's optimum lies in the menu's space: anchored (``f_i(0) =
+    0``), feasible (its columns sum like every other point's: the same X) and, on C, monotone. The
+    game's checks compare the game with itself; these compare the optimum with the menu."""
+    A = menu.allocations
+    opt = A[menu.optimum]
+    unit = menu.unit
+    out: dict[str, Any] = {"finite": bool(np.all(np.isfinite(game.U)) and np.all(np.isfinite(A)))}
+    ref = A[0] if menu.optimum != 0 else A[-1]
+    sup = menu.support
+    out["budget_error"] = float(np.max(np.abs(opt.sum(axis=0) - ref.sum(axis=0))[sup], initial=0.0)) / unit
+    if menu.space == "C":
+        out["anchor_error"] = float(np.max(np.abs(opt[:, 0]), initial=0.0)) / unit
+        out["monotonicity_error"] = max(float(np.max(np.diff(opt, axis=1), initial=0.0)), 0.0) / unit
+    errors = [v for k, v in out.items() if k.endswith("_error")]
+    out["ok"] = bool(out["finite"] and all(e <= SOUND_TOL for e in errors))   # NaN fails too
+    return out
 
 
 def _deviations(menu: Menu, game: Game, slack: np.ndarray, count: int, seed: int) -> dict[str, Any]:

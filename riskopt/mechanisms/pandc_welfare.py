@@ -24,6 +24,17 @@ which *is* the optimum when no monotonicity row binds (one check, zero iteration
 rule ``F_i = (lam/gamma_i) X`` with the Esscher prices under a common prior. Everything is in log
 space, so atoms of probability 1e-26 (the anchor of a 500-farmer pool) keep relative accuracy.
 
+**Scale.** Entropic utilities satisfy ``U_gamma(c X) = c U_{c gamma}(X)``: the solver works on the unit
+problem ``x / c``, ``gamma c`` (``c`` the power of two nearest to the largest loss, so the scaling is
+exact in binary) and maps allocations, utilities and welfare back by ``c``; shares, prices and
+multipliers are scale-free. And the allocation is a difference of logs divided by ``gamma``, which
+cancels catastrophically when ``gamma x`` is small (a nearly risk-neutral pool: ``gamma L = 1e-20``
+gave shares of 1e283). So the variables are log *densities* ``eta = log(nu / P)`` and the players'
+log likelihood ratios ``delta_i = log(pi^i / P)`` against the reference law P (exactly 0 under a
+common prior), never ``log nu`` and ``log pi`` themselves, and every ``log E_P[exp(y)]`` is taken
+around the mean, ``E_P y + log1p(E_P expm1(y - E_P y))`` (:func:`log_mean_exp`): relative accuracy
+of ``y``'s variation, however small.
+
 The result carries its own KKT certificate recomputed from the allocation (budget, monotonicity,
 stationarity ``Q^i_k = nu_k + rho_ik - rho_i,k+1`` with the monotonicity multipliers ``rho >= 0``),
 the identifiability of each gap (spec §2.6) and the estimated state-price mass of pruned atoms.
@@ -42,10 +53,12 @@ from scipy.special import logsumexp
 
 from ..errors import ModelError, RiskoptWarning, SolveError
 from ..space import Scenarios
+from ..status import Status
 from .pandc_pools import Atoms, Beliefs, PlayerLaws, Pool
 
 __all__ = ["Identifiability", "PoolOptimum", "WelfareOptimum", "geometric_mean_closed_form",
-           "identifiability", "pool_optimum", "solve_comonotone", "tilted_tail_mass"]
+           "identifiability", "log_mean_exp", "loss_scale", "pool_optimum", "solve_comonotone",
+           "tilted_tail_mass"]
 
 #: a gap whose second-order cost of moving shares is below this is not identified (spec §2.6)
 IDENTIFIABLE_CURVATURE = 1e-8
@@ -54,6 +67,43 @@ DENSE_ATOMS = 1500
 #: largest change of a log price in one Newton iteration (a trust region: far from the optimum the
 #: dual is flat in the log prices of tiny atoms and undamped steps overshoot)
 STEP_CAP = 2.0
+#: spread ``max y - E y`` beyond which :func:`log_mean_exp` shifts by the maximum (exp overflow)
+MEAN_SHIFT_SPREAD = 700.0
+
+
+def log_mean_exp(y: np.ndarray, logw: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``log sum_k w_k exp(y_k)`` for log weights ``logw`` summing to 1 along ``axis``
+    (``-inf``: weight 0), accurate relative to the *variation* of ``y``.
+
+    Around the mean ``m = E_w y``: ``m + log1p(E_w expm1(y - m))`` (the sum ``E_w exp(y - m) >= 1`` by
+    Jensen, so log1p never cancels, and a nearly constant ``y`` keeps its tiny differences: the plain
+    ``logsumexp(logw + y)`` returns ``log 1 = 0`` up to rounding there, however small ``y``). Where
+    ``max y - m`` exceeds MEAN_SHIFT_SPREAD (exp would overflow) the usual max-shifted form, accurate
+    relative to its result, which is then large.
+    """
+    y = np.asarray(y, float)
+    logw = np.asarray(logw, float)
+    y, logw = np.broadcast_arrays(y, logw)
+    w = np.exp(logw)
+    live = w > 0
+    yz = np.where(live, y, 0.0)
+    m = np.sum(w * yz, axis=axis, keepdims=True)
+    top = np.max(np.where(live, y, -np.inf), axis=axis, keepdims=True)
+    safe = (top - m) <= MEAN_SHIFT_SPREAD
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.sum(np.where(live, w * np.expm1(np.where(safe, yz - m, 0.0)), 0.0), axis=axis, keepdims=True)
+        out = m + np.log1p(t)
+    if not np.all(safe):
+        out = np.where(safe, out, logsumexp(np.where(live, logw + y, -np.inf), axis=axis, keepdims=True))
+    return np.squeeze(out, axis=axis)
+
+
+def loss_scale(x: np.ndarray) -> float:
+    """The power of two nearest to the largest ``|x|`` (1 when ``x = 0``): dividing by it is exact."""
+    top = float(np.max(np.abs(x), initial=0.0))
+    if not (np.isfinite(top) and top > 0):
+        return 1.0
+    return float(2.0 ** np.round(np.log2(top)))
 
 
 @dataclass(frozen=True)
@@ -100,10 +150,24 @@ class WelfareOptimum:
     seconds: float
     certificate: dict[str, float]
     identifiability: Identifiability
+    #: the scale ``c`` the problem was solved at (``x / c``, ``gamma c``; see the module docstring)
+    scale: float = 1.0
 
     @property
     def n(self) -> int:
         return self.F.shape[0]
+
+    @property
+    def residual(self) -> float:
+        """The KKT certificate relative to the problem's own units: budget, monotonicity and
+        complementarity over the largest loss, stationarity and dual feasibility as they are
+        (probabilities); ``inf`` for a non-finite allocation or utility."""
+        if not (np.all(np.isfinite(self.F)) and np.all(np.isfinite(self.utilities))):
+            return float("inf")
+        xs = float(np.abs(self.x).max(initial=0.0)) or 1.0
+        c = self.certificate
+        return float(max(c["budget"] / xs, c["monotonicity"] / xs, c["complementarity"] / xs,
+                         c["stationarity"], c["dual"]))
 
     @property
     def prices(self) -> np.ndarray:
@@ -136,78 +200,94 @@ def _lam(gammas: np.ndarray) -> tuple[float, np.ndarray]:
     return lam, lam * inv
 
 
-def geometric_mean_closed_form(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray) -> dict[str, Any]:
+def geometric_mean_closed_form(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray,
+                               ref: np.ndarray | None = None) -> dict[str, Any]:
     """Optimum over all X-measurable allocations with single laws (spec §2.5):
     ``Q_k ∝ exp(-lam x_k) prod_i (pi^i_k)^(lam/gamma_i)``, ``F_ik = (1/gamma_i)[log(pi^i_k/pi^i_0) -
     log(Q_k/Q_0)]``, ``W = -(1/lam) log sum_k exp(-lam x_k) prod_i (pi^i_k)^(lam/gamma_i)``. It is the
     optimum over C iff every ``F_i`` is nonincreasing (``monotone``); otherwise an upper bound.
-    With a common law it is the proportional rule ``F_i = (lam/gamma_i) X`` and the Esscher tilt."""
+    With a common law it is the proportional rule ``F_i = (lam/gamma_i) X`` and the Esscher tilt.
+
+    Written against the reference law ``ref`` (default: the first player's): with ``delta_i =
+    log(pi^i / ref)`` and ``g = sum_i (lam/gamma_i) delta_i - lam x``, ``log Q = log ref + g - LME(g)``
+    and ``F_ik = [(delta_ik - delta_i0) - (g_k - g_0)] / gamma_i``: the log of the reference law
+    cancels exactly, so ``F = (lam/gamma) x`` to the last bit under a common law at any scale.
+    """
     lam, w = _lam(gammas)
+    laws = np.asarray(laws, float)
+    x = np.asarray(x, float)
     with np.errstate(divide="ignore"):
         logpi = np.log(laws)
-    g = w @ logpi - lam * x
-    lse = logsumexp(g)
-    ell = g - lse
-    F = ((logpi - logpi[:, :1]) - (ell - ell[0])[None, :]) / gammas[:, None]
+        rho = np.log(laws[0] if ref is None else np.asarray(ref, float))
+    rho = rho - logsumexp(rho)
+    delta = np.where(np.isfinite(logpi) & np.isfinite(rho), logpi - rho, -np.inf)
+    if np.all(laws == laws[0]) and (ref is None or np.array_equal(laws[0], ref)):
+        delta = np.zeros_like(logpi)                                  # a common law: exactly 0
+    g = w @ delta - lam * x
+    lse = float(log_mean_exp(g, rho))
+    ell = rho + g - lse
+    F = ((delta - delta[:, :1]) - (g - g[0])[None, :]) / gammas[:, None]
     step = np.diff(F, axis=1)
-    scale = np.abs(F).max(initial=1.0)
-    return {"log_prices": ell, "F": F, "welfare": float(-lse / lam), "lam": lam, "shares": w,
-            "monotone": bool(np.all(step <= 1e-13 * scale))}
+    scale = np.abs(F).max(initial=0.0)
+    scale = scale if scale > 0 else 1.0
+    return {"log_prices": ell, "log_density": g - lse, "F": F, "welfare": float(-lse / lam), "lam": lam,
+            "shares": w, "monotone": bool(np.all(step <= 1e-13 * scale))}
 
 
 # ------------------------------------------------------------------------- the Newton method
-def _pava_starts(r: np.ndarray, ell: np.ndarray, logpi: np.ndarray) -> np.ndarray:
-    """Block starts of the isotonic (nondecreasing) regression of ``r = ell - logpi`` with block value
-    ``LSE(ell_b) - LSE(logpi_b)`` (pool adjacent violators, in log space)."""
+def _block_value(eta: np.ndarray, delta: np.ndarray, rho: np.ndarray, s: int, e: int) -> float:
+    """``LME_b(eta) - LME_b(delta)`` over the atoms ``s..e-1``, the reference law renormalised on them
+    (= ``LSE(log nu_b) - LSE(log pi_b)``, without the cancellation of two large logs)."""
+    lw = rho[s:e] - logsumexp(rho[s:e])
+    return float(log_mean_exp(eta[s:e], lw) - log_mean_exp(delta[s:e], lw))
+
+
+def _pava_starts(eta: np.ndarray, delta: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """Block starts of the isotonic (nondecreasing) regression of ``r = eta - delta`` (= ``log nu -
+    log pi``) with block value :func:`_block_value` (pool adjacent violators)."""
     starts: list[int] = []
-    num: list[float] = []
-    den: list[float] = []
-    for k in range(r.size):
-        s, a, b = k, float(ell[k]), float(logpi[k])
-        while starts and num[-1] - den[-1] > a - b:
+    vals: list[float] = []
+    for k in range(eta.size):
+        s, v = k, float(eta[k] - delta[k])
+        while starts and vals[-1] > v:
             s = starts.pop()
-            a = float(np.logaddexp(num.pop(), a))
-            b = float(np.logaddexp(den.pop(), b))
+            vals.pop()
+            v = _block_value(eta, delta, rho, s, k + 1)
         starts.append(s)
-        num.append(a)
-        den.append(b)
+        vals.append(v)
     return np.asarray(starts, dtype=int)
 
 
-def _segment_lse(z: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    top = np.maximum.reduceat(z, starts)
-    lens = np.diff(np.append(starts, z.size))
-    return top + np.log(np.add.reduceat(np.exp(z - np.repeat(top, lens)), starts))
-
-
 class _Blocks:
-    """Each player's blocks at log prices ``ell`` (only players with a binding row are stored)."""
+    """Each player's blocks at log densities ``eta`` (only players with a binding row are stored)."""
 
-    def __init__(self, ell: np.ndarray, logpi: np.ndarray):
-        r = ell[None, :] - logpi
-        S = ell.size
+    def __init__(self, eta: np.ndarray, delta: np.ndarray, rho: np.ndarray):
+        r = eta[None, :] - delta
+        S = eta.size
         self.starts: dict[int, np.ndarray] = {}
         for i in np.flatnonzero((np.diff(r, axis=1) < 0).any(axis=1)):
-            st = _pava_starts(r[i], ell, logpi[i])
+            st = _pava_starts(eta, delta[i], rho)
             if st.size < S:
                 self.starts[int(i)] = st
-        self.ell = ell
-        self.logpi = logpi
+        self.eta, self.delta, self.rho = eta, delta, rho
+        self.ell = rho + eta
 
     def ratios(self) -> np.ndarray:
-        """``v_ik = (LSE ell - LSE logpi)`` over the block of atom k (``ell_k - logpi_ik`` unpooled)."""
-        v = self.ell[None, :] - self.logpi
-        S = self.ell.size
+        """``v_ik = log nu - log pi^i`` over the block of atom k (``eta_k - delta_ik`` unpooled)."""
+        v = self.eta[None, :] - self.delta
+        S = self.eta.size
         for i, st in self.starts.items():
-            lens = np.diff(np.append(st, S))
-            v[i] = np.repeat(_segment_lse(self.ell, st) - _segment_lse(self.logpi[i], st), lens)
+            ends = np.append(st[1:], S)
+            vals = [_block_value(self.eta, self.delta[i], self.rho, a, b)
+                    for a, b in zip(st, ends, strict=True)]
+            v[i] = np.repeat(vals, ends - st)
         return v
 
 
 def _curvature(blocks: _Blocks, gammas: np.ndarray) -> np.ndarray:
     """``H[k, j] = d(dual gradient_k)/d ell_j = sum_i (1/gamma_i) 1{j in block_i(k)} nu_j / nu(block)``:
     the Hessian of the dual in nu times ``diag(nu)`` (diagonal ``1/lam`` where nothing is pooled)."""
-    n, S = blocks.logpi.shape
+    n, S = blocks.delta.shape
     inv = 1.0 / gammas
     single = np.ones((n, S), bool)
     H = np.zeros((S, S))
@@ -224,15 +304,19 @@ def _curvature(blocks: _Blocks, gammas: np.ndarray) -> np.ndarray:
 
 
 class _State:
-    """Log prices ``ell`` (renormalised), the blocks and allocation they induce, the budget residual
-    and the dual objective ``D = nu.x + sum_i (1/gamma_i) KL_blocks(nu | pi^i)`` (convex in nu; its
-    minimum over the simplex is W*, its gradient the negative budget residual)."""
+    """Log densities ``eta = log(nu / P)`` (renormalised: ``E_P exp(eta) = 1``), the blocks and
+    allocation they induce, the budget residual and the dual objective ``D = nu.x + sum_i
+    (1/gamma_i) KL_blocks(nu | pi^i)`` (convex in nu; its minimum over the simplex is W*, its
+    gradient the negative budget residual)."""
 
-    def __init__(self, ell: np.ndarray, logpi: np.ndarray, gammas: np.ndarray, x: np.ndarray):
-        self.ell = ell - logsumexp(ell)
+    def __init__(self, eta: np.ndarray, delta: np.ndarray, rho: np.ndarray, gammas: np.ndarray,
+                 x: np.ndarray):
+        self.eta = eta - log_mean_exp(eta, rho)
+        self.ell = rho + self.eta
         self.nu = np.exp(self.ell)
-        self.blocks = _Blocks(self.ell, logpi)
+        self.blocks = _Blocks(self.eta, delta, rho)
         v = self.blocks.ratios()
+        self.v = v
         self.F = -(v - v[:, :1]) / gammas[:, None]
         self.resid = self.F[:, 1:].sum(axis=0) - x[1:]
         self.norm = float(np.abs(self.resid).max(initial=0.0))
@@ -252,6 +336,9 @@ def solve_comonotone(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray,
     ``x`` is decreasing from ``x_0 = 0``; ``laws`` are positive on every atom; ``probs`` is the
     reference law for the density (default: the first player's law); ``start`` warm-starts the log
     prices (e.g. a conic solver's duals). Raises :class:`SolveError` if Newton stalls.
+
+    Solved at unit scale (``x / c``, ``gamma c``; module docstring) in log densities against
+    ``probs``; the result is mapped back to ``x``'s units.
     """
     t0 = time.perf_counter()
     x = np.asarray(x, float)
@@ -264,30 +351,34 @@ def solve_comonotone(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray,
         raise ModelError("laws", "a law with a zero or non-finite mass", "positive masses on every "
                          "kept atom (the log-price Newton works with log pi)")
     probs = laws[0] if probs is None else np.asarray(probs, float)
-    logpi = np.log(laws)
+    c = loss_scale(x)
+    xs, gs = x / c, gammas * c
+    rho = np.log(probs) - logsumexp(np.log(probs))
+    logpi = np.log(laws) - logsumexp(np.log(laws), axis=1, keepdims=True)
+    delta = np.where(laws == probs[None, :], 0.0, logpi - rho)           # exactly 0 under P itself
     if start is None:
-        ell = geometric_mean_closed_form(x, laws, gammas)["log_prices"]
+        eta = geometric_mean_closed_form(xs, laws, gs, ref=probs)["log_density"]
     else:
-        ell = np.asarray(start, float) - logsumexp(start)
+        eta = np.asarray(start, float) - logsumexp(start) - rho
     method = "closed form"
-    state = _State(ell, logpi, gammas, x)
-    # rounding scale of sum_i F_ik: each F_ik is a difference of logs of size |ell| + |log pi|
-    mag = (np.abs(ell)[None, :] + np.abs(logpi)) / gammas[:, None]
-    scale = float(np.abs(x).max() + (mag + mag[:, :1]).sum(axis=0).max())
+    state = _State(eta, delta, rho, gs, xs)
+    # rounding scale of sum_i F_ik: each F_ik is a difference of log ratios of size |eta| + |delta|
+    mag = (np.abs(state.eta)[None, :] + np.abs(delta)) / gs[:, None]
+    scale = float(np.abs(xs).max() + (mag + mag[:, :1]).sum(axis=0).max())
     tol = 8 * np.finfo(float).eps * scale
     it = 0
     damping = 1e-3
-    xmax = max(1.0, float(np.abs(x).max()))
+    xmax = max(1.0, float(np.abs(xs).max()))
     while state.norm > tol and it < max_iter:
         it += 1
         method = "log-price Newton"
         # damped Newton on the dual in the entropy (Fisher) metric: (H + delta I) d - mu 1 = -grad D,
         # nu.d = 0; delta -> 0 as the residual vanishes (quadratic convergence), and delta > 0 keeps
         # the step defined where every player pools a gap (the dual is flat there)
-        H = _curvature(state.blocks, gammas)
-        delta = damping * min(1.0, state.norm) * float(H.diagonal().max())
+        H = _curvature(state.blocks, gs)
+        shift = damping * min(1.0, state.norm) * float(H.diagonal().max())
         K = np.zeros((S + 1, S + 1))
-        K[:S, :S] = H + delta * np.eye(S)
+        K[:S, :S] = H + shift * np.eye(S)
         K[:S, S] = -1.0
         K[S, :S] = state.nu
         rhs = -np.append(state.dual_gradient, 0.0)
@@ -306,7 +397,7 @@ def solve_comonotone(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray,
             slope = state.slope(d)
         t, accepted = 1.0, False
         for _ in range(60):
-            trial = _State(state.ell + t * d, logpi, gammas, x)
+            trial = _State(state.eta + t * d, delta, rho, gs, xs)
             flat = abs(trial.dual - state.dual) <= rounding
             if (trial.dual <= state.dual + 1e-4 * t * slope and trial.norm < np.inf) or (
                     flat and trial.norm < state.norm):
@@ -322,11 +413,11 @@ def solve_comonotone(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray,
             break  # at rounding level: no further progress possible
         state = trial
         damping = max(damping / 10.0, 1e-6) if t == 1.0 else min(damping * 10.0, 1e6)
-    ell, blocks, F, norm = state.ell, state.blocks, state.F, state.norm
-    if norm > max(tol, 1e-9 * xmax):
-        raise SolveError("not_converged", backend="riskopt", solver="log-price Newton",
-                         hint=f"budget residual {norm:.3g} after {it} iterations; use the conic path")
-    return _finish(x, probs, laws, logpi, gammas, ell, blocks, F, it, method, time.perf_counter() - t0)
+    if state.norm > max(tol, 1e-9 * xmax):
+        raise SolveError(Status.NOT_CONVERGED, backend="riskopt", solver="log-price Newton",
+                         hint=f"budget residual {state.norm * c:.3g} after {it} iterations; use the conic "
+                              "path")
+    return _finish(x, c, probs, laws, logpi, gammas, state, it, method, time.perf_counter() - t0)
 
 
 def _sparse_solve(A: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -336,14 +427,19 @@ def _sparse_solve(A: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return spla.spsolve(sps.csc_matrix(A), rhs)
 
 
-def _finish(x: np.ndarray, probs: np.ndarray, laws: np.ndarray, logpi: np.ndarray, gammas: np.ndarray,
-            ell: np.ndarray, blocks: _Blocks, F: np.ndarray, iterations: int, method: str,
+def _finish(x: np.ndarray, c: float, probs: np.ndarray, laws: np.ndarray, logpi: np.ndarray,
+            gammas: np.ndarray, state: _State, iterations: int, method: str,
             seconds: float) -> WelfareOptimum:
+    """The optimum at unit scale (``x / c``, ``gamma c``: the state's units) with its certificate,
+    mapped back to ``x``'s units (allocations, utilities, welfare and the certificate's budget,
+    monotonicity and complementarity times ``c``; prices, tilts and multipliers are scale-free)."""
     n, S = laws.shape
-    z = logpi - gammas[:, None] * F
-    lse = logsumexp(z, axis=1)
-    utilities = -lse / gammas
-    tilts = np.exp(z - lse[:, None])
+    gs = gammas * c
+    blocks, F, ell = state.blocks, state.F, state.ell
+    lse = log_mean_exp(-gs[:, None] * F, logpi, axis=1)   # log E_pi exp(-gamma F), relative accuracy
+    utilities = -lse / gs
+    tilts = np.exp(logpi - gs[:, None] * F - lse[:, None])
+    tilts /= tilts.sum(axis=1, keepdims=True)
     nu = np.exp(ell)
     rho = np.zeros((n, S))
     pooled = []
@@ -355,19 +451,22 @@ def _finish(x: np.ndarray, probs: np.ndarray, laws: np.ndarray, logpi: np.ndarra
                 excess = tilts[i, a:b] - nu[a:b]
                 tail = np.cumsum(excess[::-1])[::-1]  # rho_ik = sum_{j >= k in block} (Q_j - nu_j)
                 rho[i, a + 1:b] = tail[1:]
-    # KKT certificate from the allocation itself (rows k = 1..K)
-    budget = float(np.abs(F[:, 1:].sum(axis=0) - x[1:]).max(initial=0.0))
+    # KKT certificate from the allocation itself (rows k = 1..K), at unit scale
+    xs = x / c
+    budget = float(np.abs(F[:, 1:].sum(axis=0) - xs[1:]).max(initial=0.0))
     monotone = float(np.max(np.diff(F, axis=1), initial=0.0))
     rho_next = np.concatenate([rho[:, 2:], np.zeros((n, 1))], axis=1)
     station = tilts[:, 1:] - nu[None, 1:] - rho[:, 1:] + rho_next
     comp = np.abs(rho[:, 1:] * np.diff(F, axis=1))
-    cert = {"budget": budget, "monotonicity": max(monotone, 0.0),
+    cert = {"budget": budget * c, "monotonicity": max(monotone, 0.0) * c,
             "stationarity": float(np.abs(station).max(initial=0.0)),
             "dual": float(max(-rho.min(initial=0.0), 0.0)) + 0.0,
-            "complementarity": float(comp.max(initial=0.0))}
-    ident = identifiability(x, tilts, gammas)
-    return WelfareOptimum(x, probs, laws, gammas, F, ell, utilities, float(utilities.sum()), tilts, rho,
-                          tuple(sorted(pooled)), iterations, method, seconds, cert, ident)
+            "complementarity": float(comp.max(initial=0.0)) * c}
+    # in units of the largest gap (a farmer's loss): the spec's 1e-8 threshold is for L = 1
+    unit = float(np.max(-np.diff(x), initial=0.0)) or 1.0
+    ident = identifiability(x / unit, tilts, gammas * unit)
+    return WelfareOptimum(x, probs, laws, gammas, F * c, ell, utilities * c, float(utilities.sum()) * c,
+                          tilts, rho, tuple(sorted(pooled)), iterations, method, seconds, cert, ident, c)
 
 
 def identifiability(x: np.ndarray, tilts: np.ndarray, gammas: np.ndarray,
@@ -475,13 +574,24 @@ def _closed_form_check(pool: Pool, beliefs: Beliefs, atoms: Atoms, laws: PlayerL
 
         full = atoms.full
         cf = entropic_closed_form(Scenarios(full.p, {"X": full.X}), pool.gammas)
+        with np.errstate(divide="ignore"):
+            # W* = -(1/lam) log E exp(-lam X) around the mean: relative accuracy also when lam X is
+            # tiny (pareto's logsumexp returns log 1 + rounding there, divided by a tiny lam)
+            welfare = float(-log_mean_exp(-lam * full.X, np.log(full.p)) / lam)
         out.update(kind="proportional rule, Esscher state prices (full law, unpruned)",
-                   welfare=cf.welfare, exact=True)
+                   welfare=welfare, exact=True)
         if pool.shock is None:
-            with np.errstate(over="ignore"):
-                out["welfare_product"] = float(-np.sum(np.log1p(pool.p * np.expm1(lam * pool.losses))) / lam)
+            # log(1 - p + p e^a), a = lam L: log1p(p expm1(a)) for small a (relative accuracy), the
+            # log-sum-exp form for large a (expm1 overflows)
+            a = lam * pool.losses
+            with np.errstate(over="ignore", divide="ignore"):
+                terms = np.where(a <= 1.0, np.log1p(pool.p * np.expm1(np.minimum(a, 1.0))),
+                                 np.logaddexp(np.log1p(-pool.p), np.log(pool.p) + a))
+            out["welfare_product"] = float(-np.sum(terms) / lam)
         dens = cf.state_density[: atoms.size]
-        out["density_max_rel_error"] = float(np.max(np.abs(opt.density / dens - 1)))
+        with np.errstate(divide="ignore", invalid="ignore"):  # both 0 (underflow): no error
+            rel = np.where(opt.density == dens, 0.0, np.abs(opt.density / dens - 1))
+        out["density_max_rel_error"] = float(np.max(rel))
         out["allocation_max_error"] = float(np.max(np.abs(opt.F - w[:, None] * atoms.x[None, :])))
     else:
         # the geometric mean on the kept atoms and their tail window (the laws' lattice extension)
@@ -504,4 +614,10 @@ def _closed_form_check(pool: Pool, beliefs: Beliefs, atoms: Atoms, laws: PlayerL
                            f"({gm_kept['welfare']:.10g} >= W_C)")
             out["bound_kept_atoms"] = gm_kept["welfare"]
     out["welfare_error"] = float(abs(opt.welfare - out["welfare"]))
+    # the same, relative to the problem's units (what the result's status is gated on when exact)
+    xs = float(np.abs(atoms.x).max(initial=0.0)) or 1.0
+    rel = [out["welfare_error"] / max(abs(float(out["welfare"])), np.finfo(float).tiny)]
+    if "allocation_max_error" in out:
+        rel += [out["allocation_max_error"] / xs, out["density_max_rel_error"]]
+    out["max_relative_error"] = float(max(rel)) if np.all(np.isfinite(rel)) else float("inf")
     return out

@@ -40,6 +40,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..solution import jsonable
+from ..status import Status, from_certificate, from_verification
 from .pandc_atoms import MAX_ATOM_FARMERS, compare_menus
 from .pandc_auction import Auction, first_mover_auction
 from .pandc_conic import ConicCheck, conic_comonotone
@@ -69,7 +70,8 @@ class MenuSpec:
 @dataclass(frozen=True)
 class GameSpec:
     """SPNE-check parameters: Lipschitz cap ``L_cap`` (under d_sup), ``iota`` of the perturbation
-    ``psi``, the perturbation sizes, the number of random deviations per stage and their seed."""
+    ``psi``, the perturbation sizes, the number of random deviations per stage and their seed.
+    ``iota`` and ``epsilons`` are in units of the menu's loss unit (L for a common loss)."""
 
     l_cap: float = 1.5
     iota: float = 0.5
@@ -120,10 +122,21 @@ class PriceAndChooseResult:
         return None if self.game is None else self.game.eta
 
     @property
-    def status(self) -> str:
-        if self.verification is None:
-            return "optimal"
-        return "verified" if self.verification.passed else "verification_failed"
+    def residual(self) -> float:
+        """The welfare optimum's KKT certificate in the problem's own units
+        (:attr:`.pandc_welfare.WelfareOptimum.residual`), and its distance to the closed form when
+        that is exact (common or common worst-case law, or a slack geometric mean)."""
+        res = self.optimum.optimum.residual
+        cf = self.optimum.closed_form
+        if cf.get("exact"):
+            res = max(res, float(cf.get("max_relative_error", 0.0)))
+        return res if np.isfinite(res) else float("inf")
+
+    @property
+    def status(self) -> Status:
+        """The welfare optimum's certificate (:attr:`residual`) gated by the SPNE verification."""
+        base = from_certificate(Status.OPTIMAL, self.residual)
+        return from_verification(base, None if self.verification is None else self.verification.passed)
 
     def agents(self) -> list[dict[str, Any]]:
         opt = self.optimum.optimum
@@ -162,7 +175,7 @@ class PriceAndChooseResult:
                   "note": "density nu_k / P_k over the atoms of X (0 hits first); null where an atom "
                           "was pruned; atom 0's price completed by cash invariance (prices sum to 1)"}
         out: dict[str, Any] = {
-            "mechanism": "price_and_choose", "status": self.status, "objective": self.welfare,
+            "mechanism": "price_and_choose", "status": self.status.value, "objective": self.welfare,
             "welfare": self.welfare,
             "solver": {"backend": "riskopt", "solver": f"welfare fast path ({opt.method})", "compile_s": 0.0,
                        "solve_s": opt.seconds, "iterations": opt.iterations,
@@ -174,7 +187,8 @@ class PriceAndChooseResult:
                         "vertices": list(po.laws.labels)},
             "welfare_optimum": {
                 "method": opt.method, "iterations": opt.iterations, "seconds": opt.seconds,
-                "certificate": opt.certificate, "binding_monotonicity": [list(b) for b in opt.pooled],
+                "certificate": opt.certificate, "relative_residual": self.residual, "scale": opt.scale,
+                "binding_monotonicity": [list(b) for b in opt.pooled],
                 "identifiability": opt.identifiability.to_dict(), "closed_form": po.closed_form,
                 "pruning": {"tolerance": po.prune, "kept_atoms": int(po.atoms.size),
                             "pruned_mass": po.atoms.pruned_mass, "state_price_mass_pruned": po.tail_mass,
