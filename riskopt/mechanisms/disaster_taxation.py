@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import ModelError
 from ..report import format_table
 from ..solution import jsonable
+from ..status import Check, Status, from_checks, from_convergence
 from .taxation_afpo import AfpoResult, check_targets, relative_residual, solve_afpo
 from .taxation_disutility import (
     ExponentialFamily,
@@ -77,6 +78,20 @@ def direct_residual(res: AfpoResult, chunk: int = 20_000) -> tuple[float, np.nda
     return relative_residual(ET, res.targets), ET
 
 
+def fairness_check(name: str, res: AfpoResult, verified: float) -> Check:
+    """The fairness residual recomputed at every atom, against the solver's own allowance (Newton
+    stops at ``tol`` or, stalled at the rounding floor, at ``1e3 tol``)."""
+    return Check(name, verified, 1e3 * res.tol, note="max_i |E[T_i] - e_i| / e_i, direct evaluation")
+
+
+def program_checks(program: dict[str, Any] | None) -> list[Check]:
+    """The declarative program against the fast path on the same binned law: counted when the
+    program's own status is ok (otherwise inconclusive, and said in ``program``)."""
+    if program is None or not Status(program["status"]).ok:
+        return []
+    return [Check("program_alpha_minus_fast_path", program["alpha_max_error"], 1e-6)]
+
+
 def _tax_grid(rule: Layers, upper: float, points: int) -> dict[str, Any]:
     s = np.linspace(0.0, upper, points)
     return {"s": s, "T": rule.taxes(s), "Lambda": rule.lam(s)}
@@ -99,6 +114,20 @@ class TaxationResult:
     def alpha(self) -> np.ndarray:
         return self.afpo.alpha
 
+    @property
+    def verification(self) -> list[Check]:
+        r = self.afpo
+        checks = [fairness_check("fairness_residual", r, self.verified_residual),
+                  *program_checks(self.program)]
+        if self.closed_form is not None:  # Proposition 4 (1e-9: the closed form's own root finding)
+            gap = abs(self.closed_form.alpha1 - r.alpha[0])
+            checks.append(Check("alpha1_minus_proposition4", gap, 1e-9))
+        return checks
+
+    @property
+    def status(self) -> Status:
+        return from_checks(from_convergence(self.afpo.converged), self.verification)
+
     def agents(self) -> list[dict[str, Any]]:
         r = self.afpo
         return [{"name": nm, "wealth": float(self.wealth[i]), "cap": float(r.family.caps[i]),
@@ -112,7 +141,7 @@ class TaxationResult:
         grid = _tax_grid(r.rule, r.law.upper, self.grid_points)
         out: dict[str, Any] = {
             "mechanism": "disaster_taxation", "kind": "law",
-            "status": "optimal" if r.converged else "not_converged",
+            "status": self.status, "verification": [c.to_dict() for c in self.verification],
             "convention": r.family.convention + "; alpha normalised to sum to 1",
             "law": r.law.describe(), "agents": self.agents(), "fairness_residual": self.verified_residual,
             "objective": afpo_potential(r),
@@ -200,7 +229,7 @@ def program_check(family: Any, law: ResidualLaw, targets: np.ndarray, names: Seq
     fast = solve_afpo(family, binned, targets, method=method, tol=tol, names=names)
     prog = TaxationProgram(family, binned, targets=targets, names=names)
     t0 = time.perf_counter()
-    sol = prog.solve(backend=backend, solver=solver, **(options or {}))
+    sol = prog.solve(backend=backend, solver=solver, **(options or {}))  # raises unless usable
     total = time.perf_counter() - t0
     alpha = np.asarray(sol.extra["alpha"], float)
     lam_fast = fast.rule.lam(binned.x)
@@ -225,6 +254,18 @@ class StudyResult:
     verified: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def verification(self) -> list[Check]:
+        e = self.economy
+        return [fairness_check(f"fairness_residual_{k}", r, self.verified[k])
+                for k, r in (("hybrid", e.hybrid), ("pure", e.pure)) if k in self.verified]
+
+    @property
+    def status(self) -> Status:
+        e = self.economy
+        solved = from_convergence(e.hybrid.converged and e.pure.converged)
+        return from_checks(solved, self.verification)
+
     def agents(self) -> list[dict[str, Any]]:
         e = self.economy
         h, p = e.hybrid, e.pure
@@ -241,7 +282,7 @@ class StudyResult:
         ev = e.event
         out = {
             "mechanism": "disaster_taxation", "kind": "storm",
-            "status": "optimal" if (h.converged and p.converged) else "not_converged",
+            "status": self.status, "verification": [c.to_dict() for c in self.verification],
             "convention": f"hybrid: {h.family.convention}; pure: {p.family.convention}; alpha normalised to "
                           "sum to 1",
             "regions": len(e.names), "scenarios": self.scenarios, "seed": self.seed,

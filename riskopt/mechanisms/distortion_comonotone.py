@@ -37,10 +37,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sps
 
+from ..certificate import ZERO_DATA
 from ..errors import ModelError, SolveError
 from ..measures.distortion import DistortionFunction, check_distortion, cumulated
 from ..program import Program
 from ..space import Scenarios
+from ..status import DEFAULT_TOLERANCES, Check, Status, from_checks, from_highs
 
 __all__ = ["ComonotoneResult", "LayerProgram", "Layers", "comonotone_inf_convolution", "layer_program",
            "layers_of", "solve_layers_highs"]
@@ -177,7 +179,7 @@ def layer_program(layers: Layers, names: Sequence[str] | None = None) -> LayerPr
 class DirectReport:
     """What the direct highspy solve did (matrices -> HiGHS, no modelling layer)."""
 
-    status: str
+    status: Status
     objective: float
     L: np.ndarray
     prices: np.ndarray
@@ -202,13 +204,14 @@ def solve_layers_highs(layers: Layers, form: str = "dual", **options: Any) -> Di
 
     from ..backends.base import HIGHS_OPTIONS
     from ..backends.highs_backend import set_options
+    from ..backends.quiet import new_highs, quiet_stdout
 
     if form not in ("primal", "dual"):
         raise ModelError("form", form, "'primal' or 'dual'")
     t0 = time.perf_counter()
     n, K = layers.W.shape
     inf = highspy.kHighsInf
-    h = highspy.Highs()
+    h = new_highs()
     opts = {**HIGHS_OPTIONS, **options}
     set_options(h, opts)
     lp = highspy.HighsLp()
@@ -234,11 +237,12 @@ def solve_layers_highs(layers: Layers, form: str = "dual", **options: Any) -> Di
         lp.a_matrix_.index_ = np.arange(n * K, dtype=np.int32)
     h.passModel(lp)
     t1 = time.perf_counter()
-    h.run()
+    with quiet_stdout():
+        h.run()
     solve_s = time.perf_counter() - t1
-    status = h.getModelStatus()
-    if status != highspy.HighsModelStatus.kOptimal:
-        raise SolveError(status.name, backend="highs-direct", solver="HIGHS",
+    status = from_highs(h.getModelStatus().name)
+    if not status.ok:
+        raise SolveError(status, backend="highs-direct", solver="HIGHS",
                          hint="the layer LP is always feasible and bounded: report this")
     sol = h.getSolution()
     info = h.getInfo()
@@ -251,13 +255,17 @@ def solve_layers_highs(layers: Layers, form: str = "dual", **options: Any) -> Di
         L = -np.asarray(sol.row_dual, float).reshape(K, n).T
         prices = np.asarray(sol.col_value, float)
         value = -float(info.objective_function_value)
-    return DirectReport("optimal", value, L, prices, t1 - t0, solve_s, iters, opts)
+    return DirectReport(status, value, L, prices, t1 - t0, solve_s, iters, opts)
 
 
 # ------------------------------------------------------------------------------ the result
 @dataclass(frozen=True)
 class ComonotoneResult:
-    """Comonotone inf-convolution: value, allocation on the atoms, layer prices and timings."""
+    """Comonotone inf-convolution: value, allocation on the atoms, layer prices and timings.
+
+    ``status`` is the solve's (``solved``) verified by ``checks``: the allocation splits every
+    layer exactly, and the value equals the closed form ``rho_(min h_i)(X)`` (Theorem 2(iii)).
+    """
 
     value: float
     closed_form: float
@@ -269,7 +277,12 @@ class ComonotoneResult:
     build_s: float
     compile_s: float
     solve_s: float
-    status: str = "optimal"
+    solved: Status = Status.OPTIMAL
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        return from_checks(self.solved, self.checks)
 
     @property
     def gap(self) -> float:
@@ -295,20 +308,27 @@ def comonotone_inf_convolution(space: Scenarios | tuple[np.ndarray, np.ndarray],
         raise ModelError("method", method, "'direct', 'program' or 'closed_form'")
     lay = layers_of(space, hs, aggregate=aggregate)
     compile_s = solve_s = 0.0
+    solved = Status.OPTIMAL  # the closed form: every layer on its cheapest agent (exact arithmetic)
     if method == "closed_form":
         L = np.zeros(lay.W.shape)
         L[np.argmin(lay.W, axis=0), np.arange(lay.size)] = lay.width
         prices = lay.prices()
     elif method == "direct":
         rep = solve_layers_highs(lay, **options)
-        L, prices = lay.feasible(rep.L), rep.prices
+        L, prices, solved = lay.feasible(rep.L), rep.prices, rep.status
         compile_s, solve_s = rep.compile_s, rep.solve_s
     else:
         prog = layer_program(lay, names)
         sol = prog.solve(backend=backend, solver=solver, polish=False, **options)
         L = lay.feasible(np.asarray(prog.variables["layers"].value, float).reshape(lay.W.shape))
-        prices = sol.extra.get("layer_prices")
+        prices, solved = sol.extra.get("layer_prices"), sol.status
         compile_s, solve_s = sol.solver.compile_s + sol.solver.build_s, sol.solver.solve_s
     values = (lay.W * L).sum(axis=1)
-    return ComonotoneResult(float(values.sum()), lay.closed_form(), lay.functions(L), values, prices, lay,
-                            method, lay.build_s, compile_s, solve_s)
+    value, closed = float(values.sum()), lay.closed_form()
+    # the value's scale: what the layers hold (sum_k width_k max_i |W_ik|); 1 when X is identically 0
+    scale = float(lay.width @ np.max(np.abs(lay.W), axis=0)) or ZERO_DATA
+    checks = (Check("layers_held", float(np.max(np.abs(L.sum(axis=0) - lay.width), initial=0.0)),
+                    1e-12 * (float(np.max(lay.width, initial=0.0)) or ZERO_DATA)),
+              Check("value_minus_rho_of_min_h", value - closed, DEFAULT_TOLERANCES.tight * scale))
+    return ComonotoneResult(value, closed, lay.functions(L), values, prices, lay,
+                            method, lay.build_s, compile_s, solve_s, solved, checks)

@@ -300,6 +300,7 @@ class TailProgram(Program):
         # the objective in units of its value at the equal split T_ik = P(|X| >= y_k) / n: with many
         # agents the optimum is tiny (2e-6 for 200 agents), below the solver's absolute tolerances
         self.scale = abs(self.exact_value(np.tile(self.levels / n, (n, 1)))) or 1.0
+        self.objective_unit = self.scale
         self.set_objective(cp.sum(cp.hstack(terms)) / self.scale)
 
     def solver_defaults(self, backend: str, solver: str) -> dict[str, Any]:

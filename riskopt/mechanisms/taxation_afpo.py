@@ -67,6 +67,7 @@ class AfpoResult:
     history: tuple[tuple[float, float], ...] = ()
     zero_target: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     note: str = ""
+    tol: float = 1e-11
 
     @property
     def alpha(self) -> np.ndarray:
@@ -166,7 +167,7 @@ def solve_afpo(family: TaxFamily, law: ResidualLaw, targets: Any, *, method: str
     if not converged and method == "newton":
         _diverged(a, e, names, res)
     return AfpoResult(family, law, e, a, rule, ET, res, len(hist), converged, method,
-                      time.perf_counter() - t0, tuple(hist), zero, note)
+                      time.perf_counter() - t0, tuple(hist), zero, note, tol)
 
 
 @functools.cache

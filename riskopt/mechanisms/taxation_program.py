@@ -37,6 +37,7 @@ from scipy.special import logsumexp
 from ..duals import Prices
 from ..errors import ModelError
 from ..program import Program
+from ..status import Status
 from .taxation_disutility import TaxFamily
 from .taxation_law import AtomLaw
 
@@ -140,8 +141,8 @@ class TaxationProgram(Program):
             return {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol, "tol_ktratio": 1e-10}
         return {}
 
-    def hint(self, status: str) -> str:
-        if status.startswith("infeasible"):
+    def hint(self, status: Status) -> str:
+        if Status(status).base is Status.INFEASIBLE:
             return ("no rule meets the budget, caps, fairness and user constraints together: check the "
                     "attainability of the targets (check_targets) and the user constraints")
         return super().hint(status)
