@@ -210,8 +210,9 @@ class CardPoint:
         card = parse_card(data, source=self.source)
         result = run_card(card, backend=self.backend, solver=self.solver)
         out = result.to_dict()
-        row: dict[str, Any] = {"status": out.get("status", "ok")}
-        row.update({k: v for k, v in out.items() if isinstance(v, (int, float, str)) and k != "status"})
+        row: dict[str, Any] = {"status": result.status}
+        row.update({k: v for k, v in out.items() if isinstance(v, (int, float, str))
+                    and k not in ("status", "status_meaning")})
         solver = out.get("solver") or {}
         row.update({f"solver.{k}": solver[k] for k in ("compile_s", "solve_s", "iterations") if k in solver})
         agents = out.get("agents") or []

@@ -1,8 +1,11 @@
-"""Command line: ``riskopt run CARD``, ``riskopt demo``, ``riskopt list``.
+"""Command line: ``riskopt run CARD``, ``riskopt demo``, ``riskopt sweep``, ``riskopt list``.
 
-User errors (a bad card, an unknown backend, a failed solve) print one line on stderr and exit 2;
-an internal error prints one line with a hint to report it and exits 1. Output files are written
-only after a successful solve.
+Exit codes (:data:`EXIT_CODES`): 0 the result's status is ok (``optimal`` or ``verified``); 2 a
+user error (a bad card, flag or value: one line on stderr naming the field); 3 the run finished
+but its status is not ok (a failed verification, an inaccurate or failed certificate, infeasible,
+unbounded, a solver limit): the result is still printed (``--format json``: one JSON object with
+its status) and one line on stderr says why; 1 an internal error (a bug: one line asking for a
+report). Only the result goes to stdout. Output files are written only after a solve.
 """
 
 from __future__ import annotations
@@ -15,10 +18,15 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .errors import ModelError, RiskoptError, RiskoptWarning, SolveError
+from .status import Status
 
 __all__ = ["main"]
 
 DEMO_CARD = "hurricane_pool"
+EXIT_CODES = {0: "the result's status is ok (optimal or verified)",
+              1: "internal error (please report it with the card)",
+              2: "user error: a bad card, flag or value (one line naming the field)",
+              3: "the run finished but its status is not ok (the result is printed with its status)"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +36,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="riskopt", description="Risk sharing and insurance mechanism design: solve model cards.")
+    epilog = "exit codes:\n" + "\n".join(f"  {k}  {v}" for k, v in sorted(EXIT_CODES.items()))
+    p = _Parser(prog="riskopt", description="Risk sharing and insurance mechanism design: solve model cards.",
+                epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, help_ in (("run", "solve a model card (TOML file or bundled card name)"),
                         ("demo", f"solve the bundled demo card ({DEMO_CARD})")):
@@ -128,14 +138,15 @@ def _sweep(args: argparse.Namespace) -> int:
     result = sweep(parse_check, points, runner=runner, chunks=args.chunks, progress=None)
     if args.out:
         result.to_csv(args.out)
-    failed = len(result.failed)
-    if failed == len(result.rows):  # nothing solved: report it as a user error, on one line
+    failed, not_ok = len(result.failed), len(result.not_ok)
+    if failed == len(result.rows) and all(r.get("status") == Status.ERROR for r in result.rows):
+        # nothing ran: the grid itself is refused; report it as a user error, on one line
         raise ModelError("sweep", f"all {failed} points failed", "a grid the card accepts",
-                         detail=result.rows[0]["status"])
+                         detail=str(result.rows[0].get("message", "")))
     print(result.table())
-    print(f"{len(result.rows)} points in {result.seconds:.2f} s; {failed} failed"
-          + (f"; rows written to {args.out}" if args.out else ""))
-    return 0
+    print(f"{len(result.rows)} points in {result.seconds:.2f} s; {failed} failed, {not_ok} not ok"
+          + (f"; rows written to {args.out}" if args.out else ""), file=sys.stderr)
+    return 3 if not_ok else 0
 
 
 def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
@@ -144,7 +155,12 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
     if args.plot:
         _check_plot_path(args.plot)  # before the solve, which may be long
     card = load_card(card_ref)
-    result = run_card(card, backend=args.backend, solver=args.solver)
+    try:
+        result = run_card(card, backend=args.backend, solver=args.solver)
+    except SolveError as err:  # no usable point: still one JSON object (or line) with the status
+        _print_failed(err, card, args)
+        return Status.of(err).exit_code
+    status = Status(result.status)
     if args.plot:
         try:
             result.plot(args.plot, title=card.name)
@@ -153,14 +169,35 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
     if args.format == "json":
         out = result.to_dict()
         out["model"] = {"name": card.name, "source": card.source, "seed": card.seed}
-        if args.reproducible:
-            from .solution import without_timings
-
-            out = without_timings(out)
-        print(json.dumps(out, allow_nan=False))
+        _print_json(out, args.reproducible)
     else:
         print(result.table(title=title or f"{card.name} ({card.source})"))
-    return 0
+    if not status.ok:
+        print(f"riskopt: not ok: status '{status}': {status.meaning}", file=sys.stderr)
+    return status.exit_code
+
+
+def _print_json(out: dict, reproducible: bool) -> None:
+    if reproducible:
+        from .solution import without_timings
+
+        out = without_timings(out)
+    print(json.dumps(out, allow_nan=False))
+
+
+def _print_failed(err: SolveError, card: object, args: argparse.Namespace) -> None:
+    """A solve without a usable point: its status on stdout (JSON) or nothing (table), the reason on
+    stderr."""
+    if args.format == "json":
+        from .solution import jsonable
+
+        out = (err.solution.to_dict() if err.solution is not None
+               else {"status": Status.of(err), "status_meaning": Status.of(err).meaning})
+        out["message"] = _one_line(str(err))
+        out["model"] = {"name": getattr(card, "name", ""), "source": getattr(card, "source", ""),
+                        "seed": getattr(card, "seed", None)}
+        _print_json(jsonable(out), args.reproducible)
+    print(f"riskopt: not ok: {_one_line(str(err))}", file=sys.stderr)
 
 
 def _check_plot_path(path: str) -> None:
@@ -213,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         code = _main(args)
     messages = list(dict.fromkeys(_one_line(str(w.message)) for w in caught))
-    if code == 0 and messages:
+    if code in (0, 3) and messages:
         print("riskopt: warning: " + "; ".join(messages), file=sys.stderr)
     return code
 
@@ -228,7 +265,10 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "demo":
             return _run(DEMO_CARD, args, title="riskopt demo: a hurricane pool of 50 farmers")
         return _run(args.card, args)
-    except (ModelError, SolveError, RiskoptError, RiskoptWarning) as err:  # RiskoptWarning: -W error
+    except SolveError as err:  # a solve outside `run` (a sweep's parse check): its status decides
+        print(f"riskopt: not ok: {_one_line(str(err))}", file=sys.stderr)
+        return Status.of(err).exit_code
+    except (ModelError, RiskoptError, RiskoptWarning) as err:  # RiskoptWarning: -W error
         print(f"riskopt: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover

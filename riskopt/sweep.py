@@ -13,8 +13,9 @@ A **runner** is any callable ``runner(fn, items) -> list`` that applies ``fn`` t
 :func:`serial` (default), :class:`Processes` (``concurrent.futures``), :class:`Dask`
 (``dask.distributed``: a scheduler address such as ``tcp://host:8786``, or a local cluster).
 
-A failure at one point is recorded in its row (``status`` = ``"error: ..."``) and does not lose the
-others. Results come back in the order of the points, whatever the runner.
+A failure at one point is recorded in its row (``status``: the failed solve's status, or ``error``,
+with the message under ``message``) and does not lose the others. Results come back in the order of
+the points, whatever the runner.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelError
+from .status import Status
 
 __all__ = ["Compiled", "Dask", "Processes", "SweepResult", "grid", "pointwise", "runner_from", "serial",
            "sweep"]
@@ -50,10 +52,16 @@ def grid(**axes: Iterable[Any]) -> list[Point]:
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
 
 
+def row_status(row: Row) -> Status | None:
+    """A row's status when it is one of riskopt's (a task may report anything else)."""
+    value = row.get("status")
+    return Status(value) if value in Status._value2member_map_ else None
+
+
 # ------------------------------------------------------------------------------- tasks
 def _error_row(err: BaseException) -> Row:
     msg = f"{type(err).__name__}: {err}".replace("\n", " ")
-    return {"status": f"error: {msg}"[:300]}
+    return {"status": Status.of(err), "message": msg[:300]}
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,6 @@ class _Pointwise:
             t0 = time.perf_counter()
             try:
                 out = dict(self.fn(p))
-                out.setdefault("status", "ok")
             except Exception as err:  # one failing point must not lose the others
                 out = _error_row(err)
             out.setdefault("seconds", time.perf_counter() - t0)
@@ -174,7 +181,13 @@ class SweepResult:
 
     @property
     def failed(self) -> list[Row]:
-        return [r for r in self.rows if str(r.get("status", "ok")).startswith("error")]
+        """Rows whose point raised or whose solve returned no point."""
+        return [r for r in self.rows if (s := row_status(r)) is not None and not s.has_point]
+
+    @property
+    def not_ok(self) -> list[Row]:
+        """Rows whose status says a check did not pass (failed rows included)."""
+        return [r for r in self.rows if (s := row_status(r)) is not None and not s.ok]
 
     def columns(self) -> list[str]:
         return list(dict.fromkeys(k for r in self.rows for k in r))
@@ -246,6 +259,6 @@ def sweep(task: Callable[[Sequence[Point]], list[Row]] | Callable[[Point], Mappi
             raise RuntimeError(f"a chunk task returned {len(out)} rows for {len(piece)} points")
         for p, r in zip(piece, out, strict=True):
             rest = {k: v for k, v in r.items() if k != "status"}
-            rows.append({**p, "status": r.get("status", "ok"), **rest})
+            rows.append({**p, **({"status": r["status"]} if "status" in r else {}), **rest})
     return SweepResult(rows, time.perf_counter() - t0)
 

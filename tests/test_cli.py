@@ -246,12 +246,19 @@ def test_key_with_a_line_break_still_gives_one_line(capfd, tmp_path):
     assert_user_error(code, out, err, "unknown field")
 
 
-def test_failed_solve_is_a_user_error_with_the_status(capfd, tmp_path):
+def test_failed_solve_exits_3_with_its_status(capfd, tmp_path):
+    """A solve that ends without a usable point is not a user error: exit 3, one stderr line with the
+    status and the mechanism's hint; with --format json stdout still holds one object with it."""
     card = write(tmp_path / "card.toml",
                  es_card(allocation={"set": "budget"}, objective={"weights": [1.0, 2.0]}))
     for backend in ("cvxpy", "highs"):
         code, out, err = run_cli(capfd, "run", card, "--backend", backend)
-        assert_user_error(code, out, err, "unbounded", "equal weights")
+        assert code == 3 and out == ""
+        assert len(err.splitlines()) == 1 and "unbounded" in err and "equal weights" in err
+        code, out, err = run_cli(capfd, "run", card, "--backend", backend, "--format", "json")
+        assert code == 3 and len(err.splitlines()) == 1
+        doc = json.loads(out)
+        assert doc["status"] == "unbounded" and "equal weights" in doc["message"]
 
 
 def test_missing_endowment_for_individual_rationality(capfd, tmp_path):

@@ -69,17 +69,21 @@ def test_theorem3_closed_form_jackpot_and_tail_program_agree(space, name):
 
 
 @pytest.mark.slow
-def test_tail_program_with_200_agents_is_solved_accurately():
-    """With 200 risk seekers the optimum is ~2e-6, below the solver's absolute tolerances: the
-    program measures its objective in units of the equal split's value (before that scaling it
-    ended optimal_inaccurate, 2.5e-8 off the closed form)."""
+def test_tail_program_with_200_agents_is_honest_about_its_accuracy():
+    """With 200 risk seekers the optimum is ~2e-6, 1e-5 of the equal split's value: Clarabel's
+    answer is 5.7e-4 (relative) off the closed form, and the projection onto the constraints moves
+    the exact value by 1.3e-3. The certificate's objective check sees it: the status is not ok
+    (it used to say optimal). Whatever the status, an ok one must be right to 1e-7."""
     x = np.round(np.random.default_rng(3).exponential(2.0, size=40), 2)
     space = ro.Scenarios.discrete(x, np.full(40, 1 / 40))
     hs = [Power(a) if k % 2 == 0 else Exponential(a) for k, a in enumerate(np.linspace(1.1, 5.0, 200))]
     closed = choquet_sorted(space.X, space.p, representative(hs, "nonnegative"))
-    sol = tail_program(space, hs).solve()
-    assert sol.status == "optimal"
-    assert sol.objective == pytest.approx(closed, abs=2e-9)
+    sol = tail_program(space, hs).solve(check=False)
+    error = abs(sol.objective - closed) / closed
+    assert error < 1e-2  # the projected point is feasible: its value is an upper bound close above
+    if error > 1e-7:
+        assert not sol.status.ok
+        assert sol.certificate.objective_error > sol.certificate.tolerances.tight
 
 
 def test_jackpot_is_a_counter_monotone_allocation_of_x():

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import math
 import time
 import warnings
@@ -37,6 +38,7 @@ from hypothesis import strategies as st
 from riskopt import ModelError, RiskoptWarning
 from riskopt.cards import Card, parse_card
 from riskopt.cli import main
+from riskopt.status import Status
 
 CARDS = sorted(p.stem for p in MODELS.glob("*.toml"))
 #: wall-clock bound of one CLI call (huge sizes must be refused by validation, not computed)
@@ -210,8 +212,10 @@ def parse_or_model_error(card: dict[str, Any]) -> Card | None:
 
 
 def cli_contract(capfd: pytest.CaptureFixture[str], directory: Path, card: dict[str, Any]) -> int:
-    """``riskopt run card --format json --plot out.png``: exit 0 or 2, one stderr line at most,
-    within the bound, and nothing written on an error."""
+    """``riskopt run card --format json --plot out.png``: exit 0, 2 or 3, within the bound.
+    2 (user error): one stderr line, nothing on stdout or disk. 3 (finished, status not ok): one JSON
+    object on stdout whose status is not ok, the not-ok line on stderr (and at most one warnings
+    line). 0: one JSON object and the figure."""
     file = write(directory / "card.toml", card)
     figure = directory / "out.png"
     if figure.exists():
@@ -220,14 +224,18 @@ def cli_contract(capfd: pytest.CaptureFixture[str], directory: Path, card: dict[
     code = main(["run", str(file), "--format", "json", "--reproducible", "--plot", str(figure)])
     elapsed = time.perf_counter() - t0
     out, err = capfd.readouterr()
-    assert code in (0, 2), err
-    assert len(err.splitlines()) <= 1 and "Traceback" not in err, err
+    assert code in (0, 2, 3), err
+    assert len(err.splitlines()) <= (2 if code == 3 else 1) and "Traceback" not in err, err
     assert elapsed < CALL_LIMIT_S, (elapsed, err)
     if code == 2:
         assert out == "" and err.startswith("riskopt: error: "), (out, err)
         assert not figure.exists()
+    elif code == 3:
+        assert out.count("\n") == 1 and err.startswith("riskopt: not ok: "), (out, err)
+        assert not Status(json.loads(out)["status"]).ok
     else:
         assert out.count("\n") == 1 and out.startswith("{") and figure.exists()
+        assert Status(json.loads(out)["status"]).ok
     return code
 
 
@@ -250,7 +258,7 @@ def test_fuzz_parse_card_returns_a_card_or_raises_model_error(name):
 
 
 @pytest.mark.parametrize("name", CARDS)
-def test_fuzz_cli_exits_0_or_2_in_time_and_writes_nothing_partial(name, capfd, tmp_path):
+def test_fuzz_cli_exits_0_2_or_3_in_time_and_writes_nothing_partial(name, capfd, tmp_path):
     @settings(max_examples=CLI_EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=SUPPRESS)
     @given(mutated(name, base="cheap", max_ops=2))
