@@ -75,6 +75,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sps
 
+from .backends.highs_backend import pass_lp
 from .backends.quiet import new_highs
 from .errors import ModelError, SolveError
 from .status import from_highs
@@ -357,22 +358,11 @@ class _StandardLP:
         import highspy
 
         h = _new_highs()
-        inf = highspy.kHighsInf
         Ak = sps.csc_matrix(self.A[self.kept])
         self.Ak = Ak
         bk = self.b[self.kept]
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = self.n, self.kept.size
-        lp.col_cost_ = self.c / self.cost_scale
-        lp.col_lower_ = np.where(np.isfinite(self.lower), self.lower, -inf)
-        lp.col_upper_ = np.where(np.isfinite(self.upper), self.upper, inf)
-        lp.row_lower_ = np.where(self.is_eq, bk, -inf)
-        lp.row_upper_ = bk
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = Ak.indptr
-        lp.a_matrix_.index_ = Ak.indices
-        lp.a_matrix_.value_ = Ak.data
-        h.passModel(lp)
+        pass_lp(h, self.c / self.cost_scale, Ak, np.where(self.is_eq, bk, -np.inf), bk, self.lower,
+                self.upper)
         t0 = time.perf_counter()
         h.run()
         status = h.getModelStatus()

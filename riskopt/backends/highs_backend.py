@@ -48,22 +48,10 @@ class HighsBackend(Backend):
         t0 = time.perf_counter()
         h = new_highs()
         set_options(h, opts)
-        inf = highspy.kHighsInf
         bounds = _single_entry_rows(sf)
-        A, b, lower, upper = bounds.A, bounds.b, bounds.lower, bounds.upper
-        n_rows = b.size
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = sf.n_vars, n_rows
-        lp.col_cost_ = sf.c
-        lp.col_lower_ = np.where(np.isfinite(lower), lower, -inf)
-        lp.col_upper_ = np.where(np.isfinite(upper), upper, inf)
-        lp.row_lower_ = np.concatenate([b[: sf.n_eq], np.full(n_rows - sf.n_eq, -inf)])
-        lp.row_upper_ = b
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = A.indptr
-        lp.a_matrix_.index_ = A.indices
-        lp.a_matrix_.value_ = A.data
-        h.passModel(lp)
+        b = bounds.b
+        is_eq = np.arange(b.size) < sf.n_eq
+        pass_lp(h, sf.c, bounds.A, np.where(is_eq, b, -np.inf), b, bounds.lower, bounds.upper)
         if sf.P is not None:
             low = sps.csc_matrix(sps.tril(sf.P))
             h.passHessian(sf.n_vars, low.nnz, highspy.HessianFormat.kTriangular,
@@ -89,6 +77,28 @@ class HighsBackend(Backend):
         return SolveReport(self.name, solver, from_solver(problem.status, raw=status.name), status.name,
                            compile_s=sf.compile_s, solve_s=solve_s, iterations=iters, options=opts,
                            objective=problem.value)
+
+
+def pass_lp(h: Any, c: np.ndarray, A: sps.csc_matrix, row_lower: np.ndarray, row_upper: np.ndarray,
+            col_lower: np.ndarray, col_upper: np.ndarray) -> None:
+    """Pass ``min c'x, row_lower <= A x <= row_upper, col_lower <= x <= col_upper`` to a ``Highs``
+    (infinite bounds as HiGHS's infinity, ``A`` column-wise)."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    A = sps.csc_matrix(A)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = int(c.size), int(A.shape[0])
+    lp.col_cost_ = c
+    lp.col_lower_ = np.where(np.isfinite(col_lower), col_lower, -inf)
+    lp.col_upper_ = np.where(np.isfinite(col_upper), col_upper, inf)
+    lp.row_lower_ = np.where(np.isfinite(row_lower), row_lower, -inf)
+    lp.row_upper_ = np.where(np.isfinite(row_upper), row_upper, inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr
+    lp.a_matrix_.index_ = A.indices
+    lp.a_matrix_.value_ = A.data
+    h.passModel(lp)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 from ..checks import positive
 from ..space import Scenarios
 from .base import Curvature, Form, Measure, in_agent_order, register, state_values
-from .expectation import SubjectiveLaw, law_matrix
+from .expectation import SubjectiveLaw, law_matrix, support_blocks
 
 __all__ = ["Entropic"]
 
@@ -65,17 +65,9 @@ class Entropic(SubjectiveLaw, Measure):
         States where a law vanishes are left out of that row's sum; rows with different supports
         are built in groups of equal support.
         """
-        Q = law_matrix(measures, space)
         gamma = np.array([m.gamma for m in measures])
-        support = Q > 0
-        patterns, group = np.unique(support, axis=0, return_inverse=True)
         exprs = []
-        for g, pattern in enumerate(patterns):
-            rows = np.flatnonzero(group.ravel() == g)
-            cols = np.flatnonzero(pattern)
-            Xg = X[rows, :] if rows.size < len(measures) else X
-            Xg = Xg[:, cols] if cols.size < Q.shape[1] else Xg
-            logq = np.log(Q[np.ix_(rows, cols)])
+        for rows, logq, Xg in support_blocks(law_matrix(measures, space), X):
             lse = cp.log_sum_exp(logq - cp.multiply(gamma[rows, None], Xg), axis=1)
             exprs.append((rows, -cp.multiply(1.0 / gamma[rows], lse)))
         if len(exprs) == 1:

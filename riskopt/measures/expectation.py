@@ -11,7 +11,7 @@ import numpy as np
 from ..space import Scenarios, group_sums
 from .base import Curvature, Form, Measure, check_law, probabilities, register, state_values
 
-__all__ = ["Expectation", "SubjectiveLaw"]
+__all__ = ["Expectation", "SubjectiveLaw", "law_matrix", "support_blocks"]
 
 
 class SubjectiveLaw:
@@ -44,6 +44,20 @@ class SubjectiveLaw:
         if self.law is None:
             return self
         return self.with_law(group_sums(index, self.law, size))  # each atom's mass to ~one rounding
+
+
+def support_blocks(Q: np.ndarray, X: cp.Expression) -> list[tuple[np.ndarray, np.ndarray, cp.Expression]]:
+    """Rows of ``Q`` grouped by their support: ``(rows, log Q[rows, support], X[rows, support])`` per
+    group, so that a vectorised log-domain form leaves out the states a law gives no mass."""
+    patterns, group = np.unique(Q > 0, axis=0, return_inverse=True)
+    blocks = []
+    for g, pattern in enumerate(patterns):
+        rows = np.flatnonzero(group.ravel() == g)
+        cols = np.flatnonzero(pattern)
+        Xg = X[rows, :] if rows.size < Q.shape[0] else X
+        Xg = Xg[:, cols] if cols.size < Q.shape[1] else Xg
+        blocks.append((rows, np.log(Q[np.ix_(rows, cols)]), Xg))
+    return blocks
 
 
 def law_matrix(measures: Sequence[SubjectiveLaw], space: Scenarios | np.ndarray) -> np.ndarray:

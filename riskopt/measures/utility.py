@@ -25,7 +25,7 @@ from ..errors import ModelError
 from ..space import Scenarios
 from .base import Curvature, Form, Measure, in_agent_order, register, state_values
 from .entropic import _lse
-from .expectation import SubjectiveLaw, law_matrix
+from .expectation import SubjectiveLaw, law_matrix, support_blocks
 
 __all__ = ["CARA", "CRRA", "ExpectedUtility", "UtilityFunction", "utility_function"]
 
@@ -152,16 +152,8 @@ class CARA(UtilityFunction):
     def cvx_expectation(self, Q, Z):
         """``(1 - sum_s exp(log Q_is - gamma Z_is)) / gamma``: the probabilities inside the exponent,
         so that no coefficient ``q e^(-gamma z)`` reaches the solver; rows are grouped by support."""
-        support = Q > 0
-        patterns, group = np.unique(support, axis=0, return_inverse=True)
-        parts = []
-        for g, pattern in enumerate(patterns):
-            rows = np.flatnonzero(group.ravel() == g)
-            cols = np.flatnonzero(pattern)
-            Zg = Z[rows, :] if rows.size < Q.shape[0] else Z
-            Zg = Zg[:, cols] if cols.size < Q.shape[1] else Zg
-            logq = np.log(Q[np.ix_(rows, cols)])
-            parts.append((rows, (1 - cp.sum(cp.exp(logq - self.gamma * Zg), axis=1)) / self.gamma))
+        parts = [(rows, (1 - cp.sum(cp.exp(logq - self.gamma * Zg), axis=1)) / self.gamma)
+                 for rows, logq, Zg in support_blocks(Q, Z)]
         return parts[0][1] if len(parts) == 1 else in_agent_order(parts)
 
 
