@@ -134,7 +134,8 @@ class KKTSystem:
         if any(v.value is None for v in variables):
             return "no primal values"
         z = np.concatenate([vec(v.value) for v in variables])
-        Ms, ms, eqs, groups, slots = [], [], [], [], []
+        Ms, ms, eqs, groups = [], [], [], []
+        slots: list[tuple[cp.Constraint, int, int]] = []
         start = 0
         for g_index, grp in enumerate(program.groups.values()):
             for c in grp.constraints:
@@ -153,7 +154,7 @@ class KKTSystem:
             return "no constraint rows"
         T, t0 = affine_map(program.block.xi, offsets, nz, z)
         TF = f0 = None
-        if program.linear_rows:
+        if program.linear_rows and program.block.F is not None:
             TF, f0 = affine_map(program.block.F, offsets, nz, z)
         del n
         return cls(program, variables, offsets, nz, sps.vstack(Ms).tocsr(), np.concatenate(ms),

@@ -155,22 +155,22 @@ def _polish(program: SharingProgram, force: bool, max_iter: int, max_seconds: fl
     z1, y1, iters = found
     cert1 = kkt.certificate(z1, y1, tolerances)
     after = kkt.local(kkt.residuals(z1, y1)).worst()
-    common = dict(iterations=iters, residual_before=before, residual_after=after,
-                  certificate_before=cert0.max_residual, certificate_after=cert1.max_residual)
+    def report(applied: bool, reason: str) -> PolishReport:
+        return PolishReport(applied, reason, iters, before, after, cert0.max_residual, cert1.max_residual,
+                            int((active & inequality).sum()) if applied else 0)
+
     if not cert1.passed:
-        return PolishReport(False, "the polished certificate is beyond the tight tolerance "
-                                   "(solver point kept)", **common)
+        return report(False, "the polished certificate is beyond the tight tolerance (solver point kept)")
     if not cert1.max_residual <= max(cert0.max_residual, ROUNDING):
-        return PolishReport(False, "the polished certificate is worse than the solver's (solver point kept)",
-                            **common)
+        return report(False, "the polished certificate is worse than the solver's (solver point kept)")
     if not after < before:
-        return PolishReport(False, "the entry-by-entry residual did not fall (solver point kept)", **common)
+        return report(False, "the entry-by-entry residual did not fall (solver point kept)")
     kkt.write(z1, y1)
     reason = "polished"
     if flat_moved:
         reason += ("; near-null directions (e.g. constant shifts of shares whose anchor atom is rare) were "
                    "moved only to restore feasibility: the allocation is determined modulo them")
-    return PolishReport(True, reason, active_inequalities=int((active & inequality).sum()), **common)
+    return report(True, reason)
 
 
 def _merit(kkt: KKTSystem, z: np.ndarray, ya: np.ndarray, active: np.ndarray) -> tuple[float, np.ndarray,
@@ -259,9 +259,11 @@ def _solve(D: sps.csr_matrix, U: sps.csr_matrix, c: np.ndarray, E: sps.csr_matri
         reg = -1e-10 * np.where(ww > 0, ww, max(float(ww.max(initial=0.0)), 1.0))
         S = S + sps.block_diag([sps.diags(tt) if r else sps.csc_matrix((0, 0)), sps.diags(reg)],
                                format="csc")
-        F = sps.hstack([Uf, Ef.T], format="csc") if nf else None  # (nf, r + m)
-        shift = sps.diags(np.full(nf, -damping)) if nf else None
-        K = sps.bmat([[shift, F], [F.T, S]], format="csc") if nf else sps.csc_matrix(S)
+        if nf:  # flat variables stay in the system, coupled to (t, w) by F (nf x (r + m))
+            F = sps.hstack([Uf, Ef.T], format="csc")
+            K = sps.bmat([[sps.diags(np.full(nf, -damping)), F], [F.T, S]], format="csc")
+        else:
+            K = sps.csc_matrix(S)
         rhs_tw = np.concatenate([np.zeros(r), rp]) - Pd.T @ rd[curved]
         rhs = np.concatenate([rd[~curved], rhs_tw]) if nf else rhs_tw
         x = _factor_solve(K, rhs)

@@ -69,7 +69,7 @@ class Status(StrEnum):
     def of(cls, error: BaseException) -> Status:
         """The status of a run that raised: a failed solve's own, else ``error``."""
         status = getattr(error, "status", None)
-        return cls(status) if status in cls._value2member_map_ else cls.ERROR
+        return cls(str(status)) if status in cls._value2member_map_ else cls.ERROR
 
     @property
     def base(self) -> Status:
