@@ -66,6 +66,11 @@ def solution_table(sol: Solution, *, title: str = "", max_states: int = 12) -> s
         out.append("")
         out.append(f"state-price density over {pr.state_density.size} states: min {d.min():.6g}, "
                    f"max {d.max():.6g} (E_P[density] = 1)")
+    cert = pr.certified
+    if cert is not None and pr.determined is not None:
+        unique = {True: "unique", False: "NOT unique (see prices.lower/upper)", None: "uniqueness unknown"}
+        out.append(f"prices certified to 1e-6 relative at {int(cert.sum())} of {int(pr.determined.sum())} "
+                   f"determined states; {unique[pr.all_unique]}")
     if pr.note:
         out.append(f"note: {pr.note}")
     check = sol.extra.get("closed_form")
