@@ -248,3 +248,23 @@ def test_a_certificate_round_trips_to_json():
     doc = cert.to_dict()
     assert doc["objective_error"] is None and doc["passed"] is False  # NaN fails, JSON-safe
     json.dumps(doc, allow_nan=False)
+
+
+def test_zero_width_layers_have_price_intervals_containing_every_solver():
+    """An atom at X = 0 makes a layer of width 0: its price is any number <= min_i W (Clarabel and
+    HiGHS return points 0.64 apart); the layer LP reports the interval, and both solvers lie in it."""
+    from riskopt.measures.distortion import distortion_function
+    from riskopt.mechanisms.distortion_comonotone import comonotone_inf_convolution
+
+    space = ro.Scenarios.discrete([0.0, 1.0, 2.0, 4.0], [0.3, 0.3, 0.2, 0.2])
+    hs = [distortion_function("power", a=0.5), distortion_function("dual_power", b=2.0)]
+    points = []
+    for backend, solver in (("cvxpy", "CLARABEL"), ("highs", None)):
+        res = comonotone_inf_convolution(space, hs, method="program", backend=backend, solver=solver)
+        points.append(np.asarray(res.layer_prices, float))
+        lower, upper = res.layers.price_intervals()
+        assert not res.prices_unique
+        # 1e-7: the solvers' dual feasibility tolerance on prices of size ~1
+        assert np.all(points[-1] >= lower - 1e-7) and np.all(points[-1] <= upper + 1e-7)
+    unique = res.layers.width > 0
+    assert np.allclose(points[0][unique], points[1][unique], atol=1e-7, rtol=0)  # unique where width > 0

@@ -81,6 +81,16 @@ class Layers:
         """The layer prices ``min_i W_ik`` (the budget multipliers of the LP)."""
         return self.W.min(axis=0)
 
+    def price_intervals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every optimal layer price, in closed form: the LP separates by layer and its value is
+        ``sum_k width_k min_i W_ik`` for widths >= 0. A layer of positive width has the one price
+        ``min_i W_ik``; a layer of width 0 (an atom at X = 0) has the right derivative ``min_i W_ik``
+        and the left one ``-inf`` (a negative width is infeasible): every price ``<= min_i W_ik``
+        supports the optimum, which is why solvers disagree there."""
+        upper = self.prices()
+        lower = np.where(self.width > 0, upper, -np.inf)
+        return lower, upper
+
     def functions(self, L: np.ndarray) -> np.ndarray:
         """``f_i(x_k)`` on the atoms from layer shares ``L`` (``(n, K)``): cumulated upwards above 0,
         downwards below 0."""
@@ -287,6 +297,11 @@ class ComonotoneResult:
     @property
     def gap(self) -> float:
         return abs(self.value - self.closed_form)
+
+    @property
+    def prices_unique(self) -> bool:
+        """Every layer's price is determined (no layer of zero width)."""
+        return bool(np.all(self.layers.width > 0))
 
     def allocation(self) -> np.ndarray:
         """``X_i = f_i(X)`` on the states of the space (``(n, S)``)."""

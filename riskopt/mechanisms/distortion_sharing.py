@@ -208,6 +208,9 @@ class SharingResult:
             "objective": self.values["unconstrained"] if self.values["unconstrained"] is not None
             else self.values["comonotone"],
             "comonotone": {"closed_form": co.closed_form, "gap": co.gap, "method": co.method,
+                           "layer_prices": co.layer_prices, "layer_prices_unique": co.prices_unique,
+                           "layer_prices_lower": co.layers.price_intervals()[0],
+                           "layer_prices_upper": co.layers.price_intervals()[1],
                            "build_s": co.build_s, "compile_s": co.compile_s, "solve_s": co.solve_s,
                            "atoms": co.layers.atoms, "functions": dict(zip(self.names, co.functions,
                                                                            strict=True))},
