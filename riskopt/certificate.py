@@ -32,6 +32,7 @@ import cvxpy as cp
 import numpy as np
 from cvxpy.constraints import Equality, Inequality, NonNeg, NonPos, Zero
 
+from .data import jsonable
 from .status import DEFAULT_TOLERANCES, Status, Tolerances, from_certificate
 
 __all__ = ["NONSMOOTH", "Certificate", "certify_problem", "relative"]
@@ -86,7 +87,6 @@ class Certificate:
         return replace(self, objective_error=error)
 
     def to_dict(self) -> dict[str, Any]:
-        from .solution import jsonable
 
         return jsonable({"primal_residual": self.primal_residual, "dual_residual": self.dual_residual,
                          "complementarity": self.complementarity, "stationarity": self.stationarity,

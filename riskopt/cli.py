@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
+from .data import jsonable, without_timings
 from .errors import ModelError, RiskoptError, RiskoptWarning, SolveError
 from .status import Status
 
@@ -179,7 +180,6 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
 
 def _print_json(out: dict, reproducible: bool) -> None:
     if reproducible:
-        from .solution import without_timings
 
         out = without_timings(out)
     print(json.dumps(out, allow_nan=False))
@@ -189,7 +189,6 @@ def _print_failed(err: SolveError, card: object, args: argparse.Namespace) -> No
     """A solve without a usable point: its status on stdout (JSON) or nothing (table), the reason on
     stderr."""
     if args.format == "json":
-        from .solution import jsonable
 
         out = (err.solution.to_dict() if err.solution is not None
                else {"status": Status.of(err), "status_meaning": Status.of(err).meaning})

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .data import jsonable
+
 if TYPE_CHECKING:
     from .program import SharingProgram
 
@@ -96,7 +98,6 @@ class Prices:
         return True if all(x is True or x is np.True_ for x in u) else None
 
     def to_dict(self) -> dict[str, Any]:
-        from .solution import jsonable
 
         out: dict[str, Any] = {"note": self.note}
         if self.state_prices is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ModelError
+from .probability import cumulated, search_cumulated, validate_probabilities
 
 __all__ = [
     "Censored",
@@ -162,7 +163,6 @@ class Discrete(Law):
     probs: np.ndarray
 
     def __post_init__(self) -> None:
-        from .space import validate_probabilities
 
         v = np.asarray(self.values, float).ravel()
         p = validate_probabilities(self.probs, field="probs")
@@ -177,7 +177,6 @@ class Discrete(Law):
     def sf(self, x):
         """``P(X > x)`` as a sum of the masses above ``x`` (exactly 0 beyond the top atom; no
         ``1 - cumsum`` cancellation; compensated, about one rounding whatever the number of atoms)."""
-        from .space import cumulated
 
         x = np.asarray(x, float)
         tail = cumulated(self.probs[::-1])[::-1]  # tail[i]: the mass of the atoms i, i + 1, ...
@@ -188,7 +187,6 @@ class Discrete(Law):
         rounding of the inputs (:func:`~riskopt.space.search_cumulated`: ``F = 0.1 + 0.1 + 0.1``
         reaches ``u = 0.3``, an atom of 1e-300 is not skipped). ``u <= 0`` gives the smallest atom, NaN
         gives NaN."""
-        from .space import search_cumulated
 
         u = np.asarray(u, float)
         flat = u.ravel()
@@ -255,7 +253,6 @@ class Mixture(Law):
     weights: np.ndarray
 
     def __post_init__(self) -> None:
-        from .space import validate_probabilities
 
         w = validate_probabilities(self.weights, field="weights")
         if w.size != len(self.components):

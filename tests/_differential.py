@@ -32,6 +32,7 @@ from scipy.special import logsumexp, ndtr, ndtri
 
 import riskopt as ro
 from riskopt.mechanisms.pareto import welfare
+from riskopt.certificate import ZERO_DATA
 from riskopt.status import DEFAULT_TOLERANCES
 
 #: the certificate's tight tolerance: a status ok promises every scaled KKT residual below it
@@ -40,6 +41,7 @@ TIGHT = DEFAULT_TOLERANCES.tight
 _MODE = os.environ.get("RISKOPT_CAMPAIGN", "")
 FACTOR = 10 if _MODE == "slow" else int(_MODE) if _MODE.isdigit() else 1
 SLOW = FACTOR > 1
+EXPLORE = bool(os.environ.get("RISKOPT_CAMPAIGN_EXPLORE"))
 #: examples actually run, by (test, outcome); printed and written to COUNTS_FILE at the end
 COUNTS: Counter[tuple[str, str]] = Counter()
 COUNTS_FILE = "/tmp/riskopt_differential_counts.json"
@@ -152,12 +154,16 @@ def _cumulated(p: np.ndarray) -> np.ndarray:
     return np.minimum(s, 1.0)
 
 
-def choquet(L: np.ndarray, p: np.ndarray, m: M) -> float:
+def choquet_fn(L: np.ndarray, p: np.ndarray, h: Any) -> float:
     """``sum_k L_(k) [h(S_k) - h(S_{k-1})]`` over the states sorted by decreasing ``L``."""
     L, p = np.asarray(L, float), np.asarray(p, float)
     order = np.argsort(-L, kind="stable")
-    w = np.diff(m.h(_cumulated(p[order])))
+    w = np.diff(h(_cumulated(p[order])))
     return float(L[order] @ w)
+
+
+def choquet(L: np.ndarray, p: np.ndarray, m: M) -> float:
+    return choquet_fn(L, p, m.h)
 
 
 def own_utility(m: M, x: Any, p: np.ndarray) -> float:
@@ -326,7 +332,7 @@ LP_ROUTES = (Route("cvxpy", "CLARABEL"), Route("cvxpy", "ECOS"), Route("cvxpy", 
              Route("highs", None), Route("pyomo", None), Route("cvxpy", "CLARABEL", False))
 CONIC_ROUTES = (Route("cvxpy", "CLARABEL"), Route("cvxpy", "ECOS"), Route("cvxpy", "SCS"),
                 Route("cvxpy", "CLARABEL", False))
-ALL_ROUTES = (*LP_ROUTES, Route("cvxpy", "OSQP"))
+ALL_ROUTES = (*LP_ROUTES, Route("cvxpy", "OSQP"))  # LP-only routes too: a conic program must be refused
 
 
 def solve(inst: Inst, route: Route, aggregate: np.ndarray | None = None) -> ro.Solution | Exception:
@@ -360,9 +366,11 @@ VALUES = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0)
 
 
 @st.composite
-def raw_space(draw: st.DrawFn, max_states: int, sign: str) -> dict[str, Any]:
-    """Space fields of an Inst: probabilities, values and how the space is built."""
-    kind = draw(st.sampled_from(["discrete", "discrete", "raw", "bernoulli"]))
+def raw_space(draw: st.DrawFn, max_states: int, sign: str, hostile: bool = False) -> dict[str, Any]:
+    """Space fields of an Inst: probabilities, values and how the space is built. ``hostile`` adds
+    one of: a state of probability 1e-300 (or 0), a value 1e6 times the others, one state, X
+    identically 0, all values tied, X of size 1e-9."""
+    kind = draw(st.sampled_from(["discrete", "raw"] if hostile else ["discrete", "discrete", "raw", "bernoulli"]))
     if kind == "bernoulli":
         hits = tuple(draw(st.lists(st.sampled_from([0.05, 0.1, 0.2, 0.3, 0.5]), min_size=1,
                                    max_size=min(4, max_states - 1))))
@@ -371,15 +379,31 @@ def raw_space(draw: st.DrawFn, max_states: int, sign: str) -> dict[str, Any]:
         return {"space": "bernoulli", "hits": hits, "loss": loss, "negate": negate, "probs": (), "X": ()}
     S = draw(st.integers(1, max_states))
     lattice = draw(st.booleans())
-    probs = _simplex(draw, S, lattice)
+    probs = list(_simplex(draw, S, lattice))
     mags = draw(st.lists(st.sampled_from(VALUES), min_size=S, max_size=S))
+    if hostile:
+        feature = draw(st.sampled_from(["tiny", "zero_prob", "spread", "one", "zero", "ties", "small"]))
+        if feature in ("tiny", "zero_prob"):
+            probs.append(1e-300 if feature == "tiny" else 0.0)
+            mags.append(draw(st.sampled_from([0.0, 5.0, 1e6])))
+        elif feature == "spread":
+            k = draw(st.integers(0, S - 1))
+            mags[k] = 1e6 * (mags[k] or 1.0)
+        elif feature == "one":
+            probs, mags = [1.0], mags[:1]
+        elif feature == "zero":
+            mags = [0.0] * len(mags)
+        elif feature == "ties":
+            mags = [mags[0] or 1.0] * len(mags)
+        else:
+            mags = [1e-9 * v for v in mags]
     if sign == "pos":
         X = mags
     elif sign == "neg":
         X = [-v for v in mags]
     else:
         X = [v * draw(st.sampled_from([-1.0, 1.0])) for v in mags]
-    return {"space": kind, "probs": probs, "X": tuple(float(x) for x in X)}
+    return {"space": kind, "probs": tuple(probs), "X": tuple(float(x) for x in X)}
 
 
 def _law(draw: st.DrawFn, S: int) -> tuple[float, ...] | None:
@@ -389,14 +413,21 @@ def _law(draw: st.DrawFn, S: int) -> tuple[float, ...] | None:
 
 
 @st.composite
-def measures(draw: st.DrawFn, S: int, budget: bool, lp: bool, wealth: float) -> M:
-    """One measure for an instance on ``S`` states (``budget``: convex ones only; ``lp``: no cones)."""
+def measures(draw: st.DrawFn, S: int, budget: bool, lp: bool, wealth: float,
+             only: tuple[str, ...] | None = None, common_prior: bool = False) -> M:
+    """One measure for an instance on ``S`` states (``budget``: convex ones only; ``lp``: no cones;
+    ``only``: among these kinds; ``common_prior``: no subjective law)."""
     kinds = ["expectation", "es", "pl", "maxmin_exp", "power", "dual_power", "wang", "ph"]
     if not budget:
         kinds += ["var", "var"]
     if not lp:
         kinds += ["entropic", "entropic", "entropic", "cara", "crra", "maxmin_ent"]
+    if only is not None:
+        kinds = [k for k in kinds if k in only]
     kind = draw(st.sampled_from(kinds))
+    if common_prior and kind in ("expectation", "entropic", "cara"):
+        return M(kind, draw(st.sampled_from([0.1, 0.5, 1.0, 2.0, 5.0])) if kind != "expectation" else 0.0,
+                 wealth=draw(st.sampled_from([0.0, 1.0])) if kind == "cara" else 0.0)
     if kind == "expectation":
         return M(kind, law=_law(draw, S))
     if kind == "es":
@@ -450,7 +481,8 @@ def var_levels_clear(inst: Inst) -> bool:
 def instances(draw: st.DrawFn, *, lp: bool | None = None, sets: tuple[str, ...] = SETS,
               restrictions: tuple[str | None, ...] = (None, None, "sign", "ll", "ir"),
               max_states: int = 6, max_agents: int = 3, objectives: tuple[str, ...] = ("welfare", "total_risk"),
-              kinds: tuple[str, ...] | None = None) -> Inst:
+              kinds: tuple[str, ...] | None = None, common_prior: bool = False, hostile: bool = False,
+              weight_modes: tuple[str, ...] = ("none", "none", "common", "unequal")) -> Inst:
     allocation = draw(st.sampled_from(sets))
     objective = draw(st.sampled_from(objectives))
     restriction = draw(st.sampled_from(restrictions))
@@ -466,20 +498,15 @@ def instances(draw: st.DrawFn, *, lp: bool | None = None, sets: tuple[str, ...] 
             sign = "pos"
     if draw(st.integers(0, 9)) == 0:
         sign = "mixed"
-    fields = draw(raw_space(max_states if allocation != "budget" else min(max_states, 6), sign))
+    fields = draw(raw_space(max_states if allocation != "budget" else min(max_states, 6), sign, hostile))
     stub = Inst(measures=(), **fields)
     p, X = stub.data()
     S = p.size
     n = draw(st.integers(1, max_agents))
     wealth = float(np.max(np.abs(X), initial=0.0)) * n + 1.0  # CRRA: every share stays in the domain
-    ms = []
-    for _ in range(n):
-        m = draw(measures(S, allocation == "budget", lp, wealth))
-        if kinds is not None:
-            assume(m.kind in kinds)
-        ms.append(m)
+    ms = [draw(measures(S, allocation == "budget", lp, wealth, kinds, common_prior)) for _ in range(n)]
     weights = None
-    wmode = draw(st.sampled_from(["none", "none", "common", "unequal"]))
+    wmode = draw(st.sampled_from(weight_modes))
     if wmode == "common":
         weights = (draw(st.sampled_from([0.5, 2.0])),) * n
     elif wmode == "unequal":
@@ -490,7 +517,7 @@ def instances(draw: st.DrawFn, *, lp: bool | None = None, sets: tuple[str, ...] 
         u = np.array(draw(st.lists(st.integers(1, 5), min_size=n, max_size=n)), float)
         slack = draw(st.sampled_from([1e-3, 0.5, 2.0, -0.2]))
         caps = tuple((top * u / u.sum() * (1 + slack)).tolist())
-    if restriction == "ir" and draw(st.integers(0, 19)) > 0:
+    if restriction == "ir" and draw(st.integers(0, 39)) > 0:  # rarely without endowments: a refusal
         u = np.array(draw(st.lists(st.integers(1, 5), min_size=n, max_size=n)), float)
         u /= u.sum()
         t = np.array(draw(st.lists(st.sampled_from([-0.5, 0.0, 0.5, 1.0]), min_size=n, max_size=n)))
@@ -500,7 +527,28 @@ def instances(draw: st.DrawFn, *, lp: bool | None = None, sets: tuple[str, ...] 
                 restriction=restriction, caps=caps, endowments=endow, via_welfare=draw(st.booleans()),
                 **fields)
     assume(var_levels_clear(inst))
+    assume(lattice_small(inst))
     return inst
+
+
+def lattice_small(inst: Inst, budget: int = 20_000) -> bool:
+    """A smooth concave distortion on a budget set is an LP on the lattice ``k/D`` of the
+    probabilities (riskopt accepts ``D * S`` up to 2,000,000): keep ``D * S`` small, or the campaign
+    spends minutes (Bernoulli spaces reach D = 160,000; reported separately)."""
+    if inst.allocation != "budget" or not any(m.kind in SMOOTH_H for m in inst.measures):
+        return True
+    from fractions import Fraction
+
+    p, _ = inst.data()
+    D = 1
+    for v in np.unique(p[p > 0]):
+        f = Fraction(float(v)).limit_denominator(10**6)
+        if abs(float(f) - v) > 1e-13:
+            return True  # not a lattice: riskopt refuses it (a ModelError), quickly
+        D = D * f.denominator // math.gcd(D, f.denominator)
+        if D * p.size > budget:
+            return False
+    return True
 
 
 # ------------------------------------------------------------------------------ reference programs
@@ -722,7 +770,9 @@ def cvx_reference(inst: Inst, solver: str = "CLARABEL") -> Ref:
 
 
 def reference(inst: Inst) -> Ref:
-    """linprog for LP instances, the cvxpy model otherwise."""
+    """linprog for LP instances, the cvxpy model otherwise (none for an instance riskopt must refuse)."""
+    if inst.must_refuse():
+        return Ref("unknown", None, "none: riskopt must refuse the instance")
     return lp_reference(inst) if inst.lp else cvx_reference(inst)
 
 
@@ -731,11 +781,21 @@ def finite(v: Any) -> bool:
     return v is not None and bool(np.all(np.isfinite(np.asarray(v, float))))
 
 
+def data_size(inst: Inst, X: np.ndarray) -> float:
+    """The largest number in the data: X, endowments, caps (0 when all are 0)."""
+    parts = [float(np.max(np.abs(X), initial=0.0))]
+    if inst.endowments is not None:
+        parts.append(float(np.max(np.abs(np.asarray(inst.endowments, float)), initial=0.0)))
+    if inst.caps is not None:
+        parts.append(float(np.max(np.abs(np.asarray(inst.caps, float)), initial=0.0)))
+    return max(parts)
+
+
 def value_scale(inst: Inst, X: np.ndarray, value: float | None = 0.0) -> float:
-    """The size of an optimal value's terms: ``|value| + sum_i w_i max|X|`` (the Lagrangian's size
+    """The size of an optimal value's terms: ``|value| + sum_i w_i max|data|`` (the Lagrangian's size
     when the prices are at most a probability times the weights: the duality gap the certificate
-    bounds is relative to it)."""
-    return abs(value or 0.0) + float(inst.w().sum()) * float(np.max(np.abs(X), initial=0.0)) or 1.0
+    bounds is relative to it); data that are all zero are judged absolutely (ZERO_DATA)."""
+    return abs(value or 0.0) + float(inst.w().sum()) * (data_size(inst, X) or ZERO_DATA)
 
 
 def allocation_matrix(inst: Inst, sol: ro.Solution) -> np.ndarray:
@@ -769,20 +829,26 @@ def check_ok(inst: Inst, sol: ro.Solution, where: str = "") -> list[str]:
     n = inst.n
     big = float(np.max(np.abs(xi), initial=0.0))
     xmax = float(np.max(np.abs(X), initial=0.0))
-    # the budget rows' data scale as the certificate defines it (n shares at their largest plus X);
-    # twice for the rounding of this sum
-    budget_tol = 2 * TIGHT * (n * big + xmax)
+    # the budget rows' data scale as the certificate defines it (n shares at their largest plus X;
+    # rows whose data are all zero are judged absolutely, ZERO_DATA); twice for the rounding of this sum
+    budget_tol = 2 * TIGHT * (n * big + xmax if xmax > 0 else max(n * big, ZERO_DATA))
     gap = float(np.max(np.abs(xi.sum(axis=0) - X), initial=0.0))
     if gap > budget_tol:
         bad.append(f"{tag}allocations miss the aggregate by {gap:.3g} (tolerance {budget_tol:.3g})")
+    # rows with zero constant terms (monotonicity F_k+1 - F_k >= 0, signs xi_i X >= 0, losses >= 0) are
+    # judged by the certificate at max(their variables' size, ZERO_DATA = 1): absolutely for tiny data.
+    # That is the tolerance asserted; a violation beyond 1e-6 of the data's own size is counted as an
+    # observation ("beyond_data_scale") for the report
+    data = max(xmax, data_size(inst, X))
     if inst.comonotone:
         order = np.argsort(X, kind="stable")
         steps = np.diff(xi[:, order], axis=1)
         steps = steps[:, np.diff(X[order]) > 0] if steps.size else steps
-        # monotonicity rows have zero data: the certificate judges them at max(2 max|F|, 1) (ZERO_DATA)
-        mono_tol = 2 * TIGHT * max(2 * big, 1.0)
+        mono_tol = 2 * TIGHT * max(2 * big, ZERO_DATA)
         if steps.size and steps.min() < -mono_tol:
             bad.append(f"{tag}comonotone shares decrease by {-steps.min():.3g} (tolerance {mono_tol:.3g})")
+        elif steps.size and steps.min() < -1e-6 * data:
+            count("observations", "monotone_beyond_data_scale")
         ties = [np.ptp(xi[:, X == v], axis=1).max() for v in np.unique(X)]
         if max(ties) > 0:
             bad.append(f"{tag}a comonotone share differs on states with the same X: {max(ties):.3g}")
@@ -790,26 +856,29 @@ def check_ok(inst: Inst, sol: ro.Solution, where: str = "") -> list[str]:
             bad.append(f"{tag}anchored shares are not 0 at X = 0")
     losses = inst.sign * xi
     if inst.restriction == "sign":
-        # sign rows are scaled by |xi_i X|-size data; 2x the tight tolerance at the allocation's scale
-        sgn_tol = 2 * TIGHT * max(big, xmax)
+        sgn_tol = 2 * TIGHT * max(big, ZERO_DATA)
         viol = max(float(np.max(-(xi * np.sign(X)), initial=0.0)),
                    float(np.max(np.abs(xi[:, X == 0]), initial=0.0)) if np.any(X == 0) else 0.0)
         if viol > sgn_tol:
             bad.append(f"{tag}sign restriction violated by {viol:.3g}")
+        elif viol > 1e-6 * data:
+            count("observations", "sign_beyond_data_scale")
     if inst.restriction == "ll":
         caps = np.broadcast_to(np.asarray(inst.caps, float), (n,))
-        # bounds 0 <= loss <= cap: rows scaled by |loss| + cap
-        ll_tol = 2 * TIGHT * (max(big, float(caps.max(initial=0.0))) or 1.0)
+        # the group's data are the caps (absolutely when all caps are 0)
+        ll_tol = 2 * TIGHT * max(big, float(caps.max(initial=0.0)) or ZERO_DATA)
         viol = max(float(np.max(-losses, initial=0.0)), float(np.max(losses - caps[:, None], initial=0.0)))
         if viol > ll_tol:
             bad.append(f"{tag}limited liability violated by {viol:.3g}")
+        elif viol > 1e-6 * data:
+            count("observations", "ll_beyond_data_scale")
     own = np.array([own_value(m, xi[i], p, inst.objective) for i, m in enumerate(inst.measures)])
     if inst.restriction == "ir":
         for i, m in enumerate(inst.measures):
             b = own_value(m, np.asarray(inst.endowments[i]), p, inst.objective)
             # IR rows U_i >= b_i, scaled by |U_i| + |b_i|; 10x the tight tolerance (values are
-            # convex forms solved to it, re-evaluated exactly here)
-            tol = 10 * TIGHT * (abs(own[i]) + abs(b) + xmax)
+            # convex forms solved to it, re-evaluated exactly here; all-zero data: absolutely)
+            tol = 10 * TIGHT * max(abs(own[i]) + abs(b) + xmax, ZERO_DATA)
             short = (b - own[i]) if inst.objective == "welfare" else (own[i] - b)
             if short > tol:
                 bad.append(f"{tag}agent a{i} is worse off than with its endowment by {short:.3g}")
@@ -851,16 +920,42 @@ def check_prices(inst: Inst, sol: ro.Solution, where: str = "") -> list[str]:
         if monetary and np.allclose(w, w[0]) and det.all() and not abs(psi.sum() - w[0]) <= ptol:
             bad.append(f"{tag}state prices sum to {psi.sum()!r}, not the common weight {w[0]}")
     if pr.lower is not None and pr.upper is not None:
-        lo, up = np.asarray(pr.lower, float), np.asarray(pr.upper, float)
-        k = det & np.isfinite(lo) & np.isfinite(up)
-        if np.any(lo[k] > psi[k] + ptol) or np.any(psi[k] > up[k] + ptol):
-            bad.append(f"{tag}price outside its reported interval: {lo} <= {psi} <= {up}")
+        bad += interval_violations(pr, psi, w, where)
     acc = pr.accuracy
     if acc is not None:
         acc = np.asarray(acc, float)
         if np.any(acc[det] < 0):
             bad.append(f"{tag}negative price accuracy {acc}")
     return bad
+
+
+def price_slack(pr: Any, psi: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """How far a reported price may be from the true (set of) optimal price(s), per state, by the
+    solution's own claim: ``PRICE_TOLERANCE`` relative for certified prices (the claim is exactly
+    that), ten times the stated ``accuracy`` where it is finite but above it (an estimate), and the
+    certificate's loose tolerance 1e-4 of the weights where the accuracy is unknown (NaN/None: an
+    interior-point dual of a nonsmooth program is not checked by any stationarity residual)."""
+    from riskopt.duals import PRICE_TOLERANCE
+
+    scale = np.abs(psi) + 1e-15 * float(w.max())
+    acc = np.full(psi.size, np.nan) if pr.accuracy is None else np.asarray(pr.accuracy, float)
+    out = np.where(np.isfinite(acc), np.where(acc <= PRICE_TOLERANCE, PRICE_TOLERANCE, 10 * acc) * scale,
+                   DEFAULT_TOLERANCES.loose * float(w.max()))
+    return out
+
+
+def interval_violations(pr: Any, psi: np.ndarray, w: np.ndarray, where: str = "", own: Any = None) -> list[str]:
+    """``psi`` (prices, by default the solution's own) inside the reported intervals [lower, upper]
+    of ``pr``, within the slack its own accuracy allows (``own``: the Prices that carry psi)."""
+    lo, up = np.asarray(pr.lower, float), np.asarray(pr.upper, float)
+    det = np.asarray(pr.determined, bool)
+    slack = price_slack(own if own is not None else pr, psi, w)
+    out = []
+    for s in np.flatnonzero(det):
+        if not (lo[s] - slack[s] <= psi[s] <= up[s] + slack[s]):
+            out.append(f"[{where}] price of state {s} is {psi[s]!r}, outside its interval [{lo[s]!r}, {up[s]!r}] "
+                       f"(slack {slack[s]:.3g})")
+    return out
 
 
 def objective_tol(inst: Inst, X: np.ndarray, ref: float | None) -> float:

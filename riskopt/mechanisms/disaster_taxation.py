@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from ..data import jsonable
 from ..errors import ModelError
 from ..report import format_table
-from ..solution import jsonable
 from ..status import Check, Status, from_checks, from_convergence
 from .taxation_afpo import AfpoResult, check_targets, relative_residual, solve_afpo
 from .taxation_disutility import (

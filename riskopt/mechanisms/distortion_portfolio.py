@@ -40,11 +40,11 @@ from scipy.optimize import minimize_scalar
 
 from ..certificate import ZERO_DATA
 from ..checks import positive
+from ..data import jsonable
 from ..errors import ModelError
 from ..measures.convolution import PointwiseMax, PointwiseMin, group_attitude, representative, sup_convolution
 from ..measures.distortion import DistortionFunction, Power, check_distortion, choquet_sorted
 from ..program import Agent
-from ..solution import jsonable
 from ..space import Scenarios
 from ..status import DEFAULT_TOLERANCES, Check, Status, from_checks
 from .distortion_comonotone import comonotone_inf_convolution

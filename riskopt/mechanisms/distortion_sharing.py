@@ -44,6 +44,7 @@ from scipy.optimize import brentq
 
 from ..allocation import Budget
 from ..certificate import ZERO_DATA
+from ..data import jsonable
 from ..errors import ModelError
 from ..measures.convolution import (
     PointwiseMin,
@@ -64,7 +65,6 @@ from ..measures.distortion import (
 )
 from ..plots import finish_figure, pyplot, save_figure
 from ..program import Agent, SharingProgram
-from ..solution import jsonable
 from ..space import Scenarios
 from ..status import DEFAULT_TOLERANCES, Check, Status, from_checks, worst
 from .distortion_comonotone import ComonotoneResult, comonotone_inf_convolution

@@ -38,8 +38,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..data import jsonable
 from ..errors import ModelError
-from ..solution import jsonable
 from ..status import Status, from_certificate, from_verification
 from .pandc_atoms import MAX_ATOM_FARMERS, compare_menus
 from .pandc_auction import Auction, first_mover_auction

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..data import jsonable
 from ..plots import finish_figure, pyplot, save_figure
 from ..report import format_table
-from ..solution import jsonable
 from ..status import Status, from_verification
 from .reinsurance_layers import lowest_two
 

@@ -139,7 +139,7 @@ class SchemeComparison:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
-        from ..solution import jsonable
+        from ..data import jsonable
 
         return jsonable({"disutility": self.disutility,
                          "sets": {s: {"symbol": SET_SYMBOLS[j], "probability": self.probability[j]}
