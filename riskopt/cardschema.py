@@ -36,6 +36,7 @@ from .laws import Exponential as ExpLaw
 from .laws import Law, Uniform, censored_exponential
 from .program import Agent
 from .space import Scenarios
+from .spec import Node, Row, number_list, option
 
 __all__ = ["MAX_AGENTS", "MAX_STATES", "CardMechanism", "Draws", "Node", "SolverChoice", "build_agents",
            "build_allocation", "build_measure", "build_space", "number_list", "read_solver"]
@@ -45,81 +46,6 @@ MAX_AGENTS = 20_000
 MAX_STATES = 5_000_000
 #: hits x lattice points of the Poisson-binomial recursion with a tick (about 2 s of work)
 MAX_LATTICE_WORK = 1_000_000_000
-REQUIRED = object()
-
-
-# --------------------------------------------------------------------- reading helpers
-class Node:
-    """A table of the card with its path; ``take`` reads a field and checks its type."""
-
-    def __init__(self, data: Any, path: str):
-        if not isinstance(data, Mapping):
-            raise ModelError(path or "card", _kind(data), "a table")
-        self.data = dict(data)
-        self.path = path
-        self.used: set[str] = set()
-
-    def at(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def take(self, key: str, kinds: tuple[type, ...] | type, default: Any = REQUIRED,
-             allowed: str = "") -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is REQUIRED:
-                raise ModelError(self.at(key), None, allowed or f"a value ({_names(kinds)})",
-                                 detail="missing")
-            return default
-        value = self.data[key]
-        kinds_t = kinds if isinstance(kinds, tuple) else (kinds,)
-        if float in kinds_t and isinstance(value, int) and not isinstance(value, bool):
-            try:
-                value = float(value)
-            except OverflowError:  # TOML integers are unbounded
-                raise ModelError(self.at(key), value, allowed or _names(kinds),
-                                 detail="too large for a float") from None
-        if isinstance(value, bool) and bool not in kinds_t:
-            raise ModelError(self.at(key), value, allowed or _names(kinds))
-        if not isinstance(value, kinds_t):
-            raise ModelError(self.at(key), value, allowed or _names(kinds))
-        return value
-
-    def child(self, key: str, default: Any = REQUIRED) -> Node | None:
-        value = self.take(key, (dict,), default=default, allowed="a table")
-        return None if value is None else Node(value, self.at(key))
-
-    def finish(self) -> None:
-        """Refuse keys nobody read (typos such as ``gama``)."""
-        unknown = [k for k in self.data if k not in self.used]
-        if unknown:
-            raise ModelError(self.at(unknown[0]), self.data[unknown[0]],
-                             f"one of the known fields {sorted(self.used)}", detail="unknown field")
-
-
-def _kind(value: Any) -> str:
-    return f"a {type(value).__name__}"
-
-
-def _names(kinds: tuple[type, ...] | type) -> str:
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    words = {int: "an integer", float: "a number", str: "a string", bool: "true/false",
-             list: "a list", dict: "a table"}
-    return " or ".join(words.get(k, k.__name__) for k in kinds)
-
-
-def number_list(value: Any, path: str, n: int | None = None) -> np.ndarray:
-    if not isinstance(value, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-        raise ModelError(path, value, "a list of numbers")
-    try:
-        arr = np.asarray(value, float)
-    except OverflowError:  # an integer beyond the float range
-        raise ModelError(path, value, "finite numbers") from None
-    if not np.all(np.isfinite(arr)):
-        raise ModelError(path, value, "finite numbers")
-    if n is not None and arr.size != n:
-        raise ModelError(path, f"{arr.size} values", f"{n} values")
-    return arr
 
 
 class Draws:
@@ -404,6 +330,98 @@ def build_allocation(node: Node | None) -> tuple[AllocationSet, list[Restriction
         r.finish()
     node.finish()
     return _SETS[name](), restrictions
+
+
+# ------------------------------------------------------------------ spec fields and their docs
+def agents_option() -> Any:
+    """The ``agents`` field of a spec: ``[[agents]]`` (one table each) or ``[pool]`` (a count and one
+    measure whose parameters may be random specs or one value per agent)."""
+    return option(help="the agents: [[agents]] tables, or a [pool] of count agents", whole=True,
+                  read=lambda node, path, ctx: tuple(build_agents(node, ctx.draws, None)),
+                  rows=agents_rows)
+
+
+def space_option(key: str = "space") -> Any:
+    """A spec field holding a :class:`~riskopt.space.Scenarios` read from a ``[space]``-like table."""
+    return option(help="the scenario space: states, their probabilities and the aggregate X", key=key,
+                  read=lambda value, path, ctx: build_space(Node(value, path), ctx.draws),
+                  rows=lambda prefix: space_rows(prefix + key))
+
+
+def agents_rows(prefix: str) -> list[Row]:
+    """Reference rows of ``[[agents]]`` and ``[pool]``."""
+    p = prefix
+    return [
+        Row(f"{p}agents[]", "array of tables", "one of agents/pool", "", "", "one table per agent"),
+        Row(f"{p}agents[].name", "string", '"agent {k}"', "distinct names", "", "the agent's name"),
+        Row(f"{p}agents[].measure", "table", "required", "a measure table {name = ..., ...}", "",
+            "the agent's preference (see the measures below)"),
+        Row(f"{p}agents[].endowment", "list of numbers", "none", "one value per state", "",
+            "what the agent owns (for individual rationality)"),
+        Row(f"{p}pool", "table", "one of agents/pool", "", "", "count agents sharing one measure"),
+        Row(f"{p}pool.count", "integer", "required", f"1 to {MAX_AGENTS}", "", "the number of agents"),
+        Row(f"{p}pool.name", "string", '"agent {i}"', "a pattern using {i}", "", "agent names"),
+        Row(f"{p}pool.measure", "table", "required", "a measure table; a parameter may be a random "
+            "spec {uniform = [lo, hi]} or {normal = [mean, sd]}, or a list with one value per agent", "",
+            "the agents' preference"),
+        *measure_rows(f"{p}<agent>.measure"),
+    ]
+
+
+def measure_rows(prefix: str) -> list[Row]:
+    """Reference rows of every registered measure (name and constructor parameters)."""
+    rows = []
+    for name, cls in sorted(measures_lib.registry().items()):
+        if cls.name != name:  # an alias: documented under its main name
+            continue
+        doc = (inspect.getdoc(cls) or "").split("\n")[0]
+        rows.append(Row(f'{prefix} = {{name = "{name}"}}', "measure", "", "", "", doc))
+        for pname, param in inspect.signature(cls.__init__).parameters.items():
+            if pname in ("self", "params") or param.kind is inspect.Parameter.VAR_KEYWORD:
+                continue
+            default = "required" if param.default is inspect.Parameter.empty else repr(param.default)
+            rows.append(Row(f"{prefix}.{pname}", _annotation(param.annotation), default, "", "",
+                            f"a parameter of {name}"))
+    return rows
+
+
+def space_rows(path: str) -> list[Row]:
+    """Reference rows of a ``[space]`` table: its kinds, their fields and the laws."""
+    kinds = {
+        "bernoulli_hits": [("p", "list of numbers or a random spec", "required", "hit probabilities"),
+                           ("loss", "number or list", "1.0", "the loss of a hit (one, or one per agent)"),
+                           ("tick", "number", "none", "a lattice step for unequal losses")],
+        "common_shock_hits": [("p_storm", "list of numbers", "required", "hit probabilities in a storm"),
+                              ("p_calm", "list of numbers", "required", "hit probabilities when calm"),
+                              ("storm_prob", "number", "required", "the probability of a storm"),
+                              ("loss", "number", "1.0", "the loss of a hit")],
+        "bernoulli_atoms": [("p", "list of numbers", "required", "hit probabilities (the atom space)"),
+                            ("loss", "number", "1.0", "the loss of a hit")],
+        "discrete": [("values", "list of numbers", "required", "the values of X"),
+                     ("probs", "list of numbers", "required", "their probabilities"),
+                     ("normalise", "true/false", "false", "rescale probabilities that do not sum to 1")],
+        "samples": [("values", "list of numbers", "required", "equally likely values of X")],
+        "law": [("law", "table", "required", "a law {name = ..., parameters}"),
+                ("n", "integer", "required", f"the number of bins (1 to {MAX_STATES})"),
+                ("method", "string", '"midpoint"', "how each bin's value is chosen")],
+    }
+    rows = [Row(f"{path}.kind", "one of " + ", ".join(f'"{k}"' for k in kinds), "required", "", "",
+                "how the states are built"),
+            Row(f"{path}.prune", "number", "none", "in [0, 1)", "", "drop atoms of smaller probability "
+                "(the dropped mass is recorded)")]
+    for kind, fields in kinds.items():
+        rows += [Row(f"{path}.{key} (kind = \"{kind}\")", typ, default, "", "", help_)
+                 for key, typ, default, help_ in fields]
+    for lname, fn in sorted(_LAWS.items()):
+        params = [p for p in inspect.signature(fn).parameters if p != "self"]
+        rows.append(Row(f'{path}.law = {{name = "{lname}"}}', "law", "", ", ".join(params), "",
+                        (inspect.getdoc(fn) or "").split("\n")[0]))
+    return rows
+
+
+def _annotation(annotation: Any) -> str:
+    text = str(annotation)
+    return "" if text == "<class 'inspect._empty'>" or text == "_empty" else text.replace("'", "")
 
 
 @dataclass(frozen=True)

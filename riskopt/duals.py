@@ -37,7 +37,25 @@ from .data import jsonable
 if TYPE_CHECKING:
     from .program import SharingProgram
 
-__all__ = ["PRICE_TOLERANCE", "Prices", "RowUniqueness", "state_prices"]
+__all__ = ["PRICE_TOLERANCE", "Prices", "RowUniqueness", "state_prices", "value_derivative"]
+
+
+def value_derivative(sense: str, dual: Any, *, row: str = "==") -> np.ndarray:
+    """The one sign rule: ``d (optimal value) / d rhs`` of rows written ``lhs <row> rhs`` from their
+    duals in cvxpy's convention (module docstring). ``sense`` is the program's ("min" or "max");
+    ``row`` is ``"=="``/``"<="`` (the same rule) or ``">="`` (the opposite sign).
+
+    For a minimisation ``y = -df*/d rhs``; for a maximisation ``y = dW*/d rhs``. A layer LP that
+    minimises total risk prices a layer at ``df*/d width = -y``; a welfare maximisation prices a
+    state at ``dW*/dX(s) = y``: every mechanism reads its prices through this function.
+    """
+    if sense not in ("min", "max"):
+        raise ValueError(f"sense must be 'min' or 'max', not {sense!r}")
+    if row not in ("==", "<=", ">="):
+        raise ValueError(f"row must be '==', '<=' or '>=', not {row!r}")
+    y = np.asarray(dual, float)
+    sign = (1.0 if sense == "max" else -1.0) * (-1.0 if row == ">=" else 1.0)
+    return sign * y
 
 
 #: relative accuracy a state price must be certified to (``Prices.certified``)
@@ -156,8 +174,7 @@ def state_prices(program: SharingProgram, budget_dual: np.ndarray | None,
         return Prices(note="the program has no budget row")
     block = program.block
     psi, determined = block.atom_prices(budget_dual)
-    sign = -1.0 if program.sense == "min" else 1.0
-    psi = sign * psi
+    psi = value_derivative(program.sense, psi)
     acc = np.full(psi.size, np.nan)
     if budget_accuracy is not None:
         acc[block.budget_atoms] = budget_accuracy
@@ -166,7 +183,8 @@ def state_prices(program: SharingProgram, budget_dual: np.ndarray | None,
     if uniqueness is not None:
         unique[block.budget_atoms] = uniqueness.unique
         if uniqueness.lower is not None and uniqueness.upper is not None:
-            ends = np.sort(np.vstack([sign * uniqueness.lower, sign * uniqueness.upper]), axis=0)
+            ends = np.sort(np.vstack([value_derivative(program.sense, uniqueness.lower),
+                                      value_derivative(program.sense, uniqueness.upper)]), axis=0)
             lo, hi = psi.copy(), psi.copy()
             lo[block.budget_atoms], hi[block.budget_atoms] = ends[0], ends[1]
     notes = []

@@ -19,7 +19,8 @@ from .backends.base import SolveReport
 from .certificate import ZERO_DATA, Certificate, relative
 from .data import jsonable, without_timings
 from .duals import Prices
-from .status import Status
+from .result import ResultBase
+from .status import Check, Status
 
 if TYPE_CHECKING:
     from .program import Program
@@ -29,8 +30,13 @@ __all__ = ["Solution", "build_solution", "jsonable", "without_timings"]
 
 
 @dataclass(frozen=True)
-class Solution:
-    """Immutable result of a solve."""
+class Solution(ResultBase):
+    """Immutable result of a solve; on the one result contract (:mod:`riskopt.result`).
+
+    ``method`` says which route produced it (``"program"``: a solver on the declarative program;
+    ``"fast"``: a closed form or specialised solver, whose ``verification`` checks decided the
+    status).
+    """
 
     status: Status
     objective: float | None
@@ -48,6 +54,12 @@ class Solution:
     aggregate: np.ndarray | None = None
     allocation_unique: bool | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    verification: tuple[Check, ...] = ()
+    method: str = "program"
+
+    def agent_rows(self) -> list[dict[str, Any]]:
+        """One row per agent (name, measure, weight, value)."""
+        return [dict(row) for row in self.agents]
 
     @property
     def ok(self) -> bool:
@@ -78,6 +90,8 @@ class Solution:
                        "build_s": rep.build_s, "compile_s": rep.compile_s, "solve_s": rep.solve_s,
                        "iterations": rep.iterations, "options": rep.options, "polish": rep.polish},
             **{k: v for k, v in self.extra.items()},
+            **({"verification": [c.to_dict() for c in self.verification]} if self.verification else {}),
+            "method": self.method,
         })
 
     def table(self, title: str = "") -> str:
@@ -93,11 +107,6 @@ class Solution:
         reference = self.extra.get("closed_form", {}).get("density_on_states")
         return plot_sharing(self, path, title=title, reference_density=reference)
 
-    def to_frame(self):  # pragma: no cover - needs pandas, an optional extra
-        """Per-agent table as a pandas DataFrame (pandas is optional)."""
-        import pandas as pd
-
-        return pd.DataFrame(list(self.agents)).set_index("name")
 
 
 def build_solution(program: Program, report: SolveReport, *, certify: bool = False) -> Solution:

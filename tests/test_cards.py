@@ -53,7 +53,7 @@ def test_bundled_demo_loads_by_name_and_by_path():
     assert by_name.agents[0].name == "farmer 1" and by_name.agents[-1].name == "farmer 50"
     gammas = np.array([a.measure.gamma for a in by_name.agents])
     assert np.all((gammas >= 0.5) & (gammas <= 5.0)) and np.unique(gammas).size == 50
-    assert (by_name.backend, by_name.solver, by_name.objective) == ("cvxpy", "CLARABEL", "welfare")
+    assert (by_name.backend, by_name.solver, by_name.objective.kind) == ("cvxpy", "CLARABEL", "welfare")
     assert by_name.space.size <= 51 and np.isclose(by_name.space.p.sum(), 1.0)
     assert by_name.space.pruned_mass < 1e-13
 
@@ -153,8 +153,9 @@ RESTRICTIONS = {
 def test_allocation_sets_and_restrictions_hold_at_the_optimum(allocation_set, restriction):
     card = parse_card(es_card(agents=ENTROPIC_AGENTS,
                               allocation={"set": allocation_set, "restrictions": RESTRICTIONS[restriction]}))
-    assert card.allocation.name == allocation_set
-    assert [r.name for r in card.restrictions] == [r["kind"] for r in RESTRICTIONS[restriction]]
+    allocation, restrictions = card.allocation.build()
+    assert card.allocation.set == allocation.name == allocation_set
+    assert [r.name for r in restrictions] == [r["kind"] for r in RESTRICTIONS[restriction]]
     sol = run_card(card)
     assert sol.status == "optimal"
     X = card.space.X

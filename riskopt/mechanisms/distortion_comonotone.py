@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sps
 
 from ..certificate import ZERO_DATA
+from ..duals import value_derivative
 from ..errors import ModelError, SolveError
 from ..measures.distortion import DistortionFunction, check_distortion, cumulated
 from ..program import Program
@@ -171,8 +172,8 @@ class LayerProgram(Program):
         fields["values"] = dict(zip(self.names, values.tolist(), strict=True))
         fields["objective"] = float(values.sum())  # exact at the projected allocation
         budget = fields["duals"].get("budget")
-        # a minimisation's == row has y = -d f*/d rhs (riskopt.duals): the layer price is -y
-        prices = None if budget is None else -np.asarray(budget, float)
+        # the layer price is d f*/d width_k, read through the one sign rule
+        prices = None if budget is None else value_derivative(self.sense, budget)
         fields["extra"] = {**fields.get("extra", {}), "layer_prices": prices}
         fields["agents"] = tuple({"name": nm, "risk": float(values[i])} for i, nm in enumerate(self.names))
         return fields
