@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .errors import ModelError
-from .probability import cumulated, search_cumulated, validate_probabilities
+from .probability import Law, validate_probabilities
+from .space import Scenarios
 
 __all__ = [
     "Censored",
@@ -32,54 +34,6 @@ __all__ = [
     "Uniform",
     "censored_exponential",
 ]
-
-
-class Law:
-    """Base class: subclasses implement ``sf``, ``ppf``, ``atoms`` and ``support``."""
-
-    def sf(self, x: np.ndarray | float) -> np.ndarray:
-        raise NotImplementedError
-
-    def cdf(self, x: np.ndarray | float) -> np.ndarray:
-        return 1.0 - self.sf(x)
-
-    def ppf(self, u: np.ndarray | float) -> np.ndarray:
-        raise NotImplementedError
-
-    def atoms(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.empty(0), np.empty(0)
-
-    def support(self) -> tuple[float, float]:
-        raise NotImplementedError
-
-    def kinks(self) -> np.ndarray:
-        return self.atoms()[0]
-
-    def mean(self) -> float:
-        """E[X] = lo + integral of sf over the support (finite support) or by quadrature."""
-        lo, hi = self.support()
-        if np.isfinite(hi):
-            return float(lo + _integrate(self.sf, lo, hi, self.kinks()))
-        # E[X] = int_0^1 ppf(u) du (substitution keeps the tail integrable)
-        val, _ = _quad_u(self.ppf)
-        return float(val)
-
-
-def _integrate(f: Callable, a: float, b: float, breaks: np.ndarray, nodes: int = 64) -> float:
-    """Gauss-Legendre integral of ``f`` on [a, b], split at ``breaks`` (kinks of ``f``)."""
-    pts = np.unique(np.concatenate([[a, b], np.asarray(breaks, float)]))
-    pts = pts[(pts >= a) & (pts <= b)]
-    x, w = np.polynomial.legendre.leggauss(nodes)
-    lo, hi = pts[:-1], pts[1:]
-    mid, half = (lo + hi) / 2, (hi - lo) / 2
-    xs = mid[:, None] + half[:, None] * x[None, :]
-    return float(np.sum(half[:, None] * w[None, :] * f(xs)))
-
-
-def _quad_u(ppf: Callable) -> tuple[float, float]:
-    from scipy import integrate
-
-    return integrate.quad(lambda u: float(ppf(u)), 0.0, 1.0, limit=200)
 
 
 @dataclass(frozen=True)
@@ -155,53 +109,18 @@ class Dirac(Law):
         return float(self.value)
 
 
-@dataclass(frozen=True)
-class Discrete(Law):
-    """Finite law: ``values`` with probabilities ``probs`` (validated, sorted on construction)."""
-
-    values: np.ndarray
-    probs: np.ndarray
-
-    def __post_init__(self) -> None:
-
-        v = np.asarray(self.values, float).ravel()
-        p = validate_probabilities(self.probs, field="probs")
-        if v.shape != p.shape:
-            raise ModelError("values", v, f"{p.size} values, one per probability")
-        if not np.all(np.isfinite(v)):
-            raise ModelError("values", v, "finite numbers")
-        order = np.argsort(v, kind="stable")
-        object.__setattr__(self, "values", v[order])
-        object.__setattr__(self, "probs", p[order])
-
-    def sf(self, x):
-        """``P(X > x)`` as a sum of the masses above ``x`` (exactly 0 beyond the top atom; no
-        ``1 - cumsum`` cancellation; compensated, about one rounding whatever the number of atoms)."""
-
-        x = np.asarray(x, float)
-        tail = cumulated(self.probs[::-1])[::-1]  # tail[i]: the mass of the atoms i, i + 1, ...
-        return tail[np.searchsorted(self.values, x, side="right")]
-
-    def ppf(self, u):
-        """``inf{x : F(x) >= u}``, with ``F`` at the atoms compared to ``u`` exactly, forgiving only the
-        rounding of the inputs (:func:`~riskopt.space.search_cumulated`: ``F = 0.1 + 0.1 + 0.1``
-        reaches ``u = 0.3``, an atom of 1e-300 is not skipped). ``u <= 0`` gives the smallest atom, NaN
-        gives NaN."""
-
-        u = np.asarray(u, float)
-        flat = u.ravel()
-        idx, _, _ = search_cumulated(self.probs, flat, "left", values=self.values)
-        out = self.values[np.where(flat > 0, idx, 0)]
-        return np.where(np.isnan(flat), np.nan, out).reshape(u.shape)
-
-    def atoms(self):
-        return self.values.copy(), self.probs.copy()
-
-    def support(self):
-        return float(self.values[0]), float(self.values[-1])
-
-    def mean(self) -> float:
-        return float(self.values @ self.probs)
+def Discrete(values: Any, probs: Any) -> Scenarios:  # noqa: N802 - the finite law keeps its name
+    """A finite law: ``values`` with probabilities ``probs``, as the one finite type -- a
+    :class:`~riskopt.space.Scenarios` whose states are the values in ascending order (``X``). It
+    is a :class:`Law` (``sf``, ``ppf``, ``atoms``, ``support``, ``mean`` of ``X``)."""
+    v = np.asarray(values, float).ravel()
+    p = validate_probabilities(probs, field="probs")
+    if v.shape != p.shape:
+        raise ModelError("values", v, f"{p.size} values, one per probability")
+    if not np.all(np.isfinite(v)):
+        raise ModelError("values", v, "finite numbers")
+    order = np.argsort(v, kind="stable")
+    return Scenarios(p[order], {"X": v[order]})
 
 
 @dataclass(frozen=True)

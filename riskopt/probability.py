@@ -1,4 +1,4 @@
-"""Probability vectors and cumulated probabilities, in exact or compensated arithmetic.
+"""Probability vectors, cumulated probabilities and the law protocol: the bottom of riskopt.
 
 Everything that compares a cumulated probability with a level or checks that masses sum to one
 lives here, below every other module of riskopt (it imports only the errors): a probability vector
@@ -7,12 +7,17 @@ accepted within 1e-12 of summing to 1 is renormalised once by its correctly roun
 sum, whatever the number of states); :func:`search_cumulated` places a level (VaR, ES, a quantile)
 among them exactly, in rational arithmetic on the float inputs, forgiving only their rounding
 (:data:`LEVEL_RTOL`): ``0.1 + 0.1 + 0.1`` meets the level 0.3, an atom of 1e-300 next to it is seen.
+
+:class:`Law` is what a univariate law offers (``sf``, ``cdf``, ``ppf``, ``atoms``, ``support``,
+``kinks``, ``mean``). The continuous laws live in :mod:`riskopt.laws`; the one finite law is a
+:class:`~riskopt.space.Scenarios` (its ``X``).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -20,8 +25,8 @@ import numpy as np
 
 from .errors import ModelError, RiskoptWarning
 
-__all__ = ["LEVEL_RTOL", "PROB_TOL", "accurate_sum", "cumulated", "group_sums", "search_cumulated",
-           "validate_probabilities"]
+__all__ = ["LEVEL_RTOL", "PROB_TOL", "Law", "accurate_sum", "cumulated", "group_sums", "integrate_sf",
+           "search_cumulated", "validate_probabilities"]
 
 PROB_TOL = 1e-12
 
@@ -272,3 +277,52 @@ class _ExactCumulation:
                     m = min(k for k in ks if C[k] == C[b]) - 1
         frac = min(max(-D[m], 0) / (A * T), 1.0)
         return min(lo + m, n - 1), frac
+
+
+# ------------------------------------------------------------------------------ laws
+class Law:
+    """Base class: subclasses implement ``sf``, ``ppf``, ``atoms`` and ``support``."""
+
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        raise NotImplementedError
+
+    def cdf(self, x: np.ndarray | float) -> np.ndarray:
+        return 1.0 - self.sf(x)
+
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        raise NotImplementedError
+
+    def atoms(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.empty(0), np.empty(0)
+
+    def support(self) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def kinks(self) -> np.ndarray:
+        return self.atoms()[0]
+
+    def mean(self) -> float:
+        """E[X] = lo + integral of sf over the support (finite support) or by quadrature."""
+        lo, hi = self.support()
+        if np.isfinite(hi):
+            return float(lo + integrate_sf(self.sf, lo, hi, self.kinks()))
+        # E[X] = int_0^1 ppf(u) du (substitution keeps the tail integrable)
+        val, _ = _quad_u(self.ppf)
+        return float(val)
+
+
+def integrate_sf(f: Callable, a: float, b: float, breaks: np.ndarray, nodes: int = 64) -> float:
+    """Gauss-Legendre integral of ``f`` on [a, b], split at ``breaks`` (kinks of ``f``)."""
+    pts = np.unique(np.concatenate([[a, b], np.asarray(breaks, float)]))
+    pts = pts[(pts >= a) & (pts <= b)]
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    lo, hi = pts[:-1], pts[1:]
+    mid, half = (lo + hi) / 2, (hi - lo) / 2
+    xs = mid[:, None] + half[:, None] * x[None, :]
+    return float(np.sum(half[:, None] * w[None, :] * f(xs)))
+
+
+def _quad_u(ppf: Callable) -> tuple[float, float]:
+    from scipy import integrate
+
+    return integrate.quad(lambda u: float(ppf(u)), 0.0, 1.0, limit=200)

@@ -23,9 +23,9 @@ import numpy as np
 from scipy import special
 
 from .errors import ModelError, RiskoptWarning
-from .laws import Law
 from .probability import (
     LEVEL_RTOL,
+    Law,
     accurate_sum,
     cumulated,
     group_sums,
@@ -55,14 +55,17 @@ def _as_state_array(values: Any, n_states: int, name: str) -> np.ndarray:
     return arr
 
 
-class Scenarios:
-    """A finite probability space with named random variables.
+class Scenarios(Law):
+    """A finite probability space with named random variables -- and the one finite law.
 
     ``Scenarios(p, {"X": x})``: ``p[s]`` is the probability of state ``s`` and ``x[s]`` the value of
     ``X`` there. ``space["X"]`` (or ``space.X``) returns the array; ``space.expect(y)`` is ``p @ y``.
+    As a :class:`~riskopt.probability.Law` it is the law of ``X``: ``sf(x) = P(X > x)`` (compensated
+    tail sums, exactly 0 beyond the top atom), ``ppf(u) = inf{x : F(x) >= u}`` (levels placed exactly,
+    :func:`~riskopt.probability.search_cumulated`), ``atoms()``, ``support()``, ``mean()``.
     """
 
-    __slots__ = ("_p", "_vars", "pruned_mass")
+    __slots__ = ("_law", "_p", "_vars", "pruned_mass")
 
     def __init__(self, probs: Any, variables: Mapping[str, Any] | None = None, *,
                  normalise: bool = False, pruned_mass: float = 0.0):
@@ -71,6 +74,42 @@ class Scenarios:
         self._p = p
         self._vars = {str(k): _as_state_array(v, p.size, str(k)) for k, v in (variables or {}).items()}
         self.pruned_mass = float(pruned_mass)
+        self._law: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------ the law of X
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``X``'s states in ascending order, their probabilities and the tail masses above each."""
+        if self._law is None:
+            order = np.argsort(self.X, kind="stable")
+            v, p = self.X[order], self._p[order]
+            self._law = (v, p, cumulated(p[::-1])[::-1])  # tail[i]: the mass of states i, i + 1, ...
+        return self._law
+
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        v, _, tail = self._sorted()
+        tail = np.append(tail, 0.0)
+        return tail[np.searchsorted(v, np.asarray(x, float), side="right")]
+
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        """``u <= 0`` gives the smallest value, NaN gives NaN."""
+        v, p, _ = self._sorted()
+        u = np.asarray(u, float)
+        flat = u.ravel()
+        idx, _, _ = search_cumulated(p, flat, "left", values=v)
+        out = v[np.where(flat > 0, idx, 0)]
+        return np.where(np.isnan(flat), np.nan, out).reshape(u.shape)
+
+    def atoms(self) -> tuple[np.ndarray, np.ndarray]:
+        """The values of ``X`` in ascending order with their probabilities (ties kept apart)."""
+        v, p, _ = self._sorted()
+        return v.copy(), p.copy()
+
+    def support(self) -> tuple[float, float]:
+        v, _, _ = self._sorted()
+        return float(v[0]), float(v[-1])
+
+    def mean(self) -> float:
+        return float(self._p @ self.X)
 
     # ----------------------------------------------------------------- access
     @property

@@ -115,7 +115,7 @@ def test_discrete_against_brute_force(law_data):
     np.testing.assert_array_equal(law.ppf(U), brute_quantile(values, probs, U))
     assert law.mean() == pytest.approx(float(values @ probs), abs=1e-12)
     assert law.support() == (values.min(), values.max())
-    assert np.all(np.diff(law.values) >= 0)  # sorted on construction
+    assert np.all(np.diff(law.X) >= 0)  # sorted on construction
     _, m = law.atoms()
     assert m.sum() == pytest.approx(1.0, abs=1e-12)
 

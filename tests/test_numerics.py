@@ -137,7 +137,7 @@ def test_accepted_vectors_are_renormalised_silently():
     # every consumer: Scenarios, subjective laws (check_law), laws on the line
     assert abs(math.fsum(Scenarios(q).p) - 1.0) <= EPS
     assert abs(math.fsum(check_law(q, 2)) - 1.0) <= EPS
-    assert abs(math.fsum(Discrete([0.0, 1.0], q).probs) - 1.0) <= EPS
+    assert abs(math.fsum(Discrete([0.0, 1.0], q).p) - 1.0) <= EPS
     assert abs(math.fsum(Mixture([Uniform(0, 1), Uniform(1, 2)], q).weights) - 1.0) <= EPS
     # the bias was log(sum q) / gamma = 5e-13 / gamma for Entropic, 5e-13 relative for an expectation;
     # now both are exact to a few roundings of the renormalised entries (a few EPS)
@@ -330,12 +330,12 @@ def test_discrete_quantile_against_exact(p, data):
     values = np.sort(np.array(data.draw(st.lists(st.integers(-3, 3), min_size=p.size, max_size=p.size)),
                               float))
     d = Discrete(values, p)
-    S = exact_cumulated(d.probs.tolist())
+    S = exact_cumulated(d.p.tolist())
     pts = [float(s) for s in S[1:] if 0 < s <= 1] + [0.5, 0.25]
     u = pts[data.draw(st.integers(0, len(pts) - 1))]
     u = float(np.nextafter(u, data.draw(st.sampled_from([0.0, 1.0, u]))))
     assume(0 < u <= 1)
-    assert d.ppf(u) == oracle_ppf(d.values.tolist(), d.probs.tolist(), u)
+    assert d.ppf(u) == oracle_ppf(d.X.tolist(), d.p.tolist(), u)
 
 
 # =========================================================================== item 1: CARA and CRRA

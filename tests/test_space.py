@@ -377,8 +377,8 @@ def test_from_law_reproduces_a_finite_law(n):
     law = Discrete([-1.0, 0.5, 2.0, 3.0], [0.1, 0.45, 0.05, 0.4])
     for method in ("midpoint", "mean"):
         atoms, _ = Scenarios.from_law(law, n, method=method).law_of("X")
-        np.testing.assert_allclose(atoms.X, law.values, atol=1e-14, rtol=0)
-        np.testing.assert_allclose(atoms.p, law.probs, atol=1e-14, rtol=0)
+        np.testing.assert_allclose(atoms.X, law.X, atol=1e-14, rtol=0)
+        np.testing.assert_allclose(atoms.p, law.p, atol=1e-14, rtol=0)
 
 
 @pytest.mark.parametrize(
