@@ -6,10 +6,11 @@ named in ``[model]`` and are read by that mechanism's card reader (the ``"pareto
 ``[[agents]]``/``[pool]``, ``[space]``, ``[allocation]`` and ``[objective]``). See
 ``docs/model_cards.md`` for every field, default and allowed value.
 
-A mechanism joins the card format by exposing ``CARD = CardMechanism(name, reader, runner)`` in
-its module under ``riskopt/mechanisms/`` (found automatically): ``reader(root: Node, draws: Draws)
--> spec`` validates its sections, ``runner(spec, backend, solver, options) -> result``, where a
-result has ``to_dict()``, ``table(title)`` and ``plot(path, title)``.
+A mechanism joins the card format by exposing ``CARD = CardMechanism(name, reader, runner)`` (or a
+tuple ``CARDS``) in its package under ``riskopt/mechanisms/`` (found automatically):
+``reader(root: Node, draws: Draws) -> spec`` validates its sections (usually
+:func:`riskopt.spec.read_spec` on the mechanism's spec), ``runner(spec, backend, solver, options)``
+returns a :class:`~riskopt.result.Result`.
 
 Every error is a :class:`~riskopt.errors.ModelError` whose field is the TOML path, e.g.
 ``agents[2].measure.gamma = -1: expected risk aversion: a finite number > 0``.
@@ -35,13 +36,14 @@ __all__ = ["MAX_AGENTS", "MAX_STATES", "MECHANISMS", "Card", "CardMechanism", "C
 
 
 def _discover() -> dict[str, CardMechanism]:
-    """Every ``CARD`` exposed by a module of ``riskopt.mechanisms``."""
+    """Every ``CARD`` (or tuple ``CARDS``) exposed by a module or package of ``riskopt.mechanisms``."""
     found = {}
     for info in pkgutil.iter_modules(mechanisms.__path__):
         module = importlib.import_module(f"{mechanisms.__name__}.{info.name}")
-        card = getattr(module, "CARD", None)
-        if isinstance(card, CardMechanism):
-            found[card.name] = card
+        cards = [getattr(module, "CARD", None), *getattr(module, "CARDS", ())]
+        for card in cards:
+            if isinstance(card, CardMechanism):
+                found[card.name] = card
     return found
 
 
