@@ -4,7 +4,8 @@ An allocation of the aggregate ``X`` among ``n`` agents is an ``(n, S)`` array `
 A *parametrisation* (:class:`Budget`, :class:`Comonotone`, :class:`AnchoredComonotone`) declares the
 variables and the budget rows; *restrictions* (:class:`SignRestriction`, :class:`LimitedLiability`,
 :class:`IndividualRationality`) add rows on top. Everything is written into a
-:class:`~riskopt.program.Program` under named constraint groups, so duals are read by meaning.
+:class:`ProgramBuilder` (a :class:`~riskopt.program.SharingProgram` is one) under named constraint
+groups, so duals are read by meaning.
 
 * ``Budget``: ``xi`` free, ``sum_i xi_i(s) = X(s)`` for every state (group ``"budget"``).
 * ``Comonotone``: ``xi_i = f_i(X)`` with ``f_i`` nondecreasing and ``sum_i f_i = id``, written on the
@@ -20,17 +21,15 @@ variables and the budget rows; *restrictions* (:class:`SignRestriction`, :class:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import cvxpy as cp
 import numpy as np
 import scipy.sparse as sps
 
 from .errors import ModelError
-
-if TYPE_CHECKING:
-    from .program import Program
 
 __all__ = [
     "AllocationBlock",
@@ -41,9 +40,22 @@ __all__ = [
     "IndividualRationality",
     "LimitedLiability",
     "NoSabotage",
+    "ProgramBuilder",
     "Restriction",
     "SignRestriction",
 ]
+
+
+class ProgramBuilder(Protocol):
+    """What an allocation set writes into: named variables and named constraint groups over a space
+    of states with probabilities ``probs``."""
+
+    @property
+    def probs(self) -> np.ndarray: ...
+
+    def variable(self, name: str, shape: int | tuple[int, ...] = (), **attrs: Any) -> cp.Variable: ...
+
+    def constrain(self, name: str, constraints: Iterable[cp.Constraint], meaning: str = "") -> None: ...
 
 
 @dataclass
@@ -80,7 +92,7 @@ class AllocationSet:
     #: every allocation in the set has xi_i X >= 0 and xi_i = 0 on {X = 0}
     implies_sign = False
 
-    def build(self, program: Program, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
+    def build(self, program: ProgramBuilder, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -92,7 +104,7 @@ class Budget(AllocationSet):
 
     name = "budget"
 
-    def build(self, program: Program, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
+    def build(self, program: ProgramBuilder, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
         S = aggregate.size
         xi = program.variable("xi", (n_agents, S))
         program.constrain("budget", [cp.sum(xi, axis=0) == aggregate],
@@ -116,7 +128,7 @@ class Comonotone(AllocationSet):
     def describe(self) -> str:
         return self.name if self.anchor is None else f"{self.name}(anchor={self.anchor:g})"
 
-    def build(self, program: Program, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
+    def build(self, program: ProgramBuilder, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
         values, state_atom = np.unique(aggregate, return_inverse=True)
         probs = np.bincount(state_atom, weights=program.probs, minlength=values.size)
         anchor_at = None
@@ -176,7 +188,7 @@ class NoSabotage(Comonotone):
     def describe(self) -> str:
         return self.name
 
-    def build(self, program: Program, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
+    def build(self, program: ProgramBuilder, n_agents: int, aggregate: np.ndarray) -> AllocationBlock:
         if aggregate.min() < 0:
             raise ModelError("aggregate", float(aggregate.min()),
                              "a nonnegative loss for indemnities with no-sabotage")
@@ -189,7 +201,7 @@ class Restriction:
 
     name = "restriction"
 
-    def build(self, program: Program, block: AllocationBlock, losses: cp.Expression,
+    def build(self, program: ProgramBuilder, block: AllocationBlock, losses: cp.Expression,
               context: dict[str, Any]) -> None:
         """``losses`` is ``(n, S)``: each agent's loss (``-xi`` for gains, ``xi`` for losses)."""
         raise NotImplementedError

@@ -69,7 +69,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
@@ -78,10 +78,8 @@ import scipy.sparse as sps
 from .backends.highs_backend import pass_lp
 from .backends.quiet import new_highs
 from .errors import ModelError, SolveError
+from .protocols import NamedProgram
 from .status import from_highs
-
-if TYPE_CHECKING:
-    from .program import Program
 
 __all__ = ["PriceIntervals", "PrimalUniqueness", "allocation_unique", "price_intervals",
            "primal_uniqueness"]
@@ -216,7 +214,7 @@ def _canon_backend(problem: cp.Problem) -> str | None:
 class _StandardLP:
     """cvxpy's conic standard form of an LP program, on HiGHS (rows = kept standard-form rows)."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: NamedProgram):
         problem = program.problem
         # a fresh Problem over the same objective and constraints (same ids): the program's own
         # compiled cache, values and duals are left untouched
@@ -416,13 +414,13 @@ class _StandardLP:
 
 
 # ------------------------------------------------------------------------------ price intervals
-def _group_constraints(program: Program, group: str) -> tuple[cp.Constraint, ...]:
+def _group_constraints(program: NamedProgram, group: str) -> tuple[cp.Constraint, ...]:
     if group not in program.groups:
         raise ModelError("group", group, f"one of {sorted(program.groups)}")
     return program.groups[group].constraints
 
 
-def price_intervals(program: Program, group: str, *, rows: Sequence[int] | np.ndarray | None = None
+def price_intervals(program: NamedProgram, group: str, *, rows: Sequence[int] | np.ndarray | None = None
                     ) -> PriceIntervals:
     """The interval of every optimal dual of the rows of constraint group ``group`` of an LP program.
 
@@ -753,7 +751,7 @@ class _BatchRunner:
 
 
 # ------------------------------------------------------------------------ primal uniqueness
-def primal_uniqueness(program: Program) -> PrimalUniqueness:
+def primal_uniqueness(program: NamedProgram) -> PrimalUniqueness:
     """Is the LP's optimum unique in the program's declared variables (``program.variables``: for a
     sharing program the allocation)? See :class:`PrimalUniqueness` and the module docstring."""
     import highspy
@@ -832,7 +830,7 @@ def _reshape(v: np.ndarray, var: cp.Variable) -> np.ndarray:
     return np.reshape(v, var.shape, order="F") if var.shape else v.reshape(())
 
 
-def allocation_unique(program: Program) -> bool | None:
+def allocation_unique(program: NamedProgram) -> bool | None:
     """True when the LP's optimal allocation (the program's declared variables) is unique, False
     when an alternative optimum exists (:func:`primal_uniqueness` exhibits it), None when the solver
     could not settle it."""

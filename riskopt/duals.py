@@ -28,14 +28,12 @@ determined (``determined`` mask) and the note says why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .data import jsonable
-
-if TYPE_CHECKING:
-    from .program import SharingProgram
+from .protocols import SharingModel
 
 __all__ = ["PRICE_TOLERANCE", "Prices", "RowUniqueness", "state_prices", "value_derivative"]
 
@@ -158,7 +156,7 @@ class RowUniqueness:
     note: str = ""
 
 
-def state_prices(program: SharingProgram, budget_dual: np.ndarray | None,
+def state_prices(program: SharingModel, budget_dual: np.ndarray | None,
                  budget_accuracy: np.ndarray | None = None,
                  uniqueness: RowUniqueness | None = None) -> Prices:
     """Read Borch state prices and their density from a solved sharing program.

@@ -25,7 +25,7 @@ cvxpy's canonical forms. :class:`KKTSystem` evaluates the residuals two ways:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
@@ -35,10 +35,8 @@ from cvxpy.constraints import Equality, Inequality, Zero
 from .certificate import TINY, ZERO_DATA, Certificate, relative
 from .errors import ModelError
 from .measures.base import Curvature
+from .protocols import SharingModel
 from .status import DEFAULT_TOLERANCES, Tolerances
-
-if TYPE_CHECKING:
-    from .program import SharingProgram
 
 __all__ = ["KKTSystem", "Local", "Residuals"]
 
@@ -91,7 +89,7 @@ class KKTSystem:
     program with affine rows (a nonsmooth measure, a credal epigraph, a conic user constraint).
     """
 
-    def __init__(self, program: SharingProgram, variables: list[cp.Variable], offsets: dict[int, int],
+    def __init__(self, program: SharingModel, variables: list[cp.Variable], offsets: dict[int, int],
                  nz: int, M: sps.csr_matrix, m: np.ndarray, eq: np.ndarray, group: np.ndarray,
                  slots: list[tuple[cp.Constraint, int, int]], T: sps.csr_matrix, t0: np.ndarray,
                  TF: sps.csr_matrix | None, f0: np.ndarray | None):
@@ -120,7 +118,7 @@ class KKTSystem:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def of(cls, program: SharingProgram) -> KKTSystem | str:
+    def of(cls, program: SharingModel) -> KKTSystem | str:
         """The KKT system of ``program`` at its current cvxpy values, or why there is none."""
         n = len(program.agents)
         for i, a in enumerate(program.agents):

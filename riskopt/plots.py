@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .solution import Solution
+from .report import SolutionView
 
 __all__ = ["finish_figure", "plot_sharing", "pyplot", "save_figure"]
 
@@ -47,7 +47,7 @@ def save_figure(fig, path: str | Path, *, dpi: int = 110) -> Path:
     return out
 
 
-def plot_sharing(sol: Solution, path: str | Path, *, reference_density: np.ndarray | None = None,
+def plot_sharing(sol: SolutionView, path: str | Path, *, reference_density: np.ndarray | None = None,
                  title: str = "") -> Path:
     """Two panels: each agent's share f_i(x) of the aggregate, and the state-price density.
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.linalg as sla
@@ -44,8 +44,11 @@ from threadpoolctl import threadpool_limits
 from .kkt import KKTSystem
 from .status import DEFAULT_TOLERANCES, Tolerances
 
-if TYPE_CHECKING:
-    from .program import SharingProgram
+
+class Polishable(Protocol):
+    """A program whose KKT system can be built (:meth:`riskopt.program.SharingProgram.kkt`)."""
+
+    def kkt(self) -> KKTSystem | str: ...
 
 __all__ = ["AUTO_MAX_VARIABLES", "PolishReport", "polish"]
 
@@ -81,7 +84,7 @@ class PolishReport:
         return dict(vars(self))
 
 
-def polish(program: SharingProgram, *, force: bool = False, max_iter: int = 30, max_seconds: float = 30.0,
+def polish(program: Polishable, *, force: bool = False, max_iter: int = 30, max_seconds: float = 30.0,
            tolerances: Tolerances = DEFAULT_TOLERANCES) -> PolishReport:
     """Refine the solved program's primal-dual point in place (cvxpy values and duals).
 
@@ -93,7 +96,7 @@ def polish(program: SharingProgram, *, force: bool = False, max_iter: int = 30, 
         return _polish(program, force, max_iter, max_seconds, tolerances)
 
 
-def _polish(program: SharingProgram, force: bool, max_iter: int, max_seconds: float,
+def _polish(program: Polishable, force: bool, max_iter: int, max_seconds: float,
             tolerances: Tolerances) -> PolishReport:
     deadline = time.perf_counter() + max_seconds
     kkt = program.kkt()

@@ -22,12 +22,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import cvxpy as cp
 import numpy as np
 
+from .agent import Agent
 from .allocation import AllocationBlock, AllocationSet, AnchoredComonotone, Restriction
 from .backends import run
 from .certificate import Certificate, certify_problem
@@ -37,6 +37,7 @@ from .errors import ModelError, SolveError
 from .kkt import KKTSystem
 from .measures.base import Measure, in_agent_order, oriented_forms
 from .polish import flat_directions, polish
+from .protocols import ConstraintGroup
 from .solution import Solution, build_solution
 from .space import Scenarios
 from .status import Status
@@ -45,15 +46,6 @@ __all__ = ["Agent", "ConstraintGroup", "Program", "SharingProgram"]
 
 Sense = Literal["min", "max"]
 Objective = Literal["welfare", "total_risk"]
-
-
-@dataclass(frozen=True)
-class ConstraintGroup:
-    """Constraints that share a meaning (one dual per row, read back under ``name``)."""
-
-    name: str
-    constraints: tuple[cp.Constraint, ...]
-    meaning: str = ""
 
 
 class Program:
@@ -212,26 +204,6 @@ class Program:
     def interpret(self, solution_fields: dict[str, Any]) -> dict[str, Any]:
         """Builders add their economic fields (allocation, values, prices) to a solution."""
         return solution_fields
-
-
-@dataclass(frozen=True)
-class Agent:
-    """A participant: a name, a preference measure and (optionally) an endowment over the states."""
-
-    name: str
-    measure: Measure
-    endowment: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ModelError("agent.name", self.name, "a non-empty string")
-        if not isinstance(self.measure, Measure):
-            raise ModelError(f"agents['{self.name}'].measure", self.measure, "a riskopt measure")
-        if self.endowment is not None:
-            e = np.asarray(self.endowment, float)
-            if e.ndim != 1 or not np.all(np.isfinite(e)):
-                raise ModelError(f"agents['{self.name}'].endowment", e, "finite values, one per state")
-            object.__setattr__(self, "endowment", e)
 
 
 class AllocationView(Mapping[str, cp.Expression]):

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from .solution import Solution
+from .backends.base import SolveReport
+from .certificate import Certificate
+from .duals import Prices
+from .status import Status
 
-__all__ = ["format_table", "solution_table"]
+__all__ = ["SolutionView", "format_table", "solution_table"]
+
+
+class SolutionView(Protocol):
+    """What the solution table and figure read (a :class:`~riskopt.solution.Solution` is one)."""
+
+    status: Status
+    objective: float | None
+    program: str
+    sense: str
+    solver: SolveReport
+    certificate: Certificate | None
+    agents: tuple[dict[str, Any], ...]
+    prices: Prices
+    aggregate: np.ndarray | None
+    allocation: Mapping[str, np.ndarray]
+    extra: Mapping[str, Any]
 
 
 def _fmt(v: Any) -> str:
@@ -31,7 +50,7 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join([line, rule, *body])
 
 
-def solution_table(sol: Solution, *, title: str = "", max_states: int = 12) -> str:
+def solution_table(sol: SolutionView, *, title: str = "", max_states: int = 12) -> str:
     """Summary, per-agent table and (for small spaces) the state-price density."""
     out = []
     if title:

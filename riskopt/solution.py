@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import cvxpy as cp
 import numpy as np
@@ -19,11 +19,22 @@ from .backends.base import SolveReport
 from .certificate import ZERO_DATA, Certificate, relative
 from .data import jsonable, without_timings
 from .duals import Prices
+from .plots import plot_sharing
+from .protocols import NamedProgram
+from .report import solution_table
 from .result import ResultBase
 from .status import Check, Status
 
-if TYPE_CHECKING:
-    from .program import Program
+
+class Solvable(NamedProgram, Protocol):
+    """What :func:`build_solution` reads from a program (a :class:`~riskopt.program.Program`)."""
+
+    mechanism: str
+    objective_unit: float
+
+    def certify(self, *, stationarity: bool = False) -> Certificate: ...
+
+    def interpret(self, fields: dict[str, Any]) -> dict[str, Any]: ...
 
 __all__ = ["Solution", "build_solution", "jsonable", "without_timings"]
 
@@ -96,20 +107,16 @@ class Solution(ResultBase):
 
     def table(self, title: str = "") -> str:
         """Plain-text report: summary, per-agent table, state prices (see riskopt.report)."""
-        from .report import solution_table
-
         return solution_table(self, title=title)
 
     def plot(self, path: Any, title: str = "") -> Any:
         """Figure of the allocations and the state-price density (matplotlib, ``riskopt[plots]``)."""
-        from .plots import plot_sharing
-
         reference = self.extra.get("closed_form", {}).get("density_on_states")
         return plot_sharing(self, path, title=title, reference_density=reference)
 
 
 
-def build_solution(program: Program, report: SolveReport, *, certify: bool = False) -> Solution:
+def build_solution(program: Solvable, report: SolveReport, *, certify: bool = False) -> Solution:
     """Snapshot the cvxpy values and duals of ``program`` into a :class:`Solution`.
 
     Where the solver returned a point, the program's certificate (:meth:`Program.certify`) and the
