@@ -212,7 +212,8 @@ class SignRestriction(Restriction):
 
     name = "sign"
 
-    def build(self, program, block, losses, context) -> None:
+    def build(self, program: ProgramBuilder, block: AllocationBlock, losses: cp.Expression,
+              context: dict[str, Any]) -> None:
         if context["allocation"].implies_sign:
             return  # implied (Lemma 1); a redundant row would make the duals non-unique
         X = context["aggregate"]
@@ -252,7 +253,8 @@ class LimitedLiability(Restriction):
                              f"{loss.max():g}", detail="the limited-liability allocation set is empty")
         return caps
 
-    def build(self, program, block, losses, context) -> None:
+    def build(self, program: ProgramBuilder, block: AllocationBlock, losses: cp.Expression,
+              context: dict[str, Any]) -> None:
         X = context["aggregate"]
         caps = self.check(X if context["orientation"] == "risk" else -X, losses.shape[0])
         program.constrain("limited_liability", [losses >= 0, losses <= caps[:, None]],
@@ -265,7 +267,8 @@ class IndividualRationality(Restriction):
 
     name = "individual_rationality"
 
-    def build(self, program, block, losses, context) -> None:
+    def build(self, program: ProgramBuilder, block: AllocationBlock, losses: cp.Expression,
+              context: dict[str, Any]) -> None:
         values = context["values"]
         agents = context["agents"]
         bounds = []

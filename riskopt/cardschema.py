@@ -256,7 +256,7 @@ def _space_of_kind(kind: str, node: Node, draws: Draws, kinds: tuple[str, ...]) 
             if p.size * points > MAX_LATTICE_WORK:
                 raise ModelError(node.at("tick"), tick, f"a coarser tick: hits x lattice points at most "
                                  f"{MAX_LATTICE_WORK:.0e}", detail=f"{p.size} hits x {points:.3g} points")
-        return Scenarios.bernoulli_hits(p, loss, tick=tick)
+        return Scenarios.bernoulli_hits(p, loss if isinstance(loss, float) else loss.tolist(), tick=tick)
     if kind == "common_shock_hits":
         ps = _probabilities(node, "p_storm", draws)
         pc = _probabilities(node, "p_calm", draws)

@@ -32,7 +32,7 @@ import cvxpy as cp
 import numpy as np
 from cvxpy.constraints import Equality, Inequality, NonNeg, NonPos, Zero
 
-from .data import jsonable
+from .data import json_object
 from .status import DEFAULT_TOLERANCES, Status, Tolerances, from_certificate
 
 __all__ = ["NONSMOOTH", "Certificate", "certify_problem", "relative"]
@@ -88,7 +88,7 @@ class Certificate:
 
     def to_dict(self) -> dict[str, Any]:
 
-        return jsonable({"primal_residual": self.primal_residual, "dual_residual": self.dual_residual,
+        return json_object({"primal_residual": self.primal_residual, "dual_residual": self.dual_residual,
                          "complementarity": self.complementarity, "stationarity": self.stationarity,
                          "objective_error": self.objective_error, "max_residual": self.max_residual,
                          "passed": self.passed, "tolerance": self.tolerances.tight,
@@ -205,10 +205,11 @@ def _stationarity(problem: cp.Problem) -> tuple[float | None, str]:
 
 
 def _dense(g: Any) -> np.ndarray:
-    return np.asarray(g.toarray() if hasattr(g, "toarray") else g, float)
+    dense: np.ndarray = np.asarray(g.toarray() if hasattr(g, "toarray") else g, float)
+    return dense
 
 
 def _matvec(g: Any, y: np.ndarray) -> np.ndarray:
-    if hasattr(g, "dot") and not isinstance(g, np.ndarray):
-        return np.asarray(g.dot(y), float).ravel()
-    return (np.asarray(g, float) @ y).ravel()
+    out: np.ndarray = (np.asarray(g.dot(y), float) if hasattr(g, "dot") and not isinstance(g, np.ndarray)
+                       else np.asarray(g, float) @ y)
+    return out.ravel()

@@ -15,7 +15,7 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .data import jsonable, without_timings
 from .errors import ModelError, RiskoptError, RiskoptWarning, SolveError
@@ -73,18 +73,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bench(argv: list[str]) -> int:
-    try:
-        from .benchmarks.run import main as bench_main
+    import importlib
+
+    try:  # the benchmarks ship as riskopt.benchmarks (package-dir) and import riskopt themselves
+        bench_main = importlib.import_module("riskopt.benchmarks.run").main
     except ImportError as err:  # pragma: no cover - the benchmarks package is part of riskopt
         print(f"riskopt: error: benchmarks unavailable: {err}", file=sys.stderr)
         return 2
     try:
-        return bench_main(argv)
+        return int(bench_main(argv))
     except SystemExit as exit_:  # argparse's own usage errors
         return int(exit_.code or 0)
 
 
-def _grid_values(spec: str) -> tuple[str, list]:
+def _grid_values(spec: str) -> tuple[str, list[Any]]:
     """``PATH=VALUES`` -> (path, values): comma list, ``lo:hi:count`` or a JSON list."""
     import numpy as np
 
@@ -112,7 +114,7 @@ def _grid_values(spec: str) -> tuple[str, list]:
     return path, [_scalar(v.strip()) for v in text.split(",") if v.strip()]
 
 
-def _scalar(text: str):
+def _scalar(text: str) -> Any:
     for cast in (int, float):
         try:
             return cast(text)
@@ -178,7 +180,7 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
     return status.exit_code
 
 
-def _print_json(out: dict, reproducible: bool) -> None:
+def _print_json(out: dict[str, Any], reproducible: bool) -> None:
     if reproducible:
 
         out = without_timings(out)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["jsonable", "without_timings"]
+__all__ = ["json_object", "jsonable", "without_timings"]
 
 
 def without_timings(value: Any) -> Any:
@@ -42,3 +42,9 @@ def jsonable(v: Any) -> Any:
     if isinstance(v, np.bool_):
         return bool(v)
     return v
+
+
+def json_object(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON-safe object (:func:`jsonable` of a mapping, typed as one)."""
+    out: dict[str, Any] = jsonable(fields)
+    return out

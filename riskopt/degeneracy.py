@@ -66,7 +66,7 @@ of the program's declared variables over it; two distinct optima are exhibited w
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -305,7 +305,7 @@ class _StandardLP:
             signs.append(s)
         return np.concatenate(rows), np.concatenate(signs)
 
-    def primal_columns(self, variables: dict[str, cp.Variable]) -> dict[str, np.ndarray]:
+    def primal_columns(self, variables: Mapping[str, cp.Variable]) -> dict[str, np.ndarray]:
         """Standard-form column of every entry of each declared variable (Fortran order)."""
         probe = np.arange(1, self.n + 1, dtype=float)
         sol = self._invert(probe, np.zeros(self.m))

@@ -117,9 +117,9 @@ class Prices:
 
         out: dict[str, Any] = {"note": self.note}
         if self.state_prices is not None:
-            det = self.determined
+            det = self.determined if self.determined is not None else np.ones(self.state_prices.size, bool)
 
-            def masked(values: np.ndarray | None) -> list | None:
+            def masked(values: np.ndarray | None) -> list[Any] | None:
                 if values is None:
                     return None
                 return [jsonable(v) if d else None for v, d in zip(values, det, strict=True)]

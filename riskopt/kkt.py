@@ -183,7 +183,8 @@ class KKTSystem:
         return out
 
     def _xi(self, z: np.ndarray) -> np.ndarray:
-        return (self.T @ z + self.t0).reshape((self.n, self.S), order="F")
+        xi: np.ndarray = (self.T @ z + self.t0).reshape((self.n, self.S), order="F")
+        return xi
 
     # ------------------------------------------------------------------ derivatives
     def _factor(self, i: int) -> float:
@@ -285,7 +286,8 @@ class KKTSystem:
         data = np.zeros(len(self.group_names))
         np.maximum.at(data, self.group, np.abs(self.m))
         floor = np.where(data == 0, ZERO_DATA, TINY)  # a group whose data are all zero: absolute
-        return np.maximum(group_scale, floor)[self.group]
+        scale: np.ndarray = np.maximum(group_scale, floor)[self.group]
+        return scale
 
     def local(self, r: Residuals) -> Local:
         """Entry-by-entry relative residuals: stationarity per variable relative to the smaller of
@@ -316,4 +318,5 @@ class KKTSystem:
         touched = self.M_abs[rows].tocsr()
         touched.data = loc.stationarity[touched.indices]
         worst = np.asarray(touched.max(axis=1).todense(), float).ravel() if rows.size else np.zeros(0)
-        return np.maximum(worst, loc.primal[rows])
+        accuracy: np.ndarray = np.maximum(worst, loc.primal[rows])
+        return accuracy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +15,7 @@ __all__ = ["finish_figure", "plot_sharing", "pyplot", "save_figure"]
 MAX_LINES = 12
 
 
-def pyplot():
+def pyplot() -> Any:
     """pyplot, with the non-interactive Agg backend unless pyplot is already in use or we run in an
     IPython kernel (a notebook, or the documentation build, keeps its inline backend and shows
     the figures)."""
@@ -31,7 +32,7 @@ def pyplot():
     return plt
 
 
-def finish_figure(fig, title: str = ""):
+def finish_figure(fig: Any, title: str = "") -> Any:
     """The common tail of every riskopt figure: a suptitle when given, then a tight layout."""
     if title:
         fig.suptitle(title)
@@ -39,7 +40,7 @@ def finish_figure(fig, title: str = ""):
     return fig
 
 
-def save_figure(fig, path: str | Path, *, dpi: int = 110) -> Path:
+def save_figure(fig: Any, path: str | Path, *, dpi: int = 110) -> Path:
     """Write ``fig`` to ``path`` and close it (figures are not kept open across a sweep)."""
     out = Path(path)
     fig.savefig(out, dpi=dpi)

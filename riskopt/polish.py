@@ -337,7 +337,8 @@ def _repair_flat(kkt: KKTSystem, z: np.ndarray, y: np.ndarray, active: np.ndarra
     if out.status != 0:
         return None
     s = out.x[:k] - out.x[k:]
-    return z + V @ s
+    moved: np.ndarray = z + V @ s
+    return moved
 
 
 def _solve_augmented(D: sps.csr_matrix, U: sps.csc_matrix, c: np.ndarray, E: sps.csr_matrix,

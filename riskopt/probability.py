@@ -205,7 +205,7 @@ def search_cumulated(p: Any, levels: Any, side: str = "right", *,
     a = np.atleast_1d(np.asarray(levels, float)).astype(float)
     n = p.size
     S, total = _cumulated_total(p)
-    m = np.clip(np.searchsorted(S, a, side=side) - 1, 0, n - 1)
+    m = np.clip(np.searchsorted(S, a, side="right" if side == "right" else "left") - 1, 0, n - 1)
     eps = float(np.finfo(float).eps)
     # |S~_k - S_k| <= (3 eps + n^2 eps^2) max(S_k, a) near a for the compensated cumulation (one
     # rounding per partial sum, the total and the division); 20x that, and an absolute floor for
@@ -220,7 +220,8 @@ def search_cumulated(p: Any, levels: Any, side: str = "right", *,
         exact = _ExactCumulation(p, S, _boundaries(values, n))
         for i in np.flatnonzero(~sure & inside).tolist():
             m[i], frac[i] = exact.search(float(a[i]), side, float(margin[i]))
-        total = exact.normaliser / (1 << _SCALE)
+        if exact.normaliser is not None:
+            total = exact.normaliser / (1 << _SCALE)
     return m, frac, total
 
 
@@ -311,7 +312,8 @@ class Law:
         return float(val)
 
 
-def integrate_sf(f: Callable, a: float, b: float, breaks: np.ndarray, nodes: int = 64) -> float:
+def integrate_sf(f: Callable[[np.ndarray], np.ndarray], a: float, b: float, breaks: np.ndarray,
+                 nodes: int = 64) -> float:
     """Gauss-Legendre integral of ``f`` on [a, b], split at ``breaks`` (kinks of ``f``)."""
     pts = np.unique(np.concatenate([[a, b], np.asarray(breaks, float)]))
     pts = pts[(pts >= a) & (pts <= b)]
@@ -322,7 +324,8 @@ def integrate_sf(f: Callable, a: float, b: float, breaks: np.ndarray, nodes: int
     return float(np.sum(half[:, None] * w[None, :] * f(xs)))
 
 
-def _quad_u(ppf: Callable) -> tuple[float, float]:
+def _quad_u(ppf: Callable[[float], Any]) -> tuple[float, float]:
     from scipy import integrate
 
-    return integrate.quad(lambda u: float(ppf(u)), 0.0, 1.0, limit=200)
+    value, error = integrate.quad(lambda u: float(ppf(u)), 0.0, 1.0, limit=200)
+    return float(value), float(error)

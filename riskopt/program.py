@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import cvxpy as cp
@@ -219,7 +219,7 @@ class AllocationView(Mapping[str, cp.Expression]):
         except KeyError:
             raise ModelError("agent", name, f"one of {list(self._index)}") from None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._index)
 
     def __len__(self) -> int:
@@ -297,13 +297,15 @@ class SharingProgram(Program):
         parts = []
         self.linear_rows: dict[int, np.ndarray] = {}
         if linear:
-            W = np.vstack([self._monotone_row(on_atoms[i]) for i in linear])
+            W = np.vstack([self._monotone_row(m) for i in linear if (m := on_atoms[i]) is not None])
             self.linear_rows = {i: W[k] for k, i in enumerate(linear)}
+            assert block.F is not None  # comonotone blocks carry F
             F = block.F if len(linear) == n else block.F[linear, :]
             parts.append((linear, cp.sum(cp.multiply(W, F), axis=1)))
         if other:
             xi = block.xi if len(other) == n else block.xi[other, :]
-            form = oriented_forms([measures[i] for i in other], xi, self.space, self.orientation)
+            form = oriented_forms([measures[i] for i in other], xi, self.space,
+                                  "utility" if self.orientation == "utility" else "risk")
             for group, by_agent in form.constraints.items():
                 for pos, c in sorted(by_agent.items()):
                     name = self.agents[other[pos]].name

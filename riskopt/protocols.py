@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import cvxpy as cp
 import numpy as np
@@ -35,10 +35,17 @@ class ConstraintGroup:
 class NamedProgram(Protocol):
     """A program of named variables and constraint groups over one cvxpy problem."""
 
-    name: str
-    sense: Literal["min", "max"]
-    variables: dict[str, cp.Variable]
-    groups: dict[str, ConstraintGroup]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sense(self) -> str: ...
+
+    @property
+    def variables(self) -> Mapping[str, cp.Variable]: ...
+
+    @property
+    def groups(self) -> Mapping[str, ConstraintGroup]: ...
 
     @property
     def problem(self) -> cp.Problem: ...
@@ -47,12 +54,23 @@ class NamedProgram(Protocol):
 class SharingModel(NamedProgram, Protocol):
     """A risk-sharing program: agents, the allocation block, weights and orientation."""
 
-    space: Scenarios
-    agents: Sequence[Agent]
-    block: AllocationBlock
-    weights: cp.Parameter
-    orientation: Literal["utility", "risk"]
-    linear_rows: Mapping[int, np.ndarray]
+    @property
+    def space(self) -> Scenarios: ...
+
+    @property
+    def agents(self) -> Sequence[Agent]: ...
+
+    @property
+    def block(self) -> AllocationBlock: ...
+
+    @property
+    def weights(self) -> cp.Parameter: ...
+
+    @property
+    def orientation(self) -> str: ...
+
+    @property
+    def linear_rows(self) -> Mapping[int, np.ndarray]: ...
 
     @property
     def probs(self) -> np.ndarray: ...

@@ -18,17 +18,38 @@ __all__ = ["SolutionView", "format_table", "solution_table"]
 class SolutionView(Protocol):
     """What the solution table and figure read (a :class:`~riskopt.solution.Solution` is one)."""
 
-    status: Status
-    objective: float | None
-    program: str
-    sense: str
-    solver: SolveReport
-    certificate: Certificate | None
-    agents: tuple[dict[str, Any], ...]
-    prices: Prices
-    aggregate: np.ndarray | None
-    allocation: Mapping[str, np.ndarray]
-    extra: Mapping[str, Any]
+    @property
+    def status(self) -> Status: ...
+
+    @property
+    def objective(self) -> float | None: ...
+
+    @property
+    def program(self) -> str: ...
+
+    @property
+    def sense(self) -> str: ...
+
+    @property
+    def solver(self) -> SolveReport: ...
+
+    @property
+    def certificate(self) -> Certificate | None: ...
+
+    @property
+    def agents(self) -> tuple[dict[str, Any], ...]: ...
+
+    @property
+    def prices(self) -> Prices: ...
+
+    @property
+    def aggregate(self) -> np.ndarray | None: ...
+
+    @property
+    def allocation(self) -> Mapping[str, np.ndarray]: ...
+
+    @property
+    def extra(self) -> Mapping[str, Any]: ...
 
 
 def _fmt(v: Any) -> str:
@@ -73,7 +94,8 @@ def solution_table(sol: SolutionView, *, title: str = "", max_states: int = 12) 
         out.append("")
         out.append(format_table(sol.agents, cols))
     pr = sol.prices
-    if pr.state_density is not None and pr.state_density.size <= max_states:
+    if (pr.state_density is not None and pr.state_density.size <= max_states and pr.state_probs is not None
+            and pr.state_prices is not None and pr.determined is not None):
         out.append("")
         rows = [{"state": s, "P": float(p), "density": (float(d) if ok else None),
                  "price": (float(q) if ok else None)}

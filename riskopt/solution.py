@@ -17,7 +17,7 @@ import numpy as np
 
 from .backends.base import SolveReport
 from .certificate import ZERO_DATA, Certificate, relative
-from .data import jsonable, without_timings
+from .data import json_object, jsonable, without_timings
 from .duals import Prices
 from .plots import plot_sharing
 from .protocols import NamedProgram
@@ -86,7 +86,7 @@ class Solution(ResultBase):
                 entry["allocation"] = self.allocation[row["name"]]
             agents.append(entry)
         rep = self.solver
-        return jsonable({
+        return json_object({
             "status": self.status,
             "status_meaning": self.status.meaning,
             "mechanism": self.mechanism,

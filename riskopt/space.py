@@ -147,7 +147,8 @@ class Scenarios(Law):
     def expect(self, values: Any) -> float | np.ndarray:
         """``E[Y] = sum_s p_s Y(s)`` (along the state axis for arrays of several columns)."""
         y = np.asarray(values, float)
-        return self._p @ y
+        expectation: float | np.ndarray = self._p @ y
+        return expectation
 
     def with_variables(self, **variables: Any) -> Scenarios:
         """A copy with extra (or replaced) variables."""
@@ -471,4 +472,5 @@ def gaussian_copula_uniforms(corr: Any, n: int, *, seed: int | None = None,
             chol = np.linalg.cholesky(repaired)
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, r.shape[0])) @ chol.T
-    return special.ndtr(z)
+    uniforms: np.ndarray = special.ndtr(z)
+    return uniforms

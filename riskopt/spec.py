@@ -72,7 +72,14 @@ class Node:
             raise ModelError(self.at(key), value, allowed or _names(kinds))
         return value
 
+    @typing.overload
+    def child(self, key: str) -> Node: ...
+
+    @typing.overload
+    def child(self, key: str, default: None) -> Node | None: ...
+
     def child(self, key: str, default: Any = REQUIRED) -> Node | None:
+        """The sub-table ``key`` (required unless a ``default``, typically ``None``, is given)."""
         value = self.take(key, (dict,), default=default, allowed="a table")
         return None if value is None else Node(value, self.at(key))
 
@@ -227,10 +234,8 @@ def _read_type(tp: Any, node: Node, key: str, opt: Option, context: Context) -> 
         if value not in args:
             raise ModelError(node.at(key), value, opt.allowed or f"one of {list(args)}")
         return value
-    if dataclasses.is_dataclass(tp):
-        child = node.child(key)
-        assert child is not None
-        return read_spec(tp, child, context)  # type: ignore[arg-type]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return read_spec(tp, node.child(key), context)
     if origin is tuple and args and args[-1] is Ellipsis:
         item = args[0]
         raw = node.take(key, list, allowed=opt.allowed or "a list")
@@ -287,9 +292,10 @@ def _nested(tp: Any) -> tuple[type[Any], bool] | None:
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         return _nested(inner[0]) if len(inner) == 1 else None
-    if dataclasses.is_dataclass(tp):
-        return tp, False  # type: ignore[return-value]
-    if origin is tuple and args and args[-1] is Ellipsis and dataclasses.is_dataclass(args[0]):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return tp, False
+    if origin is tuple and args and args[-1] is Ellipsis and isinstance(args[0], type) \
+            and dataclasses.is_dataclass(args[0]):
         return args[0], True
     return None
 

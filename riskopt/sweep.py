@@ -26,6 +26,7 @@ import itertools
 import math
 import sys
 import time
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ def grid(**axes: Iterable[Any]) -> list[Point]:
 def row_status(row: Row) -> Status | None:
     """A row's status when it is one of riskopt's (a task may report anything else)."""
     value = row.get("status")
-    return Status(value) if value in Status._value2member_map_ else None
+    return Status(str(value)) if value in Status._value2member_map_ else None
 
 
 # ------------------------------------------------------------------------------- tasks
@@ -153,7 +154,9 @@ class Dask:
         task graph), then map."""
         task = client.scatter(fn, broadcast=True)
         data = client.scatter(list(items))
-        return client.gather(client.map(lambda f, x: f(x), [task] * len(data), data, pure=False))
+        futures = client.map(lambda f, x: f(x), [task] * len(data), data, pure=False)
+        gathered: list[Any] = client.gather(futures)
+        return gathered
 
 
 def runner_from(spec: str | None) -> Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]:
@@ -232,7 +235,7 @@ def sweep(task: Callable[[Sequence[Point]], list[Row]] | Callable[[Point], Mappi
     if not points:
         return SweepResult([], 0.0)
     if not isinstance(task, (_Pointwise, Compiled)):
-        task = pointwise(task)
+        task = pointwise(typing.cast(Callable[[Point], Mapping[str, Any]], task))
     run = runner if callable(runner) else runner_from(runner)
     n = len(points)
     workers = getattr(run, "workers", None) or 1

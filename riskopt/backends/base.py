@@ -33,7 +33,7 @@ def canon_backend(problem: cp.Problem) -> str | None:
     if size < LARGE_PROGRAM_VARIABLES:
         return None
     # COO arrived in cvxpy 1.7; SCIPY (older) compiles the layer LP about as fast (1.6 s)
-    return getattr(cp.settings, "COO_CANON_BACKEND", cp.settings.SCIPY_CANON_BACKEND)
+    return str(getattr(cp.settings, "COO_CANON_BACKEND", cp.settings.SCIPY_CANON_BACKEND))
 
 
 @dataclass

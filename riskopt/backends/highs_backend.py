@@ -156,7 +156,7 @@ def _single_entry_rows(sf: Any) -> _Bounds:
                    np.concatenate(moved_cols), np.concatenate(moved_coefs), sf.n_rows)
 
 
-def set_options(h, opts: dict[str, Any]) -> None:
+def set_options(h: Any, opts: dict[str, Any]) -> None:
     """Set HiGHS options, refusing unknown names and ill-typed values (HiGHS would ignore them)."""
     import highspy
 

@@ -56,7 +56,7 @@ class PyomoBackend(Backend):
         rows = sf.A.tocsr()
         xs = [m.x[j] for j in range(n)]
 
-        def row_expr(r: int):
+        def row_expr(r: int) -> Any:
             lo, hi = rows.indptr[r], rows.indptr[r + 1]
             return LinearExpression(constant=0.0, linear_coefs=rows.data[lo:hi].tolist(),
                                     linear_vars=[xs[j] for j in rows.indices[lo:hi]])
