@@ -26,3 +26,24 @@ suppress_warnings = ["myst.xref_missing"]
 
 html_theme = "alabaster"
 html_title = "riskopt"
+
+
+# ------------------------------------------------------------------ generated card references
+def _write_card_references(app) -> None:
+    """docs/cards/<mechanism>.md from each mechanism's spec, at every build (riskopt.cards)."""
+    from pathlib import Path
+
+    from riskopt.cards import MECHANISMS, reference_page
+
+    out = Path(app.srcdir) / "cards"
+    out.mkdir(exist_ok=True)
+    for name, card in sorted(MECHANISMS.items()):
+        if card.spec is not None:
+            text = reference_page(name)
+            path = out / f"{name}.md"
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+
+
+def setup(app):
+    app.connect("builder-inited", _write_card_references)

@@ -28,11 +28,36 @@ from pathlib import Path
 from typing import Any
 
 from . import mechanisms
-from .cardschema import MAX_AGENTS, MAX_STATES, CardMechanism, Draws, Node, SolverChoice, read_solver
+from .cardschema import (
+    MAX_AGENTS,
+    MAX_STATES,
+    CardMechanism,
+    Draws,
+    Node,
+    SolverChoice,
+    model_rows,
+    read_solver,
+    solver_rows,
+)
 from .errors import ModelError
+from .spec import Row, reference
 
-__all__ = ["MAX_AGENTS", "MAX_STATES", "MECHANISMS", "Card", "CardMechanism", "CardPoint", "bundled_card",
-           "load_card", "parse_card", "read_card_data", "run_card", "set_path"]
+__all__ = [
+    "MAX_AGENTS",
+    "MAX_STATES",
+    "MECHANISMS",
+    "Card",
+    "CardMechanism",
+    "CardPoint",
+    "bundled_card",
+    "load_card",
+    "parse_card",
+    "read_card_data",
+    "reference_page",
+    "reference_rows",
+    "run_card",
+    "set_path",
+]
 
 
 def _discover() -> dict[str, CardMechanism]:
@@ -223,3 +248,30 @@ class CardPoint:
                 row.update({f"{a.get('name')}.{k}": v for k, v in a.items()
                             if k != "name" and isinstance(v, (int, float))})
         return row
+
+
+def reference_rows(mechanism: str) -> list[Row]:
+    """Every key a card of ``mechanism`` accepts: ``[model]``, the mechanism's spec, ``[solver]``."""
+    card = MECHANISMS[mechanism]
+    if card.spec is None:
+        raise ModelError("mechanism", mechanism, "a mechanism whose card is read from a spec")
+    return [*model_rows(), *reference(card.spec), *solver_rows()]
+
+
+def reference_page(mechanism: str) -> str:
+    """The generated card reference page of a mechanism (markdown; built with the docs)."""
+    card = MECHANISMS[mechanism]
+    lines = [f"# `{mechanism}` cards", "",
+             f"{card.summary}" if card.summary else "",
+             "",
+             "Generated from the mechanism's spec (its field metadata is what the card reader uses: one "
+             "declaration, so this page and the reader cannot disagree). Paths are TOML paths; `[]` "
+             "marks an array of tables; `<agent>.measure` stands for `agents[].measure` and "
+             "`pool.measure`.", "",
+             "| key | type | default | allowed | help |", "|---|---|---|---|---|"]
+    for r in reference_rows(mechanism):
+        help_ = r.help + (f" ({r.units})" if r.units else "")
+        default = f"`{r.default}`" if r.default not in ("required", "") else r.default
+        cells = [f"`{r.path}`", r.kind, default, r.allowed, help_]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -427,13 +427,16 @@ def _annotation(annotation: Any) -> str:
 @dataclass(frozen=True)
 class CardMechanism:
     """How a mechanism joins the card format: ``name`` (the ``[model] mechanism`` value), a reader
-    ``reader(root: Node, draws: Draws) -> spec`` that validates the mechanism's own sections, and a
-    runner ``runner(spec, backend, solver, options) -> result``; a result has ``to_dict()``,
-    ``table(title)`` and ``plot(path, title)``. A mechanism module exposes one as ``CARD``."""
+    ``reader(root: Node, draws: Draws) -> spec`` that validates the mechanism's own sections, a
+    runner ``runner(spec, backend, solver, options) -> result`` (a :class:`~riskopt.result.Result`)
+    and the ``spec`` dataclass whose field metadata documents the card (the generated reference).
+    A mechanism package exposes one as ``CARD`` (or several as ``CARDS``)."""
 
     name: str
     reader: Callable[[Node, Draws], Any]
     runner: Callable[..., Any]
+    spec: type[Any] | None = None
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -449,6 +452,25 @@ class SolverChoice:
         same = backend is None or backend == self.backend
         return (backend or self.backend, solver or (self.solver if same else None),
                 dict(self.options) if same else {})
+
+
+def model_rows() -> list[Row]:
+    """Reference rows of ``[model]`` (every card has it)."""
+    return [Row("model.name", "string", "the file name", "", "", "the model's name"),
+            Row("model.mechanism", "string", '"pareto"', "a registered mechanism", "",
+                "which mechanism reads the other sections"),
+            Row("model.description", "string", '""', "", "", "free text"),
+            Row("model.seed", "integer", "none", "an integer >= 0", "",
+                "the seed of every random draw (random specs, scenario generators, menus)")]
+
+
+def solver_rows() -> list[Row]:
+    """Reference rows of ``[solver]`` (every card may have it)."""
+    return [Row("solver.backend", "string", '"cvxpy"', "cvxpy | highs | pyomo", "", "the backend"),
+            Row("solver.solver", "string", "the backend's default", "a solver the backend offers "
+                "(riskopt list)", "", "the solver"),
+            Row("solver.options", "table", "{}", "options the solver accepts", "",
+                "solver options (e.g. Clarabel's tol_gap_abs), recorded in the result")]
 
 
 def read_solver(root: Node) -> SolverChoice:

@@ -95,6 +95,7 @@ def _run(spec: ParetoSpec, backend: str, solver: str | None, options: dict[str, 
     return solve(spec, method="auto", backend=backend, solver=solver, **options)
 
 
-CARD = CardMechanism("pareto", _read, _run)
+CARD = CardMechanism("pareto", _read, _run, ParetoSpec,
+                     "Pareto optima and Borch-Wilson welfare of agents sharing X over an allocation set.")
 MECHANISM = register_mechanism(Mechanism("pareto", ParetoSpec, solve, ("fast", "program"),
                                          "Pareto optima and Borch-Wilson welfare"))
