@@ -46,17 +46,22 @@ class Exponential(Law):
         if not (np.isfinite(self.rate) and self.rate > 0):
             raise ModelError("rate", self.rate, "a finite number > 0")
 
-    def sf(self, x):
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        """``exp(-rate x)`` for ``x >= 0``, 1 below."""
         x = np.asarray(x, float)
         return np.where(x < 0, 1.0, np.exp(-self.rate * np.maximum(x, 0.0)))
 
-    def ppf(self, u):
-        return -np.log1p(-np.asarray(u, float)) / self.rate
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        """``-log(1 - u) / rate``."""
+        out: np.ndarray = -np.log1p(-np.asarray(u, float)) / self.rate
+        return out
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
+        """``[0, inf)``."""
         return 0.0, np.inf
 
     def mean(self) -> float:
+        """``1 / rate``."""
         return 1.0 / self.rate
 
 
@@ -71,19 +76,24 @@ class Uniform(Law):
         if not (np.isfinite(self.lo) and np.isfinite(self.hi) and self.hi > self.lo):
             raise ModelError("hi", self.hi, f"a finite number > lo = {self.lo}")
 
-    def sf(self, x):
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        """``(hi - x) / (hi - lo)`` clipped to ``[0, 1]``."""
         return np.clip((self.hi - np.asarray(x, float)) / (self.hi - self.lo), 0.0, 1.0)
 
-    def ppf(self, u):
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        """``lo + u (hi - lo)``."""
         return self.lo + np.asarray(u, float) * (self.hi - self.lo)
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
+        """``[lo, hi]``."""
         return self.lo, self.hi
 
-    def kinks(self):
+    def kinks(self) -> np.ndarray:
+        """The two ends, where ``sf`` bends."""
         return np.array([self.lo, self.hi])
 
     def mean(self) -> float:
+        """``(lo + hi) / 2``."""
         return 0.5 * (self.lo + self.hi)
 
 
@@ -93,19 +103,24 @@ class Dirac(Law):
 
     value: float
 
-    def sf(self, x):
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        """1 below ``value``, 0 at and above."""
         return (np.asarray(x, float) < self.value).astype(float)
 
-    def ppf(self, u):
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        """``value`` for every ``u``."""
         return np.full(np.shape(u), self.value, dtype=float)
 
-    def atoms(self):
+    def atoms(self) -> tuple[np.ndarray, np.ndarray]:
+        """The single atom ``value`` with mass 1."""
         return np.array([self.value]), np.array([1.0])
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
+        """``[value, value]``."""
         return self.value, self.value
 
     def mean(self) -> float:
+        """``value``."""
         return float(self.value)
 
 
@@ -135,23 +150,29 @@ class Censored(Law):
         if not (np.isfinite(self.cap) and self.cap > lo):
             raise ModelError("cap", self.cap, f"a finite number above the lower end {lo} of the law")
 
-    def sf(self, x):
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        """The base ``sf`` below ``cap``, 0 at and above."""
         x = np.asarray(x, float)
         return np.where(x >= self.cap, 0.0, self.base.sf(np.minimum(x, self.cap)))
 
-    def ppf(self, u):
-        return np.minimum(self.base.ppf(u), self.cap)
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        """The base quantile capped at ``cap``."""
+        out: np.ndarray = np.minimum(self.base.ppf(u), self.cap)
+        return out
 
-    def atoms(self):
+    def atoms(self) -> tuple[np.ndarray, np.ndarray]:
+        """The base atoms below ``cap`` and the atom ``P(Y >= cap)`` at ``cap``."""
         v, m = self.base.atoms()
         keep = v < self.cap
         mass = float(self.base.sf(np.nextafter(self.cap, -np.inf)))
         return np.append(v[keep], self.cap), np.append(m[keep], mass)
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
+        """``[lo, cap]`` with ``lo`` the lower end of the base law."""
         return self.base.support()[0], self.cap
 
-    def kinks(self):
+    def kinks(self) -> np.ndarray:
+        """The base kinks below ``cap``, and ``cap``."""
         k = self.base.kinks()
         return np.append(k[k < self.cap], self.cap)
 
@@ -178,10 +199,14 @@ class Mixture(Law):
             raise ModelError("weights", w, f"{len(self.components)} weights, one per component")
         object.__setattr__(self, "weights", w)
 
-    def sf(self, x):
-        return sum(w * np.asarray(c.sf(x), float) for c, w in zip(self.components, self.weights, strict=True))
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        """``sum_k w_k sf_k(x)``."""
+        out: np.ndarray = sum(w * np.asarray(c.sf(x), float)
+                              for c, w in zip(self.components, self.weights, strict=True))
+        return out
 
-    def ppf(self, u):
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        """By bisection on the mixed ``sf``, exact at the atoms."""
         lo, hi = self.support()
         u = np.asarray(u, float)
         q = _ppf_by_bisection(self.sf, u, lo, hi)
@@ -191,8 +216,10 @@ class Mixture(Law):
                 q = np.where((u > top - m) & (u <= top), x, q)
         return q
 
-    def atoms(self):
-        vals, masses = [], []
+    def atoms(self) -> tuple[np.ndarray, np.ndarray]:
+        """The atoms of every component, masses weighted and merged where they coincide."""
+        vals: list[np.ndarray] = []
+        masses: list[np.ndarray] = []
         for c, w in zip(self.components, self.weights, strict=True):
             v, m = c.atoms()
             vals.append(v)
@@ -201,18 +228,22 @@ class Mixture(Law):
         uniq, inv = np.unique(v, return_inverse=True)
         return uniq, np.bincount(inv, weights=m, minlength=uniq.size)
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
+        """The hull of the components' supports."""
         los, his = zip(*(c.support() for c in self.components), strict=True)
         return min(los), max(his)
 
-    def kinks(self):
+    def kinks(self) -> np.ndarray:
+        """The kinks of every component."""
         return np.unique(np.concatenate([c.kinks() for c in self.components]))
 
     def mean(self) -> float:
+        """``sum_k w_k E[L_k]``."""
         return float(sum(w * c.mean() for c, w in zip(self.components, self.weights, strict=True)))
 
 
-def _ppf_by_bisection(sf: Callable, u: np.ndarray, lo: float, hi: float, iters: int = 200) -> np.ndarray:
+def _ppf_by_bisection(sf: Callable[[np.ndarray | float], np.ndarray], u: np.ndarray, lo: float, hi: float,
+                      iters: int = 200) -> np.ndarray:
     """Left-continuous quantile ``inf{x : 1 - sf(x) >= u}`` by vectorised bisection on [lo, hi]."""
     if not np.isfinite(hi):
         hi = lo + 1.0
@@ -261,18 +292,22 @@ class FromSurvival(Law):
         if tail > 1e-12:
             raise ModelError("hi", self.hi, f"an upper bound of the loss (P(X > hi) = {tail:.3g} > 0)")
 
-    def sf(self, x):
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        """``survival`` on ``[lo, hi)``, 1 below ``lo`` and 0 from ``hi`` on."""
         x = np.asarray(x, float)
         inside = np.clip(x, self.lo, self.hi)
         return np.where(x < self.lo, 1.0, np.where(x >= self.hi, 0.0, self.survival(inside)))
 
-    def ppf(self, u):
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        """By bisection on ``sf`` over ``[lo, hi]``."""
         return _ppf_by_bisection(self.sf, np.asarray(u, float), self.lo, self.hi)
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
+        """``[lo, hi]``."""
         return self.lo, self.hi
 
-    def kinks(self):
+    def kinks(self) -> np.ndarray:
+        """The given ``kink_points``."""
         return np.asarray(self.kink_points, float)
 
 
@@ -280,18 +315,24 @@ class FromSurvival(Law):
 class FromScipy(Law):
     """Wrap a frozen continuous ``scipy.stats`` distribution."""
 
-    dist: object
+    dist: Any  # a scipy.stats frozen distribution (scipy is untyped)
 
-    def sf(self, x):
-        return self.dist.sf(x)
+    def sf(self, x: np.ndarray | float) -> np.ndarray:
+        """The distribution's ``sf``."""
+        out: np.ndarray = self.dist.sf(x)
+        return out
 
-    def ppf(self, u):
-        return self.dist.ppf(u)
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        """The distribution's ``ppf``."""
+        out: np.ndarray = self.dist.ppf(u)
+        return out
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
+        """The distribution's support."""
         lo, hi = self.dist.support()
         return float(lo), float(hi)
 
     def mean(self) -> float:
+        """The distribution's mean."""
         return float(self.dist.mean())
 

@@ -104,9 +104,11 @@ class Curvature:
 
     @property
     def rank(self) -> int:
+        """Number of low-rank terms (columns of ``factors``)."""
         return 0 if self.factors is None else int(self.factors.shape[1])
 
     def dense(self) -> np.ndarray:
+        """The ``S x S`` matrix."""
         H = np.diag(self.diagonal)
         if self.factors is not None and self.weights is not None:
             H = H + (self.factors * self.weights) @ self.factors.T
@@ -137,16 +139,18 @@ class Measure:
 
     name: ClassVar[str] = "measure"
     orientation: ClassVar[Orientation] = "risk"
+    # flags are plain class attributes (not ClassVar): some measures set them per instance from their
+    # parameters (a distortion is convex iff h is concave, a credal set inherits its base's flags)
     #: cash invariance: U(xi + c) = U(xi) + c  (rho(L + c) = rho(L) + c)
-    monetary: ClassVar[bool] = False
+    monetary: bool = False
     #: the optimisation direction is convex: a convex risk measure / a concave utility
-    convex: ClassVar[bool] = True
+    convex: bool = True
     #: depends on the law of its argument under P only
     law_invariant: bool = True
     #: additive on comonotone pairs (then linear on monotone functions of X)
     comonotone_additive: ClassVar[bool] = False
     #: the value is finite on every bounded input and smooth enough for a gradient
-    differentiable: ClassVar[bool] = False
+    differentiable: bool = False
 
     # ------------------------------------------------------------------ protocol
     @classmethod
@@ -287,7 +291,7 @@ def oriented_forms(measures: Sequence[Measure], X: cp.Expression, space: Scenari
     return Form(in_agent_order(parts), cons)
 
 
-def in_agent_order(parts: Sequence[tuple[Sequence[int], cp.Expression]]) -> cp.Expression:
+def in_agent_order(parts: Sequence[tuple[Sequence[int] | np.ndarray, cp.Expression]]) -> cp.Expression:
     """One vector from pieces ``(agents, expression)`` that cover the agents: entry ``i`` is agent
     ``i``'s (a gather by the inverse permutation, not an ``n x n`` permutation matrix, which at
     20,000 agents would be 3.2 GB)."""

@@ -40,6 +40,7 @@ class Capacity:
             self._check()
 
     def __call__(self, mask: np.ndarray) -> float:
+        """``c(A)`` for the event given by a boolean mask over the states."""
         return float(self.fn(np.asarray(mask, bool)))
 
     @classmethod
@@ -161,6 +162,7 @@ class Choquet(Measure):
         self.monetary = capacity.normalised
 
     def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
+        """``sum_k L_(k) [c(A_k) - c(A_{k-1})]`` with states sorted by decreasing loss."""
         n = probabilities(space).size
         if n != self.capacity.n_states:
             raise ModelError("capacity", f"{self.capacity.n_states} states", f"one per state ({n})")
@@ -179,4 +181,5 @@ class Choquet(Measure):
         return w
 
     def describe(self) -> str:
+        """The number of states of the capacity."""
         return f"choquet(capacity on {self.capacity.n_states} states)"

@@ -7,7 +7,8 @@ Its gradient is the Esscher tilt ``Q_s = q_s exp(-gamma xi_s) / E_Q[exp(-gamma x
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import cvxpy as cp
 import numpy as np
@@ -44,12 +45,15 @@ class Entropic(SubjectiveLaw, Measure):
         q = self.weights(space)
         xv = state_values(x, q.size)
         with np.errstate(divide="ignore"):
-            return np.log(q) - self.gamma * xv
+            z: np.ndarray = np.log(q) - self.gamma * xv
+        return z
 
     def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
+        """``-LSE(log q - gamma x) / gamma``."""
         return float(-_lse(self._exponents(x, space)) / self.gamma)
 
     def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        """The Esscher tilt ``q exp(-gamma x) / E_q[exp(-gamma x)]``."""
         z = self._exponents(x, space)
         return np.exp(z - _lse(z))
 
@@ -59,15 +63,17 @@ class Entropic(SubjectiveLaw, Measure):
         return Curvature(-self.gamma * q, q[:, None], np.array([self.gamma]))
 
     @classmethod
-    def batch_form(cls, measures, X, space) -> Form:
+    def batch_form(cls, measures: Sequence[Measure], X: cp.Expression,
+                   space: Scenarios | np.ndarray) -> Form:
         """``-(1/gamma_i) LSE(log q_i - gamma_i X_i)`` for every row, one vectorised atom.
 
         States where a law vanishes are left out of that row's sum; rows with different supports
         are built in groups of equal support.
         """
-        gamma = np.array([m.gamma for m in measures])
-        exprs = []
-        for rows, logq, Xg in support_blocks(law_matrix(measures, space), X):
+        agents = cast("Sequence[Entropic]", measures)  # a batch holds one class (oriented_forms)
+        gamma = np.array([m.gamma for m in agents])
+        exprs: list[tuple[np.ndarray, cp.Expression]] = []
+        for rows, logq, Xg in support_blocks(law_matrix(agents, space), X):
             lse = cp.log_sum_exp(logq - cp.multiply(gamma[rows, None], Xg), axis=1)
             exprs.append((rows, -cp.multiply(1.0 / gamma[rows], lse)))
         if len(exprs) == 1:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import cvxpy as cp
 import numpy as np
@@ -79,18 +79,24 @@ class Expectation(SubjectiveLaw, Measure):
         self._init_law(law)
 
     def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
+        """``sum_s q_s x_s``."""
         q = self.weights(space)
         return float(q @ state_values(x, q.size))
 
     @classmethod
-    def batch_form(cls, measures, X, space) -> Form:
-        Q = law_matrix(measures, space)
+    def batch_form(cls, measures: Sequence[Measure], X: cp.Expression,
+                   space: Scenarios | np.ndarray) -> Form:
+        """``sum_s Q_is X_is`` for every row, one vectorised expression."""
+        # a batch holds measures of one class (oriented_forms groups them by type)
+        Q = law_matrix(cast("Sequence[Expectation]", measures), space)
         return Form(cp.sum(cp.multiply(Q, X), axis=1))
 
     def monotone_weights(self, probs: np.ndarray, increasing: bool = True) -> np.ndarray:
+        """The probabilities themselves: an expectation is linear."""
         return self.weights(probs)
 
     def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        """The probabilities ``q`` (constant)."""
         return self.weights(space).copy()
 
     def curvature(self, x: Any, space: Scenarios | np.ndarray) -> Curvature:

@@ -14,8 +14,8 @@ true number is beyond the largest double (about 1.8e308).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, cast
 
 import cvxpy as cp
 import numpy as np
@@ -66,12 +66,15 @@ class UtilityFunction:
     lower: float = -np.inf
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
+        """``u(z)`` elementwise."""
         raise NotImplementedError
 
     def derivative(self, z: np.ndarray) -> np.ndarray:
+        """``u'(z)`` elementwise."""
         raise NotImplementedError
 
     def second_derivative(self, z: np.ndarray) -> np.ndarray:
+        """``u''(z)`` elementwise."""
         raise NotImplementedError
 
     def cvx(self, z: cp.Expression) -> cp.Expression:
@@ -85,17 +88,20 @@ class UtilityFunction:
 
     def weighted_derivative(self, q: np.ndarray, z: np.ndarray) -> np.ndarray:
         """``q_s u'(z_s)``."""
-        return q * self.derivative(z)
+        out: np.ndarray = q * self.derivative(z)
+        return out
 
     def weighted_second_derivative(self, q: np.ndarray, z: np.ndarray) -> np.ndarray:
         """``q_s u''(z_s)``."""
-        return q * self.second_derivative(z)
+        out: np.ndarray = q * self.second_derivative(z)
+        return out
 
     def cvx_expectation(self, Q: np.ndarray, Z: cp.Expression) -> cp.Expression:
         """``sum_s Q_is u(Z_is)`` for every row ``i`` (concave in ``Z``)."""
         return cp.sum(cp.multiply(Q, self.cvx(Z)), axis=1)
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[Any, ...]:
+        """Name and parameters: equal keys mean the same function (batched together)."""
         return (self.name, *vars(self).values())
 
 
@@ -106,19 +112,23 @@ class CARA(UtilityFunction):
     def __init__(self, gamma: float):
         self.gamma = positive("gamma", gamma, "risk aversion")
 
-    def __call__(self, z):
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        """``-expm1(-gamma z) / gamma``."""
         return -np.expm1(-self.gamma * np.asarray(z, float)) / self.gamma
 
-    def derivative(self, z):
+    def derivative(self, z: np.ndarray) -> np.ndarray:
+        """``exp(-gamma z)``."""
         return np.exp(-self.gamma * np.asarray(z, float))
 
-    def second_derivative(self, z):
+    def second_derivative(self, z: np.ndarray) -> np.ndarray:
+        """``-gamma exp(-gamma z)``."""
         return -self.gamma * np.exp(-self.gamma * np.asarray(z, float))
 
-    def cvx(self, z):
+    def cvx(self, z: cp.Expression) -> cp.Expression:
+        """``(1 - exp(-gamma z)) / gamma``."""
         return (1 - cp.exp(-self.gamma * z)) / self.gamma
 
-    def expectation(self, q, z) -> float:
+    def expectation(self, q: np.ndarray, z: np.ndarray) -> float:
         """``E_q[u(z)] = (1 - E) / gamma`` with ``E = E_q[exp(-gamma z)] = exp(L)``,
         ``L = LSE(log q - gamma z)``.
 
@@ -137,19 +147,19 @@ class CARA(UtilityFunction):
             terms[big] = np.exp(np.log(q[big]) + a[big]) - q[big]
             return float(-np.sum(terms) / self.gamma)
 
-    def weighted_derivative(self, q, z):
+    def weighted_derivative(self, q: np.ndarray, z: np.ndarray) -> np.ndarray:
         """``q exp(-gamma z)``, as ``exp(log q - gamma z)`` where ``exp(-gamma z)`` overflows."""
         a = -self.gamma * np.asarray(z, float)
         with np.errstate(over="ignore", under="ignore"):
             return _weighted(np.asarray(q, float), np.exp(a), a)
 
-    def weighted_second_derivative(self, q, z):
+    def weighted_second_derivative(self, q: np.ndarray, z: np.ndarray) -> np.ndarray:
         """``-gamma q exp(-gamma z)`` (the log domain through ``log gamma + log q - gamma z``)."""
         a = -self.gamma * np.asarray(z, float)
         with np.errstate(over="ignore", under="ignore"):
             return -_weighted(np.asarray(q, float), self.gamma * np.exp(a), np.log(self.gamma) + a)
 
-    def cvx_expectation(self, Q, Z):
+    def cvx_expectation(self, Q: np.ndarray, Z: cp.Expression) -> cp.Expression:
         """``(1 - sum_s exp(log Q_is - gamma Z_is)) / gamma``: the probabilities inside the exponent,
         so that no coefficient ``q e^(-gamma z)`` reaches the solver; rows are grouped by support."""
         parts = [(rows, (1 - cp.sum(cp.exp(logq - self.gamma * Zg), axis=1)) / self.gamma)
@@ -177,7 +187,8 @@ class CRRA(UtilityFunction):
     def _const(self) -> float:
         if self.shift == 0 and self.eta >= 1:
             return 0.0
-        return np.log(self.shift) if self.eta == 1 else self.shift ** (1 - self.eta) / (1 - self.eta)
+        c: float = np.log(self.shift) if self.eta == 1 else self.shift ** (1 - self.eta) / (1 - self.eta)
+        return c
 
     def _parts(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(sign, c, base, y)`` with ``u = sign c base^(1-eta)`` (``c >= 0`` at most ``|log(y/s)|``).
@@ -199,34 +210,40 @@ class CRRA(UtilityFunction):
         z = np.asarray(z, float)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.shift == 0:
-                return np.log(z)
+                log_z: np.ndarray = np.log(z)
+                return log_z
             near = np.abs(z) <= 0.5 * self.shift
             return np.where(near, np.log1p(np.where(near, z, 0.0) / self.shift),
                             np.log(z + self.shift) - np.log(self.shift))
 
-    def __call__(self, z):
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        """``sign c base^(1-eta)`` (:meth:`_parts`), ``log(1 + z / s)`` for ``eta = 1``."""
         if self.eta == 1:
             return self._log_ratio(z)
         sign, c, base, _ = self._parts(z)
         k = 1 - self.eta
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return sign * _weighted(c, np.power(base, k), k * np.log(base))
+            u: np.ndarray = sign * _weighted(c, np.power(base, k), k * np.log(base))
+            return u
 
-    def derivative(self, z):
+    def derivative(self, z: np.ndarray) -> np.ndarray:
+        """``(z + s)^-eta``."""
         with np.errstate(divide="ignore", over="ignore"):
             return (np.asarray(z, float) + self.shift) ** (-self.eta)
 
-    def second_derivative(self, z):
+    def second_derivative(self, z: np.ndarray) -> np.ndarray:
+        """``-eta (z + s)^(-eta-1)``."""
         with np.errstate(divide="ignore", over="ignore"):
             return -self.eta * (np.asarray(z, float) + self.shift) ** (-self.eta - 1)
 
-    def cvx(self, z):
+    def cvx(self, z: cp.Expression) -> cp.Expression:
+        """``log`` or power of ``z + s`` less the constant ``u(0)`` (concave)."""
         y = z + self.shift
         if self.eta == 1:
             return cp.log(y) - self._const()
         return cp.power(y, 1 - self.eta) / (1 - self.eta) - self._const()
 
-    def expectation(self, q, z) -> float:
+    def expectation(self, q: np.ndarray, z: np.ndarray) -> float:
         """``sum_s q_s u(z_s)`` with each term ``sign c (q base^(1-eta))``, the product in the log domain
         where ``base^(1-eta)`` overflows (``eta > 1``, ``y`` tiny)."""
         q = np.asarray(q, float)
@@ -238,13 +255,13 @@ class CRRA(UtilityFunction):
             qtop = _weighted(q, np.power(base, k), k * np.log(base))
             return float(np.sum(sign * c * qtop))
 
-    def weighted_derivative(self, q, z):
+    def weighted_derivative(self, q: np.ndarray, z: np.ndarray) -> np.ndarray:
         """``q y^-eta``, as ``exp(log q - eta log y)`` where ``y^-eta`` overflows."""
         y = np.asarray(z, float) + self.shift
         with np.errstate(divide="ignore", over="ignore"):
             return _weighted(np.asarray(q, float), np.power(y, -self.eta), -self.eta * np.log(y))
 
-    def weighted_second_derivative(self, q, z):
+    def weighted_second_derivative(self, q: np.ndarray, z: np.ndarray) -> np.ndarray:
         """``-eta q y^(-eta-1)`` (log domain as for the derivative)."""
         y = np.asarray(z, float) + self.shift
         with np.errstate(divide="ignore", over="ignore"):
@@ -314,6 +331,7 @@ class ExpectedUtility(SubjectiveLaw, Measure):
         return float(self.u.expectation(q[pos], z[pos]))
 
     def gradient(self, x: Any, space: Scenarios | np.ndarray) -> np.ndarray:
+        """``q u'(w + x)`` (0 on states of zero probability)."""
         q = self.weights(space)
         z = self._argument(x, q)
         out = np.zeros_like(q)
@@ -329,17 +347,20 @@ class ExpectedUtility(SubjectiveLaw, Measure):
         return Curvature(d)
 
     @classmethod
-    def batch_form(cls, measures, X, space) -> Form:
+    def batch_form(cls, measures: Sequence[Measure], X: cp.Expression,
+                   space: Scenarios | np.ndarray) -> Form:
         """Vectorised when the agents share one utility function and wealth; else row by row."""
-        Q = law_matrix(measures, space)
-        first = measures[0]
+        agents = cast("Sequence[ExpectedUtility]", measures)  # a batch holds one class (oriented_forms)
+        Q = law_matrix(agents, space)
+        first = agents[0]
         support = np.flatnonzero(Q.max(axis=0) > 0)  # states of zero probability impose no domain
         Qs, Xs = Q[:, support], (X[:, support] if support.size < Q.shape[1] else X)
-        if all(m.u.key() == first.u.key() and m.wealth == first.wealth for m in measures):
+        if all(m.u.key() == first.u.key() and m.wealth == first.wealth for m in agents):
             return Form(first.u.cvx_expectation(Qs, first.wealth + Xs))
-        rows = [m.u.cvx_expectation(Qs[i:i + 1], m.wealth + Xs[i:i + 1, :]) for i, m in enumerate(measures)]
+        rows = [m.u.cvx_expectation(Qs[i:i + 1], m.wealth + Xs[i:i + 1, :]) for i, m in enumerate(agents)]
         return Form(cp.hstack(rows))
 
     def describe(self) -> str:
+        """The utility function with its parameters, and the wealth."""
         params = ", ".join(f"{k}={v:g}" for k, v in vars(self.u).items() if k != "lower")
         return f"expected_utility({self.u.name}({params}), wealth={self.wealth:g})"
