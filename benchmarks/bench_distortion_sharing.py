@@ -5,7 +5,7 @@
 comonotone inf-convolution LP at S = 100,000 in <= 10 s through HiGHS, against the closed form
 rho_{min h}(X). Runners (one LP, three formulations / paths):
 
-* ``layers primal, highspy direct``: :func:`riskopt.mechanisms.distortion_comonotone.solve_layers_highs`
+* ``layers primal, highspy direct``: :func:`riskopt.mechanisms.distortion.solve_layers_highs`
   — the layer LP (one variable per agent and atom, one budget row per atom, sign constraints as
   column bounds) passed as matrices to highspy; build = sort + weights (``np.unique``: S log S),
   compile = matrices into HiGHS, solve = HiGHS (its presolve solves this separable LP outright);
@@ -38,15 +38,24 @@ from typing import Any
 import numpy as np
 
 import riskopt as ro
-from riskopt.measures.convolution import Exponential
-from riskopt.measures.distortion import DualPower, ESDistortion, Power, VaRDistortion, choquet_sorted
-from riskopt.mechanisms.distortion_comonotone import (
+from riskopt.measures.distortion import (
+    DualPower,
+    ESDistortion,
+    ExponentialDistortion,
+    Power,
+    VaRDistortion,
+    choquet_sorted,
+)
+from riskopt.mechanisms.distortion import (
+    PointwiseMin,
     comonotone_inf_convolution,
     layer_program,
     layers_of,
+    lemma3_jackpot,
+    representative,
     solve_layers_highs,
+    tail_program,
 )
-from riskopt.mechanisms.distortion_jackpot import lemma3_jackpot, tail_program
 
 from .harness import Family, Runner, register
 
@@ -116,7 +125,7 @@ def closed(inp: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     res = comonotone_inf_convolution(inp["space"], inp["hs"], method="closed_form")
     total = time.perf_counter() - t0
-    hmin = ro.measures.convolution.PointwiseMin(inp["hs"])
+    hmin = PointwiseMin(inp["hs"])
     ref = choquet_sorted(inp["space"].X, inp["space"].p, hmin)
     return {"total_s": total, "build_s": res.build_s, "status": "closed form rho_(min h)",
             "value_err": _err(res.value, ref), "of_target": total / TARGET_S}
@@ -149,14 +158,15 @@ def theorem3_case(n: int) -> dict[str, Any]:
     rng = np.random.default_rng(3)
     x = np.round(rng.exponential(2.0, size=40), 2)
     space = ro.Scenarios.discrete(x, np.full(40, 1 / 40))
-    hs = [Power(a) if k % 2 == 0 else Exponential(a) for k, a in enumerate(np.linspace(1.1, 5.0, n))]
-    reference = choquet_sorted(space.X, space.p, ro.measures.convolution.representative(hs, "nonnegative"))
+    hs = [Power(a) if k % 2 == 0 else ExponentialDistortion(a)
+          for k, a in enumerate(np.linspace(1.1, 5.0, n))]
+    reference = choquet_sorted(space.X, space.p, representative(hs, "nonnegative"))
     return {"n": n, "space": space, "hs": hs, "reference": reference}
 
 
 def closed_form_t3(inp: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
-    rep = ro.measures.convolution.representative(inp["hs"], "nonnegative")
+    rep = representative(inp["hs"], "nonnegative")
     value = choquet_sorted(inp["space"].X, inp["space"].p, rep)
     return {"total_s": time.perf_counter() - t0, "status": f"rho_h~ = {value:.10f}"}
 

@@ -4,15 +4,15 @@
 Example 1): the welfare optimum over C with the common prior and with credal own-hit intervals
 [0.5 p_i, 1.5 p_i] (max-min utilities; the worst case on C is each farmer's high vertex).
 
-* *log-price Newton*: riskopt's fast path (pandc_welfare.pool_optimum): leave-one-out laws, one-sided
-  pruning at 1e-16 with the state-price check of the dropped atoms, the tilted geometric mean as
-  start, Newton in the log state prices with the KKT certificate. Target: W* and the state-price
-  density within 1e-8 of the closed form in <= 1 s at n = 500.
-* *conic (riskopt general path)*: the same program through ``pareto.welfare`` over
-  AnchoredComonotone (entropic / MaxMin epigraphs, Clarabel at riskopt's defaults) on the same kept
-  atoms; ``ratio`` = its total time over the Newton path's on the same instance. At n = 500 the
-  credal program took 153 s in a one-off run (compile 72 s: 500 MaxMin agents are built one
-  ``log_sum_exp`` per vertex; solve 79 s) and is not repeated here (max size 50).
+* *log-price Newton*: riskopt's fast path (``price_and_choose.pool_optimum``, ``method="fast"``):
+  leave-one-out laws, one-sided pruning at 1e-16 with the state-price check of the dropped atoms,
+  the tilted geometric mean as start, Newton in the log state prices with the KKT certificate.
+  Target: W* and the state-price density within 1e-8 of the closed form in <= 1 s at n = 500.
+* *conic (riskopt general path, ``method="program"``)*: the same program through
+  ``pareto.welfare`` over AnchoredComonotone (entropic / MaxMin epigraphs, Clarabel at riskopt's
+  defaults) on the same kept atoms; ``ratio`` = its total time over the Newton path's on the same
+  instance. At n = 500 the credal program took 153 s in a one-off run (compile 72 s: 500 MaxMin
+  agents are built one ``log_sum_exp`` per vertex; solve 79 s) and is not repeated here (max size 50).
 * *conic + Newton polish*: the conic point polished by the Newton method warm-started at its prices.
 
 Errors are against the closed forms over the *unpruned* support (common prior: the product formula
@@ -35,10 +35,18 @@ from typing import Any
 
 import numpy as np
 
-from riskopt.mechanisms.pandc_conic import conic_comonotone
-from riskopt.mechanisms.pandc_pools import Beliefs, Pool, leave_one_out_laws
-from riskopt.mechanisms.pandc_welfare import geometric_mean_closed_form, pool_optimum
-from riskopt.mechanisms.price_and_choose import GameSpec, MenuSpec, PriceAndChoose, run
+from riskopt.mechanisms.price_and_choose import (
+    Beliefs,
+    GameSpec,
+    MenuSpec,
+    Pool,
+    PriceAndChoose,
+    conic_comonotone,
+    geometric_mean_closed_form,
+    leave_one_out_laws,
+    pool_optimum,
+    solve,
+)
 
 from .harness import Family, Runner, register
 
@@ -83,16 +91,16 @@ def _errors(inp: dict[str, Any], kind: str, W: float, prices: np.ndarray, F: np.
     W_ref, dens_or_logp, alloc = inp["oracle"][kind]
     out: dict[str, Any] = {"W_rel_err": abs(W - W_ref) / abs(W_ref)}
     if kind == "common":
-        density = prices / atoms.probs
+        density = prices / atoms.p
         out["density_maxrel_err"] = float(np.max(np.abs(density / dens_or_logp[:S] - 1)))
-        ref_F = alloc[:, None] * atoms.x[None, :]
+        ref_F = alloc[:, None] * atoms.X[None, :]
     else:
         nu = np.exp(dens_or_logp[:S])
         out["density_maxrel_err"] = float(np.max(np.abs(prices / (nu / nu.sum()) - 1)))
         ref_F = alloc[:, :S]
     diff = F - ref_F
-    material = atoms.probs >= 1e-8
-    w = atoms.probs[material] / atoms.probs[material].sum()
+    material = atoms.p >= 1e-8
+    w = atoms.p[material] / atoms.p[material].sum()
     centred = diff[:, material] - (diff[:, material] @ w)[:, None]
     out["alloc_err_mod_const"] = float(np.abs(centred).max())
     return out
@@ -171,9 +179,9 @@ def pc(kind: str):
         pool = inp["pool"]
         beliefs = Beliefs.common() if kind == "common" else Beliefs.credal(0.5 * pool.p, 1.5 * pool.p)
         t0 = time.perf_counter()
-        res = run(PriceAndChoose(pool, beliefs, inp["menu"], GameSpec(seed=SEED)))
+        res = solve(PriceAndChoose(pool, beliefs, inp["menu"], GameSpec(seed=SEED)))
         total = time.perf_counter() - t0
-        v = res.verification
+        v = res.spne
         return {"total_s": total, "welfare_s": res.timings["welfare_s"], "menu_s": res.timings["menu_s"],
                 "game_s": res.timings["game_s"], "verification_s": res.timings["verification_s"],
                 "status": res.status, "points": res.menu.size, "eta": res.eta,

@@ -31,8 +31,7 @@ from typing import Any
 import numpy as np
 
 import riskopt as ro
-from riskopt.mechanisms.reinsurance_lp import pareto
-from riskopt.mechanisms.reinsurance_market import Insurer, Market, Reinsurer
+from riskopt.mechanisms.reinsurance import InsurerSpec, Market, ReinsurerSpec, pareto
 
 from .harness import Family, Runner, register
 
@@ -43,10 +42,10 @@ def market(n: int, m: int, seed: int = 2025) -> Market:
     rng = np.random.default_rng(seed)
     rates, levels = rng.uniform(2, 4, n), rng.uniform(0.01, 0.2, n)
     loadings, beliefs = rng.uniform(0.05, 0.3, m), rng.uniform(1.5, 3.5, (m, n))
-    insurers = [Insurer(f"insurer {i + 1}", ro.laws.censored_exponential(rates[i], 5.0),
-                        ro.measures.ES(levels[i])) for i in range(n)]
-    reinsurers = [Reinsurer(f"reinsurer {j + 1}", loadings[j],
-                            [ro.laws.censored_exponential(b, 5.0) for b in beliefs[j]]) for j in range(m)]
+    insurers = [InsurerSpec(f"insurer {i + 1}", ro.laws.censored_exponential(rates[i], 5.0),
+                            ro.measures.ES(levels[i])) for i in range(n)]
+    reinsurers = [ReinsurerSpec(f"reinsurer {j + 1}", loadings[j],
+                                [ro.laws.censored_exponential(b, 5.0) for b in beliefs[j]]) for j in range(m)]
     return Market(insurers, reinsurers, bound=5.0)
 
 
@@ -56,10 +55,10 @@ def spne_runner(verify: bool):
         out = inp["market"].spne(cells=G, nodes=2, verify=verify)
         total = time.perf_counter() - t0
         row = {"total_s": total, "status": "ok" if out.individually_rational else "not IR",
-               "layer_cells": inp["market"].n * inp["market"].m * out.extra["grid"]["max_cells_per_insurer"],
-               "breakpoints": out.extra["grid"]["breakpoints"], "V": out.aggregate_risk}
+               "layer_cells": inp["market"].n * inp["market"].m * out.grid.max_cells_per_insurer,
+               "breakpoints": out.grid.breakpoints, "V": out.aggregate_risk}
         if verify:
-            v = out.verification
+            v = out.equilibrium
             row["status"] = "verified" if v.ok else "verification FAILED"
             row["max_deviation_gain"] = float(np.max(v.reinsurer_gain))
         return row
@@ -93,12 +92,12 @@ def lp_runner(backend: str, solver: str | None = None, premiums: str = "dual"):
         t0 = time.perf_counter()
         out = pareto(inp["market"], backend=backend, solver=solver, cells=G, nodes=2, premiums=premiums)
         total = time.perf_counter() - t0
-        rep = out.details["solution"].solver
+        rep = out.solution.solver
         V, ref = out.aggregate_risk, inp["oracle"].aggregate_risk
         reference = (inp["oracle"].cost if premiums == "dual" else inp["oracle"].premium).sum(axis=0)
         return {"total_s": total, "compile_s": rep.compile_s, "solve_s": rep.solve_s,
-                "build_s": rep.build_s, "iterations": rep.iterations, "status": out.extra["solver"]["status"],
-                "variables": out.extra["grid"]["lp_variables"], "V": V,
+                "build_s": rep.build_s, "iterations": rep.iterations, "status": out.solver.status,
+                "variables": out.grid.lp_variables, "V": V,
                 "V_rel_err": abs(V - ref) / abs(ref),
                 "premium_diff": float(np.max(np.abs(out.premium.sum(axis=0) - reference)))}
 

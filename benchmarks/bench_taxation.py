@@ -41,12 +41,17 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from riskopt.mechanisms.disaster_taxation import direct_residual, program_check
-from riskopt.mechanisms.taxation_afpo import solve_afpo
-from riskopt.mechanisms.taxation_disutility import ExponentialFamily
-from riskopt.mechanisms.taxation_economy import Insurer
-from riskopt.mechanisms.taxation_law import AtomLaw
-from riskopt.mechanisms.taxation_storm import StormModel, spec_instance, synthetic_regions
+from riskopt.mechanisms.taxation import (
+    DefaultableInsurer,
+    ExponentialFamily,
+    StormModel,
+    direct_residual,
+    program_check,
+    residual_law,
+    solve_afpo,
+    spec_instance,
+    synthetic_regions,
+)
 from riskopt.solution import without_timings
 
 from .harness import Family, Runner, register
@@ -62,9 +67,10 @@ def afpo_case(scenarios: int) -> dict[str, Any]:
     pi = 1.3 * X.mean(axis=1)
     d = S > K
     eps = (X[:, d] * (1 - K / S[d])).sum(axis=1) / S.size
+    hybrid_law = residual_law(np.maximum(S - K, 0.0))
     return {"names": model.regions.names,
-            "hybrid": (ExponentialFamily(np.ones(w.size), pi, w - pi), AtomLaw(np.maximum(S - K, 0.0)), eps),
-            "pure": (ExponentialFamily(np.ones(w.size), 0.0, w), AtomLaw(S), X.mean(axis=1)),
+            "hybrid": (ExponentialFamily(np.ones(w.size), pi, w - pi), hybrid_law, eps),
+            "pure": (ExponentialFamily(np.ones(w.size), 0.0, w), residual_law(S), X.mean(axis=1)),
             }
 
 
@@ -101,9 +107,9 @@ def _program(bins: int):
         fam, law, e = inp["hybrid"]
         t0 = time.perf_counter()
         out = program_check(fam, law, e, inp["names"], bins=bins)
-        return {"total_s": time.perf_counter() - t0, "compile_s": out["compile_s"], "solve_s": out["solve_s"],
-                "status": out["status"], "fairness_residual": out["fairness_residual"],
-                "alpha_error": out["alpha_max_error"]}
+        return {"total_s": time.perf_counter() - t0, "compile_s": out.compile_s, "solve_s": out.solve_s,
+                "status": out.status, "fairness_residual": out.fairness_residual,
+                "alpha_error": out.alpha_max_error}
 
     return run
 
@@ -184,7 +190,7 @@ def _subprocess_study(code: str) -> dict[str, Any]:
 
 def _study_memory(inp: dict[str, Any]) -> dict[str, Any]:
     out = _subprocess_study(
-        "from riskopt.mechanisms.disaster_taxation import storm_study\n"
+        "from riskopt.mechanisms.taxation import storm_study\n"
         f"r = storm_study(212, {inp['N']})\n"
         "e = r.economy\n"
         "out = {'res': r.verified['hybrid'], 'timings': {**r.timings, **e.timings}}\n")
@@ -222,20 +228,19 @@ def many_case(regions: int) -> dict[str, Any]:
 
 def _many(inp: dict[str, Any]) -> dict[str, Any]:
     if inp["quick"]:  # smoke pass: in this process (a fresh interpreter costs seconds of imports)
-        from riskopt.mechanisms.disaster_taxation import storm_study
+        from riskopt.mechanisms.taxation import storm_study
 
         t0 = time.perf_counter()
-        r = storm_study(inp["n"], inp["N"], insurer=Insurer(theta=0.3, capital=1000.0 * inp["n"] / 212),
-                        factor_rank=20, quantile_step=0.01, verify=False)
+        insurer = DefaultableInsurer(theta=0.3, capital=1000.0 * inp["n"] / 212)
+        r = storm_study(inp["n"], inp["N"], insurer=insurer, factor_rank=20, quantile_step=0.01, verify=False)
         e = r.economy
         return {"total_s": time.perf_counter() - t0, "iterations": e.hybrid.iterations, "status": "ok",
                 "fairness_residual": max(e.hybrid.residual, e.pure.residual),
                 "correlation_error": r.model.correlation_error}
     out = _subprocess_study(
-            "from riskopt.mechanisms.disaster_taxation import storm_study\n"
-            "from riskopt.mechanisms.taxation_economy import Insurer\n"
+            "from riskopt.mechanisms.taxation import DefaultableInsurer, storm_study\n"
             f"n, N = {inp['n']}, {inp['N']}\n"
-            "r = storm_study(n, N, insurer=Insurer(theta=0.3, capital=1000.0 * n / 212),\n"
+            "r = storm_study(n, N, insurer=DefaultableInsurer(theta=0.3, capital=1000.0 * n / 212),\n"
             "                factor_rank=200,\n"
             "                quantile_step=0.01, verify=False)\n"
             "e = r.economy\n"
@@ -271,10 +276,11 @@ def dask_case(scenarios: int) -> dict[str, Any]:
 
 
 def _study_blocks(inp: dict[str, Any], runner: Any):
-    from riskopt.mechanisms.disaster_taxation import storm_study
+    from riskopt.mechanisms.taxation import storm_study
 
     return storm_study(inp["n"], inp["N"], seed=7, streams="blocks", block=8192, runner=runner,
-                       premium_basis="expected", insurer=Insurer(theta=0.3, capital=1000.0 * inp["n"] / 212),
+                       premium_basis="expected",
+                       insurer=DefaultableInsurer(theta=0.3, capital=1000.0 * inp["n"] / 212),
                        verify=False)
 
 

@@ -355,11 +355,13 @@ CONIC_ROUTES = (Route("cvxpy", "CLARABEL"), Route("cvxpy", "ECOS"), Route("cvxpy
 ALL_ROUTES = (*LP_ROUTES, Route("cvxpy", "OSQP"))  # LP-only routes too: a conic program must be refused
 
 
-def solve(inst: Inst, route: Route, aggregate: np.ndarray | None = None) -> ro.Solution | Exception:
+def solve(inst: Inst, route: Route, aggregate: np.ndarray | None = None,
+          program: Any = None) -> ro.Solution | Exception:
     """riskopt's answer on a route: a Solution, or the ModelError/SolveError it raised (anything
-    else propagates: a crash is a failure of the campaign)."""
+    else propagates: a crash is a failure of the campaign). ``program``: re-solve that Program object
+    (a callable building it) instead of a fresh one."""
     try:
-        prog = inst.program(aggregate)
+        prog = inst.program(aggregate) if program is None else program() if callable(program) else program
         return prog.solve(backend=route.backend, solver=route.solver, polish=route.polish, check=False)
     except (ro.ModelError, ro.SolveError) as err:
         assert str(err).strip(), "an error without a message"
@@ -652,7 +654,21 @@ class Ref:
 
 def lp_reference(inst: Inst) -> Ref:
     """The instance as a brute-force LP for scipy's linprog (HiGHS): ``min sum_i w_i r_i`` with
-    ``r_i >= a @ (sign F_i)`` for every piece ``a`` of agent ``i`` (F on the cells)."""
+    ``r_i >= a @ (sign F_i)`` for every piece ``a`` of agent ``i`` (F on the cells).
+
+    Solved in units: the LP's value is linear in the weights and positively homogeneous in the data
+    (X, caps, endowments: every piece is linear), so HiGHS sees weights and data of size 1 (its
+    absolute tolerances would otherwise read costs of 1e-30 as zero) and the value is scaled back."""
+    size, wmax = data_size(inst, inst.data()[1]), float(inst.w().max())
+    if size > 0 and (size != 1.0 or wmax != 1.0):
+        unit = replace(inst, space="raw" if inst.space == "bernoulli" else inst.space,
+                       probs=tuple(inst.data()[0].tolist()), X=tuple((inst.data()[1] / size).tolist()),
+                       hits=(), negate=False, weights=tuple((inst.w() / wmax).tolist()),
+                       caps=None if inst.caps is None else tuple(v / size for v in inst.caps),
+                       endowments=None if inst.endowments is None else
+                       tuple(tuple(v / size for v in e) for e in inst.endowments))
+        ref = lp_reference(unit)
+        return Ref(ref.status, None if ref.value is None else ref.value * size * wmax, ref.how)
     p, X = inst.data()
     cells = cells_of(inst, p, X)
     n, C = inst.n, cells.x.size

@@ -11,8 +11,19 @@ from hypothesis import strategies as st
 from scipy.optimize import brentq, minimize_scalar
 
 import riskopt as ro
-from riskopt.measures.convolution import (
-    Exponential,
+from riskopt.measures.distortion import (
+    Custom,
+    Dual,
+    DualPower,
+    ESDistortion,
+    ExponentialDistortion,
+    PiecewiseLinear,
+    Power,
+    VaRDistortion,
+    Wang,
+    check_distortion,
+)
+from riskopt.mechanisms.distortion import (
     PointwiseMax,
     PointwiseMin,
     attitude,
@@ -24,17 +35,6 @@ from riskopt.measures.convolution import (
     minimum_is_agent,
     representative,
     sup_convolution,
-)
-from riskopt.measures.distortion import (
-    Custom,
-    Dual,
-    DualPower,
-    ESDistortion,
-    PiecewiseLinear,
-    Power,
-    VaRDistortion,
-    Wang,
-    check_distortion,
 )
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -85,7 +85,7 @@ def _two_agent_brute(h1, h2, t):
 
 convex_h = st.one_of(
     st.floats(1.0, 6.0).map(Power),
-    st.floats(0.2, 10.0).map(Exponential),
+    st.floats(0.2, 10.0).map(ExponentialDistortion),
     st.floats(0.2, 1.0).map(DualPower),
     st.floats(0.05, 0.95).map(lambda c: PiecewiseLinear([0, c, 1], [0, c / 3, 1])),
 )
@@ -114,7 +114,7 @@ def test_corner_solution_of_an_exponential_against_a_power():
     """h_exp'(0) = b/(e^b - 1) > 0 = (t^a)'(0): the exponential agent gets nothing until the power
     agent's slope a t^{a-1} reaches it (KKT with t_exp = 0 at the corner)."""
     b, a = 3.0, 2.0
-    conv = inf_convolution([Power(a), Exponential(b)])
+    conv = inf_convolution([Power(a), ExponentialDistortion(b)])
     slope0 = b / np.expm1(b)
     t0 = (slope0 / a) ** (1 / (a - 1))
     t = np.array([0.5 * t0, 0.99 * t0, 1.01 * t0, 0.5, 1.0])
@@ -124,7 +124,7 @@ def test_corner_solution_of_an_exponential_against_a_power():
     inner = split[:, 2:]  # interior: equal slopes = multiplier
     mu = conv.multiplier(t[2:])
     assert np.allclose(derivative(Power(a), inner[0]), mu, rtol=1e-9)
-    assert np.allclose(derivative(Exponential(b), inner[1]), mu, rtol=1e-9)
+    assert np.allclose(derivative(ExponentialDistortion(b), inner[1]), mu, rtol=1e-9)
 
 
 def test_piecewise_linear_kinks_are_exact():
@@ -178,7 +178,7 @@ def test_sup_convolutions():
 
 
 # ------------------------------------------------------------------- Theorem 3 / Example 5
-@pytest.mark.parametrize("h", [Power(2.0), Power(3.5), Exponential(2.0), DualPower(0.5)])
+@pytest.mark.parametrize("h", [Power(2.0), Power(3.5), ExponentialDistortion(2.0), DualPower(0.5)])
 @pytest.mark.parametrize("n", [2, 3, 5])
 def test_example5_homogeneous_closed_forms(h, n):
     """(i) h~(t) = n h(t/n); (ii) h~(t) = n h((n-1+t)/n) - n h((n-1)/n), h~(1) >= 1."""
@@ -191,7 +191,7 @@ def test_example5_homogeneous_closed_forms(h, n):
 
 
 def test_representative_is_a_monotone_riskmetric_not_a_risk_measure():
-    hs = [Power(1.5), Exponential(3.0), Power(4.0)]
+    hs = [Power(1.5), ExponentialDistortion(3.0), Power(4.0)]
     for side in ("nonnegative", "nonpositive"):
         rep = representative(hs, side)
         check_distortion(rep, normalised=False)
@@ -221,7 +221,7 @@ def test_representative_refuses_concave_and_non_normalised_agents():
 def test_dual_subadditivity():
     for h in (DualPower(2.0), ESDistortion(0.2), Wang(0.5), Power(0.4), Power(1.0)):
         assert is_dually_subadditive(h), h
-    for h in (VaRDistortion(0.1), Power(2.0), Exponential(1.0)):
+    for h in (VaRDistortion(0.1), Power(2.0), ExponentialDistortion(1.0)):
         assert not is_dually_subadditive(h), h
 
 
@@ -253,7 +253,7 @@ def test_not_a_distortion_is_named():
 
 @SETTINGS
 @given(h=st.one_of(convex_h, st.floats(1.2, 5).map(DualPower), st.floats(0.1, 0.9).map(Power),
-                   st.floats(-8, -0.2).map(Exponential), st.floats(0.1, 2).map(Wang)),
+                   st.floats(-8, -0.2).map(ExponentialDistortion), st.floats(0.1, 2).map(Wang)),
        s=st.floats(0.02, 0.98))
 def test_derivative_inverse_inverts_the_derivative(h, s):
     """For convex or concave h, the level set at mu = h'(s) contains s -- up to the conditioning
@@ -278,4 +278,4 @@ def test_exponential_distortion_by_name_and_bad_parameters():
     assert m.h.is_convex() and not m.convex
     for bad in (0.0, float("nan"), 1e4):
         with pytest.raises(ro.ModelError, match="b"):
-            Exponential(bad)
+            ExponentialDistortion(bad)

@@ -16,7 +16,7 @@ import riskopt as ro
 from riskopt.degeneracy import allocation_unique, price_intervals, primal_uniqueness
 from riskopt.errors import ModelError
 from riskopt.measures.distortion import DualPower, ESDistortion, Power
-from riskopt.mechanisms.distortion_comonotone import comonotone_inf_convolution, layer_program, layers_of
+from riskopt.mechanisms.distortion import comonotone_inf_convolution, layer_program, layers_of
 from riskopt.mechanisms.pareto import welfare
 from riskopt.program import Program
 

@@ -12,20 +12,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import riskopt as ro
-from riskopt.measures.convolution import Exponential, PointwiseMin, representative
 from riskopt.measures.distortion import (
     DualPower,
+    ExponentialDistortion,
     PiecewiseLinear,
     Power,
     choquet_sorted,
 )
-from riskopt.mechanisms.distortion_jackpot import (
+from riskopt.mechanisms.distortion import (
+    PointwiseMin,
+    inf_convolution,
     jackpot_events,
     jackpot_from_pieces,
     lemma3_jackpot,
+    power_lottery,
+    representative,
+    share,
     tail_program,
+    var_jackpot,
 )
-from riskopt.mechanisms.distortion_sharing import power_lottery, share, var_jackpot
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 M = ro.measures
@@ -44,9 +49,9 @@ X_POS = ro.Scenarios.discrete([0.0, 1.0, 2.5, 4.0, 7.0, 10.0], [0.3, 0.25, 0.2, 
 X_NEG = ro.Scenarios.discrete(-X_POS.X, X_POS.p)
 INSTANCES = {
     "powers n=2": [Power(2.0), Power(3.0)],
-    "power+exponential kink n=3": [Power(1.5), Exponential(2.0), Power(4.0)],
+    "power+exponential kink n=3": [Power(1.5), ExponentialDistortion(2.0), Power(4.0)],
     "piecewise-linear kink n=2": [PiecewiseLinear([0, 0.4, 1], [0, 0.1, 1]), Power(2.5)],
-    "exponentials n=3": [Exponential(0.5), Exponential(3.0), Exponential(8.0)],
+    "exponentials n=3": [ExponentialDistortion(0.5), ExponentialDistortion(3.0), ExponentialDistortion(8.0)],
     "powers n=10": [Power(a) for a in np.linspace(1.1, 5.0, 10)],
 }
 
@@ -76,7 +81,8 @@ def test_tail_program_with_200_agents_is_honest_about_its_accuracy():
     (it used to say optimal). Whatever the status, an ok one must be right to 1e-7."""
     x = np.round(np.random.default_rng(3).exponential(2.0, size=40), 2)
     space = ro.Scenarios.discrete(x, np.full(40, 1 / 40))
-    hs = [Power(a) if k % 2 == 0 else Exponential(a) for k, a in enumerate(np.linspace(1.1, 5.0, 200))]
+    hs = [Power(a) if k % 2 == 0 else ExponentialDistortion(a)
+          for k, a in enumerate(np.linspace(1.1, 5.0, 200))]
     closed = choquet_sorted(space.X, space.p, representative(hs, "nonnegative"))
     sol = tail_program(space, hs).solve(check=False)
     error = abs(sol.objective - closed) / closed
@@ -110,7 +116,7 @@ def test_jackpot_is_a_counter_monotone_allocation_of_x():
 def test_lemma3_events_from_u_and_v_integrate_to_the_pieces():
     """The (W, V) construction: the measure of A_i over the W-interval of an atom is its piece
     f_i(S_k) - f_i(S_{k-1}) (midpoint rule on a 1200 x 1200 grid)."""
-    hs = [Power(1.5), Exponential(2.0), Power(4.0)]
+    hs = [Power(1.5), ExponentialDistortion(2.0), Power(4.0)]
     jp, rep = lemma3_jackpot(X_POS, hs)
     m = 1200
     w = (np.arange(m) + 0.5) / m
@@ -139,14 +145,14 @@ def test_without_randomisation_pieces_must_be_unions_of_states():
 
 
 def test_share_reports_theorem3_and_the_cross_checks():
-    res = share(X_POS, agents(dist(Power(1.5)), dist(Exponential(2.0)), dist(Power(4.0))))
+    res = share(X_POS, agents(dist(Power(1.5)), dist(ExponentialDistortion(2.0)), dist(Power(4.0))))
     assert res.attitude == "risk_seeking" and res.side == "nonnegative"
     v = res.values
-    assert v["unconstrained"] == v["counter_monotone"] < v["comonotone"]
+    assert v.unconstrained == v.counter_monotone < v.comonotone
     assert abs(res.checks["jackpot_minus_closed_form"]) < 1e-12
     assert abs(res.checks["tail_program_minus_closed_form"]) < 1e-8
     assert res.probabilities.sum() == pytest.approx(1.0, abs=1e-14)
-    assert res.agent_values.sum() == pytest.approx(v["unconstrained"], abs=1e-12)
+    assert res.agent_values.sum() == pytest.approx(v.unconstrained, abs=1e-12)
     out = res.to_dict()
     assert set(out["inf_convolution"]) == {"unconstrained", "comonotone", "counter_monotone"}
     assert {"name", "distortion", "value", "probability"} <= set(out["agents"][0])
@@ -160,11 +166,11 @@ def test_table2_through_the_mechanism(a, p, value):
     one = ro.Scenarios.discrete([1.0], [1.0])
     res = share(one, agents(*(dist(Power(x)) for x in a)))
     assert np.round(res.probabilities, 4).tolist() == list(p)
-    assert round(res.values["unconstrained"], 4) == value
+    assert round(res.values.unconstrained, 4) == value
     p_cf, _mu = power_lottery(a)
     assert np.max(np.abs(res.probabilities - p_cf)) < 1e-9
-    assert abs(res.values["unconstrained"] - np.sum(p_cf ** np.asarray(a))) < 1e-9
-    assert res.values["comonotone"] == pytest.approx(1.0, abs=1e-7)
+    assert abs(res.values.unconstrained - np.sum(p_cf ** np.asarray(a))) < 1e-9
+    assert res.values.comonotone == pytest.approx(1.0, abs=1e-7)
 
 
 def test_constant_payoff_scales_and_two_agent_reversal():
@@ -172,7 +178,7 @@ def test_constant_payoff_scales_and_two_agent_reversal():
     (row 1: a = 1.4 gets 0.4871 < 0.5129), with n >= 3 never (Proposition 3(ii))."""
     c = ro.Scenarios.discrete([3.5], [1.0])
     res = share(c, agents(dist(Power(1.2)), dist(Power(1.4))))
-    assert res.values["unconstrained"] == pytest.approx(3.5 * 0.8140991497134822, abs=1e-12)
+    assert res.values.unconstrained == pytest.approx(3.5 * 0.8140991497134822, abs=1e-12)
     assert res.probabilities[1] < res.probabilities[0]
     _p, mu = power_lottery([1.2, 1.4])
     assert mu > 1
@@ -185,7 +191,7 @@ def test_proposition3_ordering_for_three_or_more_agents(a):
     assert mu <= 1 + 1e-12
     order = np.argsort(a)
     assert np.all(np.diff(p[order]) >= -1e-12)
-    conv = ro.measures.convolution.inf_convolution([Power(x) for x in a])
+    conv = inf_convolution([Power(x) for x in a])
     assert np.max(np.abs(conv.split(1.0).ravel() - p)) < 1e-9
 
 
@@ -202,9 +208,9 @@ def test_example1_var_sum_of_levels():
     levels = [0.1, 0.2, 0.15]
     res = share(space, agents(*(M.VaR(a) for a in levels)))
     target = M.VaR(0.45).value(x, space)
-    assert res.values["unconstrained"] == res.values["counter_monotone"] == pytest.approx(target, abs=1e-12)
-    assert res.values["comonotone"] == pytest.approx(M.VaR(0.2).value(x, space), abs=1e-7)
-    assert res.values["comonotone"] > res.values["counter_monotone"]
+    assert res.values.unconstrained == res.values.counter_monotone == pytest.approx(target, abs=1e-12)
+    assert res.values.comonotone == pytest.approx(M.VaR(0.2).value(x, space), abs=1e-7)
+    assert res.values.comonotone > res.values.counter_monotone
     jp = var_jackpot(space, levels)
     assert np.allclose(jp.allocation().sum(axis=0), jp.space.X)
     assert np.allclose(jp.probabilities()[:2], levels[:2])
@@ -243,8 +249,8 @@ def test_example2_es_largest_level_for_all_three(backend):
     target = M.ES(0.5).value(x, space)
     tol = 1e-7 if backend == "cvxpy" else 1e-10
     for k in ("unconstrained", "comonotone", "counter_monotone"):
-        assert res.values[k] == pytest.approx(target, abs=tol), k
-    assert res.theorem2["min_is_agent"] == "agent 2"
+        assert res.values.to_dict()[k] == pytest.approx(target, abs=tol), k
+    assert res.theorem2.min_is_agent == "agent 2"
     assert res.attitude == "risk_averse"
 
 
@@ -256,12 +262,12 @@ def test_theorem2_iii_convex_program_equals_rho_of_min_for_concave_agents():
     ms = [M.ES(0.1), M.Distortion("dual_power", b=3.0), M.Distortion("wang", lam=0.3)]
     res = share(space, agents(*ms), backend="highs")
     target = choquet_sorted(x, space.p, PointwiseMin([m.h for m in ms]))
-    assert res.values["unconstrained"] == pytest.approx(target, abs=1e-9)
-    assert res.values["comonotone"] == pytest.approx(target, abs=1e-9)
-    if res.theorem2["min_is_agent"] is None:
-        assert res.values["counter_monotone"] is None
-        assert "Theorem 2(i)" in res.methods["counter_monotone"]
-    assert res.theorem2["min_concave"] and res.theorem2["min_dually_subadditive"]
+    assert res.values.unconstrained == pytest.approx(target, abs=1e-9)
+    assert res.values.comonotone == pytest.approx(target, abs=1e-9)
+    if res.theorem2.min_is_agent is None:
+        assert res.values.counter_monotone is None
+        assert "Theorem 2(i)" in res.methods.counter_monotone
+    assert res.theorem2.min_concave and res.theorem2.min_dually_subadditive
 
 
 def test_example4_homogeneous_dually_subadditive():
@@ -272,9 +278,9 @@ def test_example4_homogeneous_dually_subadditive():
     res = share(space, agents(h, M.Distortion("dual_power", b=2.0), M.Distortion("dual_power", b=2.0)),
                 backend="highs")
     target = h.value(x, space)
-    assert res.values["unconstrained"] == pytest.approx(target, abs=1e-9)
-    assert res.values["comonotone"] == pytest.approx(target, abs=1e-12)
-    assert res.values["counter_monotone"] == pytest.approx(target, abs=1e-12)
+    assert res.values.unconstrained == pytest.approx(target, abs=1e-9)
+    assert res.values.comonotone == pytest.approx(target, abs=1e-12)
+    assert res.values.counter_monotone == pytest.approx(target, abs=1e-12)
 
 
 def test_theorem2_ii_for_a_non_concave_minimum_agent():
@@ -284,7 +290,7 @@ def test_theorem2_ii_for_a_non_concave_minimum_agent():
     ms = [M.ES(0.3), M.VaR(0.2)]  # min(t/0.3 ^ 1, 1{t > 0.2}) is neither agent's h: undetermined
     res = share(space, agents(*ms))
     assert res.attitude == "general"
-    assert res.values["unconstrained"] is None and res.values["counter_monotone"] is None
+    assert res.values.unconstrained is None and res.values.counter_monotone is None
     assert res.to_dict()["inf_convolution"]["counter_monotone"] is None
 
 
@@ -300,7 +306,7 @@ def test_proposition2_the_coin_bet_drives_the_sum_to_minus_infinity():
     """Why two-sided X is refused: on X = 0 with a fair coin Y = +-1, the allocation (kY, -kY) has
     total risk k [(2 h_1(1/2) - 1) + (2 h_2(1/2) - 1)] -> -infinity for convex h_i != id."""
     coin = ro.Scenarios.discrete([-1.0, 1.0], [0.5, 0.5])
-    h1, h2 = Power(2.0), Exponential(3.0)
+    h1, h2 = Power(2.0), ExponentialDistortion(3.0)
     slope = (2 * float(h1(0.5)) - 1) + (2 * float(h2(0.5)) - 1)
     assert slope < 0
     for k in (1.0, 10.0, 1000.0):
@@ -339,3 +345,37 @@ def test_representative_side_follows_the_sign_of_x():
     # X <= 0: rho_h~(X) = -rho_G(-X), G = ⊞ h~_i
     assert choquet_sorted(X_NEG.X, X_NEG.p, rep) == pytest.approx(
         -choquet_sorted(X_POS.X, X_POS.p, rep.inner), abs=1e-12)
+
+
+# ------------------------------------------------------------------------------- the methods
+@pytest.mark.parametrize("method", ["auto", "fast", "program"])
+def test_every_method_gives_the_same_three_values(method):
+    """Risk averters (Example 2), VaR agents (Example 1) and risk seekers on X <= 0: the values do
+    not depend on the method; "fast" solves nothing on a modelling layer, "program" solves every
+    program (the sharing program, the tail-probability program) and is verified by the closed forms."""
+    x = np.array([-1.0, 0.0, 2.0, 3.0, 3.0, 6.0, 9.0, 12.0])
+    space = ro.Scenarios.equally_weighted(x)
+    es = share(space, agents(M.ES(0.1), M.ES(0.5), M.ES(0.25)), method=method, backend="highs")
+    var = share(space, agents(M.VaR(0.1), M.VaR(0.2), M.VaR(0.15)), method=method, backend="highs")
+    seek = share(X_NEG, agents(dist(Power(2.0)), dist(ExponentialDistortion(3.0))), method=method)
+    for res in (es, var, seek):
+        assert res.status.ok and res.method == method
+        ref = share(res.space, [ro.Agent(n, M.Distortion(h)) for n, h in zip(res.names, res.hs, strict=True)],
+                    backend="highs" if res is not seek else "cvxpy")
+        for k in ("unconstrained", "comonotone", "counter_monotone"):
+            got, want = res.values.to_dict()[k], ref.values.to_dict()[k]
+            assert (got is None and want is None) or got == pytest.approx(want, abs=1e-7), (k, method)
+        assert np.allclose(sum(res.allocation.values()), res.allocation_space.X, atol=1e-9, rtol=0)
+        assert res.agent_values.sum() == pytest.approx(res.objective, abs=1e-7)
+    assert es.values.unconstrained == pytest.approx(M.ES(0.5).value(x, space), abs=1e-9)
+    assert (es.program_allocation is None) == (method == "fast")
+    assert es.comonotone.method == ("direct" if method == "fast" else "program")
+    if method == "program":
+        assert "jackpot_minus_tail_program" in seek.checks and seek.solved
+    if method == "fast":
+        assert not es.solved and "tail_program_status" not in seek.checks
+
+
+def test_unknown_method_is_named():
+    with pytest.raises(ro.ModelError, match="method"):
+        share(X_POS, agents(dist(Power(2.0)), dist(Power(3.0))), method="newton")

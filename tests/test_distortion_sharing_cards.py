@@ -7,6 +7,8 @@ import json
 import pytest
 from _cardkit import MODELS, bundled, run_cli, write
 
+import riskopt as ro
+
 
 @pytest.mark.parametrize(("name", "p", "value"), [("grw_table2_row1", [0.5129, 0.4871], 0.8141),
                                                   ("grw_table2_row2", [0.3371, 0.6629], 0.3992)])
@@ -105,3 +107,75 @@ def test_bad_cards_give_one_line_naming_the_field(capfd, tmp_path, base, mutate,
     assert out == "" and err.count("\n") == 1 and "Traceback" not in err
     assert f"error: {path}" in err, err
     assert fragment in err, err
+
+
+# ------------------------------------------------------------- the specs the cards are read into
+def test_cards_are_read_into_specs_with_their_defaults_written_once():
+    """The card readers are read_spec on SharingSpec / PortfolioSpec: the bundled cards give the
+    specs (agents first, then the space), and a card without [sharing] gets the spec's defaults."""
+    from riskopt.cards import load_card, parse_card
+    from riskopt.mechanisms.distortion import PortfolioSpec, SharingOptions, SharingSpec
+
+    card = load_card(MODELS / "grw_risk_seeking_pair.toml")
+    spec = card.spec
+    assert isinstance(spec, SharingSpec)
+    assert [a.name for a in spec.agents] == ["power", "exponential"] and spec.space.size == 198
+    assert spec.sharing == SharingOptions(randomisation=True, comonotone="program", cross_check=True)
+    doc = bundled("grw_table2_row1")
+    doc.pop("sharing")
+    assert parse_card(doc).spec.sharing == SharingOptions()
+    pm = load_card(MODELS / "grw_portfolio.toml").spec
+    assert isinstance(pm, PortfolioSpec)
+    assert (pm.portfolio.endowment, pm.portfolio.cost, pm.portfolio.grid) == (1.0, 0.3, 201)
+    assert pm.payoff.X.tolist() == [0.8, 2.0]
+
+
+def test_random_agent_parameters_are_drawn_before_the_space():
+    """A [pool] with a random exponent and a random space: the draws follow the field order."""
+    import numpy as np
+
+    from riskopt.cards import parse_card
+
+    doc = {"model": {"name": "r", "mechanism": "distortion_sharing", "seed": 5},
+           "pool": {"count": 3,
+                    "measure": {"name": "distortion", "h": "power", "a": {"uniform": [1.5, 3.0]}}},
+           "space": {"kind": "samples", "values": [1.0, 2.0, 4.0]}}
+    spec = parse_card(doc).spec
+    rng = np.random.default_rng(5)
+    assert [a.measure.h.a for a in spec.agents] == rng.uniform(1.5, 3.0, 3).tolist()
+
+
+def test_solve_through_the_registry_with_every_method():
+    """riskopt.mechanisms.solve dispatches on the spec: the three methods agree on the values, each
+    result is on the Result contract (status computed, allocation by name, verification, frame)."""
+    import numpy as np
+
+    from riskopt.cards import load_card
+    from riskopt.mechanisms import mechanisms, solve
+    from riskopt.result import Result
+
+    assert mechanisms()["distortion_sharing"].methods == ("fast", "program")
+    assert mechanisms()["distortion_portfolio"].methods == ("fast",)
+    spec = load_card(MODELS / "grw_risk_seeking_pair.toml").spec
+    out = {m: solve(spec, method=m) for m in ("auto", "fast", "program")}
+    for m, res in out.items():
+        assert isinstance(res, Result) and res.status == "verified", m
+        assert res.method == m and res.to_dict()["method"] == m
+        assert res.objective == pytest.approx(out["auto"].objective, abs=1e-8)
+        alloc = res.allocation
+        assert list(alloc) == ["power", "exponential"]
+        assert np.allclose(sum(alloc.values()), res.allocation_space.X, atol=1e-12, rtol=0)
+        assert res.to_frame().index.tolist() == ["power", "exponential"]
+        assert res.prices.prices is not None and res.prices.upper.size == res.prices.atoms.size
+    assert out["fast"].comonotone.method == "direct" and out["program"].comonotone.method == "program"
+    assert any("comonotone option 'program'" in n for n in out["fast"].notes)  # the card's, overridden
+    assert "tail_program_minus_closed_form" not in out["fast"].checks
+    assert {c.name for c in out["program"].verification} == {"tail_program_minus_closed_form",
+                                                              "jackpot_minus_tail_program"}
+    pm = load_card(MODELS / "grw_portfolio.toml").spec
+    fast, auto = solve(pm, method="fast"), solve(pm, method="auto")
+    assert fast.lambda_closed == auto.lambda_closed and "program_minus_closed_form" not in fast.checks
+    assert isinstance(fast, Result) and fast.status == "verified"
+    assert np.all(np.concatenate(list(fast.allocation.values())) <= 1e-12)  # shares of the loss -W
+    with pytest.raises(ro.ModelError, match="method"):
+        solve(pm, method="program")

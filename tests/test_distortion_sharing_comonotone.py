@@ -10,17 +10,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import riskopt as ro
-from riskopt.measures.convolution import Exponential, PointwiseMin
 from riskopt.measures.distortion import (
     Custom,
     DualPower,
     ESDistortion,
+    ExponentialDistortion,
     Power,
     VaRDistortion,
     Wang,
     choquet_sorted,
 )
-from riskopt.mechanisms.distortion_comonotone import (
+from riskopt.mechanisms.distortion import (
+    PointwiseMin,
     comonotone_inf_convolution,
     layer_program,
     layers_of,
@@ -33,7 +34,7 @@ any_h = st.one_of(
     st.floats(0.02, 0.9).map(ESDistortion),
     st.floats(0.2, 4.0).map(Power),
     st.floats(0.3, 4.0).map(DualPower),
-    st.floats(0.5, 6.0).map(Exponential),
+    st.floats(0.5, 6.0).map(ExponentialDistortion),
     st.floats(-1.0, 1.0).map(Wang),
 )
 

@@ -8,13 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import riskopt as ro
-from riskopt.measures.convolution import sup_convolution
 from riskopt.measures.distortion import DualPower, Power
-from riskopt.mechanisms.distortion_portfolio import (
+from riskopt.mechanisms.distortion import (
     gain_distortion,
     lambda_curve,
     manage,
     optimal_proportion,
+    sup_convolution,
 )
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -108,8 +108,8 @@ def test_example8_more_risk_seeking_everyone_yet_less_investment():
 def test_reconstructed_wealth_and_feasibility():
     """The inner value at lambda is the Choquet sum of -W_lambda (the assumed form) under h~."""
     res = manage(XI, agents(family(0.5)), endowment=2.0, cost=0.6, grid=11, solver_check=False)
-    from riskopt.measures.convolution import representative
     from riskopt.measures.distortion import choquet_sorted
+    from riskopt.mechanisms.distortion import representative
 
     rep = representative(family(0.5), "nonpositive")
     lam = 0.3

@@ -11,15 +11,19 @@ from hypothesis import strategies as st
 from test_reinsurance_properties import markets
 
 import riskopt as ro
-from riskopt.mechanisms.distortion_sharing import share
-from riskopt.mechanisms.pandc_pools import Beliefs, Pool
-from riskopt.mechanisms.pandc_welfare import pool_optimum
-from riskopt.mechanisms.reinsurance_lp import pareto
-from riskopt.mechanisms.taxation_afpo import solve_afpo
-from riskopt.mechanisms.taxation_disutility import ExponentialFamily
-from riskopt.mechanisms.taxation_law import AtomLaw
-from riskopt.mechanisms.taxation_layers import layers, moments
-from riskopt.mechanisms.taxation_program import TaxationProgram
+from riskopt.mechanisms.distortion import share
+from riskopt.mechanisms.price_and_choose import Beliefs, Pool, pool_optimum
+from riskopt.mechanisms.reinsurance import pareto
+from riskopt.mechanisms.taxation import (
+    ExponentialFamily,
+    TaxationProgram,
+    binned,
+    layers,
+    moments,
+    nodes,
+    residual_law,
+    solve_afpo,
+)
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -31,10 +35,10 @@ def test_reinsurance_layer_lp_backends_agree(market):
     a = pareto(market, backend="highs", cells=48)
     b = pareto(market, backend="cvxpy", solver="HIGHS", cells=48)
     assert a.aggregate_risk == pytest.approx(b.aggregate_risk, abs=1e-9 * max(1.0, abs(a.aggregate_risk)))
-    for name, value in a.extra["layer_values"].items():
-        assert value == pytest.approx(b.extra["layer_values"][name], abs=1e-8)
+    for name, value in a.layer_values.items():
+        assert value == pytest.approx(b.layer_values[name], abs=1e-8)
         assert value >= -1e-12  # gains from trade are nonnegative
-    assert np.all(a.details["mu"] >= -1e-12)
+    assert np.all(a.prices.layer_value >= -1e-12)
 
 
 @st.composite
@@ -46,7 +50,7 @@ def economies(draw):
     family = ExponentialFamily(rng.uniform(0.5, 2.0, n), rng.uniform(0.0, 1.0, n), caps)
     claims = np.where(rng.random(600) < draw(st.floats(0.1, 0.6)), 0.0,
                       rng.uniform(0.0, 0.9 * caps.sum(), 600))
-    law = AtomLaw(claims).binned(draw(st.integers(5, 20)))
+    law = binned(residual_law(claims), draw(st.integers(5, 20)))
     targets = moments(layers(family, rng.normal(0.0, 1.0, n)), law, jacobian=False).expected_tax
     return family, law, targets
 
@@ -60,15 +64,16 @@ def test_taxation_program_agrees_with_the_fast_path(case):
     caps, fairness holds, and Lambda from the budget duals is positive."""
     family, law, targets = case
     fast = solve_afpo(family, law, targets)
-    T_fast = fast.rule.taxes(law.x)
+    atoms, probs = nodes(law)
+    T_fast = fast.rule.taxes(atoms)
     scale = max(1.0, float(family.caps.max()))
     for backend in ("cvxpy", "highs"):
         sol = TaxationProgram(family, law, targets=targets).solve(backend=backend)
         assert np.all(sol.extra["Lambda"] > 0)
         T = sol.variables["taxes"]
         assert np.abs(T - T_fast).max() < 1e-5 * scale
-        assert np.abs(T @ law.w - targets).max() < 1e-6 * scale
-        assert np.allclose(T.sum(axis=0), law.x, atol=1e-7, rtol=0)
+        assert np.abs(T @ probs - targets).max() < 1e-6 * scale
+        assert np.allclose(T.sum(axis=0), atoms, atol=1e-7, rtol=0)
         assert np.all(T >= -1e-7) and np.all(T - family.caps[:, None] <= 1e-7)
 
 
@@ -86,7 +91,7 @@ def test_pandc_state_prices_are_a_probability_on_the_atoms(gammas, p, credal):
     prices = np.asarray(po.optimum.prices)
     assert np.all(prices >= -1e-15) and prices.sum() == pytest.approx(1.0, abs=1e-12)
     if not credal:
-        assert np.allclose(prices / po.atoms.probs, po.esscher_density, rtol=1e-9)
+        assert np.allclose(prices / po.atoms.p, po.esscher_density, rtol=1e-9)
 
 
 @SETTINGS
@@ -100,8 +105,8 @@ def test_risk_seekers_prefer_counter_monotone_and_jackpots_add_up(exponents, sta
     agents = [ro.Agent(f"a{i}", ro.measures.Distortion("power", a=a)) for i, a in enumerate(exponents)]
     res = share(space, agents, cross_check=False)
     v = res.values
-    assert v["counter_monotone"] <= v["comonotone"] + 1e-9
-    assert v["unconstrained"] == pytest.approx(v["counter_monotone"], abs=1e-9)
+    assert v.counter_monotone <= v.comonotone + 1e-9
+    assert v.unconstrained == pytest.approx(v.counter_monotone, abs=1e-9)
     alloc = res.jackpot.allocation()
     X = res.jackpot.space.X
     assert np.allclose(alloc.sum(axis=0), X, atol=1e-12, rtol=0)

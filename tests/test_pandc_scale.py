@@ -20,11 +20,15 @@ import pytest
 from scipy.special import logsumexp
 
 from riskopt.mechanisms import price_and_choose as pc
-from riskopt.mechanisms.pandc_game import play, utility_table
-from riskopt.mechanisms.pandc_menus import lattice_menu
-from riskopt.mechanisms.pandc_spne import verify
-from riskopt.mechanisms.pandc_welfare import log_mean_exp, pool_optimum
 from riskopt.mechanisms.pareto import entropic_closed_form
+from riskopt.mechanisms.price_and_choose import (
+    lattice_menu,
+    log_mean_exp,
+    play,
+    pool_optimum,
+    utility_table,
+    verify,
+)
 from riskopt.space import Scenarios
 from riskopt.status import Status
 
@@ -51,11 +55,11 @@ def hurricane(c: float, *, scale_gammas: bool = True) -> pc.Pool:
 
 @pytest.fixture(scope="module")
 def games():
-    return {c: pc.run(pc.PriceAndChoose(example1(c), menu=pc.MenuSpec("lattice", m=2))) for c in SCALES}
+    return {c: pc.solve(pc.PriceAndChoose(example1(c), menu=pc.MenuSpec("lattice", m=2))) for c in SCALES}
 
 
 def _closed_form(res: pc.PriceAndChooseResult):
-    full = res.optimum.atoms.full
+    full = res.optimum.law
     return entropic_closed_form(Scenarios(full.p, {"X": full.X}), res.spec.pool.gammas)
 
 
@@ -84,8 +88,8 @@ def test_example1_is_the_same_game_at_every_scale(games, c):
 @pytest.mark.parametrize("c", SCALES)
 def test_a_hurricane_pool_at_every_scale(c):
     """50 farmers, welfare only (no menu): shares, marginal shares and welfare / c as at unit loss."""
-    ref = pc.run(pc.PriceAndChoose(hurricane(1.0), menu=None))
-    res = pc.run(pc.PriceAndChoose(hurricane(c), menu=None))
+    ref = pc.solve(pc.PriceAndChoose(hurricane(1.0), menu=None))
+    res = pc.solve(pc.PriceAndChoose(hurricane(c), menu=None))
     assert res.status is Status.OPTIMAL
     np.testing.assert_allclose(res.optimum.optimum.shares, ref.optimum.optimum.shares, rtol=REL)
     assert res.welfare / c == pytest.approx(ref.welfare, rel=REL)
@@ -100,7 +104,7 @@ def test_nearly_risk_neutral_pools_keep_their_shares(c):
     and W* = E X - lam Var X / 2 + ..., so W* / c = E X / c to 1e-12 (the correction is lam c ~ c).
     Before: shares 0 (3 farmers) and 7e134 (50 farmers, 1e-150), status optimal."""
     for pool in (pc.Pool.independent(GAMMAS, 0.1, c), hurricane(c, scale_gammas=False)):
-        res = pc.run(pc.PriceAndChoose(pool, menu=None))
+        res = pc.solve(pc.PriceAndChoose(pool, menu=None))
         opt = res.optimum.optimum
         w = (1 / pool.gammas) / np.sum(1 / pool.gammas)
         np.testing.assert_allclose(opt.shares, np.broadcast_to(w[:, None], opt.shares.shape), rtol=1e-12)
@@ -138,11 +142,11 @@ def test_the_spne_check_fails_on_an_optimum_that_is_not_in_c():
     opt = po.optimum
     good = lattice_menu(opt.F, opt.gaps, 2)
     U = utility_table(good.allocations, GAMMAS, po.laws.vertices)
-    assert verify(good, play(good, U), po.atoms.probs, deviations=50).passed
+    assert verify(good, play(good, U), po.atoms.p, deviations=50).passed
     bad_F = opt.F * np.array([[1e5], [1.0], [1.0]])       # farmer 1's shares x 1e5: budget broken
     bad = lattice_menu(bad_F, opt.gaps, 2)
     Ub = utility_table(bad.allocations, GAMMAS, po.laws.vertices)
-    ver = verify(bad, play(bad, Ub), po.atoms.probs, deviations=50)
+    ver = verify(bad, play(bad, Ub), po.atoms.p, deviations=50)
     assert not ver.passed and not ver.sound["ok"] and ver.sound["budget_error"] > 1.0
 
 
@@ -154,4 +158,4 @@ def test_a_broken_certificate_is_not_ok(games):
     cert = dict(opt.certificate, budget=0.1 * float(np.abs(opt.x).max()))
     broken = dataclasses.replace(res, optimum=dataclasses.replace(res.optimum, optimum=dataclasses.replace(
         opt, certificate=cert)))
-    assert broken.verification.passed and broken.status is Status.CERTIFICATE_FAILED
+    assert broken.spne.passed and broken.status is Status.CERTIFICATE_FAILED

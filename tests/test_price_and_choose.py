@@ -16,15 +16,33 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import riskopt as ro
-from riskopt.mechanisms.pandc_atoms import compare_menus, welfare_atoms
-from riskopt.mechanisms.pandc_auction import expected_payoffs, first_mover_auction
-from riskopt.mechanisms.pandc_conic import conic_comonotone
-from riskopt.mechanisms.pandc_game import choose, play, utility_table
-from riskopt.mechanisms.pandc_menus import custom_menu, dirichlet_menu, lattice_menu
-from riskopt.mechanisms.pandc_pools import Beliefs, Pool, leave_one_out_laws
-from riskopt.mechanisms.pandc_spne import verify
-from riskopt.mechanisms.pandc_welfare import geometric_mean_closed_form, pool_optimum, solve_comonotone
-from riskopt.mechanisms.price_and_choose import GameSpec, MenuSpec, PriceAndChoose, run
+from riskopt.mechanisms.price_and_choose import (
+    Beliefs,
+    GameSpec,
+    MenuSpec,
+    Pool,
+    PriceAndChoose,
+    WelfareSpec,
+    atom_gaps,
+    choose,
+    compare_menus,
+    conic_comonotone,
+    custom_menu,
+    dirichlet_menu,
+    expected_payoffs,
+    first_mover_auction,
+    geometric_mean_closed_form,
+    lattice_menu,
+    lattice_steps,
+    leave_one_out_laws,
+    play,
+    pool_optimum,
+    solve,
+    solve_comonotone,
+    utility_table,
+    verify,
+    welfare_atoms,
+)
 from riskopt.space import poisson_binomial
 
 EX1 = Pool.independent([1, 2, 4], 0.1)
@@ -44,7 +62,7 @@ def game_on(po, menu):
 
 @pytest.fixture(scope="module")
 def ex1_lattice():
-    return run(PriceAndChoose(EX1, menu=MenuSpec("lattice", m=2), game=GameSpec(seed=SEED)))
+    return solve(PriceAndChoose(EX1, menu=MenuSpec("lattice", m=2), game=GameSpec(seed=SEED)))
 
 
 # ------------------------------------------------------------------------- welfare optimum over C
@@ -59,23 +77,23 @@ def test_example1_fast_path(gammas, lam, W, Q, density):
     po = pool_optimum(Pool.independent(gammas, 0.1))
     opt = po.optimum
     w = (1 / np.array(gammas)) / np.sum(1 / np.array(gammas))
-    assert po.closed_form["lam"] == pytest.approx(lam, abs=1e-10)
+    assert po.closed_form.lam == pytest.approx(lam, abs=1e-10)
     assert opt.welfare == pytest.approx(W, abs=1e-10)
     assert np.allclose(opt.utilities, w * W, atol=1e-10, rtol=0)
     assert np.allclose(opt.average_shares, w, atol=1e-12, rtol=0)
     assert np.allclose(opt.prices, Q, atol=1e-10, rtol=0)
     assert np.allclose(opt.density, density, atol=1e-9, rtol=0)
-    assert np.allclose(opt.F, w[:, None] * po.atoms.x[None, :], atol=1e-15, rtol=0)
+    assert np.allclose(opt.F, w[:, None] * po.atoms.X[None, :], atol=1e-15, rtol=0)
     assert opt.method == "closed form" and opt.iterations == 0 and not opt.pooled
     assert max(opt.certificate.values()) < 1e-14
 
 
 def test_law_and_common_shock():
     """Spec §6: law of N = (0.729, 0.243, 0.027, 0.001); correlated variant W* and Q."""
-    assert np.allclose(EX1.atoms().probs, [0.729, 0.243, 0.027, 0.001], atol=1e-15, rtol=0)
+    assert np.allclose(EX1.atoms().p, [0.729, 0.243, 0.027, 0.001], atol=1e-15, rtol=0)
     cs = Pool.common_shock([1, 2, 4], [0.25] * 3, [0.0625] * 3, 0.2)
     po = pool_optimum(cs)
-    assert np.allclose(po.atoms.probs, [0.7435546875, 0.2162109375, 0.0369140625, 0.0033203125],
+    assert np.allclose(po.atoms.p, [0.7435546875, 0.2162109375, 0.0369140625, 0.0033203125],
                        atol=1e-12, rtol=0)
     assert po.optimum.welfare == pytest.approx(-0.4052906137, abs=1e-10)
     assert np.allclose(po.optimum.prices, [0.5898378573, 0.3037145951, 0.0918222904, 0.0146252573],
@@ -106,7 +124,7 @@ def test_credal_heterogeneous_intervals_bind_monotonicity():
     -0.5025058286) and its multiplier equals the conic solver's monotonicity dual."""
     po = pool_optimum(EX1, Beliefs.credal(0.05, [0.15, 0.25, 0.40]))
     opt = po.optimum
-    gm = geometric_mean_closed_form(po.atoms.x, po.laws.worst, EX1.gammas)
+    gm = geometric_mean_closed_form(po.atoms.X, po.laws.worst, EX1.gammas)
     assert gm["F"][2, 1] == pytest.approx(0.00525, abs=5e-6)
     assert not gm["monotone"] and gm["welfare"] == pytest.approx(-0.5024916025, abs=1e-10)
     assert opt.welfare == pytest.approx(-0.5025058286, abs=1e-10)
@@ -143,18 +161,18 @@ def test_large_pool_within_1e8_of_closed_form(reading):
     beliefs = Beliefs.common() if reading == "common" else Beliefs.credal(0.5 * p, 1.5 * p)
     po = pool_optimum(pool, beliefs)
     opt = po.optimum
-    assert po.atoms.size == 118 and po.atoms.probs[0] == pytest.approx(4.1907543528730e-26, rel=1e-9)
-    assert po.closed_form["exact"] and po.closed_form["welfare_error"] < 1e-8
-    assert po.closed_form["density_max_rel_error"] < 1e-8
+    assert po.atoms.size == 118 and po.atoms.p[0] == pytest.approx(4.1907543528730e-26, rel=1e-9)
+    assert po.closed_form.exact and po.closed_form.welfare_error < 1e-8
+    assert po.closed_form.density_max_rel_error < 1e-8
     assert po.tail_mass < 1e-12
     if reading == "common":
-        lam = po.closed_form["lam"]
+        lam = po.closed_form.lam
         assert lam == pytest.approx(0.0040196844, abs=1e-10)
         assert opt.welfare == pytest.approx(-54.45105064, abs=1e-8)
-        assert abs(opt.welfare - po.closed_form["welfare_product"]) < 1e-8
-        assert np.max(np.abs(opt.F - (lam / pool.gammas)[:, None] * po.atoms.x)) < 1e-12
+        assert abs(opt.welfare - po.closed_form.welfare_product) < 1e-8
+        assert np.max(np.abs(opt.F - (lam / pool.gammas)[:, None] * po.atoms.X)) < 1e-12
     else:  # the own-hit worst case is each farmer's high vertex: the geometric mean over the full law
-        size = po.atoms.full.size
+        size = po.law.size
         loo = leave_one_out_laws(p, np.ones(500, int), size)
         law = loo * (1 - 1.5 * p[:, None])
         law[:, 1:] += 1.5 * p[:, None] * loo[:, :-1]
@@ -172,7 +190,7 @@ def test_box_reading_large_pool_uses_shortcut_and_tilted_pruning():
     po = pool_optimum(pool, Beliefs.credal(0.5 * pool.p, 1.5 * pool.p, "box"))
     assert po.laws.labels == ("all-high",)
     assert po.atoms.size > 118 and po.notes and po.tail_mass < 1e-12
-    assert po.closed_form["exact"] and po.closed_form["welfare_error"] < 1e-8
+    assert po.closed_form.exact and po.closed_form.welfare_error < 1e-8
 
 
 def test_leave_one_out_laws_on_a_tick():
@@ -190,7 +208,7 @@ def test_leave_one_out_laws_on_a_tick():
 def test_heterogeneous_losses_on_a_tick_match_conic():
     pool = Pool.independent([0.7, 1.5, 3.0, 5.0], [0.1, 0.2, 0.05, 0.3], [1.0, 2.0, 3.0, 1.0], tick=1.0)
     po = pool_optimum(pool, Beliefs.own_hit_prior([0.2, 0.1, 0.3, 0.25]))
-    assert np.array_equal(po.atoms.x, ro.Scenarios.bernoulli_hits(pool.p, pool.losses, tick=1.0).X)
+    assert np.array_equal(po.atoms.X, ro.Scenarios.bernoulli_hits(pool.p, pool.losses, tick=1.0).X)
     check = conic_comonotone(po, **TIGHT)
     assert check.welfare_error < 1e-10 and check.allocation_max_error < 1e-7
 
@@ -200,7 +218,7 @@ def test_newton_converges_from_far_starts():
     rng = np.random.default_rng(0)
     for _ in range(5):
         start = po.optimum.log_prices + rng.normal(0, 3, po.atoms.size)
-        opt = solve_comonotone(po.atoms.x, po.laws.worst, EX1.gammas, po.atoms.probs, start=start)
+        opt = solve_comonotone(po.atoms.X, po.laws.worst, EX1.gammas, po.atoms.p, start=start)
         assert opt.welfare == pytest.approx(po.optimum.welfare, abs=1e-13)
 
 
@@ -223,8 +241,8 @@ def test_property_fast_path_matches_conic_and_certifies(case):
     pool, beliefs = case
     po = pool_optimum(pool, beliefs)
     opt = po.optimum
-    scale = float(np.abs(po.atoms.x).max())
-    assert np.abs(opt.F.sum(axis=0) - po.atoms.x).max() < 1e-10 * scale
+    scale = float(np.abs(po.atoms.X).max())
+    assert np.abs(opt.F.sum(axis=0) - po.atoms.X).max() < 1e-10 * scale
     assert np.all(np.diff(opt.F, axis=1) <= 1e-14) and np.all(opt.F[:, 0] == 0)
     assert np.all(opt.shares >= -1e-14) and np.allclose(opt.shares.sum(axis=0), 1.0)
     assert opt.certificate["stationarity"] < 1e-10 and opt.certificate["dual"] < 1e-12
@@ -260,18 +278,18 @@ def test_menu_k_versus_c(beliefs, W_K, W_C):
     X-measurable (bets on individual hurricanes) and beats the best comonotone rule."""
     out = compare_menus(EX1, beliefs)
     tol = 1e-9 if beliefs.kind == "common" else 1e-6
-    assert out["W_K"] == pytest.approx(W_K, abs=tol)
-    assert out["W_C"] == pytest.approx(W_C, abs=tol)
+    assert out.welfare_k == pytest.approx(W_K, abs=tol)
+    assert out.welfare_c == pytest.approx(W_C, abs=tol)
     if beliefs.kind == "common":
-        assert out["K_x_measurable"] and abs(out["gain_K_over_C"]) < 1e-9
-        assert not out["K_polish"]["applied"]                 # riskopt's smooth polish already ran
+        assert out.x_measurable and abs(out.gain) < 1e-9
+        assert not out.k.polish.applied                 # riskopt's smooth polish already ran
     else:
-        assert not out["K_x_measurable"] and out["gain_K_over_C"] > 0.01
+        assert not out.x_measurable and out.gain > 0.01
         # where the conic max-min program stops at optimal_inaccurate the KKT polish finishes it
-        assert out["K_status"] == "optimal"
-        if out["K"].solution.status == "optimal_inaccurate":
-            assert out["K_polish"]["applied"] and out["K_polish"]["residual_after"] < 1e-14
-        assert abs(out["W_K"] - out["K"].solution.objective) < 1e-7
+        assert out.k.status == "optimal"
+        if out.k.solution.status == "optimal_inaccurate":
+            assert out.k.polish.applied and out.k.polish.residual_after < 1e-14
+        assert abs(out.welfare_k - out.k.solution.objective) < 1e-7
 
 
 def test_atom_level_limit():
@@ -370,7 +388,7 @@ def test_utility_table_matches_riskopt_measures():
     po = pool_optimum(EX1, Beliefs.credal(0.05, 0.15))
     menu = dirichlet_menu(po.optimum.F, po.optimum.gaps, 20, 5)
     U = utility_table(menu.allocations, EX1.gammas, po.laws.vertices)
-    space = ro.Scenarios(po.atoms.probs, {"X": po.atoms.x})
+    space = ro.Scenarios(po.atoms.p, {"X": po.atoms.X})
     for m in (0, 7, 19):
         for i, g in enumerate(EX1.gammas):
             measure = ro.measures.MaxMin(ro.measures.Entropic(g), list(po.laws.vertices[i]))
@@ -390,7 +408,7 @@ def test_chooser_rule_is_lexicographic():
 def test_spne_checks_example1(ex1_lattice):
     """Spec §3.4-3.5: indifference, the chooser's pick, beta = 0.345785, eps-gaps eps(1 - beta) to
     1e-16, random deviations never profitable; Lipschitz constants with their metric."""
-    v = ex1_lattice.verification
+    v = ex1_lattice.spne
     assert v.passed
     assert np.all(v.indifference_spread <= 4.5e-16)
     assert v.chooser_is_optimum
@@ -408,17 +426,17 @@ def test_spne_checks_example1(ex1_lattice):
 @pytest.mark.slow
 def test_spne_checks_five_farmers_lattice():
     """Spec §3.4: Lip(U_i) <= 0.9991 (n = 5 lattice), L1(P) constants up to 9233."""
-    res = run(PriceAndChoose(Pool.independent([1, 1.5, 2, 3, 4], [.05, .08, .10, .12, .15]),
+    res = solve(PriceAndChoose(Pool.independent([1, 1.5, 2, 3, 4], [.05, .08, .10, .12, .15]),
                              menu=MenuSpec("lattice", m=1)))
-    lip = res.verification.lipschitz
-    assert res.verification.passed and lip.exhaustive
+    lip = res.spne.lipschitz
+    assert res.spne.passed and lip.exhaustive
     assert lip.utilities.max() == pytest.approx(0.9991, abs=1e-4)
     assert lip.utilities_l1.max() == pytest.approx(9233, abs=1)
 
 
 def test_lipschitz_cap_below_what_equalising_prices_need(ex1_lattice):
     with pytest.raises(ro.ModelError, match=r"game.l_cap.*p\^2"):
-        verify(ex1_lattice.menu, ex1_lattice.game, EX1.atoms().probs, l_cap=0.55)
+        verify(ex1_lattice.menu, ex1_lattice.game, EX1.atoms().p, l_cap=0.55)
 
 
 def test_verification_detects_non_equalising_prices(ex1_lattice):
@@ -427,7 +445,7 @@ def test_verification_detects_non_equalising_prices(ex1_lattice):
     bad = g.prices.copy()
     bad[:, 2] *= 0.5
     tampered = type(g)(**{**g.__dict__, "prices": bad})
-    assert not verify(ex1_lattice.menu, tampered, EX1.atoms().probs, deviations=50).passed
+    assert not verify(ex1_lattice.menu, tampered, EX1.atoms().p, deviations=50).passed
 
 
 # ------------------------------------------------------------------------- the auction
@@ -465,7 +483,7 @@ def test_auction_rules_random():
      (-0.11258003, -0.16841461, -0.29340589))])
 def test_credal_table(reading, W, avg, eta, bid, payoffs, ex1_lattice):
     """Spec §5 table, row by row (1e-8); Avg-underbar <= Avg; eta_mm > eta while g_1 falls."""
-    res = run(PriceAndChoose(EX1, Beliefs.credal(0.05, 0.15, reading), MenuSpec("lattice", m=2),
+    res = solve(PriceAndChoose(EX1, Beliefs.credal(0.05, 0.15, reading), MenuSpec("lattice", m=2),
                              GameSpec(seed=SEED, deviations=200)))
     assert res.welfare == pytest.approx(W, abs=1e-8)
     assert np.allclose(res.game.avg, avg, atol=1e-8, rtol=0)
@@ -474,7 +492,7 @@ def test_credal_table(reading, W, avg, eta, bid, payoffs, ex1_lattice):
     assert np.allclose(res.auction.payoffs, payoffs, atol=1e-8, rtol=0)
     assert np.all(res.game.avg <= res.reference_avg)
     assert np.allclose(res.reference_avg, ex1_lattice.game.avg, atol=1e-15, rtol=0)
-    assert res.verification.passed
+    assert res.spne.passed
     if reading == "own_hit":
         assert res.eta > ex1_lattice.eta
         assert res.game.outcome_payoffs[0] == pytest.approx(0.0777, abs=5e-5)
@@ -516,20 +534,19 @@ def test_overflow_prone_parameters_warn_and_stay_finite():
     """gamma * L in the hundreds: a warning naming the field; W*, prices, payoffs finite."""
     with pytest.warns(ro.RiskoptWarning, match=r"gamma\[2\] \* loss = 400"):
         pool = Pool.independent([100, 200, 400], [0.1, 0.3, 0.5])
-    res = run(PriceAndChoose(pool, menu=MenuSpec("lattice", m=2), game=GameSpec(deviations=100)))
+    res = solve(PriceAndChoose(pool, menu=MenuSpec("lattice", m=2), game=GameSpec(deviations=100)))
     import json
 
     text = json.dumps(res.to_dict(), allow_nan=False)
     assert "null" not in text.split('"state_density"')[1].split("]")[0]
     assert np.isfinite(res.welfare) and np.all(np.isfinite(res.optimum.optimum.density))
-    assert res.optimum.optimum.identifiability.unidentified.size == 3 and res.verification.passed
+    assert res.optimum.optimum.identifiability.unidentified.size == 3 and res.spne.passed
 
 
 def test_game_on_a_menu_of_k():
     """P&C on a Dirichlet menu of K (shares of X per atom-level state) with the K-optimum appended:
     the credal K-optimum is the menu's best point, the SPNE checks pass, and eta_K > 0."""
-    from riskopt.mechanisms.pandc_atoms import atom_priors, atom_space
-    from riskopt.mechanisms.pandc_menus import dirichlet_atoms
+    from riskopt.mechanisms.price_and_choose import atom_priors, atom_space, dirichlet_atoms
 
     beliefs = Beliefs.credal(0.05, [0.15, 0.25, 0.40])
     k = welfare_atoms(EX1, beliefs)
@@ -540,3 +557,105 @@ def test_game_on_a_menu_of_k():
     game = play(menu, utility_table(menu.allocations, EX1.gammas, vertices))
     assert game.chosen == menu.optimum and game.welfare == pytest.approx(k.welfare, abs=1e-12)
     assert game.eta > 0 and verify(menu, game, space.p, deviations=200).passed
+
+
+# ------------------------------------------------------------------------- methods and the contract
+TIGHT_PROGRAM = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12, "tol_ktratio": 1e-10}
+
+
+@pytest.mark.parametrize("beliefs", [Beliefs.common(), Beliefs.credal(0.05, [0.15, 0.25, 0.40])],
+                         ids=["common", "credal-binding"])
+def test_program_method_agrees_with_fast(beliefs):
+    """method="program": the conic program over C, certified by the same KKT certificate (prices from
+    the budget duals, multipliers from the monotonicity duals); the game is played on its point."""
+    spec = PriceAndChoose(EX1, beliefs, MenuSpec("lattice", m=2), GameSpec(seed=SEED, deviations=200))
+    fast = solve(spec)
+    program = solve(spec, method="program", **TIGHT_PROGRAM)
+    assert fast.method == "fast" and program.method == "program"
+    assert program.optimum.optimum.method == "conic program" and program.optimum.optimum.solution is not None
+    assert program.status == "verified" and program.residual < 1e-7
+    assert program.welfare == pytest.approx(fast.welfare, abs=1e-10)
+    assert np.allclose(program.optimum.optimum.prices, fast.optimum.optimum.prices, atol=1e-7, rtol=0)
+    assert np.allclose(program.optimum.optimum.F, fast.optimum.optimum.F, atol=1e-6, rtol=0)
+    assert program.optimum.optimum.pooled == fast.optimum.optimum.pooled
+    if fast.optimum.optimum.pooled:                      # the binding row's multiplier, from the duals
+        assert program.optimum.optimum.multipliers[2, 1] == pytest.approx(
+            fast.optimum.optimum.multipliers[2, 1], abs=1e-6)
+    assert program.eta == pytest.approx(fast.eta, abs=1e-7)
+    out = program.to_dict()
+    assert out["method"] == "program" and out["solver"]["backend"] == "cvxpy"
+    assert out["welfare_optimum"]["method"] == "conic program"
+
+
+def test_program_method_cross_checks_with_newton():
+    spec = PriceAndChoose(EX1, Beliefs.credal(0.05, 0.15), welfare=WelfareSpec(cross_check="conic"))
+    res = solve(spec, method="program", **TIGHT_PROGRAM)
+    assert res.conic is not None and res.conic.welfare_error < 1e-9
+    assert res.to_dict()["solver"]["cross_check"].startswith("log-price Newton")
+
+
+def test_registered_mechanism_and_result_contract(ex1_lattice):
+    from riskopt.mechanisms import mechanisms
+    from riskopt.mechanisms import solve as solve_any
+    from riskopt.result import Result
+
+    mech = mechanisms()["price_and_choose"]
+    assert mech.methods == ("fast", "program") and mech.spec is PriceAndChoose
+    res = solve_any(PriceAndChoose(EX1), method="auto")
+    assert isinstance(res, Result) and res.method == "fast" and res.mechanism_name == "price_and_choose"
+    with pytest.raises(ro.ModelError, match="method"):
+        solve_any(PriceAndChoose(EX1), method="newton")
+    r = ex1_lattice
+    assert r.objective == r.welfare and r.status == "verified"
+    assert set(r.allocation) == {"farmer 1", "farmer 2", "farmer 3"}
+    assert np.allclose(sum(r.allocation.values()), r.optimum.atoms.X, atol=1e-15, rtol=0)
+    assert r.verification and all(c.passed for c in r.verification) and r.spne.passed
+    assert [c["name"] for c in r.to_dict()["verification"]] == [c.name for c in r.verification]
+    prices = r.prices
+    assert prices.label == "hits" and prices.kept_atoms == 4
+    assert np.allclose(prices.state_prices.sum(), 1.0) and prices.density[0] == pytest.approx(0.8003072028)
+    assert r.agent_rows()[0]["name"] == "farmer 1"
+    assert PriceAndChoose(EX1).menu is None and solve(PriceAndChoose(EX1)).spne is None
+
+
+def test_spne_checks_decide_the_status(ex1_lattice):
+    """A failing SPNE check (a non-equalising schedule) is a failing verification of the result."""
+    g = ex1_lattice.game
+    bad = g.prices.copy()
+    bad[:, 2] *= 0.5
+    tampered = type(g)(**{**g.__dict__, "prices": bad})
+    spne = verify(ex1_lattice.menu, tampered, EX1.atoms().p, deviations=50)
+    assert not spne.passed and not all(c.passed for c in spne.checks)
+    import dataclasses
+
+    assert dataclasses.replace(ex1_lattice, spne=spne).status == "verification_failed"
+
+
+def test_the_law_of_x_and_its_kept_atoms_are_scenarios():
+    """The finite laws of the mechanism are Scenarios: the law of X with its lattice index, and the
+    kept atoms (pruned upper tail, the dropped mass recorded)."""
+    pool = big_pool(60)
+    law, atoms = pool.law(), pool.atoms()
+    assert isinstance(law, ro.Scenarios) and isinstance(atoms, ro.Scenarios)
+    assert np.array_equal(lattice_steps(law), np.arange(61)) and law.X[0] == 0
+    assert atoms.size < law.size and atoms.pruned_mass == pytest.approx(law.p[atoms.size:].sum(), rel=1e-9)
+    assert np.array_equal(atoms.X, law.X[:atoms.size])
+    assert np.array_equal(lattice_steps(atoms), np.arange(atoms.size))
+    assert atoms.p[0] == pytest.approx(law.p[0] / (1 - atoms.pruned_mass), rel=1e-15)
+    assert np.allclose(atom_gaps(atoms), 1.0) and atoms.mean() == pytest.approx(atoms.p @ atoms.X)
+    po = pool_optimum(pool)
+    assert po.law.size == law.size and po.atoms.size == atoms.size
+
+
+@pytest.mark.parametrize(("make", "field"), [
+    (lambda: Beliefs("common", low=np.array([0.1])), "low"),
+    (lambda: Beliefs("credal", relative=(1.2, 1.5)), "relative"),
+    (lambda: Beliefs("own_hit_prior"), "own"),
+    (lambda: MenuSpec("lattice", size=10), "size"),
+    (lambda: PriceAndChoose(Pool.independent(np.ones(13), 0.1), welfare=WelfareSpec(compare_atoms=True)),
+     "welfare.compare_atoms"),
+])
+def test_spec_cross_field_checks(make, field):
+    with pytest.raises(ro.ModelError) as err:
+        make()
+    assert err.value.field == field

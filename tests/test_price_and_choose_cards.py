@@ -38,7 +38,7 @@ def test_example1_card(example1):
     assert example1.eta == pytest.approx(0.22342122, abs=1e-8)
     assert example1.auction.bid == pytest.approx(0.14894748, abs=1e-8)
     assert example1.conic.welfare_error < 1e-12
-    assert example1.atoms_check["K_x_measurable"]
+    assert example1.atoms_check.x_measurable
 
 
 def test_example1_json_contract(example1, capfd):
@@ -69,8 +69,8 @@ def test_credal_card_and_box_reading():
     assert res.welfare == pytest.approx(-0.45135307, abs=1e-8)
     assert res.eta == pytest.approx(0.23498328, abs=1e-8)
     assert res.auction.bid == pytest.approx(0.15665552, abs=1e-8)
-    assert res.atoms_check["W_K"] == pytest.approx(-0.434505, abs=1e-6)
-    assert not res.atoms_check["K_x_measurable"]
+    assert res.atoms_check.welfare_k == pytest.approx(-0.434505, abs=1e-6)
+    assert not res.atoms_check.x_measurable
     assert np.all(res.conic.vertex_weights[:, 1] > 1 - 1e-6)      # worst case: the high vertex
     doc = bundled("ogaku_credal")
     doc["beliefs"]["reading"] = "box"
@@ -89,7 +89,7 @@ def test_hurricane_pool_500_welfare_only():
     res = run_dict(doc)
     po = res.optimum
     assert res.game is None and res.eta is None
-    assert po.closed_form["welfare_error"] < 1e-8 and po.closed_form["density_max_rel_error"] < 1e-8
+    assert po.closed_form.welfare_error < 1e-8 and po.closed_form.density_max_rel_error < 1e-8
     out = res.to_dict()
     dens = out["prices"]["state_density"]
     assert len(dens) == 501 and sum(d is not None for d in dens) == 118 and out["bid"] is None
@@ -125,7 +125,7 @@ def test_table_and_plots(example1, tmp_path):
     doc["game"] = {"deviations": 20}
     four = run_dict(doc)
     assert four.plot(tmp_path / "four.png").stat().st_size > 10_000
-    assert four.verification.passed
+    assert four.spne.passed
 
 
 def _set(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -204,3 +204,58 @@ def test_cli_overflow_warning_one_line(tmp_path, capfd):
     doc_out = json.loads(out, parse_constant=_no_constant)
     assert all(math.isfinite(d) for d in doc_out["prices"]["state_density"])
     assert err.startswith("riskopt: warning: gamma[2] * loss = 400") and err.count("\n") == 1
+
+
+def test_cards_are_read_by_the_spec():
+    """The card reader is read_spec on PriceAndChoose: the bundled cards give the spec the Python API
+    builds (draws in the card's order: gammas, then hit probabilities; relative credal intervals)."""
+    from riskopt.mechanisms.price_and_choose import (
+        Beliefs,
+        GameSpec,
+        MenuSpec,
+        Pool,
+        PriceAndChoose,
+        WelfareSpec,
+    )
+
+    card = load_card(MODELS / "ogaku_example1.toml")
+    spec = card.spec
+    assert isinstance(spec, PriceAndChoose)
+    python = PriceAndChoose(Pool.independent([1.0, 2.0, 4.0], [0.1, 0.1, 0.1], 1.0,
+                                             names=("farmer 1", "farmer 2", "farmer 3")),
+                            Beliefs.common(), MenuSpec("lattice", m=2),
+                            GameSpec(1.5, 0.5, (1e-2, 1e-4, 1e-6), 2000, 20250504),
+                            WelfareSpec(cross_check="conic", compare_atoms=True))
+    for name in ("gammas", "p", "losses", "names", "tick", "prune"):
+        assert np.array_equal(getattr(spec.pool, name), getattr(python.pool, name)), name
+    assert (spec.beliefs, spec.menu, spec.game, spec.welfare) == (python.beliefs, python.menu, python.game,
+                                                                  python.welfare)
+    big = load_card("hurricane_pool_500").spec
+    assert big.beliefs.kind == "credal" and big.beliefs.relative is None       # resolved against p
+    assert np.array_equal(big.beliefs.low, 0.5 * big.pool.p)
+    assert np.array_equal(big.beliefs.high, 1.5 * big.pool.p)
+    assert big.menu == MenuSpec("dirichlet", size=200, seed=20250504) and big.welfare.cross_check == "none"
+
+
+@pytest.mark.parametrize(("path", "value", "field"), [
+    ("beliefs", {"kind": "common", "low": 0.05}, "beliefs.low"),
+    ("beliefs", {"kind": "credal", "relative": [0.5, 1.5], "low": 0.05}, "beliefs.low"),
+    ("menu", {"kind": "lattice", "size": 10}, "menu.size"),
+    ("menu", {"kind": "none", "m": 2}, "menu.m"),
+    ("space.storm_prob", 0.2, "space.storm_prob"),
+    ("space.p", True, "space.p"),
+], ids=["common-with-low", "relative-and-low", "lattice-with-size", "none-with-m", "storm-prob-for-hits",
+        "p-boolean"])
+def test_fields_another_kind_reads_are_refused(path, value, field):
+    with pytest.raises(ro.ModelError) as err:
+        run_dict(_set(BASE, path, value))
+    assert err.value.field.startswith(field), (err.value.field, field)
+
+
+def test_program_method_from_a_card():
+    from riskopt.mechanisms import solve
+
+    card = load_card(MODELS / "ogaku_example1.toml")
+    res = solve(card.spec, method="program", backend=card.backend, solver=card.solver)
+    assert res.method == "program" and res.welfare == pytest.approx(-0.38982934, abs=1e-8)
+    assert res.eta == pytest.approx(0.22342122, abs=1e-8) and res.status == "verified"

@@ -20,8 +20,7 @@ from _cardkit import MODELS
 
 import riskopt as ro
 from riskopt.cards import parse_card, run_card
-from riskopt.mechanisms import reinsurance_layers
-from riskopt.mechanisms.reinsurance_market import Insurer, Market, Reinsurer
+from riskopt.mechanisms.reinsurance import InsurerSpec, Market, ReinsurerSpec, pareto
 from riskopt.status import Status
 
 ce = ro.laws.censored_exponential
@@ -37,9 +36,10 @@ SAME_GRID = 1e-13
 
 def paper(bound, loss=None, beliefs=(None, None), measure=None) -> Market:
     loss = loss or ce(3.0, 5.0)
-    insurers = [Insurer(f"insurer {k + 1}", loss, measure or ro.measures.ES(g)) for k, g in enumerate(LEVELS)]
-    reinsurers = [Reinsurer("reinsurer 1", 0.15, beliefs[0] or ce(2.5, 5.0)),
-                  Reinsurer("reinsurer 2", 0.10, beliefs[1] or ce(2.0, 5.0))]
+    insurers = [InsurerSpec(f"insurer {k + 1}", loss, measure or ro.measures.ES(g))
+                for k, g in enumerate(LEVELS)]
+    reinsurers = [ReinsurerSpec("reinsurer 1", 0.15, beliefs[0] or ce(2.5, 5.0)),
+                  ReinsurerSpec("reinsurer 2", 0.10, beliefs[1] or ce(2.0, 5.0))]
     return Market(insurers, reinsurers, bound=bound)
 
 
@@ -53,7 +53,7 @@ def test_a_bound_beyond_the_support_changes_nothing(reference, bound):
     mk = paper(bound)
     assert mk.bound == bound and mk.layer_bound == 5.0   # declared, and used for the grid
     out = mk.spne()
-    assert out.verification.ok and out.status is Status.VERIFIED
+    assert out.equilibrium.ok and out.status is Status.VERIFIED
     assert out.aggregate_risk == pytest.approx(reference.aggregate_risk, abs=SAME_GRID)
     assert out.aggregate_risk == pytest.approx(V_STAR, abs=PRINTED)
     assert np.allclose(out.insurer_post, reference.insurer_post, atol=SAME_GRID, rtol=0)
@@ -87,7 +87,7 @@ def test_the_grid_does_not_matter_either():
     """A much finer and a much coarser uniform grid: exact breakpoints and closed-form cell
     integrals make the answer grid-independent up to rounding (1e-12 on sums of ~1e3 cells)."""
     coarse, fine = paper(50.0).spne(cells=8), paper(50.0).spne(cells=4096)
-    assert coarse.verification.ok and fine.verification.ok
+    assert coarse.equilibrium.ok and fine.equilibrium.ok
     assert coarse.aggregate_risk == pytest.approx(fine.aggregate_risk, abs=1e-12)
     assert np.allclose(coarse.premium, fine.premium, atol=1e-12, rtol=0)
 
@@ -110,7 +110,7 @@ def test_an_unbounded_law_is_truncated_at_the_bound_and_resolved_whatever_it_is(
         mk = paper(bound, E(3.0), (E(2.5), E(2.0)))
         assert mk.layer_bound == bound
         out = mk.spne()
-        assert out.verification.ok
+        assert out.equilibrium.ok
         values.append(out.aggregate_risk)
     assert np.allclose(values, values[0], atol=1e-12, rtol=0)
     with pytest.raises(ro.ModelError) as err:
@@ -127,22 +127,22 @@ def test_quadrature_curves_on_a_truncated_unbounded_loss():
     wang = ro.measures.Distortion("wang", lam=0.5)
     a = paper(20.0, E(3.0), (E(2.5), E(2.0)), wang).spne()
     b = paper(1e4, E(3.0), (E(2.5), E(2.0)), wang).spne()
-    assert a.verification.ok and b.verification.ok
+    assert a.equilibrium.ok and b.equilibrium.ok
     assert a.aggregate_risk == pytest.approx(b.aggregate_risk, abs=1e-10)
     assert np.allclose(a.premium, b.premium, atol=1e-10, rtol=0)
 
 
 def _small_and_big(bound=None) -> Market:
-    insurers = [Insurer("small", ce(3.0, 5.0), ro.measures.ES(0.1)),
-                Insurer("big", ce(0.01, 1000.0), ro.measures.ES(0.05))]
-    reinsurers = [Reinsurer("r1", 0.15, [ce(2.5, 5.0), ce(0.008, 1000.0)]),
-                  Reinsurer("r2", 0.10, [ce(2.0, 5.0), ce(0.009, 1000.0)])]
+    insurers = [InsurerSpec("small", ce(3.0, 5.0), ro.measures.ES(0.1)),
+                InsurerSpec("big", ce(0.01, 1000.0), ro.measures.ES(0.05))]
+    reinsurers = [ReinsurerSpec("r1", 0.15, [ce(2.5, 5.0), ce(0.008, 1000.0)]),
+                  ReinsurerSpec("r2", 0.10, [ce(2.0, 5.0), ce(0.009, 1000.0)])]
     return Market(insurers, reinsurers, bound=bound)
 
 
 def _alone() -> Market:
-    return Market([Insurer("small", ce(3.0, 5.0), ro.measures.ES(0.1))],
-                  [Reinsurer("r1", 0.15, ce(2.5, 5.0)), Reinsurer("r2", 0.10, ce(2.0, 5.0))])
+    return Market([InsurerSpec("small", ce(3.0, 5.0), ro.measures.ES(0.1))],
+                  [ReinsurerSpec("r1", 0.15, ce(2.5, 5.0)), ReinsurerSpec("r2", 0.10, ce(2.0, 5.0))])
 
 
 def test_an_insurer_next_to_a_much_larger_one():
@@ -152,7 +152,7 @@ def test_an_insurer_next_to_a_much_larger_one():
     alone = _alone().spne()
     for bound in (None, 1e4):
         out = _small_and_big(bound).spne()
-        assert out.verification.ok
+        assert out.equilibrium.ok
         assert out.insurer_post[0] == pytest.approx(alone.insurer_post[0], abs=1e-12)
         assert np.allclose(out.premium[0], alone.premium[0], atol=1e-12, rtol=0)
 
@@ -162,9 +162,9 @@ def test_the_verification_sees_a_grid_that_misses_crossings(monkeypatch):
     every check on cell integrals still passes; the pointwise order check does not."""
     alone = _alone().spne()
     empty = (np.empty(0, int),) * 3 + (np.empty(0),) * 2
-    monkeypatch.setattr(reinsurance_layers, "_inner_brackets", lambda *args, **kw: empty)
+    monkeypatch.setattr("riskopt.mechanisms.reinsurance.layers._inner_brackets", lambda *args, **kw: empty)
     out = _small_and_big().spne()
-    v = out.verification
+    v = out.equilibrium
     assert abs(out.insurer_post[0] - alone.insurer_post[0]) > 1e-3
     assert np.max(v.reinsurer_gain) <= v.tolerance and np.max(v.insurer_gap) <= v.tolerance
     assert v.generous_violations == 0
@@ -173,8 +173,6 @@ def test_the_verification_sees_a_grid_that_misses_crossings(monkeypatch):
 
 
 def test_the_lp_reports_the_same_check():
-    from riskopt.mechanisms.reinsurance_lp import pareto
-
     lp = pareto(paper(1e15))
     assert lp.checks["pointwise order gap"] == 0.0
     assert lp.aggregate_risk == pytest.approx(V_STAR, abs=PRINTED)

@@ -1,4 +1,4 @@
-"""The layer LP of the reinsurance market (riskopt.mechanisms.reinsurance_lp): Tables 1 and 2
+"""The layer LP of the reinsurance market (riskopt.mechanisms.reinsurance.program): Tables 1 and 2
 through the Pareto LP and the VCG identities on every backend, the duals as layer values, the
 LP best response with generous distribution, and the capacity-constrained extension.
 
@@ -13,14 +13,16 @@ import pytest
 from test_reinsurance_market import GS, PRINTED, paper_market
 
 import riskopt as ro
-from riskopt.mechanisms.reinsurance_layers import DistortedSurvival
-from riskopt.mechanisms.reinsurance_lp import (
-    LayerProgram,
+from riskopt.mechanisms.reinsurance import (
+    DistortedSurvival,
+    InsurerSpec,
+    LayerLP,
+    Market,
+    ReinsurerSpec,
     best_response_lp,
     capacity_prices,
     pareto,
 )
-from riskopt.mechanisms.reinsurance_market import Insurer, Market, Reinsurer
 
 LP_EXACT = 1e-12
 
@@ -49,7 +51,7 @@ def test_table2_through_the_lp_on_highs(lp2, spne2):
     assert np.allclose(lp2.insurer_post, spne2.insurer_post, atol=LP_EXACT, rtol=0)
     assert np.allclose(lp2.reinsurer_post, spne2.reinsurer_post, atol=LP_EXACT, rtol=0)
     assert lp2.aggregate_risk == pytest.approx(spne2.aggregate_risk, abs=LP_EXACT)
-    assert lp2.extra["solver"]["backend"] == "highs"
+    assert lp2.solver.backend == "highs"
 
 
 def test_table1_through_the_lp_on_highs():
@@ -70,15 +72,15 @@ def test_every_backend_gives_the_same_market(backend, solver, tol, spne2):
     out = pareto(paper_market(2), backend=backend, solver=solver)
     assert out.aggregate_risk == pytest.approx(spne2.aggregate_risk, abs=tol)
     assert np.allclose(out.premium, spne2.premium, atol=10 * tol, rtol=0)
-    assert out.extra["solver"]["backend"] == backend
+    assert out.solver.backend == backend
 
 
 def test_layer_duals_are_gains_from_trade(lp2, spne2):
     """mu_c = cell average of (alpha - min tau)^+, and sum_c mu_c w_c = insurer i's gain from trade
     (the Pareto surplus of its block): 0.555094 + 0.273442-share..., i.e. V(no trade) - V*."""
     mk = paper_market(2)
-    mu = lp2.details["mu"]
-    table = lp2.details["table"]
+    mu = lp2.prices.layer_value
+    table = lp2.tabulation
     w = table.widths
     ints = table.integrals
     expect = np.maximum(ints[:, 0] - ints[:, 1:].min(axis=1), 0.0)  # exact breakpoints: per cell
@@ -88,7 +90,7 @@ def test_layer_duals_are_gains_from_trade(lp2, spne2):
     assert np.allclose(block, spne2.insurer_gain + spne2.premium.sum(axis=1) - spne2.cost.sum(axis=1),
                        atol=LP_EXACT, rtol=0)
     assert block.sum() == pytest.approx(spne2.initial_risk.sum() - spne2.aggregate_risk, abs=LP_EXACT)
-    assert lp2.extra["layer_values"]["insurer 1"] == pytest.approx(block[0], abs=1e-15)
+    assert lp2.layer_values["insurer 1"] == pytest.approx(block[0], abs=1e-15)
     # mu is not the price: the price paid is alpha - mu^(-j*) = tau-bar, cell by cell
     assert np.allclose(lp2.layers.price, spne2.layers.price, atol=LP_EXACT, rtol=0)
     assert mk.n == 3
@@ -96,7 +98,7 @@ def test_layer_duals_are_gains_from_trade(lp2, spne2):
 
 def test_vcg_identities(lp2, spne2):
     """surplus_j = V*_{-j} - V* (the second-price auction's payoff to the winner)."""
-    surplus = np.array(list(lp2.extra["vcg_surplus"].values()))
+    surplus = np.array(list(lp2.vcg_surplus.values()))
     assert np.allclose(surplus, spne2.reinsurer_gain, atol=LP_EXACT, rtol=0)
     assert np.allclose(surplus, [0.273442, 0.000993], atol=PRINTED, rtol=0)
 
@@ -117,10 +119,10 @@ def test_spne_is_pareto_optimal_and_individually_rational(spne2, lp2):
 
 
 def test_cost_is_a_parameter_so_vcg_resolves_reuse_the_program(lp2):
-    prog = lp2.details["program"]
-    assert isinstance(prog, LayerProgram)
+    prog = lp2.program
+    assert isinstance(prog, LayerLP)
     assert "cost" in prog.parameters
-    sol = lp2.details["solution"]
+    sol = lp2.solution
     assert sol.certificate.max_residual < 1e-9
 
 
@@ -141,7 +143,7 @@ def test_vcg_premiums_on_an_80000_variable_lp_agree_with_the_spne():
 
 def test_the_lp_has_no_redundant_upper_bound():
     """Rows: sum_j y <= w only (with y <= w too the multipliers are not unique, spec)."""
-    prog = LayerProgram(np.array([0.5, 0.25]), np.array([[-1.0, -2.0], [0.5, -0.1]]))
+    prog = LayerLP(np.array([0.5, 0.25]), np.array([[-1.0, -2.0], [0.5, -0.1]]))
     assert set(prog.groups) == {"ceded_nonneg", "layer"}
     sol = prog.solve(backend="highs")
     assert sol.objective == pytest.approx(-2 * 0.5 - 0.1 * 0.25, abs=1e-12)
@@ -160,7 +162,7 @@ def test_best_response_lp_matches_the_pointwise_rule():
         assert np.allclose(lp.premium, pw.premium, atol=1e-12, rtol=0)
         assert np.allclose(lp.insurer_post, pw.insurer_post, atol=1e-12, rtol=0)
         assert abs(lp.checks["LP value - generous selection value"]) < 1e-12
-        assert lp.verification.generous_violations == 0
+        assert lp.equilibrium.generous_violations == 0
 
 
 def test_generous_selection_on_the_lp_face_at_the_monopoly_price():
@@ -176,9 +178,9 @@ def test_generous_selection_on_the_lp_face_at_the_monopoly_price():
 @pytest.fixture(scope="module")
 def capped():
     P = ro.laws.censored_exponential(3.0, 5.0)
-    insurers = [Insurer(f"insurer {i + 1}", P, ro.measures.ES(g)) for i, g in enumerate(GS)]
-    reinsurers = [Reinsurer("reinsurer 1", 0.15, ro.laws.censored_exponential(2.5, 5.0), capacity=6.0),
-                  Reinsurer("reinsurer 2", 0.10, ro.laws.censored_exponential(2.0, 5.0))]
+    insurers = [InsurerSpec(f"insurer {i + 1}", P, ro.measures.ES(g)) for i, g in enumerate(GS)]
+    reinsurers = [ReinsurerSpec("reinsurer 1", 0.15, ro.laws.censored_exponential(2.5, 5.0), capacity=6.0),
+                  ReinsurerSpec("reinsurer 2", 0.10, ro.laws.censored_exponential(2.0, 5.0))]
     return Market(insurers, reinsurers, bound=5.0)
 
 
@@ -189,7 +191,7 @@ def capped_lp(capped):
 
 def test_capacity_limit_binds_and_prices_scarcity(capped_lp, lp2):
     out = capped_lp
-    lam = out.extra["scarcity_prices"]["reinsurer 1"]
+    lam = out.scarcity_prices["reinsurer 1"]
     assert lam > 0
     # usage = K: sum over insurers of the layers ceded to reinsurer 1
     shares = out.layers.share_matrix
@@ -217,11 +219,11 @@ def test_capacity_switch_points_are_common_to_all_insurers(capped_lp):
 
 def test_loose_capacity_changes_nothing(lp2):
     P = ro.laws.censored_exponential(3.0, 5.0)
-    insurers = [Insurer(f"insurer {i + 1}", P, ro.measures.ES(g)) for i, g in enumerate(GS)]
-    reinsurers = [Reinsurer("reinsurer 1", 0.15, ro.laws.censored_exponential(2.5, 5.0), capacity=50.0),
-                  Reinsurer("reinsurer 2", 0.10, ro.laws.censored_exponential(2.0, 5.0))]
+    insurers = [InsurerSpec(f"insurer {i + 1}", P, ro.measures.ES(g)) for i, g in enumerate(GS)]
+    reinsurers = [ReinsurerSpec("reinsurer 1", 0.15, ro.laws.censored_exponential(2.5, 5.0), capacity=50.0),
+                  ReinsurerSpec("reinsurer 2", 0.10, ro.laws.censored_exponential(2.0, 5.0))]
     out = pareto(Market(insurers, reinsurers, bound=5.0))
-    assert out.extra["scarcity_prices"]["reinsurer 1"] == 0.0
+    assert out.scarcity_prices["reinsurer 1"] == 0.0
     assert out.aggregate_risk == pytest.approx(lp2.aggregate_risk, abs=LP_EXACT)
 
 
@@ -231,14 +233,14 @@ def test_expected_claims_capacity_and_lp_grid_convergence():
     breakpoints) converges to the exact value as the grid is refined (measured: 3.0e-4 at 64
     cells, 4.0e-5 at 256)."""
     P = ro.laws.censored_exponential(3.0, 5.0)
-    insurers = [Insurer(f"insurer {i + 1}", P, ro.measures.ES(g)) for i, g in enumerate(GS)]
-    reinsurers = [Reinsurer("reinsurer 1", 0.15, ro.laws.censored_exponential(2.5, 5.0), capacity=0.3),
-                  Reinsurer("reinsurer 2", 0.10, ro.laws.censored_exponential(2.0, 5.0))]
+    insurers = [InsurerSpec(f"insurer {i + 1}", P, ro.measures.ES(g)) for i, g in enumerate(GS)]
+    reinsurers = [ReinsurerSpec("reinsurer 1", 0.15, ro.laws.censored_exponential(2.5, 5.0), capacity=0.3),
+                  ReinsurerSpec("reinsurer 2", 0.10, ro.laws.censored_exponential(2.0, 5.0))]
     mk = Market(insurers, reinsurers, bound=5.0)
     exact = pareto(mk, capacity_weight="expected")
     lam, value = capacity_prices(mk, capacity_weight="expected")
     assert value == pytest.approx(exact.aggregate_risk, abs=1e-12)
-    assert lam[0] == pytest.approx(exact.extra["scarcity_prices"]["reinsurer 1"], abs=1e-12)
+    assert lam[0] == pytest.approx(exact.scarcity_prices["reinsurer 1"], abs=1e-12)
     errors = [abs(pareto(mk, capacity_weight="expected", exact_capacity=False, cells=c).aggregate_risk
                   - exact.aggregate_risk) for c in (64, 256)]
     assert errors[1] < errors[0] / 4 and errors[1] < 1e-4

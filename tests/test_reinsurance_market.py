@@ -16,8 +16,7 @@ import pytest
 
 import riskopt as ro
 from riskopt.measures.distortion import PiecewiseLinear
-from riskopt.mechanisms.reinsurance_layers import DistortedSurvival
-from riskopt.mechanisms.reinsurance_market import Insurer, Market, Reinsurer
+from riskopt.mechanisms.reinsurance import DistortedSurvival, InsurerSpec, Market, ReinsurerSpec
 
 GS = (0.10, 0.05, 0.01)
 PRINTED = 5e-7  # half a unit of the 6th decimal
@@ -26,9 +25,9 @@ EXACT = 1e-12
 
 def paper_market(m: int = 2) -> Market:
     P = ro.laws.censored_exponential(3.0, 5.0)
-    insurers = [Insurer(f"insurer {i + 1}", P, ro.measures.ES(g)) for i, g in enumerate(GS)]
-    reinsurers = [Reinsurer("reinsurer 1", 0.15, ro.laws.censored_exponential(2.5, 5.0)),
-                  Reinsurer("reinsurer 2", 0.10, ro.laws.censored_exponential(2.0, 5.0))]
+    insurers = [InsurerSpec(f"insurer {i + 1}", P, ro.measures.ES(g)) for i, g in enumerate(GS)]
+    reinsurers = [ReinsurerSpec("reinsurer 1", 0.15, ro.laws.censored_exponential(2.5, 5.0)),
+                  ReinsurerSpec("reinsurer 2", 0.10, ro.laws.censored_exponential(2.0, 5.0))]
     return Market(insurers, reinsurers[:m], bound=5.0)
 
 
@@ -92,7 +91,7 @@ def spne_closed_form(g: float) -> dict[str, float]:
 def test_table1_every_cell(table1):
     initial = (1.100861, 1.331909, 1.868380)
     premium = (1.044949, 1.276004, 1.812475)
-    rows = {r["name"]: r for r in table1.agents()}
+    rows = {r["name"]: r for r in table1.agent_rows()}
     for i, name in enumerate(["insurer 1", "insurer 2", "insurer 3"]):
         assert rows[name]["initial_risk"] == pytest.approx(initial[i], abs=PRINTED)
         assert rows[name]["premium_paid"] == pytest.approx(premium[i], abs=PRINTED)
@@ -133,7 +132,7 @@ def test_table2_every_cell(table2):
     post = (0.545767, 0.547430, 0.547954)
     gain = (0.555094, 0.784479, 1.320426)
     premiums = (0.498105, 0.499774, 0.500299)
-    rows = {r["name"]: r for r in table2.agents()}
+    rows = {r["name"]: r for r in table2.agent_rows()}
     for i in range(3):
         row = rows[f"insurer {i + 1}"]
         assert row["initial_risk"] == pytest.approx((1.100861, 1.331909, 1.868380)[i], abs=PRINTED)
@@ -196,7 +195,7 @@ def test_competition_helps_every_insurer(table1, table2):
 
 def test_verification_passes_at_the_spne(table1, table2):
     for out in (table1, table2):
-        v = out.verification
+        v = out.equilibrium
         assert v.ok
         assert np.max(v.reinsurer_gain) <= 1e-12 and np.max(v.insurer_gap) <= 1e-12
         assert v.generous_violations == 0
@@ -239,7 +238,7 @@ def test_best_response_to_canonical_prices_is_the_spne(table2):
     br = mk.best_response(mk.canonical_prices())
     assert np.allclose(br.premium, table2.premium, atol=EXACT, rtol=0)
     assert np.allclose(br.insurer_post, table2.insurer_post, atol=EXACT, rtol=0)
-    assert br.verification.ok
+    assert br.equilibrium.ok
 
 
 def test_generous_tie_break_cedes_at_the_monopoly_price(table1):
@@ -249,7 +248,7 @@ def test_generous_tie_break_cedes_at_the_monopoly_price(table1):
     alpha = [[DistortedSurvival(mk.loss_law(i), mk.insurers[i].measure.h)] for i in range(3)]
     br = mk.best_response(alpha)
     assert np.allclose(br.premium, table1.premium, atol=1e-12, rtol=0)
-    assert br.verification.generous_violations == 0
+    assert br.equilibrium.generous_violations == 0
 
 
 def test_verifier_finds_profitable_deviations():
@@ -257,11 +256,11 @@ def test_verifier_finds_profitable_deviations():
     mk = paper_market(2)
     alpha = [DistortedSurvival(mk.loss_law(i), mk.insurers[i].measure.h) for i in range(3)]
     out = mk.best_response([[a, a] for a in alpha])
-    assert not out.verification.ok
-    assert np.max(out.verification.reinsurer_gain) > 0.1
+    assert not out.equilibrium.ok
+    assert np.max(out.equilibrium.reinsurer_gain) > 0.1
     # pricing at one's own true preference leaves money on the table too
     own = [[mk.tau[i][0], mk.tau[i][1]] for i in range(3)]
-    assert not mk.best_response(own).verification.ok
+    assert not mk.best_response(own).equilibrium.ok
 
 
 def test_best_response_to_expected_value_premiums():
@@ -288,9 +287,9 @@ def test_prices_table_is_checked():
 
 # ------------------------------------------------------------------ other measures and laws
 def _law_market(measure, law, reinsurers=None, **kw):
-    reinsurers = reinsurers or [Reinsurer("r1", 0.2, ro.laws.censored_exponential(1.0, 4.0)),
-                                Reinsurer("r2", 0.1)]
-    return Market([Insurer("i", law, measure)], reinsurers, **kw)
+    reinsurers = reinsurers or [ReinsurerSpec("r1", 0.2, ro.laws.censored_exponential(1.0, 4.0)),
+                                ReinsurerSpec("r2", 0.1)]
+    return Market([InsurerSpec("i", law, measure)], reinsurers, **kw)
 
 
 def _brute_force(market: Market, points: int = 400_001) -> float:
@@ -318,7 +317,7 @@ def test_distortion_insurers_match_a_brute_force_integral(measure):
     law = ro.laws.censored_exponential(1.5, 4.0)
     mk = _law_market(measure, law)
     out = mk.spne()
-    assert out.verification.ok and out.individually_rational
+    assert out.equilibrium.ok and out.individually_rational
     assert out.aggregate_risk == pytest.approx(_brute_force(mk), abs=1e-8)
 
 
@@ -340,7 +339,7 @@ def test_discrete_law_and_step_curves():
     # ES_0.25 = (0.1 * 4 + 0.15 * 2.5) / 0.25
     assert out.initial_risk[0] == pytest.approx((0.1 * 4 + 0.15 * 2.5) / 0.25, abs=1e-12)
     assert out.aggregate_risk == pytest.approx(_brute_force(mk), abs=1e-8)
-    assert out.verification.ok
+    assert out.equilibrium.ok
 
 
 def test_general_capacity_on_a_finite_space():
@@ -350,8 +349,8 @@ def test_general_capacity_on_a_finite_space():
     cap = ro.measures.Capacity.from_table({(0,): 0.3, (1,): 0.4, (2,): 0.6, (0, 1): 0.6, (0, 2): 0.8,
                                            (1, 2): 0.9}, 3)
     X = np.array([0.0, 1.0, 3.0])
-    mk = Market([Insurer("c", X, ro.measures.Choquet(cap))],
-                [Reinsurer("q", 0.1, beliefs=np.array([0.3, 0.3, 0.4]))], space=space)
+    mk = Market([InsurerSpec("c", X, ro.measures.Choquet(cap))],
+                [ReinsurerSpec("q", 0.1, beliefs=np.array([0.3, 0.3, 0.4]))], space=space)
     out = mk.spne()
     # rho(X) = int_0^1 c({X > z}) + int_1^3 c({X > z}) = c({1, 2}) + 2 c({2}) = 0.9 + 1.2
     assert out.initial_risk[0] == pytest.approx(2.1, abs=1e-12)
@@ -362,39 +361,39 @@ def test_general_capacity_on_a_finite_space():
 
 def test_non_additive_reinsurer_needs_comonotone_losses():
     law = ro.laws.censored_exponential(2.0, 4.0)
-    ins = [Insurer("a", law, ro.measures.ES(0.1)), Insurer("b", law, ro.measures.ES(0.2))]
-    wang = Reinsurer("w", 0.05, measure=ro.measures.Distortion("wang", lam=0.3))
+    ins = [InsurerSpec("a", law, ro.measures.ES(0.1)), InsurerSpec("b", law, ro.measures.ES(0.2))]
+    wang = ReinsurerSpec("w", 0.05, measure=ro.measures.Distortion("wang", lam=0.3))
     with pytest.raises(ro.ModelError) as err:
-        Market(ins, [wang, Reinsurer("r", 0.1)])
+        Market(ins, [wang, ReinsurerSpec("r", 0.1)])
     assert err.value.field == "reinsurers[0].measure" and "Thm 3.8" in str(err.value)
-    out = Market(ins, [wang, Reinsurer("r", 0.1)], comonotone=True).spne()
-    assert out.verification.ok
+    out = Market(ins, [wang, ReinsurerSpec("r", 0.1)], comonotone=True).spne()
+    assert out.equilibrium.ok
     # one insurer: additivity over insurers is trivial
-    assert Market(ins[:1], [wang]).spne().verification.ok
+    assert Market(ins[:1], [wang]).spne().equilibrium.ok
 
 
 def test_comonotone_flag_is_checked_on_state_losses():
     space = ro.Scenarios([0.25, 0.25, 0.5])
     cap = ro.measures.Capacity.distorted(lambda t: np.sqrt(t), space.p)
-    ins = [Insurer("a", np.array([0.0, 1.0, 2.0]), ro.measures.ES(0.3)),
-           Insurer("b", np.array([2.0, 1.0, 0.0]), ro.measures.ES(0.3))]
+    ins = [InsurerSpec("a", np.array([0.0, 1.0, 2.0]), ro.measures.ES(0.3)),
+           InsurerSpec("b", np.array([2.0, 1.0, 0.0]), ro.measures.ES(0.3))]
     with pytest.raises(ro.ModelError, match="comonotone"):
-        Market(ins, [Reinsurer("c", 0.1, measure=ro.measures.Choquet(cap))], space=space, comonotone=True)
-    ins[1] = Insurer("b", np.array([0.5, 0.5, 3.0]), ro.measures.ES(0.3))
-    out = Market(ins, [Reinsurer("c", 0.1, measure=ro.measures.Choquet(cap))], space=space,
+        Market(ins, [ReinsurerSpec("c", 0.1, measure=ro.measures.Choquet(cap))], space=space, comonotone=True)
+    ins[1] = InsurerSpec("b", np.array([0.5, 0.5, 3.0]), ro.measures.ES(0.3))
+    out = Market(ins, [ReinsurerSpec("c", 0.1, measure=ro.measures.Choquet(cap))], space=space,
                  comonotone=True).spne()
-    assert out.verification.ok
+    assert out.equilibrium.ok
 
 
 # ------------------------------------------------------------------ bad input
 @pytest.mark.parametrize(("make", "field"), [
-    (lambda: Reinsurer("r", 0.0), "reinsurers[0].loading"),
-    (lambda: Reinsurer("r", -0.1), "reinsurers[0].loading"),
-    (lambda: Reinsurer("r", float("nan")), "reinsurers[0].loading"),
+    (lambda: ReinsurerSpec("r", 0.0), "reinsurers[0].loading"),
+    (lambda: ReinsurerSpec("r", -0.1), "reinsurers[0].loading"),
+    (lambda: ReinsurerSpec("r", float("nan")), "reinsurers[0].loading"),
 ], ids=["zero", "negative", "nan"])
 def test_loading_must_be_positive(make, field):
     with pytest.raises(ro.ModelError) as err:
-        Market([Insurer("i", ro.laws.censored_exponential(1, 3), ro.measures.ES(0.1))], [make()])
+        Market([InsurerSpec("i", ro.laws.censored_exponential(1, 3), ro.measures.ES(0.1))], [make()])
     assert err.value.field == field
 
 
@@ -414,8 +413,8 @@ def test_capacity_not_monotone_or_not_normalised():
     space = ro.Scenarios([0.5, 0.5])
     loose = ro.measures.Capacity(lambda mk: 0.5 * mk.sum(), 2, normalised=False)
     with pytest.raises(ro.ModelError) as err:
-        Market([Insurer("i", np.array([0.0, 1.0]), ro.measures.Choquet(loose))],
-               [Reinsurer("r", 0.1)], space=space)
+        Market([InsurerSpec("i", np.array([0.0, 1.0]), ro.measures.Choquet(loose))],
+               [ReinsurerSpec("r", 0.1)], space=space)
     assert err.value.field == "insurers[0].measure"
 
 
@@ -426,35 +425,35 @@ def test_increasing_survival_function():
 
 def test_bound_must_bound_every_loss():
     law = ro.laws.censored_exponential(1.0, 5.0)
-    ins = [Insurer("i", law, ro.measures.ES(0.1))]
+    ins = [InsurerSpec("i", law, ro.measures.ES(0.1))]
     with pytest.raises(ro.ModelError) as err:
-        Market(ins, [Reinsurer("r", 0.1)], bound=4.0)
+        Market(ins, [ReinsurerSpec("r", 0.1)], bound=4.0)
     assert err.value.field == "bound" and "> 4" in str(err.value)
     with pytest.raises(ro.ModelError) as err:
-        Market([Insurer("i", ro.laws.Exponential(1.0), ro.measures.ES(0.1))], [Reinsurer("r", 0.1)])
+        Market([InsurerSpec("i", ro.laws.Exponential(1.0), ro.measures.ES(0.1))], [ReinsurerSpec("r", 0.1)])
     assert err.value.field == "bound"
     with pytest.raises(ro.ModelError) as err:
-        Market(ins, [Reinsurer("r", 0.1, beliefs=ro.laws.Exponential(2.0))], bound=5.0)
+        Market(ins, [ReinsurerSpec("r", 0.1, beliefs=ro.laws.Exponential(2.0))], bound=5.0)
     assert err.value.field == "reinsurers[0].beliefs"
 
 
 def test_other_declaration_errors():
     law = ro.laws.censored_exponential(1.0, 5.0)
-    ok = Insurer("i", law, ro.measures.ES(0.1))
+    ok = InsurerSpec("i", law, ro.measures.ES(0.1))
     cases = [
         (lambda: Market([ok], []), "reinsurers"),
-        (lambda: Market([ok, ok], [Reinsurer("r", 0.1)]), "insurers[1].name"),
-        (lambda: Market([Insurer("i", law, ro.measures.Entropic(1.0))], [Reinsurer("r", 0.1)]),
+        (lambda: Market([ok, ok], [ReinsurerSpec("r", 0.1)]), "insurers[1].name"),
+        (lambda: Market([InsurerSpec("i", law, ro.measures.Entropic(1.0))], [ReinsurerSpec("r", 0.1)]),
          "insurers[0].measure"),
-        (lambda: Market([Insurer("i", [0.0, 1.0], ro.measures.ES(0.1))], [Reinsurer("r", 0.1)]),
+        (lambda: Market([InsurerSpec("i", [0.0, 1.0], ro.measures.ES(0.1))], [ReinsurerSpec("r", 0.1)]),
          "insurers[0].loss"),
-        (lambda: Market([ok], [Reinsurer("r", 0.1, beliefs=[law, law])]), "reinsurers[0].beliefs"),
-        (lambda: Market([ok], [Reinsurer("r", 0.1, beliefs=law, measure=ro.measures.Expectation())]),
+        (lambda: Market([ok], [ReinsurerSpec("r", 0.1, beliefs=[law, law])]), "reinsurers[0].beliefs"),
+        (lambda: Market([ok], [ReinsurerSpec("r", 0.1, beliefs=law, measure=ro.measures.Expectation())]),
          "reinsurers[0]"),
-        (lambda: Market([ok], [Reinsurer("r", 0.1, capacity=-1.0)]), "reinsurers[0].capacity"),
-        (lambda: Market([Insurer("i", law, ro.measures.Distortion(PiecewiseLinear([0, 1], [0, 0.5]),
+        (lambda: Market([ok], [ReinsurerSpec("r", 0.1, capacity=-1.0)]), "reinsurers[0].capacity"),
+        (lambda: Market([InsurerSpec("i", law, ro.measures.Distortion(PiecewiseLinear([0, 1], [0, 0.5]),
                                                                   normalised=False))],
-                        [Reinsurer("r", 0.1)]), "insurers[0].measure"),
+                        [ReinsurerSpec("r", 0.1)]), "insurers[0].measure"),
     ]
     for make, field in cases:
         with pytest.raises(ro.ModelError) as err:

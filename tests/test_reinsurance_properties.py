@@ -17,9 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import riskopt as ro
-from riskopt.mechanisms.reinsurance_layers import DistortedSurvival
-from riskopt.mechanisms.reinsurance_lp import FACE_TOL, best_response_lp, pareto
-from riskopt.mechanisms.reinsurance_market import Insurer, Market, Reinsurer
+from riskopt.mechanisms.reinsurance import (
+    FACE_TOL,
+    DistortedSurvival,
+    InsurerSpec,
+    Market,
+    ReinsurerSpec,
+    best_response_lp,
+    pareto,
+)
 
 CELLS = 96
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -37,13 +43,13 @@ def markets(draw, max_n: int = 3, max_m: int = 3) -> Market:
             measure = ro.measures.ES(draw(st.floats(0.01, 0.6)))
         else:
             measure = ro.measures.Distortion("wang", lam=draw(st.floats(0.05, 1.5)))
-        insurers.append(Insurer(f"i{i}", law, measure))
+        insurers.append(InsurerSpec(f"i{i}", law, measure))
     reinsurers = []
     shared = ro.laws.censored_exponential(draw(st.floats(0.5, 4.0)), M)
     for j in range(m):
         own = ro.laws.censored_exponential(draw(st.floats(0.5, 4.0)), M)
         beliefs = shared if draw(st.booleans()) else own
-        reinsurers.append(Reinsurer(f"r{j}", draw(st.floats(0.01, 0.5)), beliefs))
+        reinsurers.append(ReinsurerSpec(f"r{j}", draw(st.floats(0.01, 0.5)), beliefs))
     return Market(insurers, reinsurers, bound=M)
 
 
@@ -51,13 +57,13 @@ def markets(draw, max_n: int = 3, max_m: int = 3) -> Market:
 @given(markets())
 def test_spne_is_a_verified_individually_rational_pareto_optimum(market):
     out = market.spne(cells=CELLS)
-    assert out.verification.ok, out.verification.to_dict()
+    assert out.equilibrium.ok, out.equilibrium.to_dict()
     assert out.individually_rational
     lp = pareto(market, cells=CELLS, premiums="dual")
     assert abs(out.aggregate_risk - lp.aggregate_risk) <= 1e-9 * max(1.0, abs(lp.aggregate_risk))
-    assert lp.details["solution"].certificate.max_residual < 1e-8
+    assert lp.solution.certificate.max_residual < 1e-8
     # premiums paid = premiums received; aggregate risk = sum of post-transfer risks
-    received = sum(r.get("premium_received", 0.0) for r in out.agents())
+    received = sum(r.get("premium_received", 0.0) for r in out.agent_rows())
     assert abs(out.premium.sum() - received) <= 1e-12 * max(1.0, received)
     total = out.insurer_post.sum() + out.reinsurer_post.sum()
     assert abs(total - out.aggregate_risk) <= 1e-12 * max(1.0, abs(total))
@@ -82,7 +88,7 @@ def test_indemnities_are_admissible_and_layers_partition(market):
 @given(markets(max_m=2), st.floats(0.01, 0.5), st.floats(0.5, 4.0))
 def test_another_reinsurer_never_hurts_an_insurer(market, loading, rate):
     before = market.spne(cells=CELLS)
-    extra = Reinsurer("entrant", loading, ro.laws.censored_exponential(rate, market.bound))
+    extra = ReinsurerSpec("entrant", loading, ro.laws.censored_exponential(rate, market.bound))
     after = Market(market.insurers, [*market.reinsurers, extra], bound=market.bound).spne(cells=CELLS)
     assert np.all(after.insurer_gain >= before.insurer_gain - 1e-10)
     assert after.aggregate_risk <= before.aggregate_risk + 1e-10
@@ -101,5 +107,5 @@ def test_lp_best_response_equals_the_pointwise_rule(market, data):
     # premiums of such near-tied layers (a price near alpha, ceded or not) by more
     assert np.allclose(lp.insurer_post, pw.insurer_post, atol=FACE_TOL * market.bound, rtol=0)
     assert np.allclose(lp.premium, pw.premium, atol=1e-6, rtol=0)
-    assert pw.verification.generous_violations == 0
-    assert np.max(pw.verification.insurer_gap, initial=0.0) <= 1e-12
+    assert pw.equilibrium.generous_violations == 0
+    assert np.max(pw.equilibrium.insurer_gap, initial=0.0) <= 1e-12

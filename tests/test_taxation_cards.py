@@ -149,10 +149,86 @@ def test_csv_card_with_nan(tmp_path):
 
 def test_bundled_name_and_sensitivity_plot(tmp_path, capfd):
     """The card runs by its bundled name; the sensitivity figure (alpha by case, no-AFPO marks)."""
-    from riskopt.mechanisms.taxation_two_region import mu_sweep_points, plot_sensitivity, sensitivity
+    from riskopt.mechanisms.taxation import mu_sweep_points, plot_sensitivity, sensitivity
 
     assert main(["run", "niakh_two_region", "--format", "json"]) == 0
     assert json.loads(capfd.readouterr().out)["closed_form"]["case"] == 2
     rows = sensitivity(mu_sweep_points(np.geomspace(0.1, 10, 30))).rows
     path = plot_sensitivity(rows, "mu", tmp_path / "mu.png", title="mu sweep")
     assert Path(path).stat().st_size > 10_000
+
+
+def test_cards_read_into_specs_with_defaults_written_once():
+    """The card reader is read_spec on the specs: absent keys take the defaults of the function or
+    model the field feeds (solve_afpo, storm_study, StormModel, STUDY_INSURER), stated once."""
+    import inspect
+
+    from riskopt.mechanisms.taxation import (
+        STUDY_INSURER,
+        LawEconomySpec,
+        StormModel,
+        StormStudySpec,
+        UniformAtomLaw,
+        solve_afpo,
+        storm_study,
+    )
+
+    law = load_card(TWO).spec
+    assert isinstance(law, LawEconomySpec) and law.names == ("region 1", "region 2")
+    assert isinstance(law.law, UniformAtomLaw) and law.law.upper == 14.5  # default: the total wealth
+    afpo = inspect.signature(solve_afpo).parameters
+    assert (law.afpo.method, law.afpo.tol) == (afpo["method"].default, afpo["tol"].default)
+    assert law.program is not None and law.program.bins == 200 and law.output.grid == 9
+    storm = load_card(STORM).spec
+    assert isinstance(storm, StormStudySpec) and storm.insurer == STUDY_INSURER and storm.seed == 20250601
+    bare = parse_card({"model": {"mechanism": "disaster_taxation"}, "storm": {}}).spec
+    assert bare.storm.synthetic == inspect.signature(storm_study).parameters["regions"].default
+    assert bare.storm.scenarios == inspect.signature(storm_study).parameters["scenarios"].default
+    assert bare.storm.beta_b == StormModel.__dataclass_fields__["beta_b"].default
+    assert bare.insurer == STUDY_INSURER
+    assert bare.seed == inspect.signature(storm_study).parameters["seed"].default
+    # keys given override the study's insurer; own capital replaces its capital K
+    own = parse_card(small_storm()).spec.insurer
+    assert (own.theta, own.eta, own.capital, own.own_capital) == (0.3, STUDY_INSURER.eta, None, 12.0)
+    unnamed = two_dict()
+    del unnamed["regions"][1]["name"]
+    assert parse_card(unnamed).spec.names == ("region 1", "region 2")  # the default name "region {k}"
+
+
+def test_reference_documents_every_card_key():
+    from riskopt.mechanisms.taxation import LawEconomySpec, StormStudySpec
+    from riskopt.spec import reference
+
+    law = {r.path: r for r in reference(LawEconomySpec)}
+    assert {"afpo.method", "afpo.tol", "regions[].wealth", "regions[].expected_loss", "regions[].disutility",
+            "law.kind", "output.grid", "program.bins"} <= set(law)
+    storm = {r.path: r for r in reference(StormStudySpec)}
+    assert storm["insurer.theta"].default == "0.3" and storm["storm.scenarios"].default == "100000"
+    assert {"storm.track", "storm.length_unit", "comparison.event", "disutility"} <= set(storm)
+
+
+def test_solve_fast_and_program_on_the_two_region_card():
+    """solve(spec, method=...): "fast" (today's default, the card's run) and "program" (the AFPO
+    program on the 200 quantile bins, Lambda from the budget duals) agree; the storm study has no
+    program path (yet) and says so; both results are on the one result contract."""
+    import riskopt.mechanisms as mechs
+    from riskopt.data import without_timings
+    from riskopt.result import Result
+
+    spec = load_card(TWO).spec
+    fast = mechs.solve(spec, method="fast")
+    assert without_timings(fast.to_dict()) == without_timings(run_card(load_card(TWO)).to_dict())  # "auto"
+    prog = mechs.solve(spec, method="program", solver="CLARABEL")
+    for res in (fast, prog):
+        assert isinstance(res, Result) and res.status.ok and res.mechanism_name == "disaster_taxation"
+        assert all(c.passed for c in res.verification) and set(res.allocation) == {"region 1", "region 2"}
+        assert list(res.to_frame().index) == ["region 1", "region 2"]
+    assert np.abs(prog.alpha - fast.alpha).max() < 1e-6
+    assert prog.method == "program" and prog.to_dict()["solve_method"] == "program"
+    assert prog.prices.source.startswith("the program's budget duals")
+    s = prog.prices.s
+    assert np.allclose(prog.prices.Lambda, prog.afpo.rule.lam(s), rtol=1e-6, atol=0)  # duals = the exact rule
+    assert {c.name for c in prog.verification} == {"fairness_residual", "program_alpha_minus_fast_path"}
+    assert mechs.mechanisms()["disaster_taxation"].methods == ("fast", "program")
+    with pytest.raises(ModelError, match=r"method = 'program'.*storm study"):
+        mechs.solve(parse_card(small_storm()).spec, method="program")

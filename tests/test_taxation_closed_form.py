@@ -7,15 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskopt import ModelError
-from riskopt.mechanisms.taxation_afpo import solve_afpo
-from riskopt.mechanisms.taxation_disutility import ExponentialFamily
-from riskopt.mechanisms.taxation_law import UniformAtomLaw
-from riskopt.mechanisms.taxation_two_region import (
+from riskopt.mechanisms.taxation import (
+    ExponentialFamily,
+    UniformAtomLaw,
     gamma_sweep_points,
     mu_sweep_points,
     proposition4,
     sensitivity,
     sensitivity_point,
+    solve_afpo,
 )
 
 BASE = {"w1": 4.5, "w2": 10.0, "g1": 1.0, "g2": 2.0}

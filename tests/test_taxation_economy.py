@@ -1,4 +1,4 @@
-"""Insurer, scenario sets, residual claims, the four schemes and the single event; bad economies;
+"""DefaultableInsurer, scenario sets, residual claims, the four schemes and the single event; bad economies;
 blocks on any runner give the numbers of the serial run."""
 
 import numpy as np
@@ -6,10 +6,17 @@ import pytest
 
 from riskopt import ModelError
 from riskopt.measures import ExpectedUtility
-from riskopt.mechanisms.disaster_taxation import storm_study
-from riskopt.mechanisms.taxation_disutility import ExponentialPayments, PowerPayments
-from riskopt.mechanisms.taxation_economy import Insurer, MatrixSource, StormSource, run_economy
-from riskopt.mechanisms.taxation_storm import StormModel, synthetic_regions
+from riskopt.mechanisms.taxation import (
+    DefaultableInsurer,
+    ExponentialPayments,
+    MatrixSource,
+    PowerPayments,
+    StormModel,
+    StormSource,
+    run_economy,
+    storm_study,
+    synthetic_regions,
+)
 
 
 def _sample(n=6, N=4000, seed=0):
@@ -22,7 +29,7 @@ def _sample(n=6, N=4000, seed=0):
 
 def test_insurer_sets_claims_and_hybrid_by_hand():
     names, w, X = _sample()
-    ins = Insurer(theta=0.3, eta=0.1, own_capital=4.0)
+    ins = DefaultableInsurer(theta=0.3, eta=0.1, own_capital=4.0)
     eco = run_economy(MatrixSource(X), names, w, insurer=ins)
     mean, sd = X.mean(axis=1), X.std(axis=1)
     assert np.allclose(eco.premiums, 1.3 * mean + 0.1 * sd, rtol=1e-12)
@@ -56,8 +63,8 @@ def test_insurer_sets_claims_and_hybrid_by_hand():
 
 def test_single_event_accounting():
     names, w, X = _sample(seed=3)
-    eco = run_economy(MatrixSource(X), names, w, insurer=Insurer(theta=0.2, capital=None, own_capital=3.0),
-                      event="largest")
+    insurer = DefaultableInsurer(theta=0.2, capital=None, own_capital=3.0)
+    eco = run_economy(MatrixSource(X), names, w, insurer=insurer, event="largest")
     ev = eco.event
     t = ev.table
     assert ev.index == int(np.argmax(X.sum(axis=0))) and ev.scenario_set == "default"
@@ -73,7 +80,7 @@ def test_single_event_accounting():
 
 def test_power_disutility_economy():
     names, w, X = _sample(seed=4)
-    eco = run_economy(MatrixSource(X), names, w, insurer=Insurer(theta=0.3, own_capital=3.0),
+    eco = run_economy(MatrixSource(X), names, w, insurer=DefaultableInsurer(theta=0.3, own_capital=3.0),
                       disutility=PowerPayments(0.5, 2.0))
     assert eco.hybrid.converged and eco.pure.converged
     assert "power" in eco.hybrid.family.convention or "p (b_i" in eco.hybrid.family.convention
@@ -82,24 +89,26 @@ def test_power_disutility_economy():
 def test_bad_economies():
     names, w, X = _sample()
     with pytest.raises(ModelError, match=r"insurer.capital = .*total wealth.*no default possible"):
-        run_economy(MatrixSource(X), names, w, insurer=Insurer(capital=float(w.sum()) + 1))
+        run_economy(MatrixSource(X), names, w, insurer=DefaultableInsurer(capital=float(w.sum()) + 1))
     with pytest.raises(ModelError, match=r"regions\[r\d\].wealth.*premium.*w_i - pi_i is <= 0"):
-        run_economy(MatrixSource(X), names, w, insurer=Insurer(theta=40.0, own_capital=0.0))
+        run_economy(MatrixSource(X), names, w, insurer=DefaultableInsurer(theta=40.0, own_capital=0.0))
     with pytest.raises(ModelError, match="either capital"):
-        Insurer(capital=10.0, own_capital=1.0)
+        DefaultableInsurer(capital=10.0, own_capital=1.0)
     with pytest.raises(ModelError, match=r"insurer\.theta"):
-        Insurer(theta=-0.1)
+        DefaultableInsurer(theta=-0.1)
     with pytest.raises(ModelError, match=r"insurer.surplus_shares\[r\d\].*free enrichment"):
+        shares = [0.5, 0, 0, 0, 0, 0]
         run_economy(MatrixSource(X), names, w,
-                    insurer=Insurer(theta=0.3, own_capital=3.0, surplus_shares=[0.5, 0, 0, 0, 0, 0]))
+                    insurer=DefaultableInsurer(theta=0.3, own_capital=3.0, surplus_shares=shares))
     bad = X.copy()
     bad[2, 7] = np.nan
     with pytest.raises(ModelError, match=r"losses\[2, 7\] = nan"):
         MatrixSource(bad)
     with pytest.raises(ModelError, match="distinct region names"):
-        run_economy(MatrixSource(X), ["a"] * 6, w, insurer=Insurer(theta=0.3, own_capital=3.0))
+        run_economy(MatrixSource(X), ["a"] * 6, w, insurer=DefaultableInsurer(theta=0.3, own_capital=3.0))
     with pytest.raises(ModelError, match=r"insurer.capital.*no scenario has S > K"):
-        run_economy(MatrixSource(X), names, w, insurer=Insurer(capital=float(X.sum(axis=0).max()) + 1))
+        run_economy(MatrixSource(X), names, w,
+                    insurer=DefaultableInsurer(capital=float(X.sum(axis=0).max()) + 1))
 
 
 def _runner_reversed(fn, items):
@@ -111,7 +120,7 @@ def test_blocks_equal_on_any_runner_and_premium_bases():
     regions, _ = synthetic_regions(25, 11)
     model = StormModel(regions)
     src = StormSource(model, 6000, 5, block=1000)
-    kw = {"insurer": Insurer(theta=0.3, own_capital=10.0),
+    kw = {"insurer": DefaultableInsurer(theta=0.3, own_capital=10.0),
           "expected_losses": model.expected_losses()}
     a = run_economy(src, regions.names, regions.wealth, **kw)
     b = run_economy(src, regions.names, regions.wealth, runner=_runner_reversed, **kw)
@@ -128,7 +137,7 @@ def test_dask_local_cluster_equals_serial():
     from riskopt.sweep import Dask
 
     kw = {"scenarios": 8000, "seed": 3, "streams": "blocks", "block": 2000,
-          "insurer": Insurer(theta=0.3, own_capital=15.0), "disutility": ExponentialPayments()}
+          "insurer": DefaultableInsurer(theta=0.3, own_capital=15.0), "disutility": ExponentialPayments()}
     serial = storm_study(30, **kw)
     split = storm_study(30, runner=Dask(workers=2), **kw)
     assert np.array_equal(serial.economy.hybrid.alpha, split.economy.hybrid.alpha)
@@ -142,7 +151,7 @@ def test_block_sums_do_not_depend_on_the_blas_thread_count():
     bits agree (the 212-region, 8192-scenario block differed in the last bits before)."""
     from threadpoolctl import threadpool_limits
 
-    from riskopt.mechanisms.taxation_economy import _LossTask
+    from riskopt.mechanisms.taxation.economy import _LossTask  # the block task itself (private)
 
     regions, _ = synthetic_regions()
     task = _LossTask(StormSource(StormModel(regions), 8192, 7, 8192), second_moment=True)
@@ -157,12 +166,12 @@ def test_block_sums_do_not_depend_on_the_blas_thread_count():
 def test_surplus_shares_and_utility_payments():
     """Surplus shares pay s_i (k - S) back on Omega_+; a CARA utility of final wealth values the
     payments by v(l) = -u(w - l) (riskopt.measures.utility) and gives the exponential tax family."""
-    from riskopt.mechanisms.taxation_disutility import UtilityPayments
+    from riskopt.mechanisms.taxation import UtilityPayments
 
     names, w, X = _sample(seed=5)
     shares = np.full(6, 0.02)
     disp = UtilityPayments("cara", gamma=0.5)
-    insurer = Insurer(theta=0.3, own_capital=3.0, surplus_shares=shares)
+    insurer = DefaultableInsurer(theta=0.3, own_capital=3.0, surplus_shares=shares)
     eco = run_economy(MatrixSource(X), names, w, insurer=insurer, disutility=disp)
     total = X.sum(axis=0)
     fav = total < eco.k

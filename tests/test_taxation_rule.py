@@ -10,19 +10,22 @@ from scipy.integrate import quad_vec
 from riskopt import ModelError
 from riskopt.measures import ExpectedUtility
 from riskopt.measures.utility import CARA, CRRA
-from riskopt.mechanisms.taxation_disutility import (
+from riskopt.mechanisms.taxation import (
     ExponentialFamily,
     ExponentialPayments,
     PowerFamily,
     PowerPayments,
     StackedFamily,
+    UniformAtomLaw,
     UtilityFamily,
     UtilityPayments,
+    layers,
+    moments,
+    nodes,
     payment_disutility,
+    residual_law,
     taxation_family,
 )
-from riskopt.mechanisms.taxation_law import AtomLaw, UniformAtomLaw
-from riskopt.mechanisms.taxation_layers import layers, moments
 
 
 def _families(seed: int, n: int):
@@ -108,8 +111,8 @@ def test_moments_exact_against_direct(kind, law_kind):
     total = fam.caps.sum()
     rule = layers(fam, a)
     if law_kind == "atoms":
-        law = AtomLaw(np.where(rng.random(400) < 0.3, 0.0, rng.uniform(0, total, 400)))
-        direct = rule.taxes(law.x) @ law.w
+        law = residual_law(np.where(rng.random(400) < 0.3, 0.0, rng.uniform(0, total, 400)))
+        direct = rule.taxes(nodes(law)[0]) @ nodes(law)[1]
     else:
         law = UniformAtomLaw(0.25, total)
         direct = 0.75 / total * quad_vec(lambda s: rule.taxes([s])[:, 0], 0.0, total, points=rule.s,
@@ -200,3 +203,31 @@ def test_bad_disutility_parameters():
         ExponentialFamily([1.0], [0.0], [0.0])
     with pytest.raises(ModelError, match="utility"):
         payment_disutility("nonsense")
+
+
+def test_a_finite_law_is_a_scenarios():
+    """The finite law of S_eps is a riskopt Scenarios (the law of its X): residual_law keeps the
+    positive atoms' probabilities exactly, the zero atom takes the rest; any Scenarios works with the
+    mechanism's functions (nodes, excess, truncated_mean, binned), and they agree with the Law's own."""
+    from riskopt.laws import Discrete
+    from riskopt.mechanisms.taxation import binned, excess, p_zero, residual_law, truncated_mean
+    from riskopt.space import Scenarios
+
+    values = np.array([0.0, 2.5, 0.0, 1.0, 4.0, 1.0])
+    probs = np.array([0.1, 0.2, 0.15, 0.25, 0.1, 0.2])
+    law = residual_law(values, probs)
+    assert isinstance(law, Scenarios)
+    x, w = nodes(law)
+    assert x.tolist() == [1.0, 1.0, 2.5, 4.0] and w.tolist() == [0.25, 0.2, 0.2, 0.1]
+    assert p_zero(law) == pytest.approx(0.25, abs=1e-15) and law.mean() == pytest.approx(x @ w, rel=1e-15)
+    same = Discrete(values, probs)  # any finite law of the library
+    t = np.array([-1.0, 0.0, 0.5, 1.0, 3.0, 5.0])
+    assert np.allclose(excess(same, t), excess(law, t), rtol=0, atol=1e-15)
+    assert np.allclose(truncated_mean(law, t[1:]), [np.minimum(values, c) @ probs for c in t[1:]], atol=1e-15)
+    assert np.allclose(law.sf(t), same.sf(t), atol=1e-15)
+    b = binned(law, 2)
+    assert isinstance(b, Scenarios) and b.mean() == pytest.approx(law.mean(), rel=1e-14)
+    with pytest.raises(ModelError, match=r"S_eps\[1\] = -1"):
+        residual_law([0.0, -1.0])
+    with pytest.raises(ModelError, match="probs"):
+        residual_law([1.0, 2.0], [0.5, 0.6])

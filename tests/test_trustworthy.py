@@ -254,7 +254,7 @@ def test_zero_width_layers_have_price_intervals_containing_every_solver():
     """An atom at X = 0 makes a layer of width 0: its price is any number <= min_i W (Clarabel and
     HiGHS return points 0.64 apart); the layer LP reports the interval, and both solvers lie in it."""
     from riskopt.measures.distortion import distortion_function
-    from riskopt.mechanisms.distortion_comonotone import comonotone_inf_convolution
+    from riskopt.mechanisms.distortion import comonotone_inf_convolution
 
     space = ro.Scenarios.discrete([0.0, 1.0, 2.0, 4.0], [0.3, 0.3, 0.2, 0.2])
     hs = [distortion_function("power", a=0.5), distortion_function("dual_power", b=2.0)]

@@ -3,7 +3,6 @@
 ``create(name, **params)`` builds one by name (model cards); ``registry()`` lists the names.
 """
 
-from . import convolution  # noqa: F401  (registers the exponential distortion)
 from .base import Form, Measure, create, oriented_forms, registry
 from .choquet import Capacity, Choquet
 from .credal import MaxMin

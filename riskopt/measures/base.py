@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import cvxpy as cp
 import numpy as np
@@ -156,17 +156,7 @@ class Measure:
     @classmethod
     def from_params(cls, **params: Any) -> Measure:
         """Constructor used by model cards; unknown parameters are reported by name."""
-        import inspect
-
-        sig = inspect.signature(cls.__init__)
-        allowed = [p for p in sig.parameters if p != "self"]
-        for key in params:
-            if key not in allowed:
-                raise ModelError(key, params[key], f"a parameter of '{cls.name}': one of {allowed}")
-        try:
-            return cls(**params)
-        except TypeError as exc:
-            raise ModelError(cls.name, params, f"parameters {allowed}", detail=str(exc)) from None
+        return construct(cls, params)
 
     def value(self, x: Any, space: Scenarios | np.ndarray) -> float:
         """Exact value of the measure at ``x`` (array over the states) in its own orientation."""
@@ -299,3 +289,22 @@ def in_agent_order(parts: Sequence[tuple[Sequence[int] | np.ndarray, cp.Expressi
     position = np.empty_like(order)
     position[order] = np.arange(order.size)  # agent i sits at stacked[position[i]]
     return cp.hstack([e for _, e in parts])[position]
+
+
+_M = TypeVar("_M", bound=Measure)
+
+
+def construct(cls: type[_M], params: dict[str, Any]) -> _M:
+    """``cls(**params)`` with unknown or ill-typed parameters reported by name (the card reader's
+    constructor; a subclass with its own ``from_params`` may call it to keep this behaviour)."""
+    import inspect
+
+    sig = inspect.signature(cls.__init__)
+    allowed = [p for p in sig.parameters if p != "self"]
+    for key in params:
+        if key not in allowed:
+            raise ModelError(key, params[key], f"a parameter of '{cls.name}': one of {allowed}")
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ModelError(cls.name, params, f"parameters {allowed}", detail=str(exc)) from None

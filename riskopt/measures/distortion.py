@@ -1,9 +1,9 @@
 """Distortion risk measures ``rho_h(L) = int L d(h o P)`` (Choquet integrals), ES and VaR.
 
 Distortion functions ``h : [0, 1] -> R`` with ``h(0) = 0`` are small registered classes (power, dual
-power, Wang, proportional hazard, ES, VaR, piecewise linear, mixtures, custom callables). A
-*distortion* proper is nondecreasing with ``h(1) = 1``; ``rho_h`` is then a monetary risk measure,
-convex iff ``h`` is concave. The dual is ``h~(t) = h(1) - h(1 - t)``.
+power, Wang, exponential, proportional hazard, ES, VaR, piecewise linear, mixtures, custom
+callables). A *distortion* proper is nondecreasing with ``h(1) = 1``; ``rho_h`` is then a monetary
+risk measure, convex iff ``h`` is concave. The dual is ``h~(t) = h(1) - h(1 - t)``.
 
 On a finite space (states sorted by decreasing loss, ``S_k`` the cumulated probability of the ``k``
 largest losses) the value is exact:
@@ -46,7 +46,7 @@ from scipy import special
 from ..checks import in_unit_open, positive
 from ..errors import ModelError
 from ..space import LEVEL_RTOL, Scenarios, cumulated, search_cumulated
-from .base import Form, Measure, probabilities, register, state_values
+from .base import Form, Measure, construct, probabilities, register, state_values
 
 __all__ = [
     "ES",
@@ -77,7 +77,7 @@ def _slope_noise(h: np.ndarray, t: np.ndarray) -> np.ndarray:
     from 0 there) has secant slopes carrying rounding errors of order ``eps |h| / dt ~ 1e-4``.
     """
     err = 8 * np.finfo(float).eps * (np.abs(h[:-1]) + np.abs(h[1:])) / np.diff(t)
-    return err[:-1] + err[1:]
+    return np.asarray(err[:-1] + err[1:], float)
 
 
 def _register_function(*names: str) -> Callable[[type[DistortionFunction]], type[DistortionFunction]]:
@@ -147,7 +147,7 @@ class DistortionFunction:
         and between grid points ``a < b`` from monotonicity (``h`` and ``h_K`` nondecreasing):
         ``|h - h_K| <= max(h(b) - h_K(a), h_K(b) - h(a))`` there, so no maximum is missed.
         """
-        t = np.linspace(0, 1, knots) if np.isscalar(knots) else np.asarray(knots, float)
+        t = np.linspace(0, 1, knots) if isinstance(knots, (int, np.integer)) else np.asarray(knots, float)
         t = np.unique(np.clip(t, 0, 1))
         if t[0] != 0 or t[-1] != 1:
             t = np.unique(np.concatenate([[0.0, 1.0], t]))
@@ -209,8 +209,8 @@ class Power(DistortionFunction):
     def __init__(self, a: float):
         self.a = positive("a", a, "exponent")
 
-    def __call__(self, t):
-        return np.power(np.asarray(t, float), self.a)
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
+        return np.asarray(np.power(np.asarray(t, float), self.a), float)
 
 
 @_register_function("proportional_hazard", "ph")
@@ -234,9 +234,9 @@ class DualPower(DistortionFunction):
     def __init__(self, b: float):
         self.b = positive("b", b, "exponent")
 
-    def __call__(self, t):
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
         with np.errstate(divide="ignore"):  # log1p(-1) = -inf gives h(1) = 1
-            return -np.expm1(self.b * np.log1p(-np.minimum(np.asarray(t, float), 1.0)))
+            return np.asarray(-np.expm1(self.b * np.log1p(-np.minimum(np.asarray(t, float), 1.0))), float)
 
 
 @_register_function("wang")
@@ -248,10 +248,26 @@ class Wang(DistortionFunction):
 
         self.lam = finite("lam", lam, "a finite shift")
 
-    def __call__(self, t):
-        t = np.asarray(t, float)
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
         with np.errstate(divide="ignore"):
-            return special.ndtr(special.ndtri(t) + self.lam)
+            return np.asarray(special.ndtr(special.ndtri(np.asarray(t, float)) + self.lam), float)
+
+
+@_register_function("exponential")
+class ExponentialDistortion(DistortionFunction):
+    """``h(t) = (e^{b t} - 1) / (e^b - 1)``, ``b != 0``: convex (risk seeking) for ``b > 0``, concave
+    for ``b < 0``. Its slope at 0 is ``b / (e^b - 1) > 0``, so in an inf-convolution with powers
+    ``t^a`` (slope 0 at 0) it takes nothing from small totals: a corner solution."""
+
+    def __init__(self, b: float):
+        from ..checks import finite
+
+        self.b = finite("b", b, "a nonzero finite curvature")
+        if self.b == 0 or abs(self.b) > 700:
+            raise ModelError("b", b, "a curvature with 0 < |b| <= 700 (b = 0 is the identity)")
+
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
+        return np.asarray(special.expm1(self.b * np.asarray(t, float)) / special.expm1(self.b), float)
 
 
 @_register_function("es", "cvar", "expected_shortfall")
@@ -261,11 +277,11 @@ class ESDistortion(DistortionFunction):
     def __init__(self, level: float):
         self.level = in_unit_open("level", level, "a tail probability in (0, 1)")
 
-    def __call__(self, t):
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
         with np.errstate(over="ignore"):  # a subnormal level: t / level = inf, clipped to 1
             return np.minimum(np.asarray(t, float) / self.level, 1.0)
 
-    def knots(self):
+    def knots(self) -> tuple[np.ndarray, np.ndarray] | None:
         return np.array([0.0, self.level, 1.0]), np.array([0.0, 1.0, 1.0])
 
     def increments(self, p: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
@@ -291,7 +307,7 @@ class VaRDistortion(DistortionFunction):
     def __init__(self, level: float):
         self.level = in_unit_open("level", level, "a tail probability in (0, 1)")
 
-    def __call__(self, t):
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
         """Pointwise, a ``t`` above the level by at most ``LEVEL_RTOL * level`` (the rounding of a
         cumulated probability) is not above it. Choquet sums use :meth:`increments`, which compares
         exactly and sees atoms too small to move a float ``t`` (1e-300 next to the level)."""
@@ -315,7 +331,7 @@ class PiecewiseLinear(DistortionFunction):
     """Linear interpolation of points ``(t_k, h_k)``, ``t`` from 0 to 1 (a jump at 0 is allowed by
     repeating ``t = 0``: ``t = [0, 0, ...]``, ``h = [0, j0, ...]``)."""
 
-    def __init__(self, t: Sequence[float], h: Sequence[float]):
+    def __init__(self, t: Sequence[float] | np.ndarray, h: Sequence[float] | np.ndarray):
         t = np.asarray(t, float)
         h = np.asarray(h, float)
         if t.ndim != 1 or t.shape != h.shape or t.size < 2:
@@ -327,15 +343,15 @@ class PiecewiseLinear(DistortionFunction):
         self.t, self.h = t, h
         self.sup_error = 0.0
 
-    def __call__(self, t):
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
         t = np.asarray(t, float)
         jump = self.t.size > 1 and self.t[1] == 0
         if jump:
             out = np.interp(t, self.t[1:], self.h[1:])
-            return np.where(t <= 0, 0.0, out)
-        return np.interp(t, self.t, self.h)
+            return np.asarray(np.where(t <= 0, 0.0, out), float)
+        return np.asarray(np.interp(t, self.t, self.h), float)
 
-    def knots(self):
+    def knots(self) -> tuple[np.ndarray, np.ndarray] | None:
         return self.t.copy(), self.h.copy()
 
     def describe(self) -> str:
@@ -357,7 +373,7 @@ def _component(spec: Any, k: int) -> DistortionFunction:
 class MixtureDistortion(DistortionFunction):
     """``h = sum_k w_k h_k`` with weights ``w_k >= 0`` (e.g. mixtures of ES)."""
 
-    def __init__(self, components: Sequence[DistortionFunction | dict], weights: Sequence[float]):
+    def __init__(self, components: Sequence[DistortionFunction | dict[str, Any]], weights: Sequence[float]):
         comps = [c if isinstance(c, DistortionFunction) else _component(c, k)
                  for k, c in enumerate(components)]
         w = np.asarray(weights, float)
@@ -365,20 +381,23 @@ class MixtureDistortion(DistortionFunction):
             raise ModelError("weights", weights, f"{len(comps)} nonnegative weights")
         self.components, self.weights = comps, w
 
-    def __call__(self, t):
-        return sum(w * np.asarray(c(t), float) for c, w in zip(self.components, self.weights, strict=True))
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
+        return np.asarray(sum(w * np.asarray(c(t), float)
+                              for c, w in zip(self.components, self.weights, strict=True)), float)
 
     def increments(self, p: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
-        return sum(w * c.increments(p, values) for c, w in zip(self.components, self.weights, strict=True))
+        return np.asarray(sum(w * c.increments(p, values)
+                              for c, w in zip(self.components, self.weights, strict=True)), float)
 
     def jump_at_zero(self) -> float:
         return float(sum(w * c.jump_at_zero() for c, w in zip(self.components, self.weights, strict=True)))
 
-    def knots(self):
+    def knots(self) -> tuple[np.ndarray, np.ndarray] | None:
         parts = [c.knots() for c in self.components]
-        if any(p is None for p in parts):
+        present = [p for p in parts if p is not None]
+        if len(present) < len(parts):
             return None
-        t = np.unique(np.concatenate([p[0] for p in parts]))
+        t = np.unique(np.concatenate([p[0] for p in present]))
         jump = self.jump_at_zero()
         t_out = np.concatenate([[0.0, 0.0], t[1:]]) if jump > 0 else t
         h = np.asarray(self(t_out), float)
@@ -406,7 +425,7 @@ class Dual(DistortionFunction):
     def __init__(self, base: DistortionFunction):
         self.base = base
 
-    def __call__(self, t):
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
         return float(self.base(1.0)) - np.asarray(self.base(1.0 - np.asarray(t, float)), float)
 
     def increments(self, p: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
@@ -438,7 +457,7 @@ class Custom(DistortionFunction):
     def __init__(self, fn: Callable[[np.ndarray], np.ndarray], label: str = "custom"):
         self.fn, self.label = fn, label
 
-    def __call__(self, t):
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
         return np.asarray(self.fn(np.asarray(t, float)), float)
 
     def describe(self) -> str:
@@ -569,12 +588,13 @@ class ES(Distortion):
     """Expected shortfall at tail probability ``level``: the mean of the worst ``level`` fraction."""
 
     def __init__(self, level: float):
-        super().__init__(ESDistortion(level))
-        self.level = self.h.level
+        h = ESDistortion(level)
+        super().__init__(h)
+        self.level = h.level
 
     @classmethod
     def from_params(cls, **params: Any) -> ES:
-        return Measure.from_params.__func__(cls, **params)
+        return construct(cls, params)
 
     def describe(self) -> str:
         return f"es(level={self.level:g})"
@@ -586,12 +606,13 @@ class VaR(Distortion):
     only, or linear on comonotone allocations."""
 
     def __init__(self, level: float):
-        super().__init__(VaRDistortion(level))
-        self.level = self.h.level
+        h = VaRDistortion(level)
+        super().__init__(h)
+        self.level = h.level
 
     @classmethod
     def from_params(cls, **params: Any) -> VaR:
-        return Measure.from_params.__func__(cls, **params)
+        return construct(cls, params)
 
     def describe(self) -> str:
         return f"var(level={self.level:g})"

@@ -31,36 +31,35 @@ the sup-convolution of convex ``h_i`` the pointwise maximum).
 translation invariance (``rho(X + c) = rho(X) + c h~(1)``). Its value on a finite space is the
 signed Choquet sum of :func:`~riskopt.measures.distortion.choquet_sorted`.
 
-Also here: the exponential distortion ``(e^{bt} - 1) / (e^b - 1)`` (registered as
-``"exponential"``), derivatives and derivative inverses of the library's distortion functions, the
-pointwise minimum and maximum, risk attitudes and (dual) subadditivity checks used by Theorem 2.
+Also here: derivatives and derivative inverses of the library's distortion functions (the
+exponential distortion ``(e^{bt} - 1) / (e^b - 1)`` included: it lives with the other distortion
+functions in :mod:`riskopt.measures.distortion`, registered as ``"exponential"``), the pointwise
+minimum and maximum, risk attitudes and (dual) subadditivity checks used by Theorem 2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 from scipy import special
 
-from ..checks import finite
-from ..errors import ModelError
-from .distortion import (
+from ...errors import ModelError
+from ...measures.distortion import (
     DistortionFunction,
     Dual,
     DualPower,
+    ExponentialDistortion,
     MixtureDistortion,
     Power,
     Wang,
-    _register_function,
     check_distortion,
 )
 
 __all__ = [
     "Attitude",
     "Convolution",
-    "Exponential",
     "PointwiseMax",
     "PointwiseMin",
     "Representative",
@@ -81,6 +80,8 @@ __all__ = [
 
 Attitude = Literal["risk_averse", "risk_seeking", "neutral", "general"]
 Side = Literal["nonnegative", "nonpositive"]
+#: a level set ``[lo, hi]`` of points of [0, 1] (one pair of arrays)
+Interval = tuple[np.ndarray, np.ndarray]
 
 #: step of the central differences used for a user's callable (no derivative known)
 _FD_STEP = 1e-6
@@ -88,31 +89,14 @@ _FD_STEP = 1e-6
 _S_STEPS = 60
 
 
-# --------------------------------------------------------------------------- a new distortion
-@_register_function("exponential")
-class Exponential(DistortionFunction):
-    """``h(t) = (e^{b t} - 1) / (e^b - 1)``, ``b != 0``: convex (risk seeking) for ``b > 0``, concave
-    for ``b < 0``. Its slope at 0 is ``b / (e^b - 1) > 0``, so in an inf-convolution with powers
-    ``t^a`` (slope 0 at 0) it takes nothing from small totals: a corner solution."""
-
-    def __init__(self, b: float):
-        self.b = finite("b", b, "a nonzero finite curvature")
-        if self.b == 0 or abs(self.b) > 700:
-            raise ModelError("b", b, "a curvature with 0 < |b| <= 700 (b = 0 is the identity)")
-
-    def __call__(self, t):
-        return special.expm1(self.b * np.asarray(t, float)) / special.expm1(self.b)
-
-
 # --------------------------------------------------------------------------- derivatives
 def derivative(h: DistortionFunction, t: np.ndarray | float) -> np.ndarray:
     """``h'(t)`` (right derivative at the kinks of a piecewise-linear ``h``; central differences for
     a user's callable)."""
     t = np.asarray(t, float)
-    for cls in type(h).__mro__:
-        fn = _DERIVATIVES.get(cls)
-        if fn is not None:
-            return np.asarray(fn(h, t), float)
+    known = _known_derivative(h, t)
+    if known is not None:
+        return np.asarray(known, float)
     if h.knots() is not None:
         return _knot_slopes(h, t)
     return _central_difference(h, t)
@@ -121,7 +105,7 @@ def derivative(h: DistortionFunction, t: np.ndarray | float) -> np.ndarray:
 def _central_difference(h: DistortionFunction, t: np.ndarray) -> np.ndarray:
     lo = np.clip(t - _FD_STEP, 0.0, 1.0)
     hi = np.clip(t + _FD_STEP, 0.0, 1.0)
-    return (np.asarray(h(hi), float) - np.asarray(h(lo), float)) / (hi - lo)
+    return np.asarray((np.asarray(h(hi), float) - np.asarray(h(lo), float)) / (hi - lo), float)
 
 
 def _knot_slopes(h: DistortionFunction, t: np.ndarray) -> np.ndarray:
@@ -132,7 +116,9 @@ def _knot_slopes(h: DistortionFunction, t: np.ndarray) -> np.ndarray:
 
 
 def _knots_without_jump(h: DistortionFunction) -> tuple[np.ndarray, np.ndarray]:
-    kt, kh = h.knots()
+    knots = h.knots()
+    assert knots is not None  # callers check h.knots() first
+    kt, kh = knots
     if kt.size > 1 and kt[1] == 0:  # the jump at 0 is not a slope
         kt, kh = kt[1:], kh[1:]
     return kt, kh
@@ -140,7 +126,7 @@ def _knots_without_jump(h: DistortionFunction) -> tuple[np.ndarray, np.ndarray]:
 
 def _power_derivative(h: Power, t: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
-        return h.a * np.power(t, h.a - 1.0)
+        return np.asarray(h.a * np.power(t, h.a - 1.0), float)
 
 
 def _dual_power_derivative(h: DualPower, t: np.ndarray) -> np.ndarray:
@@ -148,14 +134,14 @@ def _dual_power_derivative(h: DualPower, t: np.ndarray) -> np.ndarray:
         return h.b * np.power(1.0 - t, h.b - 1.0)
 
 
-def _exponential_derivative(h: Exponential, t: np.ndarray) -> np.ndarray:
-    return h.b * np.exp(h.b * t) / special.expm1(h.b)
+def _exponential_derivative(h: ExponentialDistortion, t: np.ndarray) -> np.ndarray:
+    return np.asarray(h.b * np.exp(h.b * t) / special.expm1(h.b), float)
 
 
 def _wang_derivative(h: Wang, t: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         z = special.ndtri(t)
-        return np.exp(-h.lam * z - 0.5 * h.lam**2)
+        return np.asarray(np.exp(-h.lam * z - 0.5 * h.lam**2), float)
 
 
 def _dual_derivative(h: Dual, t: np.ndarray) -> np.ndarray:
@@ -163,17 +149,27 @@ def _dual_derivative(h: Dual, t: np.ndarray) -> np.ndarray:
 
 
 def _mixture_derivative(h: MixtureDistortion, t: np.ndarray) -> np.ndarray:
-    return sum(w * derivative(c, t) for c, w in zip(h.components, h.weights, strict=True))
+    out = np.zeros(np.shape(t))
+    for c, w in zip(h.components, h.weights, strict=True):
+        out = out + w * derivative(c, t)
+    return out
 
 
-_DERIVATIVES: dict[type, Callable[[DistortionFunction, np.ndarray], np.ndarray]] = {
-    Power: _power_derivative,
-    DualPower: _dual_power_derivative,
-    Exponential: _exponential_derivative,
-    Wang: _wang_derivative,
-    Dual: _dual_derivative,
-    MixtureDistortion: _mixture_derivative,
-}
+def _known_derivative(h: DistortionFunction, t: np.ndarray) -> np.ndarray | None:
+    """The closed-form derivative of the library's smooth families (None for the others)."""
+    if isinstance(h, Power):
+        return _power_derivative(h, t)
+    if isinstance(h, DualPower):
+        return _dual_power_derivative(h, t)
+    if isinstance(h, ExponentialDistortion):
+        return _exponential_derivative(h, t)
+    if isinstance(h, Wang):
+        return _wang_derivative(h, t)
+    if isinstance(h, Dual):
+        return _dual_derivative(h, t)
+    if isinstance(h, MixtureDistortion):
+        return _mixture_derivative(h, t)
+    return None
 
 
 # ------------------------------------------------------------------- derivative inverses
@@ -189,23 +185,20 @@ def derivative_inverse(h: DistortionFunction, mu: np.ndarray | float,
     mu = np.asarray(mu, float)
     if convex is None:
         convex = is_convex(h)
-    for cls in type(h).__mro__:
-        fn = _INVERSES.get(cls)
-        if fn is not None:
-            out = fn(h, mu, convex)
-            if out is not None:
-                return out
+    known = _known_inverse(h, mu, convex)
+    if known is not None:
+        return known
     if h.knots() is not None:
         return _knot_inverse(h, mu, convex)
     return _bisection_inverse(h, mu, convex)
 
 
-def _clip_point(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _clip_point(s: np.ndarray) -> Interval:
     s = np.clip(np.nan_to_num(s, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
     return s, s
 
 
-def _power_inverse(h: Power, mu: np.ndarray, convex: bool):
+def _power_inverse(h: Power, mu: np.ndarray, convex: bool) -> Interval:
     a = h.a
     if a == 1.0:
         return _linear_inverse(mu, 1.0, convex)
@@ -216,7 +209,7 @@ def _power_inverse(h: Power, mu: np.ndarray, convex: bool):
     return _clip_point(np.where(mu <= 0, 1.0, s))  # derivative decreasing from inf to a
 
 
-def _dual_power_inverse(h: DualPower, mu: np.ndarray, convex: bool):
+def _dual_power_inverse(h: DualPower, mu: np.ndarray, convex: bool) -> Interval:
     b = h.b
     if b == 1.0:
         return _linear_inverse(mu, 1.0, convex)
@@ -227,7 +220,7 @@ def _dual_power_inverse(h: DualPower, mu: np.ndarray, convex: bool):
     return _clip_point(np.where(mu <= 0, 1.0, 1.0 - u))  # concave: decreasing from b to 0
 
 
-def _exponential_inverse(h: Exponential, mu: np.ndarray, convex: bool):
+def _exponential_inverse(h: ExponentialDistortion, mu: np.ndarray, convex: bool) -> Interval:
     b = h.b
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.log(np.maximum(mu, 0.0) * special.expm1(b) / b) / b
@@ -236,13 +229,13 @@ def _exponential_inverse(h: Exponential, mu: np.ndarray, convex: bool):
     return _clip_point(np.where(mu <= 0, 1.0, s))
 
 
-def _dual_inverse(h: Dual, mu: np.ndarray, convex: bool):
+def _dual_inverse(h: Dual, mu: np.ndarray, convex: bool) -> Interval:
     # h~(s) = h(1) - h(1 - s): h~'(s) = h'(1 - s); h~ convex iff h concave
     lo, hi = derivative_inverse(h.base, mu, convex=not convex)
     return 1.0 - hi, 1.0 - lo
 
 
-def _linear_inverse(mu: np.ndarray, slope: float, convex: bool) -> tuple[np.ndarray, np.ndarray]:
+def _linear_inverse(mu: np.ndarray, slope: float, convex: bool) -> Interval:
     """``h(s) = slope s``: ``argmin (slope - mu) s`` (convex reading) is 1 above the slope and 0
     below; ``argmax`` (concave reading) the reverse; all of [0, 1] at ``mu = slope``."""
     above = mu > slope if convex else mu < slope
@@ -250,15 +243,20 @@ def _linear_inverse(mu: np.ndarray, slope: float, convex: bool) -> tuple[np.ndar
     return np.where(above, 1.0, 0.0), np.where(at_most, 1.0, 0.0)
 
 
-_INVERSES: dict[type, Callable] = {
-    Power: _power_inverse,
-    DualPower: _dual_power_inverse,
-    Exponential: _exponential_inverse,
-    Dual: _dual_inverse,
-}
+def _known_inverse(h: DistortionFunction, mu: np.ndarray, convex: bool) -> Interval | None:
+    """Closed-form level sets of the library's smooth families (None for the others)."""
+    if isinstance(h, Power):
+        return _power_inverse(h, mu, convex)
+    if isinstance(h, DualPower):
+        return _dual_power_inverse(h, mu, convex)
+    if isinstance(h, ExponentialDistortion):
+        return _exponential_inverse(h, mu, convex)
+    if isinstance(h, Dual):
+        return _dual_inverse(h, mu, convex)
+    return None
 
 
-def _knot_inverse(h: DistortionFunction, mu: np.ndarray, convex: bool):
+def _knot_inverse(h: DistortionFunction, mu: np.ndarray, convex: bool) -> Interval:
     """Exact level set of a piecewise-linear ``h``: the knots between the slopes below and above mu."""
     kt, kh = _knots_without_jump(h)
     slopes = np.diff(kh) / np.diff(kt)
@@ -272,7 +270,7 @@ def _knot_inverse(h: DistortionFunction, mu: np.ndarray, convex: bool):
     return lo, hi
 
 
-def _bisection_inverse(h: DistortionFunction, mu: np.ndarray, convex: bool):
+def _bisection_inverse(h: DistortionFunction, mu: np.ndarray, convex: bool) -> Interval:
     """Level set by bisection on a monotone derivative (exact or by central differences)."""
     sign = 1.0 if convex else -1.0  # make the derivative nondecreasing
 
@@ -334,7 +332,7 @@ def group_attitude(hs: Sequence[DistortionFunction], field: str = "agents") -> A
     if "general" in present:
         return "general"
     if present:
-        return present.pop()  # type: ignore[return-value]
+        return present.pop()
     return "neutral"
 
 
@@ -374,12 +372,13 @@ class PointwiseMin(DistortionFunction):
     def __init__(self, hs: Sequence[DistortionFunction]):
         self.hs = list(hs)
 
-    def __call__(self, t):
-        return np.minimum.reduce([np.asarray(h(t), float) for h in self.hs])
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
+        return np.asarray(np.minimum.reduce([np.asarray(h(t), float) for h in self.hs]), float)
 
     def argmin(self, t: np.ndarray | float) -> np.ndarray:
         """The agent whose ``h_i(t)`` is smallest (the first on ties)."""
-        return np.argmin(np.vstack([np.asarray(h(np.atleast_1d(t)), float) for h in self.hs]), axis=0)
+        return np.asarray(np.argmin(np.vstack([np.asarray(h(np.atleast_1d(t)), float) for h in self.hs]),
+                                    axis=0))
 
     def describe(self) -> str:
         return "min(" + ", ".join(h.describe() for h in self.hs) + ")"
@@ -390,8 +389,8 @@ class PointwiseMax(PointwiseMin):
 
     name = "max"
 
-    def __call__(self, t):
-        return np.maximum.reduce([np.asarray(h(t), float) for h in self.hs])
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
+        return np.asarray(np.maximum.reduce([np.asarray(h(t), float) for h in self.hs]), float)
 
     def describe(self) -> str:
         return "max(" + ", ".join(h.describe() for h in self.hs) + ")"
@@ -448,7 +447,7 @@ class Convolution(DistortionFunction):
         self.hs, self.kind = hs, kind
 
     # ------------------------------------------------------------------ evaluation
-    def __call__(self, t):
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
         t = np.asarray(t, float)
         split = self.split(t.ravel())
         vals = sum(np.asarray(h(split[i]), float) for i, h in enumerate(self.hs))
@@ -475,7 +474,7 @@ class Convolution(DistortionFunction):
         t = np.atleast_1d(np.asarray(t, float)).ravel()
         if np.any(~np.isfinite(t)) or np.any(t < -1e-12) or np.any(t > 1 + 1e-12):
             raise ModelError("t", t, "totals in [0, 1]")
-        return np.clip(t, 0.0, 1.0)
+        return np.asarray(np.clip(t, 0.0, 1.0), float)
 
     def _inverse(self, i: int, mu: np.ndarray) -> np.ndarray:
         """Upper end of ``argmin_s g_i(s) - mu s`` with ``g_i = h_i`` (inf) or ``-h_i`` (sup)."""
@@ -574,7 +573,7 @@ class Representative(DistortionFunction):
             self.inner = sup_convolution([h.dual() for h in hs], field)
         self._top = float(self.inner(1.0)) if side == "nonpositive" else 0.0
 
-    def __call__(self, t):
+    def __call__(self, t: np.ndarray | float) -> np.ndarray:
         t = np.asarray(t, float)
         if self.side == "nonnegative":
             return self.inner(t)

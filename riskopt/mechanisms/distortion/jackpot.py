@@ -7,8 +7,8 @@ random, bears all of ``X - m`` (spec §3, Proposition 1; Lauzier-Lin-Wang's nami
 
 **Lemma 3 (seed 002).** For convex ``h_i`` and ``X >= 0`` with a uniform ``U_X`` (``X =
 F^-1(U_X)``) and an independent uniform ``V``: with ``W = 1 - U_X`` (so ``W < S_X(x)`` iff
-``X > x``), the splits ``f_i`` of the inf-convolution (:class:`~riskopt.measures.convolution.
-Representative`) and ``phi_i = sum_{j <= i} f_j'``, the events
+``X > x``), the splits ``f_i`` of the inf-convolution (:class:`~riskopt.mechanisms.distortion.
+convolution.Representative`) and ``phi_i = sum_{j <= i} f_j'``, the events
 
     A_i = { phi_{i-1}(W) < V <= phi_i(W) }
 
@@ -22,50 +22,30 @@ construction *splits atoms*, which needs randomisation (``X`` in the paper's ``X
 a split is realised only by grouping the states that carry the atom (consecutively, in their
 order); when the pieces cannot be formed that way the functions below say so.
 
-**Tail-probability program (solver cross-check).** On the jackpot class the unknowns are the tail
-probabilities ``T_ik = P(A_i ∩ {|X| >= y_k})`` (atoms ``y_1 > ... > y_K`` of ``|X|``): with layer
-widths ``w_k = y_k - y_{k+1}``,
-
-    minimise  sum_ik w_k phi_i(T_ik)   s.t.  sum_i T_ik = P(|X| >= y_k),  T_ik - T_i,k-1 >= 0,
-
-``phi_i = h_i`` for ``X >= 0`` and ``phi_i(T) = h_i(1 - T) - h_i(1)`` for ``X <= 0``: a separable
-convex program (power / exponential cones, or an LP for piecewise-linear ``h_i``) whose optimum is
-the closed form ``rho_{h~}(X)`` of Theorem 3.
+The tail-probability program that cross-checks these allocations is
+:class:`~riskopt.mechanisms.distortion.program.TailProgram`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import cvxpy as cp
 import numpy as np
-from scipy import special
 
-from ..errors import ModelError
-from ..measures.convolution import Exponential, Representative, is_convex, representative
-from ..measures.distortion import (
-    DistortionFunction,
-    DualPower,
-    MixtureDistortion,
-    Power,
-    choquet_sorted,
-    cumulated,
-)
-from ..program import Program
-from ..space import Scenarios
+from ...errors import ModelError
+from ...measures.distortion import DistortionFunction, choquet_sorted, cumulated
+from ...space import Scenarios
+from .convolution import Representative, Side, representative
 
-__all__ = ["Jackpot", "TailProgram", "convex_form", "jackpot_events", "jackpot_from_pieces",
-           "jackpot_from_split", "lemma3_jackpot", "one_sided", "tail_program"]
+__all__ = ["GROUPING_TOL", "Jackpot", "jackpot_events", "jackpot_from_pieces", "jackpot_from_split",
+           "lemma3_jackpot", "one_sided", "pieces_from_split", "tail_levels"]
 
-#: Clarabel options for the tail-probability cross-check (see :meth:`TailProgram.solve`)
-TIGHT_CLARABEL = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 #: pieces of an atom whose states cannot realise them within this are refused without randomisation
 GROUPING_TOL = 1e-12
 
 
-def one_sided(x: np.ndarray, field: str = "X") -> str:
+def one_sided(x: np.ndarray, field: str = "X") -> Side:
     """``"nonnegative"`` (``X >= 0``) or ``"nonpositive"`` (``X <= 0``); a two-sided ``X`` is refused
     with Proposition 2's reason."""
     if np.all(x >= 0):
@@ -100,17 +80,17 @@ class Jackpot:
 
     @property
     def n_agents(self) -> int:
-        return self.pieces.shape[1]
+        return int(self.pieces.shape[1])
 
     def probabilities(self) -> np.ndarray:
         """``P(A_i)``: each agent's probability of bearing the jackpot."""
-        return self.pieces.sum(axis=0)
+        return np.asarray(self.pieces.sum(axis=0), float)
 
     def allocation(self) -> np.ndarray:
         """``X_i`` on the states of :attr:`space` (``(n, S')``); columns sum to ``X``."""
         x = self.space.X
         own = self.owner[None, :] == np.arange(self.n_agents)[:, None]
-        return np.where(own, x - self.shift, 0.0) + self.constants[:, None]
+        return np.asarray(np.where(own, x - self.shift, 0.0) + self.constants[:, None], float)
 
     def values(self, hs: Sequence[DistortionFunction]) -> np.ndarray:
         """``rho_{h_i}(X_i)`` evaluated exactly (signed Choquet sums on :attr:`space`)."""
@@ -119,7 +99,7 @@ class Jackpot:
         return np.array([choquet_sorted(alloc[i], p, h) for i, h in enumerate(hs)])
 
 
-def _tail_levels(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tail_levels(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Atoms of ``y`` in decreasing order, their masses and ``S_k = P(y >= y_k)`` (``S_0 = 0``)."""
     atoms, inv = np.unique(y, return_inverse=True)
     masses = np.bincount(inv, weights=p, minlength=atoms.size)
@@ -127,17 +107,17 @@ def _tail_levels(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return atoms, masses, cumulated(masses)
 
 
-def _pieces_from_split(split: np.ndarray, masses: np.ndarray) -> np.ndarray:
+def pieces_from_split(split: np.ndarray, masses: np.ndarray) -> np.ndarray:
     """Atom pieces ``f_i(S_k) - f_i(S_{k-1})`` (``split`` is ``(n, K + 1)``), made exactly feasible."""
     pieces = np.maximum(np.diff(split, axis=1).T, 0.0)  # (K, n); f_i nondecreasing up to rounding
     rows = pieces.sum(axis=1)
     even = np.full(pieces.shape, 1.0 / pieces.shape[1])
     share = np.where(rows[:, None] > 0, pieces / np.where(rows > 0, rows, 1.0)[:, None], even)
-    return share * masses[:, None]
+    return np.asarray(share * masses[:, None], float)
 
 
 def jackpot_from_split(space: Scenarios, split: Callable[[np.ndarray], np.ndarray], n_agents: int, *,
-                       shift: float = 0.0, constants: Sequence[float] | None = None,
+                       shift: float = 0.0, constants: Sequence[float] | np.ndarray | None = None,
                        randomisation: bool = True, aggregate: str = "X",
                        field: str = "randomisation") -> Jackpot:
     """The jackpot ``X_i = (X - m) 1_{A_i} + m_i`` whose events follow the split ``f_i`` of the tail
@@ -154,20 +134,20 @@ def jackpot_from_split(space: Scenarios, split: Callable[[np.ndarray], np.ndarra
     consts = np.zeros(n_agents) if constants is None else np.asarray(constants, float)
     if consts.shape != (n_agents,) or abs(consts.sum() - shift) > 1e-12 * max(1.0, abs(shift)):
         raise ModelError("constants", constants, f"{n_agents} constants m_i summing to the shift {shift:g}")
-    _, masses, S = _tail_levels(y, space.p)
-    pieces = _pieces_from_split(np.asarray(split(S), float), masses)
+    _, masses, S = tail_levels(y, space.p)
+    pieces = pieces_from_split(np.asarray(split(S), float), masses)
     return jackpot_from_pieces(space, pieces, shift=shift, constants=consts, randomisation=randomisation,
                                aggregate=aggregate, field=field)
 
 
 def jackpot_from_pieces(space: Scenarios, pieces: np.ndarray, *, shift: float = 0.0,
-                        constants: Sequence[float] | None = None, randomisation: bool = True,
+                        constants: Sequence[float] | np.ndarray | None = None, randomisation: bool = True,
                         aggregate: str = "X", field: str = "randomisation") -> Jackpot:
     """The jackpot with ``P(A_i ∩ {X = x_k}) = pieces[k, i]`` for the atoms of ``|X - m|`` in
     decreasing order (rows summing to the atom masses)."""
     x = space[aggregate]
     y = np.abs(x - shift)
-    atoms_y, masses, _ = _tail_levels(y, space.p)
+    atoms_y, masses, _ = tail_levels(y, space.p)
     pieces = np.asarray(pieces, float)
     n_agents = pieces.shape[1]
     if pieces.shape != (atoms_y.size, n_agents) or np.any(pieces < 0) or not np.allclose(
@@ -238,108 +218,4 @@ def jackpot_events(rep: Representative, w: np.ndarray, v: np.ndarray, step: floa
     phi = np.cumsum(d / np.where(tot > 0, tot, 1.0), axis=0)[:, inv]  # phi_n = 1
     vv = np.broadcast_to(np.asarray(v, float), w.shape).ravel()
     agent = (vv[None, :] > phi).sum(axis=0)
-    return np.minimum(agent, len(rep.hs) - 1).reshape(w.shape)
-
-
-# ------------------------------------------------------------------ tail-probability program
-def convex_form(h: DistortionFunction, T: cp.Expression, field: str = "h") -> cp.Expression:
-    """A convex cvxpy expression of ``h(T)`` for a convex distortion ``h`` (elementwise)."""
-    if isinstance(h, Power) and h.a >= 1:
-        return cp.power(T, h.a, approx=False) if h.a > 1 else T  # power cones, not SOC rationals
-    if isinstance(h, Exponential) and h.b > 0:
-        return (cp.exp(h.b * T) - 1.0) / special.expm1(h.b)
-    if isinstance(h, DualPower) and h.b <= 1:
-        return 1.0 - cp.power(1.0 - T, h.b, approx=False) if h.b < 1 else T
-    if isinstance(h, MixtureDistortion):
-        return sum(w * convex_form(c, T, field) for c, w in zip(h.components, h.weights, strict=True))
-    kn = h.knots()
-    if kn is not None and is_convex(h):
-        t, v = kn
-        slopes = np.diff(v) / np.diff(t)
-        pieces = [slopes[j] * (T - t[j]) + v[j] for j in range(slopes.size)]
-        return pieces[0] if len(pieces) == 1 else cp.maximum(*pieces)
-    raise ModelError(field, h.describe(), "a convex distortion with a cvxpy form (power a >= 1, "
-                     "exponential b > 0, dual_power b <= 1, convex piecewise_linear, or mixtures)",
-                     detail="the tail-probability program needs h_i as a convex expression")
-
-
-class TailProgram(Program):
-    """The separable convex program in tail probabilities ``T_ik`` (variable ``"tail"``; groups
-    ``"levels"``: ``sum_i T_ik = P(|X| >= y_k)`` and ``"nested"``: ``T_ik >= T_i,k-1``)."""
-
-    mechanism = "distortion_jackpot"
-
-    def __init__(self, space: Scenarios, hs: Sequence[DistortionFunction], aggregate: str = "X",
-                 field: str = "agents"):
-        super().__init__("tail_probabilities", "min")
-        x = space[aggregate]
-        self.side = one_sided(x, aggregate)
-        self.hs = list(hs)
-        for i, h in enumerate(self.hs):
-            if not is_convex(h):
-                raise ModelError(f"{field}[{i}].h", h.describe(), "a convex (risk-seeking) distortion")
-        self.space, self.aggregate = space, aggregate
-        y = np.abs(x)
-        self.atoms, self.masses, S = _tail_levels(y, space.p)
-        self.levels = S[1:]
-        K, n = self.atoms.size, len(self.hs)
-        self.width = self.atoms - np.append(self.atoms[1:], 0.0)
-        T = self.variable("tail", (n, K))
-        self.constrain("levels", [cp.sum(T, axis=0) == self.levels], "sum_i T_ik = P(|X| >= y_k)")
-        nested = [T[:, 0] >= 0]
-        if K > 1:
-            nested.append(T[:, 1:] - T[:, :-1] >= 0)
-        self.constrain("nested", nested, "T_ik >= T_i,k-1 >= 0: the events A_i ∩ {|X| >= y_k} grow")
-        terms = []
-        for i, h in enumerate(self.hs):  # one expression per agent (a loop over agents, not states)
-            arg = T[i] if self.side == "nonnegative" else 1.0 - T[i]
-            phi = convex_form(h, arg, f"{field}[{i}].h")
-            if self.side == "nonpositive":
-                phi = phi - float(h(1.0))
-            terms.append(self.width @ phi)
-        # the objective in units of its value at the equal split T_ik = P(|X| >= y_k) / n: with many
-        # agents the optimum is tiny (2e-6 for 200 agents), below the solver's absolute tolerances
-        self.scale = abs(self.exact_value(np.tile(self.levels / n, (n, 1)))) or 1.0
-        self.objective_unit = self.scale
-        self.set_objective(cp.sum(cp.hstack(terms)) / self.scale)
-
-    def solver_defaults(self, backend: str, solver: str) -> dict[str, Any]:
-        """On Clarabel the gap and feasibility tolerances default to 1e-10 (at Clarabel's 1e-8 the
-        value agrees with the closed form to ~2e-8; at 1e-10, to ~4e-10)."""
-        return dict(TIGHT_CLARABEL) if backend == "cvxpy" and solver == "CLARABEL" else {}
-
-    def feasible_tails(self) -> np.ndarray:
-        """The solver's ``T`` projected on the constraints (nonnegative increments summing to the
-        atom masses), with the exact value recomputed there."""
-        T = np.asarray(self.variables["tail"].value, float)
-        split = np.hstack([np.zeros((T.shape[0], 1)), T])
-        pieces = _pieces_from_split(split, self.masses)
-        return np.cumsum(pieces, axis=0).T
-
-    def exact_value(self, T: np.ndarray) -> float:
-        total = 0.0
-        for i, h in enumerate(self.hs):
-            if self.side == "nonnegative":
-                total += float(self.width @ np.asarray(h(T[i]), float))
-            else:
-                total += float(self.width @ (np.asarray(h(1.0 - T[i]), float) - float(h(1.0))))
-        return total
-
-    def interpret(self, fields: dict[str, Any]) -> dict[str, Any]:
-        T = self.feasible_tails()
-        fields["objective"] = self.exact_value(T)
-        fields["extra"] = {**fields.get("extra", {}), "tails": T}
-        return fields
-
-    def jackpot(self, randomisation: bool = True, field: str = "randomisation") -> Jackpot:
-        """The jackpot allocation whose events have the solved tail probabilities."""
-        T = self.feasible_tails()
-        pieces = np.diff(np.hstack([np.zeros((T.shape[0], 1)), T]), axis=1).T
-        return jackpot_from_pieces(self.space, np.maximum(pieces, 0.0), randomisation=randomisation,
-                                   aggregate=self.aggregate, field=field)
-
-
-def tail_program(space: Scenarios, hs: Sequence[DistortionFunction], aggregate: str = "X") -> TailProgram:
-    """The tail-probability program (a Program: ``.solve()`` on a conic backend, or ``highs`` when
-    every ``h_i`` is piecewise linear)."""
-    return TailProgram(space, hs, aggregate)
+    return np.asarray(np.minimum(agent, len(rep.hs) - 1).reshape(w.shape))

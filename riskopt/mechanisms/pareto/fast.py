@@ -71,7 +71,8 @@ def closed_form_check(program: SharingProgram, solution: Any) -> dict[str, Any] 
     if (program.objective_kind != "welfare" or not is_entropic_common_prior(program.agents)
             or not np.allclose(w, w[0]) or not solution.ok or solution.prices.state_density is None):
         return None
-    cf = entropic_closed_form(program.space, [a.measure.gamma for a in program.agents])
+    gammas = [a.measure.gamma for a in program.agents if isinstance(a.measure, Entropic)]
+    cf = entropic_closed_form(program.space, gammas)
     target = w[0] * cf.welfare
     p = program.space.p
     return {"welfare": target,

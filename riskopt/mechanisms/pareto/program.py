@@ -65,7 +65,7 @@ def frontier(space: Scenarios, agents: Sequence[Agent], *, allocation: Allocatio
     monetary = all(a.measure.monetary for a in agents)
     if isinstance(allocation, Budget) and monetary:
         sol = prog.solve(backend=backend, solver=solver, **options)
-        total = sol.objective
+        total = np.nan if sol.objective is None else sol.objective
         u = np.array([sol.values[a.name] for a in agents])
         spread = max(1.0, abs(total))
         t = np.linspace(-1.0, 1.0, points) * spread
@@ -114,7 +114,7 @@ def supporting_weights(space: Scenarios, agents: Sequence[Agent],
     (first-order) Pareto optimum of the free sharing problem with those weights; the optimal ``psi``
     are the supporting state prices. Monetary utilities always get equal weights.
     """
-    G = []
+    gradients = []
     for i, a in enumerate(agents):
         if not a.measure.differentiable:
             raise ModelError(f"agents[{i}].measure", a.measure.describe(), "a differentiable measure")
@@ -122,8 +122,8 @@ def supporting_weights(space: Scenarios, agents: Sequence[Agent],
             raise ModelError("allocation", a.name, "an allocation for every agent")
         xi = np.asarray(allocation[a.name], float)
         # U(xi) = -rho(-xi) for a risk measure, so grad U(xi) = grad rho(-xi)
-        G.append(a.measure.gradient(xi if a.measure.orientation == "utility" else -xi, space))
-    G = np.asarray(G)
+        gradients.append(a.measure.gradient(xi if a.measure.orientation == "utility" else -xi, space))
+    G = np.asarray(gradients, float)
     n = len(agents)
     w = cp.Variable(n, nonneg=True)
     psi = cp.Variable(G.shape[1])

@@ -20,19 +20,23 @@ from typing import Any
 
 import numpy as np
 
-from ..allocation import Budget, SignRestriction
-from ..errors import ModelError
-from ..measures import Entropic, MaxMin
-from ..program import Agent
-from ..solution import Solution
-from ..space import Scenarios
-from ..status import Status, from_certificate
-from .pandc_kkt import KKTPolish, polish_maxmin
-from .pandc_pools import MAX_BOX_CORNERS, Beliefs, Pool
+from ...allocation import Budget, SignRestriction
+from ...errors import ModelError
+from ...measures import Entropic, MaxMin, Measure
+from ...program import Agent
+from ...solution import Solution
+from ...space import Scenarios
+from ...status import Status, from_certificate
+from ..pareto import welfare
+from .maxmin_polish import KKTPolish, polish_maxmin
+from .optimum import PoolOptimum, pool_optimum
+from .pools import Pool
+from .priors import MAX_BOX_CORNERS
+from .spec import MAX_ATOM_FARMERS, Beliefs
 
-__all__ = ["MAX_ATOM_FARMERS", "KOptimum", "atom_priors", "atom_space", "compare_menus", "welfare_atoms"]
+__all__ = ["MAX_ATOM_FARMERS", "KOptimum", "MenuComparison", "atom_priors", "atom_space", "compare_menus",
+           "welfare_atoms"]
 
-MAX_ATOM_FARMERS = 12
 #: Clarabel tolerances for the atom-level programs (their reference values have 6 digits)
 K_OPTIONS = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12, "tol_ktratio": 1e-10}
 
@@ -42,7 +46,7 @@ def atom_space(pool: Pool) -> Scenarios:
     if pool.n > MAX_ATOM_FARMERS:
         raise ModelError("pool", f"{pool.n} farmers", f"at most {MAX_ATOM_FARMERS} farmers for the "
                          "atom-level menu K (2^n states); use the comonotone menu C")
-    base = Scenarios.bernoulli_atoms(np.clip(pool.p, 0, 1), pool.losses)
+    base = Scenarios.bernoulli_atoms(np.clip(pool.p, 0, 1).tolist(), pool.losses.tolist())
     if pool.shock is None:
         return base
     hits = base["hits"]
@@ -52,7 +56,7 @@ def atom_space(pool: Pool) -> Scenarios:
 
 
 def _product(hits: np.ndarray, p: np.ndarray) -> np.ndarray:
-    return np.prod(np.where(hits == 1, p, 1 - p), axis=1)
+    return np.asarray(np.prod(np.where(hits == 1, p, 1 - p), axis=1))
 
 
 def atom_priors(pool: Pool, beliefs: Beliefs, space: Scenarios) -> list[list[np.ndarray]]:
@@ -64,23 +68,26 @@ def atom_priors(pool: Pool, beliefs: Beliefs, space: Scenarios) -> list[list[np.
     out = []
     for i in range(pool.n):
         if b.kind == "own_hit_prior" or b.reading == "own_hit":
-            values = [b.own[i]] if b.kind == "own_hit_prior" else [b.low[i], b.high[i]]
+            bounds = [b.own] if b.kind == "own_hit_prior" else [b.low, b.high]
+            values = [float(q[i]) for q in bounds if q is not None]
             laws = []
             for v in values:
                 p = pool.p.copy()
                 p[i] = v
                 laws.append(_product(hits, p))
         else:
-            free = np.flatnonzero(b.high > b.low)
+            low, high = b.low, b.high
+            assert low is not None and high is not None  # checked
+            free = np.flatnonzero(high > low)
             if 2 ** free.size > MAX_BOX_CORNERS:
                 raise ModelError("beliefs.reading", "box", f"at most {MAX_BOX_CORNERS} box corners on K "
                                  "(there is no stochastic-order shortcut off C)")
             laws = []
             for bits in range(2 ** free.size):
-                p = b.low.copy()
+                p = low.copy()
                 for t, j in enumerate(free):
                     if (bits >> t) & 1:
-                        p[j] = b.high[j]
+                        p[j] = high[j]
                 laws.append(_product(hits, p))
         out.append(laws)
     return out
@@ -113,13 +120,12 @@ def welfare_atoms(pool: Pool, beliefs: Beliefs | None = None, *, backend: str = 
                  solver: str | None = None, **options: Any) -> KOptimum:
     """Maximise ``sum_i U_i(xi_i)`` over K (entropic, entropic under own priors, or max-min)."""
     beliefs = beliefs or Beliefs.common()
-    from .pareto import welfare
-
     t0 = time.perf_counter()
     space = atom_space(pool)
     priors = atom_priors(pool, beliefs, space)
     agents = []
     for name, g, laws in zip(pool.names, pool.gammas, priors, strict=True):
+        m: Measure
         if beliefs.kind == "common":
             m = Entropic(g)
         elif len(laws) == 1:
@@ -133,14 +139,16 @@ def welfare_atoms(pool: Pool, beliefs: Beliefs | None = None, *, backend: str = 
         backend=backend, solver=solver, **opts)
     xi = np.vstack([sol.allocation[a.name] for a in agents])
     X = space.X
-    welfare_value, status, polish = float(sol.objective), sol.status, None
+    welfare_value = float("nan") if sol.objective is None else float(sol.objective)
+    status, polish = sol.status, None
     if sol.status.usable and "budget" in sol.duals:
         t = np.array([sol.values[a.name] for a in agents])
         beta = [np.ravel(sol.duals[f"credal:{a.name}"]) if f"credal:{a.name}" in sol.duals else np.ones(1)
                 for a in agents]
         polish = polish_maxmin(X, [np.vstack(laws) for laws in priors], pool.gammas, xi, t,
                                np.ravel(sol.duals["budget"]), beta)
-        if polish.applied and polish.residual_after is not None:
+        if polish.applied and polish.residual_after is not None and polish.xi is not None \
+                and polish.t is not None:
             xi = polish.xi
             welfare_value = float(polish.t.sum())
             # the polished point's own KKT residual (absolute, in the units of X) gates the status
@@ -154,15 +162,36 @@ def welfare_atoms(pool: Pool, beliefs: Beliefs | None = None, *, backend: str = 
     return KOptimum(welfare_value, xi, status, spread, time.perf_counter() - t0, sol, polish)
 
 
-def compare_menus(pool: Pool, beliefs: Beliefs | None = None, *, optimum: Any = None,
-                  **options: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MenuComparison:
+    """``W_K`` (the atom-level menu K) against ``W_C`` (the best comonotone rule)."""
+
+    welfare_k: float
+    welfare_c: float
+    k: KOptimum
+    c: PoolOptimum
+
+    @property
+    def gain(self) -> float:
+        """``W_K - W_C`` (0 under a common prior; > 0 when the K-optimum bets on single hurricanes)."""
+        return self.welfare_k - self.welfare_c
+
+    @property
+    def x_measurable(self) -> bool:
+        """Whether the K-optimum is X-measurable (then it lies in C)."""
+        return self.k.x_measurable
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"W_K": self.welfare_k, "W_C": self.welfare_c, "gain_K_over_C": self.gain,
+                "K_x_measurable": self.x_measurable, "K_status": self.k.status,
+                "K_polish": None if self.k.polish is None else self.k.polish.to_dict()}
+
+
+def compare_menus(pool: Pool, beliefs: Beliefs | None = None, *, optimum: PoolOptimum | None = None,
+                  **options: Any) -> MenuComparison:
     """``W_K`` (atom level) against ``W_C`` (best comonotone rule): equal under a common prior, and
     ``W_K > W_C`` with a non-X-measurable K-optimum under heterogeneous or credal beliefs.
     ``optimum``: the pool optimum over C already at hand (``pool_optimum(pool, beliefs)``)."""
-    from .pandc_welfare import pool_optimum
-
     k = welfare_atoms(pool, beliefs, **options)
     c = pool_optimum(pool, beliefs) if optimum is None else optimum
-    return {"W_K": k.welfare, "W_C": c.optimum.welfare, "gain_K_over_C": k.welfare - c.optimum.welfare,
-            "K_x_measurable": k.x_measurable, "K_status": k.status,
-            "K_polish": None if k.polish is None else k.polish.to_dict(), "K": k, "C": c}
+    return MenuComparison(k.welfare, c.optimum.welfare, k, c)

@@ -1,5 +1,8 @@
 """Welfare optimum over the anchored comonotone menu C: closed forms and a Newton method in log prices.
 
+This is the mechanism's ``"fast"`` route (:func:`solve_comonotone`); :func:`welfare_optimum` certifies a
+point computed elsewhere (the conic program of ``"program"``) by the same KKT certificate.
+
 Players ``i = 1..n`` with entropic utilities ``U_i(f) = -(1/gamma_i) log sum_k pi^i_k exp(-gamma_i F_ik)``
 under single laws ``pi^i`` on the atoms ``x_0 = 0 > x_1 > ... > x_K`` of X (the common prior, a
 heterogeneous prior, or the worst-case vertex of a credal set on C). The program is
@@ -43,22 +46,20 @@ the identifiability of each gap (spec §2.6) and the estimated state-price mass 
 from __future__ import annotations
 
 import time
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
-from scipy.special import logsumexp
+import scipy.linalg as sla  # type: ignore[import-untyped, unused-ignore]
+from scipy.special import logsumexp  # type: ignore[import-untyped, unused-ignore]
 
-from ..errors import ModelError, RiskoptWarning, SolveError
-from ..space import Scenarios
-from ..status import Status
-from .pandc_pools import Atoms, Beliefs, PlayerLaws, Pool
+from ...errors import ModelError, SolveError
+from ...solution import Solution
+from ...status import Status
 
-__all__ = ["Identifiability", "PoolOptimum", "WelfareOptimum", "geometric_mean_closed_form",
-           "identifiability", "log_mean_exp", "loss_scale", "pool_optimum", "solve_comonotone",
-           "tilted_tail_mass"]
+__all__ = ["Identifiability", "WelfareOptimum", "geometric_mean_closed_form", "identifiability",
+           "lam_and_shares", "log_mean_exp", "loss_scale", "solve_comonotone", "tilted_tail_mass",
+           "welfare_optimum"]
 
 #: a gap whose second-order cost of moving shares is below this is not identified (spec §2.6)
 IDENTIFIABLE_CURVATURE = 1e-8
@@ -95,7 +96,7 @@ def log_mean_exp(y: np.ndarray, logw: np.ndarray, axis: int = -1) -> np.ndarray:
         out = m + np.log1p(t)
     if not np.all(safe):
         out = np.where(safe, out, logsumexp(np.where(live, logw + y, -np.inf), axis=axis, keepdims=True))
-    return np.squeeze(out, axis=axis)
+    return np.asarray(np.squeeze(out, axis=axis))
 
 
 def loss_scale(x: np.ndarray) -> float:
@@ -152,10 +153,12 @@ class WelfareOptimum:
     identifiability: Identifiability
     #: the scale ``c`` the problem was solved at (``x / c``, ``gamma c``; see the module docstring)
     scale: float = 1.0
+    #: the conic program's solution when the optimum came from it (method ``"program"``)
+    solution: Solution | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
-        return self.F.shape[0]
+        return int(self.F.shape[0])
 
     @property
     def residual(self) -> float:
@@ -171,12 +174,12 @@ class WelfareOptimum:
 
     @property
     def prices(self) -> np.ndarray:
-        return np.exp(self.log_prices)
+        return np.asarray(np.exp(self.log_prices))
 
     @property
     def density(self) -> np.ndarray:
         """State-price density ``nu_k / P_k`` (in log space: finite for any positive P_k)."""
-        return np.exp(self.log_prices - np.log(self.probs))
+        return np.asarray(np.exp(self.log_prices - np.log(self.probs)))
 
     @property
     def gaps(self) -> np.ndarray:
@@ -184,17 +187,17 @@ class WelfareOptimum:
 
     @property
     def shares(self) -> np.ndarray:
-        return -np.diff(self.F, axis=1) / self.gaps[None, :]
+        return np.asarray(-np.diff(self.F, axis=1) / self.gaps[None, :])
 
     @property
     def average_shares(self) -> np.ndarray:
         """``E_nu[f_i(X)] / E_nu[X]``: the marginal shares averaged with weights ``g_k nu(N >= k)``
         (the proportional rule's ``w_i`` when the rule is proportional)."""
-        return (self.F @ self.prices) / float(self.x @ self.prices)
+        return np.asarray((self.F @ self.prices) / float(self.x @ self.prices))
 
 
 # ------------------------------------------------------------------------- closed forms
-def _lam(gammas: np.ndarray) -> tuple[float, np.ndarray]:
+def lam_and_shares(gammas: np.ndarray) -> tuple[float, np.ndarray]:
     inv = 1.0 / gammas
     lam = 1.0 / inv.sum()
     return lam, lam * inv
@@ -213,7 +216,7 @@ def geometric_mean_closed_form(x: np.ndarray, laws: np.ndarray, gammas: np.ndarr
     and ``F_ik = [(delta_ik - delta_i0) - (g_k - g_0)] / gamma_i``: the log of the reference law
     cancels exactly, so ``F = (lam/gamma) x`` to the last bit under a common law at any scale.
     """
-    lam, w = _lam(gammas)
+    lam, w = lam_and_shares(gammas)
     laws = np.asarray(laws, float)
     x = np.asarray(x, float)
     with np.errstate(divide="ignore"):
@@ -281,7 +284,7 @@ class _Blocks:
             vals = [_block_value(self.eta, self.delta[i], self.rho, a, b)
                     for a, b in zip(st, ends, strict=True)]
             v[i] = np.repeat(vals, ends - st)
-        return v
+        return np.asarray(v)
 
 
 def _curvature(blocks: _Blocks, gammas: np.ndarray) -> np.ndarray:
@@ -421,10 +424,10 @@ def solve_comonotone(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray,
 
 
 def _sparse_solve(A: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    import scipy.sparse as sps
-    import scipy.sparse.linalg as spla
+    import scipy.sparse as sps  # type: ignore[import-untyped, unused-ignore]
+    import scipy.sparse.linalg as spla  # type: ignore[import-untyped, unused-ignore]
 
-    return spla.spsolve(sps.csc_matrix(A), rhs)
+    return np.asarray(spla.spsolve(sps.csc_matrix(A), rhs))
 
 
 def _finish(x: np.ndarray, c: float, probs: np.ndarray, laws: np.ndarray, logpi: np.ndarray,
@@ -434,12 +437,8 @@ def _finish(x: np.ndarray, c: float, probs: np.ndarray, laws: np.ndarray, logpi:
     mapped back to ``x``'s units (allocations, utilities, welfare and the certificate's budget,
     monotonicity and complementarity times ``c``; prices, tilts and multipliers are scale-free)."""
     n, S = laws.shape
-    gs = gammas * c
     blocks, F, ell = state.blocks, state.F, state.ell
-    lse = log_mean_exp(-gs[:, None] * F, logpi, axis=1)   # log E_pi exp(-gamma F), relative accuracy
-    utilities = -lse / gs
-    tilts = np.exp(logpi - gs[:, None] * F - lse[:, None])
-    tilts /= tilts.sum(axis=1, keepdims=True)
+    lse, tilts = _tilts(F, logpi, gammas * c)
     nu = np.exp(ell)
     rho = np.zeros((n, S))
     pooled = []
@@ -451,7 +450,28 @@ def _finish(x: np.ndarray, c: float, probs: np.ndarray, laws: np.ndarray, logpi:
                 excess = tilts[i, a:b] - nu[a:b]
                 tail = np.cumsum(excess[::-1])[::-1]  # rho_ik = sum_{j >= k in block} (Q_j - nu_j)
                 rho[i, a + 1:b] = tail[1:]
-    # KKT certificate from the allocation itself (rows k = 1..K), at unit scale
+    return _certified(x, c, probs, laws, gammas, F, ell, lse, tilts, rho, tuple(sorted(pooled)), iterations,
+                      method, seconds)
+
+
+def _tilts(F: np.ndarray, logpi: np.ndarray, gs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log E_pi exp(-gamma F)`` (relative accuracy) and the Esscher tilts ``Q^i``, at unit scale."""
+    lse = log_mean_exp(-gs[:, None] * F, logpi, axis=1)
+    tilts = np.exp(logpi - gs[:, None] * F - lse[:, None])
+    tilts /= tilts.sum(axis=1, keepdims=True)
+    return lse, tilts
+
+
+def _certified(x: np.ndarray, c: float, probs: np.ndarray, laws: np.ndarray, gammas: np.ndarray,
+               F: np.ndarray, ell: np.ndarray, lse: np.ndarray, tilts: np.ndarray, rho: np.ndarray,
+               pooled: tuple[tuple[int, int, int], ...], iterations: int, method: str, seconds: float,
+               solution: Solution | None = None) -> WelfareOptimum:
+    """A point ``F`` (unit scale), its log prices ``ell`` and monotonicity multipliers ``rho`` with
+    the KKT certificate recomputed from them (rows k = 1..K) and the gaps' identifiability."""
+    n = F.shape[0]
+    gs = gammas * c
+    utilities = -lse / gs
+    nu = np.exp(ell)
     xs = x / c
     budget = float(np.abs(F[:, 1:].sum(axis=0) - xs[1:]).max(initial=0.0))
     monotone = float(np.max(np.diff(F, axis=1), initial=0.0))
@@ -466,7 +486,35 @@ def _finish(x: np.ndarray, c: float, probs: np.ndarray, laws: np.ndarray, logpi:
     unit = float(np.max(-np.diff(x), initial=0.0)) or 1.0
     ident = identifiability(x / unit, tilts, gammas * unit)
     return WelfareOptimum(x, probs, laws, gammas, F * c, ell, utilities * c, float(utilities.sum()) * c,
-                          tilts, rho, tuple(sorted(pooled)), iterations, method, seconds, cert, ident, c)
+                          tilts, rho, pooled, iterations, method, seconds, cert, ident, c, solution)
+
+
+def welfare_optimum(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray, probs: np.ndarray, F: np.ndarray,
+                    prices: np.ndarray, multipliers: np.ndarray, *, method: str, iterations: int,
+                    seconds: float, solution: Solution | None = None) -> WelfareOptimum:
+    """An allocation ``F`` over C computed elsewhere (a conic program), with its state prices and
+    monotonicity multipliers (``multipliers[i, k]`` of the row ``F_ik <= F_i,k-1``), certified like
+    the Newton optimum: utilities and tilts at ``F``, the KKT certificate, the identifiability.
+    Prices at or below 0 (a conic solver's, at tiny atoms) have log price ``-inf``."""
+    x = np.asarray(x, float)
+    laws = np.asarray(laws, float)
+    gammas = np.asarray(gammas, float)
+    c = loss_scale(x)
+    logpi = np.log(laws) - logsumexp(np.log(laws), axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        ell = np.log(np.maximum(np.asarray(prices, float), 0.0))
+    Fu = np.asarray(F, float) / c
+    lse, tilts = _tilts(Fu, logpi, gammas * c)
+    rho = np.asarray(multipliers, float)
+    scale = float(np.max(rho, initial=0.0))
+    pooled = []
+    for i in range(rho.shape[0]):
+        binding = np.flatnonzero(rho[i] > 1e-9 * max(scale, 1.0))
+        for run in np.split(binding, np.flatnonzero(np.diff(binding) > 1) + 1):
+            if run.size:
+                pooled.append((i, int(run[0]) - 1, int(run[-1])))
+    return _certified(x, c, np.asarray(probs, float), laws, gammas, Fu, ell, lse, tilts, rho, tuple(pooled),
+                      iterations, method, seconds, solution)
 
 
 def identifiability(x: np.ndarray, tilts: np.ndarray, gammas: np.ndarray,
@@ -493,7 +541,7 @@ def tilted_tail_mass(opt: WelfareOptimum, kept_steps: np.ndarray, lattice_laws: 
     beyond = full_steps[(full_steps > last) & (full_steps < lattice_laws.shape[1])]
     if beyond.size == 0:
         return 0.0
-    lam, w = _lam(opt.gammas)
+    lam, w = lam_and_shares(opt.gammas)
     cols = np.append(last, beyond)
     sub = lattice_laws[:, cols]
     with np.errstate(divide="ignore"):
@@ -501,123 +549,3 @@ def tilted_tail_mass(opt: WelfareOptimum, kept_steps: np.ndarray, lattice_laws: 
     G = np.where(np.all(sub > 0, axis=0), G, -np.inf)
     logs = opt.log_prices[-1] + (G[1:] - G[0])
     return float(np.exp(logsumexp(logs))) if np.isfinite(logs).any() else 0.0
-
-
-# ------------------------------------------------------------------------- pools
-#: state-price mass allowed on pruned atoms before the pool is re-solved with more atoms
-TAIL_TOL = 1e-12
-
-
-@dataclass(frozen=True)
-class PoolOptimum:
-    """A pool's welfare optimum over C with its context: the kept atoms, the players' laws, the
-    closed-form check and the pruning check (state-price mass estimated on the pruned atoms)."""
-
-    pool: Pool
-    beliefs: Beliefs
-    atoms: Atoms
-    laws: PlayerLaws
-    optimum: WelfareOptimum
-    closed_form: dict[str, Any]
-    tail_mass: float
-    prune: float
-    notes: tuple[str, ...] = ()
-
-    @property
-    def esscher_density(self) -> np.ndarray:
-        """The Esscher tilt ``exp(-lam X) / E_P[exp(-lam X)]`` of the reference law on the kept atoms
-        (the state-price density under a common prior)."""
-        lam, _ = _lam(self.pool.gammas)
-        z = -lam * self.atoms.x
-        return np.exp(z - logsumexp(z, b=self.atoms.probs))
-
-
-def pool_optimum(pool: Pool, beliefs: Beliefs | None = None, *, prune: float = 1e-16,
-                 tail_tol: float = TAIL_TOL, start: np.ndarray | None = None) -> PoolOptimum:
-    """Welfare optimum over C of ``pool`` under ``beliefs`` (credal: the worst case on C, the all-high
-    vertex). Atoms of mass below ``prune`` beyond the last heavy one are dropped; if the estimated
-    state-price mass of the dropped atoms exceeds ``tail_tol`` the tolerance is lowered (by 1e-8, at
-    most four times) and the pool re-solved: the check is on the *tilted* mass, not on P."""
-    beliefs = (beliefs or Beliefs.common()).checked(pool)
-    if not (np.isfinite(tail_tol) and tail_tol > 0):
-        raise ModelError("tail_tol", tail_tol, "a positive tolerance for the pruned state-price mass")
-    notes: list[str] = []
-    tol = float(prune)
-    for _ in range(5):
-        atoms = pool.atoms(tol)
-        full_size = int(atoms.full_steps[-1]) + 1
-        ext = min(full_size, 2 * (int(atoms.steps[-1]) + 1) + 20)
-        laws = beliefs.laws(pool, atoms, extend_to=ext)
-        opt = solve_comonotone(atoms.x, laws.worst, pool.gammas, atoms.probs, start=start)
-        tail = tilted_tail_mass(opt, atoms.steps, laws.worst_tail, atoms.full_steps, pool.unit)
-        if tail <= tail_tol or atoms.size == atoms.full.size:
-            break
-        notes.append(f"pruning at {tol:.0e} left state-price mass {tail:.2e} > {tail_tol:.0e} on the "
-                     "dropped atoms: re-solved with more atoms")
-        tol = tol * 1e-8 if tol > 1e-290 else 0.0
-    else:
-        warnings.warn(f"prune: the pruned atoms still carry state-price mass {tail:.2e}", RiskoptWarning,
-                      stacklevel=2)
-    closed = _closed_form_check(pool, beliefs, atoms, laws, opt, ext)
-    return PoolOptimum(pool, beliefs, atoms, laws, opt, closed, tail, tol, tuple(notes))
-
-
-def _closed_form_check(pool: Pool, beliefs: Beliefs, atoms: Atoms, laws: PlayerLaws,
-                       opt: WelfareOptimum, ext: int) -> dict[str, Any]:
-    """Closed forms as oracle: proportional rule + Esscher prices (common law: P, or the common
-    all-high law of the box reading), tilted geometric mean otherwise (exact iff monotone)."""
-    lam, w = _lam(pool.gammas)
-    common = beliefs.kind == "common" or (beliefs.kind == "credal" and beliefs.reading == "box")
-    out: dict[str, Any] = {"lam": lam}
-    if beliefs.kind == "common":
-        from .pareto import entropic_closed_form
-
-        full = atoms.full
-        cf = entropic_closed_form(Scenarios(full.p, {"X": full.X}), pool.gammas)
-        with np.errstate(divide="ignore"):
-            # W* = -(1/lam) log E exp(-lam X) around the mean: relative accuracy also when lam X is
-            # tiny (pareto's logsumexp returns log 1 + rounding there, divided by a tiny lam)
-            welfare = float(-log_mean_exp(-lam * full.X, np.log(full.p)) / lam)
-        out.update(kind="proportional rule, Esscher state prices (full law, unpruned)",
-                   welfare=welfare, exact=True)
-        if pool.shock is None:
-            # log(1 - p + p e^a), a = lam L: log1p(p expm1(a)) for small a (relative accuracy), the
-            # log-sum-exp form for large a (expm1 overflows)
-            a = lam * pool.losses
-            with np.errstate(over="ignore", divide="ignore"):
-                terms = np.where(a <= 1.0, np.log1p(pool.p * np.expm1(np.minimum(a, 1.0))),
-                                 np.logaddexp(np.log1p(-pool.p), np.log(pool.p) + a))
-            out["welfare_product"] = float(-np.sum(terms) / lam)
-        dens = cf.state_density[: atoms.size]
-        with np.errstate(divide="ignore", invalid="ignore"):  # both 0 (underflow): no error
-            rel = np.where(opt.density == dens, 0.0, np.abs(opt.density / dens - 1))
-        out["density_max_rel_error"] = float(np.max(rel))
-        out["allocation_max_error"] = float(np.max(np.abs(opt.F - w[:, None] * atoms.x[None, :])))
-    else:
-        # the geometric mean on the kept atoms and their tail window (the laws' lattice extension)
-        lat = laws.worst_tail[:, : ext]
-        support = atoms.full_steps[atoms.full_steps < ext]
-        sub = lat[:, support]
-        keep = np.all(sub > 0, axis=0)
-        gm = geometric_mean_closed_form(-pool.unit * support[keep].astype(float), sub[:, keep], pool.gammas)
-        S = atoms.size
-        gm_kept = geometric_mean_closed_form(atoms.x, laws.worst, pool.gammas)
-        out.update(kind=("proportional rule under the common all-high law" if common else
-                         "tilted geometric mean of the players' worst-case laws"),
-                   welfare=gm["welfare"], exact=gm_kept["monotone"])
-        if gm_kept["monotone"]:
-            nu_gm = np.exp(gm["log_prices"][:S])
-            out["density_max_rel_error"] = float(np.max(np.abs(opt.prices / (nu_gm / nu_gm.sum()) - 1)))
-            out["allocation_max_error"] = float(np.max(np.abs(opt.F - gm_kept["F"])))
-        else:
-            out["note"] = ("a monotonicity row binds: the geometric mean is only an upper bound "
-                           f"({gm_kept['welfare']:.10g} >= W_C)")
-            out["bound_kept_atoms"] = gm_kept["welfare"]
-    out["welfare_error"] = float(abs(opt.welfare - out["welfare"]))
-    # the same, relative to the problem's units (what the result's status is gated on when exact)
-    xs = float(np.abs(atoms.x).max(initial=0.0)) or 1.0
-    rel = [out["welfare_error"] / max(abs(float(out["welfare"])), np.finfo(float).tiny)]
-    if "allocation_max_error" in out:
-        rel += [out["allocation_max_error"] / xs, out["density_max_rel_error"]]
-    out["max_relative_error"] = float(max(rel)) if np.all(np.isfinite(rel)) else float("inf")
-    return out

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .pandc_menus import SAME_POINT, Menu
-from .pandc_welfare import MEAN_SHIFT_SPREAD
+from .fast import MEAN_SHIFT_SPREAD
+from .menus import SAME_POINT, Menu
 
 __all__ = ["Game", "choose", "equalising_prices", "play", "tie_tolerance", "utility_table"]
 
@@ -37,7 +37,7 @@ CHUNK = 4_000_000
 def utility_table(allocations: np.ndarray, gammas: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     """``U[m, i] = min_v -(1/gamma_i) log E_{q_iv} exp(-gamma_i xi_mi)`` (chunked).
 
-    The log-expectation is taken around the mean (:func:`.pandc_welfare.log_mean_exp`): a nearly
+    The log-expectation is taken around the mean (:func:`.fast.log_mean_exp`): a nearly
     risk-neutral player (``gamma xi`` tiny) keeps the relative accuracy of its utility, where the
     usual max-shifted log-sum-exp returns ``log 1`` plus rounding, divided by a tiny gamma; spreads
     beyond ``MEAN_SHIFT_SPREAD`` fall back to the max shift.
@@ -129,12 +129,12 @@ class Game:
 
     @property
     def n(self) -> int:
-        return self.U.shape[1]
+        return int(self.U.shape[1])
 
     @property
     def outcome_payoffs(self) -> np.ndarray:
         """``g_k`` at the chosen point (``g_1 = Avg_1 + eta``, ``g_k = Avg_k`` otherwise)."""
-        return self.payoffs[self.chosen]
+        return np.asarray(self.payoffs[self.chosen])
 
     def to_dict(self) -> dict[str, Any]:
         return {"welfare_at_choice": self.welfare, "eta": self.eta, "avg": self.avg, "wbar": self.wbar,

@@ -63,7 +63,7 @@ class _System:
         self.na = sum(int(a.size) for a in active)
         self.size = self.nf + self.n + self.rows.size + self.na
 
-    def split(self, z: np.ndarray):
+    def split(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
         nf, n, m = self.nf, self.n, self.rows.size
         xi = np.zeros((self.n, self.S))
         xi[self.free] = z[:nf]
@@ -76,7 +76,7 @@ class _System:
             pos += a.size
         return xi, t, psi, betas
 
-    def tilts(self, xi: np.ndarray):
+    def tilts(self, xi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         out = []
         for i in range(self.n):
             z = self.logq[i] - self.gammas[i] * xi[i][None, :]

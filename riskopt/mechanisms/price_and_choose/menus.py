@@ -31,10 +31,11 @@ import itertools
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError, RiskoptWarning
+from ...errors import ModelError, RiskoptWarning
 
 __all__ = ["MAX_MENU_ENTRIES", "Menu", "compositions", "custom_menu", "dirichlet_atoms", "dirichlet_menu",
            "lattice_menu", "lattice_size", "shares_to_allocations", "sup_distance"]
@@ -61,7 +62,7 @@ class Menu:
 
     @property
     def size(self) -> int:
-        return self.allocations.shape[0]
+        return int(self.allocations.shape[0])
 
     @property
     def mu(self) -> np.ndarray:
@@ -82,7 +83,7 @@ class Menu:
         """``d_sup`` from every menu point to the optimum (one pass over the menu, kept)."""
         return self.distances_to(self.optimum)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"family": self.family, "space": self.space, "points": self.size, "seed": self.seed,
                 "optimum_index": self.optimum, "mu": "uniform 1/M", "note": self.note}
 
@@ -214,4 +215,4 @@ def _unit(gaps: np.ndarray | float) -> float:
 
 def lattice_size(n: int, m: int, gaps: int) -> int:
     """Number of lattice points (without the optimum): ``C(m+n-1, n-1)^K``."""
-    return math.comb(m + n - 1, n - 1) ** gaps
+    return int(math.comb(m + n - 1, n - 1) ** gaps)

@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..plots import finish_figure, pyplot, save_figure
+from ...plots import finish_figure, pyplot, save_figure
+from .pools import lattice_steps
 
 if TYPE_CHECKING:
-    from .price_and_choose import PriceAndChooseResult
+    from matplotlib.figure import Figure
+
+    from .report import PriceAndChooseView
 
 __all__ = ["plot_result", "result_figure", "simplex_xy"]
 
@@ -33,12 +36,12 @@ def simplex_xy(q: np.ndarray) -> np.ndarray:
     return np.stack([q[..., 1] + 0.5 * q[..., 2], (np.sqrt(3) / 2) * q[..., 2]], axis=-1)
 
 
-def plot_result(result: PriceAndChooseResult, path: str | Path, title: str = "") -> Path:
+def plot_result(result: PriceAndChooseView, path: str | Path, title: str = "") -> Path:
     """Write the two-panel figure of ``result`` to ``path``."""
     return save_figure(result_figure(result, title), path, dpi=120)
 
 
-def result_figure(result: PriceAndChooseResult, title: str = ""):
+def result_figure(result: PriceAndChooseView, title: str = "") -> Figure:
     """The two-panel matplotlib figure of ``result`` (see the module docstring)."""
     plt = pyplot()
     opt = result.optimum.optimum
@@ -76,11 +79,12 @@ def result_figure(result: PriceAndChooseResult, title: str = ""):
         ax1.set_title("optimum over C" + ("" if opt.n <= MAX_LINES else f" ({len(shown)} of {opt.n})"))
         if opt.n <= MAX_LINES:
             ax1.legend(fontsize=7)
-    steps = result.optimum.atoms.steps
+    steps = lattice_steps(result.optimum.atoms)
     ax2.semilogy(steps, opt.density, "o", label="state-price density (optimum)")
     ax2.semilogy(steps, result.optimum.esscher_density, "-", lw=1, label="Esscher tilt of P")
     ax2.set_xlabel("number of hits" if result.spec.pool.tick is None else "loss / tick")
     ax2.set_ylabel("dQ/dP")
     ax2.set_title("state prices")
     ax2.legend(fontsize=8)
-    return finish_figure(fig, title)
+    figure: Figure = finish_figure(fig, title)
+    return figure

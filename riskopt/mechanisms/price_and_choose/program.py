@@ -1,14 +1,20 @@
-"""The general conic path over C as the cross-check of the log-price Newton method.
+"""The conic program over C: the ``"program"`` method, and the cross-check of the log-price Newton.
 
-The same welfare program written through riskopt's general machinery
-(:func:`riskopt.mechanisms.pareto.welfare` over :class:`~riskopt.allocation.AnchoredComonotone`, entropic
-utilities, :class:`~riskopt.measures.MaxMin` epigraphs for credal sets, solved by a conic backend).
-Its budget duals are the state prices (atom 0 completed by cash invariance), its vertex-row duals
-the weights of each player's worst-case prior. The comparison reports welfare, prices (relative),
-allocations (raw, modulo constants, and shares on the identifiable gaps), and a **polish**: the
-log-price Newton warm-started at the conic prices, which turns an ``optimal_inaccurate`` conic point
-into the exact KKT point (the worst case on C is the all-high vertex, so the max-min KKT system is
-the single-law one there).
+The pool's welfare program written through riskopt's general machinery
+(:func:`riskopt.mechanisms.pareto.welfare` over :class:`~riskopt.allocation.AnchoredComonotone`,
+entropic utilities, :class:`~riskopt.measures.MaxMin` epigraphs for credal sets, solved by a conic
+backend). Its budget duals are the state prices (atom 0 completed by cash invariance), its
+monotonicity duals the multipliers ``rho`` of the rows ``F_ik <= F_i,k-1`` (read through
+:func:`riskopt.duals.value_derivative`), its vertex-row duals the weights of each player's worst-case
+prior.
+
+* :func:`conic_route` is the route of ``method="program"``: the program's point, certified like the
+  Newton optimum (the KKT certificate recomputed from the allocation, prices and multipliers).
+* :func:`conic_comonotone` compares the program with a :class:`~.optimum.PoolOptimum` (welfare,
+  prices (relative), allocations (raw, modulo constants, and shares on the identifiable gaps)) and
+  **polishes** it: the log-price Newton warm-started at the conic prices, which turns an
+  ``optimal_inaccurate`` conic point into the exact KKT point (the worst case on C is the all-high
+  vertex, so the max-min KKT system is the single-law one there).
 """
 
 from __future__ import annotations
@@ -19,13 +25,19 @@ from typing import Any
 
 import numpy as np
 
-from ..measures import Entropic, MaxMin
-from ..program import Agent
-from ..solution import Solution
-from ..space import Scenarios
-from .pandc_welfare import PoolOptimum, WelfareOptimum, geometric_mean_closed_form, solve_comonotone
+from ...duals import value_derivative
+from ...measures import Entropic, MaxMin, Measure
+from ...program import Agent
+from ...solution import Solution
+from ...space import Scenarios
+from ..pareto import welfare
+from .fast import WelfareOptimum, geometric_mean_closed_form, solve_comonotone, welfare_optimum
+from .optimum import PoolOptimum, Route
+from .pools import Pool
+from .priors import PlayerLaws
+from .spec import Beliefs
 
-__all__ = ["ConicCheck", "agents_on_atoms", "conic_comonotone", "warm_start"]
+__all__ = ["ConicCheck", "agents_on_atoms", "conic_comonotone", "conic_route", "solve_program", "warm_start"]
 
 #: conic prices below this fraction of the largest are only accurate in absolute terms
 RELIABLE_PRICE = 1e-6
@@ -33,7 +45,7 @@ RELIABLE_PRICE = 1e-6
 
 @dataclass(frozen=True)
 class ConicCheck:
-    """The conic solution and its distance to the Newton optimum (see the module docstring)."""
+    """The conic solution and its distance to the other route's optimum (module docstring)."""
 
     status: str
     welfare: float
@@ -66,15 +78,15 @@ class ConicCheck:
         return out
 
 
-def agents_on_atoms(po: PoolOptimum) -> list[Agent]:
+def agents_on_atoms(pool: Pool, beliefs: Beliefs, laws: PlayerLaws) -> list[Agent]:
     """The players as riskopt agents on the kept atoms: entropic under P, under their own law, or
     max-min over their vertex laws (duplicate vertices dropped)."""
-    pool, laws = po.pool, po.laws
     agents = []
     for i, (name, g) in enumerate(zip(pool.names, pool.gammas, strict=True)):
-        if po.beliefs.kind == "common":
+        measure: Measure
+        if beliefs.kind == "common":
             measure = Entropic(g)
-        elif po.beliefs.kind == "own_hit_prior":
+        elif beliefs.kind == "own_hit_prior":
             measure = Entropic(g, law=laws.worst[i])
         else:
             verts: list[np.ndarray] = []
@@ -86,29 +98,71 @@ def agents_on_atoms(po: PoolOptimum) -> list[Agent]:
     return agents
 
 
-def conic_comonotone(po: PoolOptimum, *, backend: str = "cvxpy", solver: str | None = None,
-                     polish: bool = True, **options: Any) -> ConicCheck:
-    """Solve the pool's program over C on a conic backend and compare with ``po.optimum``."""
-    from .pareto import welfare
+def solve_program(pool: Pool, beliefs: Beliefs, atoms: Scenarios, laws: PlayerLaws, *,
+                  backend: str = "cvxpy", solver: str | None = None,
+                  **options: Any) -> tuple[Solution, list[Agent]]:
+    """The welfare program over C on the kept atoms, solved on a conic backend."""
+    space = Scenarios(atoms.p, {"X": atoms.X})
+    agents = agents_on_atoms(pool, beliefs, laws)
+    return welfare(space, agents).solve(backend=backend, solver=solver, **options), agents
 
+
+def _allocation(sol: Solution, agents: list[Agent]) -> np.ndarray:
+    return np.vstack([sol.allocation[a.name] for a in agents])
+
+
+def _multipliers(sol: Solution, n: int, S: int) -> np.ndarray:
+    """``rho[i, k]`` of the row ``F_ik <= F_i,k-1`` (k = 1..K; column 0 is 0) from the program's
+    monotonicity duals. The program writes ``F_{j+1} - F_j >= 0`` on ascending atoms (row ``j`` is our
+    ``k = K - j``) in a maximisation: ``rho = -dW*/d rhs``, the welfare lost per unit the row asks."""
+    rho = np.zeros((n, S))
+    dual = sol.duals.get("monotone")
+    if dual is not None:
+        lost = -value_derivative("max", np.asarray(dual, float).reshape(n, S - 1), row=">=")
+        rho[:, 1:] = lost[:, ::-1]
+    return rho
+
+
+def conic_route(*, backend: str = "cvxpy", solver: str | None = None, **options: Any) -> Route:
+    """The route of ``method="program"``: the conic program's point on the kept atoms, certified."""
+    def route(pool: Pool, beliefs: Beliefs, atoms: Scenarios, laws: PlayerLaws) -> WelfareOptimum:
+        t0 = time.perf_counter()
+        sol, agents = solve_program(pool, beliefs, atoms, laws, backend=backend, solver=solver, **options)
+        F = _allocation(sol, agents)
+        prices = np.asarray(sol.prices.state_prices, float)
+        rho = _multipliers(sol, pool.n, atoms.size)
+        return welfare_optimum(atoms.X, laws.worst, pool.gammas, atoms.p, F, prices, rho,
+                               method="conic program", iterations=int(sol.solver.iterations or 0),
+                               seconds=time.perf_counter() - t0, solution=sol)
+
+    return route
+
+
+def conic_comonotone(po: PoolOptimum, *, backend: str = "cvxpy", solver: str | None = None,
+                     polish: bool = True, solution: Solution | None = None,
+                     optimum: WelfareOptimum | None = None, **options: Any) -> ConicCheck:
+    """Solve the pool's program over C on a conic backend (or take its ``solution``) and compare with
+    ``optimum`` (default ``po.optimum``)."""
     t0 = time.perf_counter()
     atoms = po.atoms
-    space = Scenarios(atoms.probs, {"X": atoms.x})
-    agents = agents_on_atoms(po)
-    sol = welfare(space, agents).solve(backend=backend, solver=solver, **options)
+    agents = agents_on_atoms(po.pool, po.beliefs, po.laws)
+    if solution is None:
+        sol, agents = solve_program(po.pool, po.beliefs, atoms, po.laws, backend=backend, solver=solver,
+                                    **options)
+    else:
+        sol = solution
     seconds = time.perf_counter() - t0
-    opt = po.optimum
+    opt = po.optimum if optimum is None else optimum
     prices = np.asarray(sol.prices.state_prices, float)
-    F = np.vstack([sol.allocation[a.name] for a in agents])
+    F = _allocation(sol, agents)
     weights = None
     if any(isinstance(a.measure, MaxMin) for a in agents):
         rows = [np.ravel(sol.duals.get(f"credal:{a.name}", np.array([np.nan]))) for a in agents]
         width = max(r.size for r in rows)
         weights = np.vstack([np.pad(r, (0, width - r.size), constant_values=np.nan) for r in rows])
     diff = F - opt.F
-    material = atoms.probs >= 1e-8
-    centred = diff[:, material] - (diff[:, material] @ atoms.probs[material])[:, None] / atoms.probs[
-        material].sum()
+    material = atoms.p >= 1e-8
+    centred = diff[:, material] - (diff[:, material] @ atoms.p[material])[:, None] / atoms.p[material].sum()
     shares_c = -np.diff(F, axis=1) / opt.gaps[None, :]
     ident = np.ones(opt.gaps.size, bool)
     ident[opt.identifiability.unidentified - 1] = False
@@ -116,11 +170,12 @@ def conic_comonotone(po: PoolOptimum, *, backend: str = "cvxpy", solver: str | N
     polished = None
     if polish:
         start = warm_start(prices, opt.x, po.laws.worst, po.pool.gammas)
-        polished = solve_comonotone(atoms.x, po.laws.worst, po.pool.gammas, atoms.probs, start=start)
+        polished = solve_comonotone(atoms.X, po.laws.worst, po.pool.gammas, atoms.p, start=start)
+    objective = float(sol.objective) if sol.objective is not None else float("nan")
     return ConicCheck(
-        status=sol.status, welfare=float(sol.objective), prices=prices, F=F, vertex_weights=weights,
+        status=sol.status, welfare=objective, prices=prices, F=F, vertex_weights=weights,
         seconds=seconds, compile_s=sol.solver.compile_s, solve_s=sol.solver.solve_s,
-        iterations=sol.solver.iterations, welfare_error=abs(float(sol.objective) - opt.welfare),
+        iterations=sol.solver.iterations, welfare_error=abs(objective - opt.welfare),
         price_max_rel_error=float(np.max(np.abs(prices / opt.prices - 1))),
         allocation_max_error=float(np.abs(diff).max()),
         allocation_error_mod_constants=float(np.abs(centred).max(initial=0.0)),
@@ -137,7 +192,7 @@ def warm_start(prices: np.ndarray, x: np.ndarray, laws: np.ndarray, gammas: np.n
     """
     gm = geometric_mean_closed_form(x, laws, gammas)["log_prices"]
     reliable = prices > RELIABLE_PRICE * prices.max()
-    start = gm.copy()
+    start = np.array(gm, float)
     logp = np.log(prices[reliable])
     start[reliable] = logp
     start[~reliable] = gm[~reliable] + float(np.mean(logp - gm[reliable]))

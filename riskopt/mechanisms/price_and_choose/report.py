@@ -2,16 +2,60 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..report import format_table
+from ...report import format_table
+from ...status import Status
+from .atom_level import MenuComparison
+from .auction import Auction
+from .game import Game
+from .menus import Menu
+from .optimum import PoolOptimum
+from .pools import lattice_steps
+from .program import ConicCheck
+from .spec import PriceAndChoose
+from .spne import SPNEVerification
 
-if TYPE_CHECKING:
-    from .price_and_choose import PriceAndChooseResult
+__all__ = ["PriceAndChooseView", "result_table"]
 
-__all__ = ["result_table"]
+
+class PriceAndChooseView(Protocol):
+    """What the table and the figure read of a run (a
+    :class:`~riskopt.mechanisms.price_and_choose.PriceAndChooseResult` is one)."""
+
+    @property
+    def status(self) -> Status: ...
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def spec(self) -> PriceAndChoose: ...
+
+    @property
+    def optimum(self) -> PoolOptimum: ...
+
+    @property
+    def conic(self) -> ConicCheck | None: ...
+
+    @property
+    def atoms_check(self) -> MenuComparison | None: ...
+
+    @property
+    def menu(self) -> Menu | None: ...
+
+    @property
+    def game(self) -> Game | None: ...
+
+    @property
+    def auction(self) -> Auction | None: ...
+
+    @property
+    def spne(self) -> SPNEVerification | None: ...
+
+    def agent_rows(self) -> list[dict[str, Any]]: ...
 
 MAX_ATOM_ROWS = 12
 
@@ -20,38 +64,39 @@ def _g(v: float | None, digits: int = 10) -> str:
     return "-" if v is None or not np.isfinite(v) else f"{v:.{digits}g}"
 
 
-def result_table(res: PriceAndChooseResult, title: str = "") -> str:
+def result_table(res: PriceAndChooseView, title: str = "") -> str:
     """Summary lines, the per-agent table, state prices (small pools) and the checks."""
     po, opt = res.optimum, res.optimum.optimum
     pool = res.spec.pool
     out = [title] if title else []
     out.append(f"price-and-choose: {pool.n} farmers, {po.beliefs.description}; status {res.status}")
     cf = po.closed_form
-    exact = "closed form" if cf.get("exact") else "closed-form bound"
+    exact = "closed form" if cf.exact else "closed-form bound"
     out.append(f"W* over C    {_g(opt.welfare)}  ({opt.method}, {opt.iterations} iterations, "
-               f"{opt.seconds * 1e3:.1f} ms; {exact} {_g(cf['welfare'])}, |diff| {cf['welfare_error']:.1e})")
+               f"{opt.seconds * 1e3:.1f} ms; {exact} {_g(cf.welfare)}, |diff| {cf.welfare_error:.1e})")
     cert = opt.certificate
     out.append(f"KKT          budget {cert['budget']:.1e}  stationarity {cert['stationarity']:.1e}  "
                f"dual {cert['dual']:.1e}  binding monotonicity rows {len(opt.pooled)}")
-    out.append(f"atoms        {po.atoms.size} kept of {po.atoms.full.size} (pruned P-mass "
+    out.append(f"atoms        {po.atoms.size} kept of {po.law.size} (pruned P-mass "
                f"{po.atoms.pruned_mass:.1e}, state-price mass {po.tail_mass:.1e}); "
                f"{opt.identifiability.unidentified.size} of {opt.gaps.size} gaps not identifiable")
     if res.conic is not None:
         c = res.conic
-        out.append(f"conic path   {c.status} W {_g(c.welfare)} (|diff| {c.welfare_error:.1e}), prices rel. "
+        other = "Newton path " if res.method == "program" else "conic path  "
+        out.append(f"{other} {c.status} W {_g(c.welfare)} (|diff| {c.welfare_error:.1e}), prices rel. "
                    f"{c.price_max_rel_error:.1e}, {c.seconds:.2f} s")
     if res.atoms_check is not None:
         a = res.atoms_check
-        out.append(f"menu K       W_K {_g(a['W_K'])} vs W_C {_g(a['W_C'])} (K-optimum "
-                   f"{'' if a['K_x_measurable'] else 'not '}X-measurable)")
-    if res.menu is not None and res.game is not None:
+        out.append(f"menu K       W_K {_g(a.welfare_k)} vs W_C {_g(a.welfare_c)} (K-optimum "
+                   f"{'' if a.x_measurable else 'not '}X-measurable)")
+    if res.menu is not None and res.game is not None and res.auction is not None:
         g = res.game
         out.append(f"menu         {res.menu.family}: {res.menu.size} points, uniform mu; best other point "
                    f"{g.welfare - g.best_other:.4g} below W*")
         out.append(f"surplus      eta = {_g(g.eta)}   first-mover bid b* = {_g(res.auction.bid)}   "
                    f"each loser receives {_g(res.auction.loser_receives)}")
-    if res.verification is not None:
-        v = res.verification
+    if res.spne is not None:
+        v = res.spne
         gap = max((c["gap_error"] for c in v.perturbations), default=0.0)
         lip = v.lipschitz
         out.append(f"SPNE         {'passed' if v.passed else 'FAILED'}: indifference spread "
@@ -61,7 +106,7 @@ def result_table(res: PriceAndChooseResult, title: str = "") -> str:
         out.append(f"Lipschitz    under {lip.metric}: U_i <= {lip.utilities.max():.4g}, "
                    f"p^(i+1) <= {lip.prices.max(initial=0.0):.4g}, cap (n-1) L_cap = {lip.cap:.4g} "
                    f"({'all' if lip.exhaustive else 'sampled'} {lip.pairs} pairs)")
-    agents = res.agents()
+    agents = res.agent_rows()
     cols = [c for c in ("name", "gamma", "share", "utility", "avg", "avg_reference", "pc_payoff", "payoff")
             if c in agents[0]]
     shown = agents if len(agents) <= 20 else agents[:10] + agents[-5:]
@@ -72,7 +117,7 @@ def result_table(res: PriceAndChooseResult, title: str = "") -> str:
     if po.atoms.size <= MAX_ATOM_ROWS:
         rows = [{"atom": int(s), "x": float(x), "P": float(p), "price": float(q), "density": float(d),
                  "esscher": float(e)}
-                for s, x, p, q, d, e in zip(po.atoms.steps, po.atoms.x, po.atoms.probs, opt.prices,
+                for s, x, p, q, d, e in zip(lattice_steps(po.atoms), po.atoms.X, po.atoms.p, opt.prices,
                                             opt.density, po.esscher_density, strict=True)]
         out.append("")
         out.append(format_table(rows, ["atom", "x", "P", "price", "density", "esscher"]))

@@ -32,7 +32,7 @@ point of its space (anchored, feasible, monotone on C): the checks above compare
 itself, so a nonsensical optimum (e.g. shares of 1e283 from a cancellation) passes them as long as
 the game built on it is consistent.
 
-Sizes are in the menu's loss unit (:attr:`.pandc_menus.Menu.unit`): ``iota`` and ``epsilons`` are
+Sizes are in the menu's loss unit (:attr:`.menus.Menu.unit`): ``iota`` and ``epsilons`` are
 multiples of it, as are the same-point and tie tolerances, so that the checks do not change with the
 currency the losses are written in.
 """
@@ -44,16 +44,17 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError
-from .pandc_game import Game, choose
-from .pandc_menus import SAME_POINT, Menu
+from ...errors import ModelError
+from ...status import Check
+from .game import Game, choose
+from .menus import SAME_POINT, Menu
+from .spec import PAIR_WORK
 
-__all__ = ["PAIR_WORK", "Lipschitz", "Verification", "lipschitz", "verify"]
+__all__ = ["PAIR_WORK", "Lipschitz", "SPNEVerification", "lipschitz", "verify"]
 
-#: coordinate comparisons (pairs x players x states) for the Lipschitz constants: every pair when
-#: they fit (a vectorised pass over coordinates), else a seeded random sample of pairs that fits
-#: PAIR_SAMPLE_WORK (gathered pair by pair), plus every pair with the optimum
-PAIR_WORK = 200_000_000
+#: Lipschitz pairs: every pair when pairs x players x states fit PAIR_WORK (a vectorised pass over
+#: coordinates), else a seeded random sample of pairs that fits PAIR_SAMPLE_WORK (gathered pair by
+#: pair), plus every pair with the optimum
 PAIR_SAMPLE_WORK = 10_000_000
 #: numbers handled per chunk of the pairwise computations
 PAIR_CHUNK = 20_000_000
@@ -152,7 +153,7 @@ def lipschitz(menu: Menu, game: Game, probs: np.ndarray, l_cap: float, *, seed: 
 
 
 @dataclass(frozen=True)
-class Verification:
+class SPNEVerification:
     """The outcome of the four checks (module docstring); ``passed`` summarises them."""
 
     indifference_spread: np.ndarray
@@ -169,6 +170,8 @@ class Verification:
     #: the tables are finite and the menu's optimum lies in its space (anchor, budget, monotone)
     sound: dict[str, Any] = field(default_factory=dict)
     unit: float = 1.0
+    #: the checks ``passed`` summarises (the result's verification)
+    checks: tuple[Check, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "sound": self.sound, "unit": self.unit,
@@ -185,7 +188,7 @@ CHOOSER_RULE = ("lexicographic max of (W_n - p^n, ..., W_2 - p^2, W_1) within th
 
 def verify(menu: Menu, game: Game, probs: np.ndarray, *, l_cap: float = 1.5, iota: float = 0.5,
            epsilons: tuple[float, ...] = (1e-2, 1e-4, 1e-6), deviations: int = 2000, seed: int = 0,
-           pair_work: int = PAIR_WORK) -> Verification:
+           pair_work: int = PAIR_WORK) -> SPNEVerification:
     """Run the SPNE checks on ``game`` (equalising prices on ``menu``)."""
     n = game.n
     if not (np.isfinite(iota) and 0 < iota < 1):
@@ -244,11 +247,20 @@ def verify(menu: Menu, game: Game, probs: np.ndarray, *, l_cap: float = 1.5, iot
                           "gap_error": abs(gap - float(eps * (1 - beta)))})
     # 4. random admissible deviations
     dev = _deviations(menu, game, slack, deviations, seed)
-    passed = (sound["ok"] and bool(np.all(spread <= 1e3 * tol)) and bool(same[chosen])
-              and all(c["unique"] and c["chosen_is_optimum"] and c["gap_error"] <= 1e3 * tol for c in cases)
-              and (dev["count"] == 0 or dev["max_gain"] <= 1e3 * tol))
-    return Verification(spread, chosen, bool(same[chosen]), CHOOSER_RULE, iota, beta, cases, dev, lip, passed,
-                        notes, sound, unit)
+    limit = 1e3 * tol
+    checks = (
+        Check("spne.sound", bool(sound["ok"]), note="finite tables; the optimum anchored, feasible and "
+              "monotone"),
+        Check("spne.follower_indifference", float(np.max(spread)), limit),
+        Check("spne.chooser_picks_optimum", bool(same[chosen])),
+        Check("spne.perturbed_choice_unique_optimum",
+              all(c["unique"] and c["chosen_is_optimum"] for c in cases)),
+        Check("spne.perturbation_gap", float(np.max([c["gap_error"] for c in cases], initial=0.0)), limit),
+        Check("spne.deviation_gain", 0.0 if dev["count"] == 0 else max(dev["max_gain"], 0.0), limit),
+    )
+    passed = all(c.passed for c in checks)
+    return SPNEVerification(spread, chosen, bool(same[chosen]), CHOOSER_RULE, iota, beta, cases, dev, lip,
+                            passed, notes, sound, unit, checks)
 
 
 #: relative (to the loss unit) tolerance of the optimum's anchor, budget and monotonicity

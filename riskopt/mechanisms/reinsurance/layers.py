@@ -33,16 +33,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.special import exprel
 
-from ..errors import ModelError
-from ..laws import Censored, Exponential, Law
-from ..measures.distortion import DistortionFunction, ESDistortion, VaRDistortion
+from ...errors import ModelError
+from ...laws import Censored, Exponential, Law
+from ...measures.distortion import DistortionFunction, ESDistortion, VaRDistortion
 
-__all__ = ["ChainCurve", "Combination", "CurveBank", "DistortedSurvival", "LayerCurve", "LayerTable",
-           "Lowest", "chunk_rows", "lowest_two", "order_gap", "tabulate"]
+__all__ = ["PRICE_LABEL", "ChainCurve", "Combination", "CurveBank", "DistortedSurvival", "LayerAllocation",
+           "LayerCurve", "LayerTable", "Lowest", "Order", "chunk_rows", "lowest_two", "order_gap", "tabulate"]
 
 #: edges closer than this (relative to M) are merged
 EDGE_TOL = 1e-13
@@ -58,6 +59,8 @@ ORDER_PASSES = 8
 ORDER_TOL = 1e-12
 #: curve values evaluated at once by the pointwise passes (order probes and checks)
 POINT_CHUNK = 4_000_000
+#: lowest and second-lowest values along an axis and their indices (see :func:`lowest_two`)
+Order = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 #: uniform (and quantile) cells of the independent grid of :func:`order_gap`: a prime, so that its
 #: edges are not the tabulation's
 CHECK_CELLS = 257
@@ -109,17 +112,19 @@ class DistortedSurvival(LayerCurve):
     h: DistortionFunction | None = None
     scale: float = 1.0
 
-    def __call__(self, z):
+    def __call__(self, z: np.ndarray) -> np.ndarray:
         s = np.asarray(self.law.sf(np.asarray(z, float)), float)
         # a discrete law's survival is 1 - cumsum: 1e-16 instead of 0 beyond the top atom
         s = np.where(s <= SF_FLOOR, 0.0, s)
         if self.h is not None:
             s = np.asarray(self.h(np.clip(s, 0.0, 1.0)), float)
-        return self.scale * s if self.scale != 1.0 else s
+        if self.scale != 1.0:
+            s = np.asarray(self.scale * s)
+        return s
 
     def quantiles(self, u: np.ndarray) -> np.ndarray:
         q = np.asarray(self.law.ppf(np.asarray(u, float)), float)
-        return q[np.isfinite(q)]
+        return np.asarray(q[np.isfinite(q)])
 
     def kinks(self) -> np.ndarray:
         pts = [np.asarray(self.law.kinks(), float)]
@@ -130,10 +135,10 @@ class DistortedSurvival(LayerCurve):
             pts.append(np.asarray(self.law.ppf(1.0 - t), float))
         return np.unique(np.concatenate(pts))
 
-    def family(self):
+    def family(self) -> tuple[float, float, float, float] | None:
         law, cap = self.law, np.inf
-        if isinstance(law, Censored):
-            law, cap = law.base, float(self.law.cap)
+        if isinstance(self.law, Censored):
+            law, cap = self.law.base, float(self.law.cap)
         if not isinstance(law, Exponential):
             return None
         if self.h is None:
@@ -167,9 +172,10 @@ class ChainCurve(LayerCurve):
         levels += [float(capacity(x > v)) for v in vals]
         return cls(vals, np.asarray(levels), scale)
 
-    def __call__(self, z):
+    def __call__(self, z: np.ndarray) -> np.ndarray:
         k = np.searchsorted(self.values, np.asarray(z, float), side="right")
-        return self.scale * self.levels[k]
+        out: np.ndarray = self.scale * self.levels[k]
+        return out
 
     def kinks(self) -> np.ndarray:
         return self.values.copy()
@@ -184,9 +190,10 @@ class Lowest(LayerCurve):
     curves: tuple[LayerCurve, ...]
     rank: int = 0
 
-    def __call__(self, z):
+    def __call__(self, z: np.ndarray) -> np.ndarray:
         vals = np.stack([np.asarray(c(z), float) for c in self.curves])
-        return np.partition(vals, self.rank, axis=0)[self.rank]
+        out: np.ndarray = np.partition(vals, self.rank, axis=0)[self.rank]
+        return out
 
     def kinks(self) -> np.ndarray:
         return np.unique(np.concatenate([c.kinks() for c in self.curves] + [np.empty(0)]))
@@ -201,7 +208,7 @@ class Combination(LayerCurve):
     weights: tuple[float, ...]
     constant: float = 0.0
 
-    def __call__(self, z):
+    def __call__(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z, float)
         out = np.full(z.shape, float(self.constant))
         for c, w in zip(self.curves, self.weights, strict=True):
@@ -274,12 +281,13 @@ class CurveBank:
         ``[edges[r, g], edges[r, g + 1]]`` (``nodes`` Gauss-Legendre nodes for general curves)."""
         rows = np.asarray(rows, int)
         cols = list(range(self.K)) if cols is None else list(cols)
-        vec = self.vector[np.ix_(rows, cols)]
+        grid = np.ix_(rows, np.asarray(cols, int))
+        vec = self.vector[grid]
         if vec.all():
-            return _family_integrals(self.params[np.ix_(rows, cols)], edges)
+            return _family_integrals(self.params[grid], edges)
         out = np.zeros((rows.size, len(cols), edges.shape[1] - 1))
         if vec.any():
-            fam = np.where(vec[..., None], self.params[np.ix_(rows, cols)], [1.0, np.inf, 1.0, 0.0])
+            fam = np.where(vec[..., None], self.params[grid], [1.0, np.inf, 1.0, 0.0])
             out += _family_integrals(fam, edges)
         x, w = _gauss(nodes)
         half = np.diff(edges, axis=1) / 2
@@ -289,15 +297,16 @@ class CurveBank:
             out[a, b] = (vals @ w) * half[a]
         return out
 
-    def values(self, rows: np.ndarray, cols: Sequence[int], z: np.ndarray) -> np.ndarray:
+    def values(self, rows: np.ndarray, cols: Sequence[int] | np.ndarray, z: np.ndarray) -> np.ndarray:
         """Curves ``cols`` of insurers ``rows`` at points ``z`` (one row of points per insurer,
         ``(len(rows), P)``): ``(len(rows), len(cols), P)``. Family curves in one expression (the
         parameters gathered once per insurer, not per point), the others curve by curve."""
         rows = np.asarray(rows, int)
-        cols = np.asarray(cols, int)
+        col_idx = np.asarray(cols, int)
         z = np.asarray(z, float)
-        vec = self.vector[np.ix_(rows, cols)]
-        fam = self.params[np.ix_(rows, cols)]
+        grid = np.ix_(rows, col_idx)
+        vec = self.vector[grid]
+        fam = self.params[grid]
         if not vec.all():
             fam = np.where(vec[..., None], fam, [1.0, np.inf, 1.0, 0.0])
         rate, cap, level, scale = (fam[..., q, None] for q in range(4))
@@ -312,8 +321,8 @@ class CurveBank:
             for row in np.unique(rows[~vec.all(axis=1)]):
                 sel = np.flatnonzero(rows == row)
                 for b in np.flatnonzero(~vec[sel[0]]):
-                    out[sel, b] = self.curves[row][cols[b]](z[sel])
-        return out
+                    out[sel, b] = self.curves[row][col_idx[b]](z[sel])
+        return np.asarray(out)
 
     def pairs(self, rows: np.ndarray, cols: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Elementwise: curve ``cols[e]`` of insurer ``rows[e]`` at ``z[e]``."""
@@ -366,7 +375,7 @@ def _family_integrals(p: np.ndarray, edges: np.ndarray) -> np.ndarray:
         else:
             sub[mid >= cap[rk]] = 0.0
         out[rk] = sub
-    return out
+    return np.asarray(out)
 
 
 @dataclass
@@ -381,14 +390,77 @@ class LayerTable:
     breakpoints: int = 0
     #: per group: ``lowest_two`` of the group's cell integrals (lo, lo_i, sec, sec_i), indices
     #: within the group
-    orders: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
 
     @property
     def widths(self) -> np.ndarray:
         return np.diff(self.edges, axis=1)
 
 
-def lowest_two(V: np.ndarray, axis: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+#: what sets the price of a cell when it is not one reinsurer's true preference
+PRICE_LABEL = {-1: "alpha", -2: "mixed", -3: "posted price", -4: "dual price", -5: "VCG price"}
+
+
+@dataclass(frozen=True)
+class LayerAllocation:
+    """Who takes each layer cell of each insurer.
+
+    ``edges[i]`` are insurer i's cell boundaries on ``[0, M]`` (padded with M); ``winner[i, g]`` the
+    reinsurer that takes cell g wholly (-1: retained, -2: shared, then ``shares`` says how);
+    ``price[i, g]`` the cell integral of the price paid per unit of layer (0 where retained);
+    ``source[i, g]`` the curve that sets that price (j: reinsurer j's tau, -1: the insurer's
+    alpha, -2: not a single curve, -3: the posted price, -4: the LP's dual price alpha - mu,
+    -5: the VCG price alpha - mu^(-j)).
+    """
+
+    edges: np.ndarray
+    winner: np.ndarray
+    price: np.ndarray
+    source: np.ndarray
+    share_matrix: np.ndarray | None = None
+
+    @property
+    def widths(self) -> np.ndarray:
+        return np.diff(self.edges, axis=1)
+
+    def shares(self, i: int, m: int) -> np.ndarray:
+        """``gamma[j, g]``: the share of cell g of insurer i ceded to reinsurer j."""
+        if self.share_matrix is not None:
+            return np.asarray(self.share_matrix[i])
+        out = np.zeros((m, self.winner.shape[1]))
+        won = np.flatnonzero(self.winner[i] >= 0)
+        out[self.winner[i, won], won] = 1.0
+        return out
+
+    def indemnity(self, i: int, x: np.ndarray, m: int) -> np.ndarray:
+        """``I_ij(x) = int_0^x gamma_ij(z) dz`` for every reinsurer j (``(m, len(x))``):
+        piecewise linear, exact at every point (gamma is constant on each cell)."""
+        e = self.edges[i]
+        gam = self.shares(i, m)
+        cum = np.concatenate([np.zeros((m, 1)), np.cumsum(gam * np.diff(e), axis=1)], axis=1)
+        return np.vstack([np.interp(np.asarray(x, float), e, cum[j]) for j in range(m)])
+
+    def segments(self, i: int, reinsurers: Sequence[str]) -> list[dict[str, Any]]:
+        """Insurer i's layer pattern: maximal intervals with the same taker and price curve."""
+        e, w = self.edges[i], np.diff(self.edges[i])
+        live = np.flatnonzero(w > 0)
+        out: list[dict[str, Any]] = []
+        for g in live:
+            who, src = int(self.winner[i, g]), int(self.source[i, g])
+            taker = None if who == -1 else ("shared" if who == -2 else reinsurers[who])
+            if taker is None:
+                price = None
+            else:
+                price = PRICE_LABEL.get(src) if src < 0 else f"tau of {reinsurers[src]}"
+            if out and out[-1]["reinsurer"] == taker and out[-1]["price"] == price:
+                out[-1]["to"] = float(e[g + 1])
+            else:
+                out.append({"from": float(e[g]), "to": float(e[g + 1]), "reinsurer": taker,
+                            "price": price})
+        return out
+
+
+def lowest_two(V: np.ndarray, axis: int = 1) -> Order:
     """Lowest and second-lowest values along ``axis`` (with multiplicity) and their indices.
 
     Ties go to the smaller index (option 0, retention, first). Reductions and one pass per option
@@ -450,7 +522,7 @@ def _padded(rows: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _brackets(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, orders: Sequence[tuple],
+def _brackets(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, orders: Sequence[Order],
               cols: Sequence[int], groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, ...]:
     """Pairs of adjacent cells where the lowest-two identity of a group changes, with the pairs of
     curves whose difference changes sign over the two cells: ``(row, a, b, z_left, z_right)``.
@@ -498,8 +570,8 @@ def _roots(bank: CurveBank, rows: np.ndarray, rr: np.ndarray, aa: np.ndarray, bb
     if rr.size == 0:
         return np.empty(0)
 
-    def diff(z, i, a, b):
-        return bank.pairs(i, a, z) - bank.pairs(i, b, z)
+    def diff(z: np.ndarray, i: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(bank.pairs(i, a, z) - bank.pairs(i, b, z))
 
     res = find_root(diff, (zl, zr), args=(rows[rr], aa, bb),
                     tolerances={"xatol": 0.0, "xrtol": 2 * np.finfo(float).eps, "fatol": 0.0,
@@ -570,10 +642,14 @@ def tabulate(bank: CurveBank, rows: np.ndarray, *, bound: float, cells: int = 64
         dead = np.tile([bound, float(span)], (rows.size, 1))
         edges = np.concatenate([edges, dead[:, 1:]], axis=1)
         ints = np.concatenate([ints, bank.integrals(rows, dead, cols, nodes)], axis=2)
-        orders = [tuple(np.concatenate([old, new], axis=1)
-                        for old, new in zip(order, lowest_two(ints[:, g, -1:]), strict=True))
-                  for g, order in zip(local, orders, strict=True)]
+        orders = [_joined(order, lowest_two(ints[:, g, -1:])) for g, order in zip(local, orders, strict=True)]
     return LayerTable(rows, edges, ints, found, orders)
+
+
+def _joined(order: Order, more: Order) -> Order:
+    """Two orders of the same rows side by side (cells of ``order`` first)."""
+    lo, lo_i, sec, sec_i = (np.concatenate([a, b], axis=1) for a, b in zip(order, more, strict=True))
+    return lo, lo_i, sec, sec_i
 
 
 def _distinct(rr: np.ndarray, roots: np.ndarray, tol: float) -> int:
@@ -715,8 +791,8 @@ def order_gap(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, group: Seque
     h = np.where(live, h, 0.0)
     # the tabulation cell of every check point
     where = np.empty(mid.shape, int)
-    for r in range(rows.size):
-        where[r] = np.searchsorted(edges[r], mid[r], side="right") - 1
+    for k in range(rows.size):
+        where[k] = np.searchsorted(edges[k], mid[k], side="right") - 1
     where = np.clip(where, 0, edges.shape[1] - 2)
     out = np.zeros(rows.size)
     for sl in _row_chunks(rows.size, gc.size * mid.shape[1]):
@@ -774,9 +850,9 @@ def _insert(edges: np.ndarray, rr: np.ndarray, roots: np.ndarray, bound: float) 
     return new_edges, old_cell, same_cell
 
 
-def _refine(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, ints: np.ndarray, orders: list,
+def _refine(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, ints: np.ndarray, orders: list[Order],
             local: list[list[int]], rr: np.ndarray, roots: np.ndarray, cols: Sequence[int], nodes: int,
-            bound: float) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
+            bound: float) -> tuple[np.ndarray, np.ndarray, list[Order], np.ndarray]:
     """Insert ``roots`` (of rows ``rr``) as edges; integrate (and order) only the cells they split
     (returned last: the mask of those new cells)."""
     new_edges, old_cell, keep = _insert(edges, rr, roots, bound)
@@ -790,17 +866,17 @@ def _refine(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, ints: np.ndarr
     if rc.size:
         cell_edges = np.stack([left[rc, gc], right[rc, gc]], axis=1)
         out[rc, :, gc] = bank.integrals(rows[rc], cell_edges, cols, nodes)[:, :, 0]
-    new_orders = []
+    new_orders: list[Order] = []
     for g, order in zip(local, orders, strict=True):
-        patched = [np.take_along_axis(part, old_cell, axis=1) for part in order]
+        lo, lo_i, sec, sec_i = (np.take_along_axis(part, old_cell, axis=1) for part in order)
         if rc.size:
-            fresh = lowest_two(out[rc, :, gc][:, g][:, :, None])
-            for part, new in zip(patched, fresh, strict=True):
-                part[rc, gc] = new[:, 0]
-        new_orders.append(tuple(patched))
-    fresh = np.zeros(keep.shape, bool)
-    fresh[rc, gc] = True
-    return new_edges, out, new_orders, fresh
+            new = lowest_two(out[rc, :, gc][:, g][:, :, None])
+            for part, column in zip((lo, lo_i, sec, sec_i), new, strict=True):
+                part[rc, gc] = column[:, 0]
+        new_orders.append((lo, lo_i, sec, sec_i))
+    split = np.zeros(keep.shape, bool)
+    split[rc, gc] = True
+    return new_edges, out, new_orders, split
 
 
 def chunk_rows(n: int, K: int, cells: int, budget: int = CHUNK_BYTES) -> list[np.ndarray]:

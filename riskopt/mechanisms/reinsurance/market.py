@@ -7,7 +7,7 @@ probability (risk-neutral, subjective beliefs about each X_i) or, when the losse
 distortion of P or a capacity. Reinsurers post Choquet prices ``nu_ij``; insurers then buy
 indemnities ``I_ij(x) = int_0^x gamma_ij``, ``gamma_ij >= 0``, ``sum_j gamma_ij <= 1``.
 
-Everything is read layer by layer on ``z in [0, M]`` (see :mod:`.reinsurance_layers`), with
+Everything is read layer by layer on ``z in [0, M]`` (see :mod:`.layers`), with
 ``alpha_i(z) = alpha_i(X_i > z)``, ``tau_ij(z) = (1 + theta_j) tau_j(X_i > z)`` and ``tau_i0 = alpha_i``:
 
 * **insurer best response** (Prop. 3.2) to prices ``nu_ij``: cede layer z to a cheapest reinsurer
@@ -19,7 +19,7 @@ Everything is read layer by layer on ``z in [0, M]`` (see :mod:`.reinsurance_lay
   With one reinsurer this is the Stackelberg equilibrium (price ``alpha_i`` on the ceded set);
 * **Pareto optima** (Prop. 3.11): minimal aggregate risk ``V* = sum_i rho_i(X_i) - sum_i
   int (alpha_i - min_j tau_ij)^+``; the LP, its duals and the VCG identities are in
-  :mod:`.reinsurance_lp`.
+  :mod:`.program`.
 
 **The bound M.** ``alpha_i`` is 0 above insurer i's largest loss: layers beyond the support of the
 losses are retained at no cost, whatever the reinsurers believe. The layer grid therefore spans
@@ -39,65 +39,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError
-from ..laws import Discrete, Law
-from ..measures import Capacity, Choquet, Distortion, Expectation, Measure
-from ..space import Scenarios
-from .reinsurance_layers import (
-    ChainCurve,
-    CurveBank,
-    DistortedSurvival,
-    LayerCurve,
-    Lowest,
-    chunk_rows,
-    order_gap,
-    tabulate,
-)
-from .reinsurance_outcome import LayerAllocation, MarketOutcome, Verification, verify_cells
+from ...errors import ModelError
+from ...laws import Discrete, Law
+from ...measures import Capacity, Choquet, Distortion, Expectation
+from ...probability import validate_probabilities
+from ...space import Scenarios
+from .fast import Pointwise, best_response_cells, spne_cells
+from .layers import ChainCurve, CurveBank, DistortedSurvival, LayerCurve, Lowest
+from .result import GridInfo, MarketOutcome, MarketPrices
+from .spec import CELLS, NODES, InsurerSpec, ReinsuranceSpec, ReinsurerSpec
+from .verification import MarketVerification
 
-__all__ = ["Insurer", "Market", "Reinsurer"]
+__all__ = ["MAX_SPAN", "TAIL_TOL", "Market"]
 
-#: uniform cells and Gauss nodes of the default layer grid (exact breakpoints are added to it)
-CELLS, NODES = 256, 8
 #: P(X > M) below this counts as 0 (a discrete law's survival is 1 - cumsum: 1e-16 off)
 TAIL_TOL = 1e-12
 #: the bound of an unbounded loss may be at most this many times its 1 - TAIL_TOL quantile: edges
 #: closer than EDGE_TOL * M (1e-13 M) are merged, which must stay far below the loss's own scale
 MAX_SPAN = 1e6
-
-
-@dataclass(frozen=True)
-class Insurer:
-    """An insurer: its loss (a law on ``[0, M]``, or values per state of the market's space) and its
-    Choquet risk measure (a normalised distortion of P, or a :class:`~riskopt.measures.Choquet`
-    capacity on the market's space)."""
-
-    name: str
-    loss: Law | Sequence[float] | np.ndarray
-    measure: Measure
-
-
-@dataclass(frozen=True)
-class Reinsurer:
-    """A reinsurer with loading ``theta_j > 0``.
-
-    ``beliefs``: its probability for the losses (risk-neutral): one law for every insurer's loss, a
-    list of laws (one per insurer), or a probability vector over the market's states. ``measure``:
-    a non-additive Choquet risk measure instead (a distortion of P, or a capacity on the states),
-    which needs comonotone losses. Neither: risk-neutral under P. ``capacity``: a limit ``K_j`` on
-    the layers it may write (used by the Pareto LP, see :mod:`.reinsurance_lp`).
-    """
-
-    name: str
-    loading: float
-    beliefs: Law | Sequence[Law] | np.ndarray | None = None
-    measure: Measure | None = None
-    capacity: float | None = None
 
 
 class Market:
@@ -107,7 +70,7 @@ class Market:
     ``comonotone=True`` declares the losses comonotone (Thm 3.8: reinsurers may then be
     non-additive)."""
 
-    def __init__(self, insurers: Sequence[Insurer], reinsurers: Sequence[Reinsurer], *,
+    def __init__(self, insurers: Sequence[InsurerSpec], reinsurers: Sequence[ReinsurerSpec], *,
                  bound: float | None = None, space: Scenarios | None = None, comonotone: bool = False):
         self.insurers = list(insurers)
         self.reinsurers = list(reinsurers)
@@ -118,13 +81,13 @@ class Market:
         if space is not None and not isinstance(space, Scenarios):
             raise ModelError("space", space, "a riskopt.Scenarios (for losses given per state)")
         self.space = space
-        names = [a.name for a in self.insurers + self.reinsurers]
-        for k, a in enumerate(self.insurers + self.reinsurers):
+        names: list[Any] = [a.name for a in self.insurers] + [a.name for a in self.reinsurers]
+        for k, name in enumerate(names):
             path = f"insurers[{k}]" if k < len(self.insurers) else f"reinsurers[{k - len(self.insurers)}]"
-            if not isinstance(a.name, str) or not a.name.strip():
-                raise ModelError(f"{path}.name", a.name, "a non-empty name")
-            if a.name in names[:k]:
-                raise ModelError(f"{path}.name", a.name, "distinct agent names")
+            if not isinstance(name, str) or not name.strip():
+                raise ModelError(f"{path}.name", name, "a non-empty name")
+            if name in names[:k]:
+                raise ModelError(f"{path}.name", name, "distinct agent names")
         self.losses = [self._loss(i, ins) for i, ins in enumerate(self.insurers)]
         #: M (declared, or the supports' largest end); the layer grid's span (the bound used); the
         #: scale of the layer values (where the losses' mass ends) for tolerances
@@ -138,6 +101,17 @@ class Market:
         self.capacities = np.array([self._capacity(j, re) for j, re in enumerate(self.reinsurers)])
         self.bank = CurveBank([[self.alpha[i], *self.tau[i]] for i in range(self.n)])
 
+    @classmethod
+    def of(cls, spec: ReinsuranceSpec) -> Market:
+        """The market a spec declares (its checks name the card's paths: ``market.bound``)."""
+        try:
+            return cls(spec.insurers, spec.reinsurers, bound=spec.market.bound, space=spec.market.states,
+                       comonotone=spec.market.comonotone)
+        except ModelError as err:
+            if err.field in ("bound", "comonotone"):
+                raise err.with_prefix("market") from None
+            raise
+
     # ------------------------------------------------------------------ declaration
     @property
     def n(self) -> int:
@@ -147,7 +121,7 @@ class Market:
     def m(self) -> int:
         return len(self.reinsurers)
 
-    def _loss(self, i: int, ins: Insurer) -> Law | np.ndarray:
+    def _loss(self, i: int, ins: InsurerSpec) -> Law | np.ndarray:
         path = f"insurers[{i}].loss"
         if isinstance(ins.loss, Law):
             lo = ins.loss.support()[0]
@@ -200,8 +174,8 @@ class Market:
             used = float(max(min(M, top), 1e-300))
             return M, used, used
         # an unbounded law: M truncates it; the grid on [0, M] must still resolve where its mass is
-        reach = [t if np.isfinite(t) else float(x.ppf(1.0 - TAIL_TOL)) for t, x in zip(tops, self.losses,
-                                                                                   strict=True)]
+        reach = [t if np.isfinite(t) or isinstance(x, np.ndarray) else float(x.ppf(1.0 - TAIL_TOL))
+                 for t, x in zip(tops, self.losses, strict=True)]
         limit = MAX_SPAN * max(reach)
         if limit < M:
             i = int(np.argmax([not np.isfinite(t) for t in tops]))
@@ -213,7 +187,9 @@ class Market:
                                     "or censor the law (censored_exponential)")
         return M, M, float(min(M, max(reach)))
 
-    def _state_law(self, x: np.ndarray) -> Discrete:
+    def _state_law(self, x: np.ndarray) -> Scenarios:
+        """The law of a loss given per state (the one finite law: a Scenarios)."""
+        assert self.space is not None  # losses per state need the space (checked in _loss)
         return Discrete(x, self.space.p)
 
     def loss_law(self, i: int) -> Law:
@@ -221,7 +197,7 @@ class Market:
         x = self.losses[i]
         return self._state_law(x) if isinstance(x, np.ndarray) else x
 
-    def _alpha(self, i: int, ins: Insurer) -> LayerCurve:
+    def _alpha(self, i: int, ins: InsurerSpec) -> LayerCurve:
         path = f"insurers[{i}].measure"
         m, x = ins.measure, self.losses[i]
         if isinstance(m, Distortion):
@@ -250,8 +226,6 @@ class Market:
         if not isinstance(x, np.ndarray):
             raise ModelError(path, law, "a law (riskopt.laws) for a loss given by its law; a "
                              "probability vector over the states needs losses per state")
-        from ..space import validate_probabilities
-
         q = validate_probabilities(law, field=path)
         if q.size != x.size:
             raise ModelError(path, f"{q.size} probabilities", f"one per state ({x.size})")
@@ -270,7 +244,7 @@ class Market:
             raise ModelError(path, "capacity", "a monotone capacity (c({X > z}) nonincreasing in z)")
         return curve
 
-    def _tau(self, i: int, j: int, re: Reinsurer) -> LayerCurve:
+    def _tau(self, i: int, j: int, re: ReinsurerSpec) -> LayerCurve:
         path = f"reinsurers[{j}]"
         theta = re.loading
         if isinstance(theta, bool) or not isinstance(theta, (int, float, np.floating)) or not (
@@ -318,7 +292,7 @@ class Market:
                                 "Pareto characterisation do not apply")
 
     def _check_comonotone(self) -> None:
-        X = np.vstack(self.losses)
+        X = np.vstack([x for x in self.losses if isinstance(x, np.ndarray)])  # all of them
         order = np.lexsort(X[::-1])
         steps = np.diff(X[:, order], axis=1)
         if np.any(steps < -1e-12):
@@ -327,7 +301,7 @@ class Market:
                              "of a common variable)", detail=f"{self.insurers[i].name}'s loss is not "
                              "ordered like the others across the states")
 
-    def _capacity(self, j: int, re: Reinsurer) -> float:
+    def _capacity(self, j: int, re: ReinsurerSpec) -> float:
         if re.capacity is None:
             return np.inf
         K = re.capacity
@@ -335,12 +309,6 @@ class Market:
                 np.isfinite(K) and K >= 0):
             raise ModelError(f"reinsurers[{j}].capacity", K, "a finite capacity K >= 0 (or none)")
         return float(K)
-
-    @property
-    def grid(self) -> dict[str, float]:
-        """The layer range for :func:`.reinsurance_layers.tabulate`: cells on ``[0, layer_bound]``,
-        one dead cell up to ``M``."""
-        return {"bound": self.layer_bound, "span": self.bound}
 
     # ------------------------------------------------------------------ curves
     def curve_values(self, i: int, z: np.ndarray) -> np.ndarray:
@@ -364,57 +332,52 @@ class Market:
             raise ModelError("monopoly", name, f"one of {[r.name for r in self.reinsurers]}")
         return Market(self.insurers, keep, bound=self.bound, space=self.space, comonotone=self.comonotone)
 
+    @property
+    def tolerance(self) -> float:
+        """Verification tolerance: 1e-9 of the largest value a layer integral can take, ``(1 + theta) M``
+        per insurer, with M where the losses' mass ends (relative to the market's own scale, not to 1)."""
+        loading = max(float(re.loading) for re in self.reinsurers)
+        return 1e-9 * self.scale * (1.0 + loading) * self.n
+
     # ------------------------------------------------------------------ equilibria
     def spne(self, *, cells: int = CELLS, nodes: int = NODES, verify: bool = True) -> MarketOutcome:
         """The canonical SPNE by the pointwise second-price rule on every layer cell (exact
         breakpoints), with the equilibrium check. With one reinsurer: the Stackelberg equilibrium."""
         t0 = time.perf_counter()
-        m = self.m
-        group = [list(range(m + 1))]
-        parts = []
-        for rows in chunk_rows(self.n, m + 1, cells + 8):
-            table = tabulate(self.bank, rows, cells=cells, nodes=nodes, groups=group, **self.grid)
-            parts.append(_second_price(table, m, verify, self.bank, self.layer_bound))
-        out = _assemble(parts, self.bound)
-        kind = "stackelberg" if m == 1 else "spne"
-        ver = None
-        if verify:
-            ver = Verification(out["gain"], out["gap"], out["bad"], _tolerance(self), out["order_gap"])
-        return MarketOutcome(self, kind, "pointwise", out["initial"], out["premium"], out["ceded"],
-                             out["cost"], out["layers"], ver,
-                             extra={"grid": _grid_info(cells, nodes, out),
-                                    "seconds": time.perf_counter() - t0})
+        out = spne_cells(self.bank, self.n, self.m, cells=cells, nodes=nodes, verify=verify,
+                         bound=self.layer_bound, span=self.bound)
+        return self._outcome("stackelberg" if self.m == 1 else "spne", out, cells, nodes, t0)
 
-    def stackelberg(self, **kwargs: Any) -> MarketOutcome:
+    def stackelberg(self, *, cells: int = CELLS, nodes: int = NODES, verify: bool = True) -> MarketOutcome:
         """The Stackelberg equilibrium of a one-reinsurer market (Sec. 4.1)."""
         if self.m != 1:
             raise ModelError("reinsurers", f"{self.m} reinsurers", "exactly one reinsurer (or use "
                              "monopoly(name) first)")
-        return self.spne(**kwargs)
+        return self.spne(cells=cells, nodes=nodes, verify=verify)
 
     def best_response(self, prices: Sequence[Sequence[LayerCurve]], *, cells: int = CELLS,
                       nodes: int = NODES, verify: bool = True) -> MarketOutcome:
         """Every insurer's generous best response to posted prices ``prices[i][j]`` (Prop. 3.2,
         Def. 3.3), premiums at those prices, and (``verify``) whether the prices and responses form
         an equilibrium (can a reinsurer gain by re-pricing a layer?)."""
-        prices = self._check_prices(prices)
+        posted = self.check_prices(prices)
         t0 = time.perf_counter()
-        m = self.m
-        bank = CurveBank([[self.alpha[i], *prices[i], *self.tau[i]] for i in range(self.n)])
-        groups = [list(range(m + 1)), [0, *range(m + 1, 2 * m + 1)]]
-        parts = []
-        for rows in chunk_rows(self.n, 2 * m + 1, cells + 8):
-            table = tabulate(bank, rows, cells=cells, nodes=nodes, groups=groups, **self.grid)
-            parts.append(_generous_choice(table, m, verify, bank, self.layer_bound))
-        out = _assemble(parts, self.bound)
-        ver = (Verification(out["gain"], out["gap"], out["bad"], _tolerance(self), out["order_gap"])
-               if verify else None)
-        return MarketOutcome(self, "best response", "pointwise", out["initial"], out["premium"],
-                             out["ceded"], out["cost"], out["layers"], ver,
-                             extra={"grid": _grid_info(cells, nodes, out),
-                                    "seconds": time.perf_counter() - t0})
+        bank = CurveBank([[self.alpha[i], *posted[i], *self.tau[i]] for i in range(self.n)])
+        out = best_response_cells(bank, self.n, self.m, cells=cells, nodes=nodes, verify=verify,
+                                  bound=self.layer_bound, span=self.bound)
+        return self._outcome("best response", out, cells, nodes, t0)
 
-    def _check_prices(self, prices: Any) -> list[list[LayerCurve]]:
+    def _outcome(self, kind: str, out: Pointwise, cells: int, nodes: int, t0: float) -> MarketOutcome:
+        ver = None
+        if out.gain is not None and out.gap is not None:
+            ver = MarketVerification(out.gain, out.gap, out.bad, self.tolerance, out.order_gap)
+        grid = GridInfo(cells, nodes, out.breakpoints, max_cells_per_insurer=out.layers.edges.shape[1] - 1)
+        return MarketOutcome(self, kind, "pointwise", out.initial, out.premium, out.ceded, out.cost,
+                             out.layers, MarketPrices(out.layers.price), "fast", ver, grid=grid,
+                             seconds=time.perf_counter() - t0)
+
+    def check_prices(self, prices: Any) -> list[list[LayerCurve]]:
+        """Posted prices as a table ``prices[i][j]`` of layer curves (``n x m``), or a ModelError."""
         ok = (isinstance(prices, (list, tuple)) and len(prices) == self.n
               and all(isinstance(r, (list, tuple)) and len(r) == self.m for r in prices)
               and all(isinstance(c, LayerCurve) for r in prices for c in r))
@@ -426,101 +389,6 @@ class Market:
         return f"Market({self.insurers!r}, {self.reinsurers!r}, bound={self.bound!r})"
 
 
-def _grid_info(cells: int, nodes: int, out: dict[str, Any]) -> dict[str, int]:
-    return {"cells": cells, "nodes": nodes, "breakpoints": out["breakpoints"],
-            "max_cells_per_insurer": out["layers"].edges.shape[1] - 1}
-
-
-def _tolerance(market: Market) -> float:
-    """Verification tolerance: 1e-9 of the largest value a layer integral can take, ``(1 + theta) M``
-    per insurer, with M where the losses' mass ends (relative to the market's own scale, not to 1)."""
-    loading = max(float(re.loading) for re in market.reinsurers)
-    return 1e-9 * market.scale * (1.0 + loading) * market.n
-
-
 def _is_identity(h: Any) -> bool:
     t = np.linspace(0.0, 1.0, 1001)
     return bool(np.max(np.abs(np.asarray(h(t), float) - t)) < 1e-12)
-
-
-def _by_pair(rows: int, m: int, who: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Sum of ``weights`` over cells taken by each (insurer, reinsurer): ``(rows, m)``."""
-    r, g = np.nonzero(who >= 0)
-    return np.bincount(r * m + who[r, g], weights=weights[r, g], minlength=rows * m).reshape(rows, m)
-
-
-def _second_price(table: Any, m: int, verify: bool, bank: CurveBank, top: float) -> dict[str, Any]:
-    """SPNE on one chunk: lowest true preference takes the cell at the second-lowest price."""
-    ints = table.integrals
-    A, T = ints[:, 0], ints[:, 1:]
-    lo, lo_i, sec, sec_i = table.orders[0]
-    w = table.widths
-    ceded = (lo_i > 0) & (w > 0)
-    winner = np.where(ceded, lo_i - 1, -1)
-    r = A.shape[0]
-    part = {"edges": table.edges, "winner": winner, "price": np.where(ceded, sec, 0.0),
-            "source": np.where(ceded, sec_i - 1, -1), "initial": A.sum(axis=1),
-            "ceded": np.where(ceded, A, 0.0).sum(axis=1), "premium": _by_pair(r, m, winner, sec),
-            "cost": _by_pair(r, m, winner, lo), "breakpoints": table.breakpoints}
-    if verify:
-        S = np.zeros_like(T)
-        rr, gg = np.nonzero(ceded)
-        S[rr, winner[rr, gg], gg] = 1.0
-        N = np.broadcast_to(sec[:, None, :], T.shape)
-        part["gain"], part["gap"], part["bad"] = verify_cells(A, T, N, S, w)
-        part["order_gap"] = order_gap(bank, table.rows, table.edges, list(range(m + 1)), lo_i,
-                                      np.where(ceded, sec_i, -1), top=top)
-    return part
-
-
-def _generous_choice(table: Any, m: int, verify: bool, bank: CurveBank, top: float) -> dict[str, Any]:
-    """Best response on one chunk: the cheapest option, ties to the lowest true preference."""
-    ints = table.integrals
-    A, N, T = ints[:, 0], ints[:, 1:m + 1], ints[:, m + 1:]
-    w = table.widths
-    P = np.concatenate([A[:, None], N], axis=1)
-    TT = np.concatenate([A[:, None], T], axis=1)
-    best = P.min(axis=1)
-    tol = 1e-12 * (np.abs(best) + w)
-    key = np.where((best + tol)[:, None, :] >= P, TT, np.inf)
-    choice = np.argmin(key, axis=1)
-    winner = np.where((choice > 0) & (w > 0), choice - 1, -1)
-    safe = np.maximum(winner, 0)[:, None, :]
-    price = np.where(winner >= 0, np.take_along_axis(N, safe, 1)[:, 0], 0.0)
-    cost = np.take_along_axis(T, safe, 1)[:, 0]
-    r = A.shape[0]
-    part = {"edges": table.edges, "winner": winner, "price": price,
-            "source": np.where(winner >= 0, -3, -1), "initial": A.sum(axis=1),
-            "ceded": np.where(winner >= 0, A, 0.0).sum(axis=1), "premium": _by_pair(r, m, winner, price),
-            "cost": _by_pair(r, m, winner, cost), "breakpoints": table.breakpoints}
-    if verify:
-        S = np.zeros_like(T)
-        rr, gg = np.nonzero(winner >= 0)
-        S[rr, winner[rr, gg], gg] = 1.0
-        part["gain"], part["gap"], part["bad"] = verify_cells(A, T, N, S, w)
-        part["order_gap"] = order_gap(bank, table.rows, table.edges, list(range(m + 1)), winner + 1, top=top)
-    return part
-
-
-def _assemble(parts: list[dict[str, Any]], bound: float) -> dict[str, Any]:
-    """Stack chunk results (cell arrays padded to the widest chunk)."""
-    G = max(p["edges"].shape[1] for p in parts)
-
-    def pad(key: str, fill: float, extra: int = 0) -> np.ndarray:
-        return np.vstack([np.pad(p[key], ((0, 0), (0, G - extra - p[key].shape[1])), constant_values=fill)
-                          for p in parts])
-
-    edges = pad("edges", bound)
-    layers = LayerAllocation(edges, pad("winner", -1, 1).astype(np.int32), pad("price", 0.0, 1),
-                             pad("source", -1, 1).astype(np.int32))
-    out = {"layers": layers, "breakpoints": int(sum(p["breakpoints"] for p in parts))}
-    for key in ("initial", "ceded"):
-        out[key] = np.concatenate([p[key] for p in parts])
-    for key in ("premium", "cost"):
-        out[key] = np.vstack([p[key] for p in parts])
-    if "gain" in parts[0]:
-        out["gain"] = np.sum([p["gain"] for p in parts], axis=0)
-        out["gap"] = np.concatenate([p["gap"] for p in parts])
-        out["bad"] = int(sum(p["bad"] for p in parts))
-        out["order_gap"] = np.concatenate([p["order_gap"] for p in parts])
-    return out

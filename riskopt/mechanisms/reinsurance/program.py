@@ -1,7 +1,7 @@
 """The layer LP of the reinsurance market: Pareto optima, duals as layer values, VCG prices,
 best responses, and reinsurer capacity limits (the coupled extension only the LP can do).
 
-On the layer grid of :mod:`.reinsurance_layers` (cells ``c`` of width ``w_c`` for each insurer),
+On the layer grid of :mod:`.layers` (cells ``c`` of width ``w_c`` for each insurer),
 the variable ``y_cj >= 0`` is the amount of cell c ceded to reinsurer j (``gamma = y / w``):
 
     minimise   sum_i rho_i(X_i) + sum_{c, j} cost_cj y_cj
@@ -36,28 +36,41 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from ..errors import ModelError
-from ..program import Program
-from ..status import Status
-from .reinsurance_layers import Combination, CurveBank, DistortedSurvival, LayerCurve, order_gap, tabulate
-from .reinsurance_market import CELLS, NODES, Market, _tolerance
-from .reinsurance_outcome import LayerAllocation, MarketOutcome, Verification, verify_cells
+from ...duals import value_derivative
+from ...errors import ModelError
+from ...program import Program
+from ...solution import Solution
+from ...status import Status
+from .layers import (
+    Combination,
+    CurveBank,
+    DistortedSurvival,
+    LayerAllocation,
+    LayerCurve,
+    LayerTable,
+    order_gap,
+    tabulate,
+)
+from .market import Market
+from .result import GridInfo, MarketOutcome, MarketPrices, SolverInfo
+from .spec import CELLS, NODES
+from .verification import MarketVerification, verify_cells
 
-__all__ = ["LayerProgram", "best_response_lp", "pareto"]
+__all__ = ["CAPACITY_WEIGHTS", "FACE_TOL", "LayerLP", "best_response_lp", "capacity_prices", "pareto"]
 
 #: reduced costs and layer duals below this count as zero (the HiGHS tolerances)
 FACE_TOL = 1e-9
 CAPACITY_WEIGHTS = ("limit", "expected")
 
 
-class LayerProgram(Program):
+class LayerLP(Program):
     """``min constant + sum(cost * y)`` over ceded amounts ``y >= 0`` with ``sum_j y_cj <= w_c``
     (and capacity rows). ``cost`` is a cvxpy Parameter: re-pricing re-solves without recompiling."""
 
     mechanism = "reinsurance_market"
 
     def __init__(self, widths: np.ndarray, cost: np.ndarray, *, constant: float = 0.0,
-                 capacity: tuple[np.ndarray, np.ndarray] | None = None, name: str = "layer_lp"):
+                 capacity: tuple[np.ndarray, np.ndarray] | None = None, name: str = "layer_lp") -> None:
         super().__init__(name, "min")
         C, m = cost.shape
         y = self.variable("ceded", (C, m))
@@ -83,10 +96,31 @@ class LayerProgram(Program):
                 Status.UNBOUNDED: "a cost is not finite"}.get(Status(status).base, super().hint(status))
 
 
+def layer_values(solution: Solution) -> np.ndarray:
+    """``mu`` per cell: a unit more of layer width lowers the aggregate risk by ``mu`` (the layer rows'
+    duals read through the one sign rule: ``dV*/dw = -mu``)."""
+    return -value_derivative(solution.sense, solution.duals["layer"], row="<=")
+
+
+def scarcity_prices(solution: Solution, m: int, index: np.ndarray) -> np.ndarray:
+    """``lambda_j = -dV*/dK_j >= 0`` of the capacity rows of reinsurers ``index`` (0 for the others)."""
+    lam = np.zeros(m)
+    if index.size:
+        derivative = value_derivative(solution.sense, solution.duals["capacity"], row="<=")
+        lam[index] = np.maximum(-derivative.ravel(), 0.0)
+    return lam
+
+
+def reduced_costs(solution: Solution) -> np.ndarray:
+    """``dV*/d(lower bound)`` of every ceded amount ``y_cj >= 0``: what forcing a unit of cell c on
+    reinsurer j would cost."""
+    return value_derivative(solution.sense, solution.duals["ceded_nonneg"], row=">=")
+
+
 class _Cells:
     """The live cells of a layer table, flattened: insurer, cell index, width, integrals."""
 
-    def __init__(self, table: Any):
+    def __init__(self, table: LayerTable):
         w = table.widths
         self.row, self.g = np.nonzero(w > 0)
         self.w = w[self.row, self.g]
@@ -107,8 +141,8 @@ class _Cells:
     def per_insurer(self, values: np.ndarray, n: int) -> np.ndarray:
         if values.ndim == 1:
             return np.bincount(self.row, weights=values, minlength=n)
-        return np.vstack([np.bincount(self.row, weights=values[:, j], minlength=n)
-                          for j in range(values.shape[1])]).T
+        return np.asarray(np.vstack([np.bincount(self.row, weights=values[:, j], minlength=n)
+                                     for j in range(values.shape[1])]).T)
 
 
 @dataclass
@@ -116,29 +150,25 @@ class _Solved:
     """A solved layer LP read back on its cells."""
 
     cells: _Cells
-    program: LayerProgram
-    solution: Any
+    program: LayerLP
+    solution: Solution
     cost: np.ndarray
     cap_col: int | None
 
     @property
     def y(self) -> np.ndarray:
-        return np.maximum(self.solution.variables["ceded"], 0.0)
+        return np.asarray(np.maximum(self.solution.variables["ceded"], 0.0))
 
     @property
     def mu(self) -> np.ndarray:
-        return np.asarray(self.solution.duals["layer"], float)
+        return layer_values(self.solution)
 
     @property
     def value(self) -> float:
-        return float(self.solution.objective)
+        return float(_objective(self.solution))
 
     def lam(self, m: int) -> np.ndarray:
-        lam = np.zeros(m)
-        J = self.program.capacity_index
-        if J.size:
-            lam[J] = np.maximum(np.asarray(self.solution.duals["capacity"], float).ravel(), 0.0)
-        return lam
+        return scarcity_prices(self.solution, m, self.program.capacity_index)
 
     def blocks(self, n: int, cost: np.ndarray | None = None, y: np.ndarray | None = None) -> np.ndarray:
         """Each insurer's block of the aggregate risk: ``rho_i(X_i) + sum_{c in i} cost . y``."""
@@ -147,7 +177,13 @@ class _Solved:
         return self.cells.per_insurer(self.cells.ints[:, 0] + (cost * y).sum(axis=1), n)
 
 
-def _solve(market: Market, table: Any, cap_col: int | None, backend: str, solver: str | None,
+def _objective(solution: Solution) -> float:
+    if solution.objective is None:  # pragma: no cover - a solve without a point raises before
+        raise ModelError("objective", None, "a solved layer LP")
+    return solution.objective
+
+
+def _solve(market: Market, table: LayerTable, cap_col: int | None, backend: str, solver: str | None,
            options: dict[str, Any]) -> _Solved:
     """The aggregate-risk LP on ``table`` (cost: cell averages of tau - alpha)."""
     m = market.m
@@ -157,7 +193,7 @@ def _solve(market: Market, table: Any, cap_col: int | None, backend: str, solver
     capacity = None
     if np.isfinite(market.capacities).any():
         capacity = (_capacity_weights(cells_, cap_col, m), market.capacities)
-    prog = LayerProgram(w, cost, constant=float(A.sum()), capacity=capacity, name="pareto_layers")
+    prog = LayerLP(w, cost, constant=float(A.sum()), capacity=capacity, name="pareto_layers")
     return _Solved(cells_, prog, prog.solve(backend=backend, solver=solver, polish=False, **options),
                    cost, cap_col)
 
@@ -211,10 +247,13 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
     bank = market.bank if cap_col is None else CurveBank(
         [[*market.bank.curves[i], DistortedSurvival(market.loss_law(i))] for i in range(n)])
     group = [list(range(m + 1))]
-    table = tabulate(bank, np.arange(n), cells=cells, nodes=nodes, groups=group, **market.grid)
+    table = tabulate(bank, np.arange(n), cells=cells, nodes=nodes, groups=group, bound=market.layer_bound,
+                     span=market.bound)
     lp = _solve(market, table, cap_col, backend, solver, options)
-    checks: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
+    checks: dict[str, float | bool] = {}
+    scarcity: dict[str, float] | None = None
+    scarcity_lp: dict[str, float] | None = None
+    vcg_surplus: dict[str, float] | None = None
     rent = lp.lam(m)
     if capped.any():
         named = {re.name: j for j, re in enumerate(market.reinsurers) if capped[j]}
@@ -223,13 +262,14 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
                                                    nodes=nodes, start=rent)
             extra_edges = _shifted_crossings(market, lam_star, capacity_weight, cells, nodes)
             table = tabulate(bank, np.arange(n), cells=cells, nodes=nodes,
-                             groups=group, extra_edges=extra_edges, **market.grid)
+                             groups=group, extra_edges=extra_edges, bound=market.layer_bound,
+                             span=market.bound)
             lp = _solve(market, table, cap_col, backend, solver, options)
             rent = lam_star
-            extra["scarcity_prices"] = {k: float(lam_star[j]) for k, j in named.items()}
+            scarcity = {k: float(lam_star[j]) for k, j in named.items()}
             checks["pointwise dual value - V*"] = dual_value - lp.value
         lam = lp.lam(m)
-        extra["scarcity_prices_lp"] = {k: float(lam[j]) for k, j in named.items()}
+        scarcity_lp = {k: float(lam[j]) for k, j in named.items()}
         a = _capacity_weights(lp.cells, cap_col, m)
         lagrangian = lp.cells.ints[:, 0].sum() + float(
             np.minimum((lp.cost + lam[None, :] * a).min(axis=1), 0.0) @ lp.cells.w) - float(
@@ -242,11 +282,11 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
     checks = {"V* (LP)": lp.value,
               "sum of layer values and capacity rents - gains from trade": gains - (A.sum() - lp.value),
               **checks}
-    extra["layer_values"] = {ins.name: float(v) for ins, v in
-                             zip(market.insurers, cells_.per_insurer(mu * w, n), strict=True)}
+    layer_value_sums = {ins.name: float(v) for ins, v in
+                        zip(market.insurers, cells_.per_insurer(mu * w, n), strict=True)}
     if rule == "vcg":
         surplus, prem, unit = _vcg(lp, backend, solver, options, n, m)
-        extra["vcg_surplus"] = {re.name: float(surplus[j]) for j, re in enumerate(market.reinsurers)}
+        vcg_surplus = {re.name: float(surplus[j]) for j, re in enumerate(market.reinsurers)}
         source = -5
     else:
         unit = T / w[:, None] + rent[None, :] * _capacity_weights(cells_, cap_col, m)
@@ -264,15 +304,15 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
                              cells_.scatter(np.where(winner != -1, price, 0.0)),
                              cells_.scatter(np.where(winner != -1, source, -1.0), -1).astype(np.int32),
                              share_matrix=cells_.scatter(shares))
-    extra.update({"solver": _solver_info(lp.solution), "premiums_rule": rule,
-                  "grid": {"cells": cells, "nodes": nodes, "breakpoints": table.breakpoints,
-                           "lp_variables": int(y.size)},
-                  "seconds": time.perf_counter() - t0})
+    prices = MarketPrices(layers.price, layer_value=cells_.scatter(mu), scarcity=lp.lam(m))
     return MarketOutcome(market, "pareto (capacity)" if capped.any() else "pareto", f"lp ({backend})",
                          cells_.per_insurer(A, n), prem, cells_.per_insurer(A * shares.sum(axis=1), n),
-                         cells_.per_insurer(T * shares, n), layers, checks=checks, extra=extra,
-                         details={"solution": lp.solution, "program": lp.program, "mu": cells_.scatter(mu),
-                                  "lambda": lp.lam(m), "table": table})
+                         cells_.per_insurer(T * shares, n), layers, prices, "program", checks=checks,
+                         grid=GridInfo(cells, nodes, table.breakpoints, lp_variables=int(y.size)),
+                         seconds=time.perf_counter() - t0, solver=SolverInfo.of(lp.solution),
+                         premiums_rule=rule, layer_values=layer_value_sums, vcg_surplus=vcg_surplus,
+                         scarcity_prices=scarcity, scarcity_prices_lp=scarcity_lp, solution=lp.solution,
+                         program=lp.program, tabulation=table)
 
 
 def _shifted_bank(market: Market, lam: np.ndarray, capacity_weight: str) -> CurveBank:
@@ -281,6 +321,7 @@ def _shifted_bank(market: Market, lam: np.ndarray, capacity_weight: str) -> Curv
     rows = []
     for i in range(market.n):
         S = DistortedSurvival(market.loss_law(i))
+        a: LayerCurve
         if capacity_weight == "limit":
             shifted = [Combination((market.tau[i][j],), (1.0,), float(lam[j])) for j in range(market.m)]
             a = Combination((), (), 1.0)
@@ -299,7 +340,7 @@ def _lagrangian(market: Market, lam: np.ndarray, capacity_weight: str, cells: in
     m, n = market.m, market.n
     bank = _shifted_bank(market, lam, capacity_weight)
     t = tabulate(bank, np.arange(n), cells=cells, nodes=nodes,
-                 groups=[list(range(m + 1))], **market.grid)
+                 groups=[list(range(m + 1))], bound=market.layer_bound, span=market.bound)
     lo, lo_i, _, _ = t.orders[0]
     A, a = t.integrals[:, 0], t.integrals[:, m + 1]
     won = lo_i > 0
@@ -327,7 +368,7 @@ def capacity_prices(market: Market, *, capacity_weight: str = "limit", cells: in
     K = market.capacities
     for _ in range(sweeps):
         before = lam.copy()
-        for j in capped:
+        for j in capped.tolist():
             def excess(x: float, j: int = j) -> float:
                 trial = lam.copy()
                 trial[j] = x
@@ -372,19 +413,12 @@ def _vcg(lp: _Solved, backend: str, solver: str | None, options: dict[str, Any],
         prog.set(cost=c)
         sol_j = prog.solve(backend=backend, solver=solver, polish=False, **options)
         y_j = np.maximum(sol_j.variables["ceded"], 0.0)
-        surplus[j] = float(sol_j.objective) - lp.value
+        surplus[j] = _objective(sol_j) - lp.value
         prem[:, j] += lp.blocks(n, c, y_j) - blocks
-        unit[:, j] = A / w - np.asarray(sol_j.duals["layer"], float)
+        # alpha - mu^(-j): the layer's value in the market without j (dV*_{-j}/dw = -mu^(-j))
+        unit[:, j] = A / w + value_derivative(sol_j.sense, sol_j.duals["layer"], row="<=")
     prog.set(cost=lp.cost)
     return surplus, prem, unit
-
-
-def _solver_info(solution: Any) -> dict[str, Any]:
-    rep = solution.solver
-    cert = solution.certificate
-    return {"backend": rep.backend, "solver": rep.solver, "status": solution.status,
-            "compile_s": rep.compile_s, "solve_s": rep.solve_s, "iterations": rep.iterations,
-            "max_kkt_residual": None if cert is None else cert.max_residual}
 
 
 def best_response_lp(market: Market, prices: Sequence[Sequence[LayerCurve]], *, backend: str = "highs",
@@ -393,19 +427,20 @@ def best_response_lp(market: Market, prices: Sequence[Sequence[LayerCurve]], *, 
     """Every insurer's best response to ``prices`` by the layer LP (cost ``nu - alpha``), then
     generous distribution on the LP's optimal face: options with zero reduced cost, retention only
     where the layer dual is zero; among them the lowest true preference."""
-    prices = market._check_prices(prices)
+    posted = market.check_prices(prices)
     t0 = time.perf_counter()
     m, n = market.m, market.n
-    bank = CurveBank([[market.alpha[i], *prices[i], *market.tau[i]] for i in range(n)])
+    bank = CurveBank([[market.alpha[i], *posted[i], *market.tau[i]] for i in range(n)])
     groups = [list(range(m + 1)), [0, *range(m + 1, 2 * m + 1)]]
-    table = tabulate(bank, np.arange(n), cells=cells, nodes=nodes, groups=groups, **market.grid)
+    table = tabulate(bank, np.arange(n), cells=cells, nodes=nodes, groups=groups, bound=market.layer_bound,
+                     span=market.bound)
     cells_ = _Cells(table)
     A, N, T, w = cells_.ints[:, 0], cells_.ints[:, 1:m + 1], cells_.ints[:, m + 1:], cells_.w
     cost = (N - A[:, None]) / w[:, None]
-    prog = LayerProgram(w, cost, constant=float(A.sum()), name="best_response_layers")
+    prog = LayerLP(w, cost, constant=float(A.sum()), name="best_response_layers")
     solution = prog.solve(backend=backend, solver=solver, polish=False, **options)
-    reduced = np.asarray(solution.duals["ceded_nonneg"], float)
-    mu = np.asarray(solution.duals["layer"], float)
+    reduced = reduced_costs(solution)
+    mu = layer_values(solution)
     allowed = np.concatenate([(mu <= FACE_TOL)[:, None], reduced <= FACE_TOL], axis=1)
     true_pref = np.concatenate([A[:, None], T], axis=1)
     choice = np.argmin(np.where(allowed, true_pref, np.inf), axis=1)
@@ -419,19 +454,20 @@ def best_response_lp(market: Market, prices: Sequence[Sequence[LayerCurve]], *, 
     costs = cells_.per_insurer(S * T, n)
     ceded = cells_.per_insurer(A * S.sum(axis=1), n)
     initial = cells_.per_insurer(A, n)
-    lp_value = float(solution.objective)
+    lp_value = _objective(solution)
     chosen_value = float(A.sum() + (S * (N - A[:, None])).sum())
     ints = table.integrals
     gain, gap, bad = verify_cells(ints[:, 0], ints[:, m + 1:], ints[:, 1:m + 1], cells_.scatter(S),
                                   table.widths)
     chosen = cells_.scatter(winner + 1.0, 0.0).astype(int)
-    ver = Verification(gain, gap, bad, _tolerance(market),
-                       order_gap(bank, np.arange(n), table.edges, list(range(m + 1)), chosen,
-                                 top=market.layer_bound))
+    ver = MarketVerification(gain, gap, bad, market.tolerance,
+                             order_gap(bank, np.arange(n), table.edges, list(range(m + 1)), chosen,
+                                       top=market.layer_bound))
     layers = LayerAllocation(table.edges, cells_.scatter(winner.astype(float), -1).astype(np.int32),
                              cells_.scatter(price),
                              cells_.scatter(np.where(won, -3.0, -1.0), -1).astype(np.int32))
     return MarketOutcome(market, "best response", f"lp ({backend})", initial, premium, ceded, costs, layers,
-                         ver, checks={"LP value - generous selection value": lp_value - chosen_value},
-                         extra={"solver": _solver_info(solution), "seconds": time.perf_counter() - t0},
-                         details={"solution": solution, "program": prog})
+                         MarketPrices(layers.price, layer_value=cells_.scatter(mu)), "program", ver,
+                         checks={"LP value - generous selection value": lp_value - chosen_value},
+                         seconds=time.perf_counter() - t0, solver=SolverInfo.of(solution), solution=solution,
+                         program=prog, tabulation=table)

@@ -1,230 +1,202 @@
-"""Outcomes of the reinsurance market: who takes which layer, premiums, risks, tables, JSON, plots.
+"""Outcomes of the reinsurance market: who takes which layer, premiums, risks, prices, checks, JSON.
 
-A :class:`MarketOutcome` is what every solution path returns (the pointwise SPNE, Stackelberg,
-best responses, the Pareto LP with its VCG or dual prices), so that they are compared cell by
-cell. With ``alpha_i`` the insurer's capacity curve, ``tau_ij`` the reinsurers' true preferences and
-``gamma_ij`` the marginal indemnities (the share of layer z ceded to j):
+A :class:`MarketOutcome` is what every route returns (the pointwise SPNE, Stackelberg and best
+responses of :mod:`.fast`; the Pareto layer LP with its VCG or dual premiums and the LP best
+response of :mod:`.program`), so that they are compared cell by cell. With ``alpha_i`` the
+insurer's capacity curve, ``tau_ij`` the reinsurers' true preferences and ``gamma_ij`` the marginal
+indemnities (the share of layer z ceded to j):
 
 * insurer i:    ``post_i = rho_i(X_i) - int alpha_i Gamma_i dz + sum_j pi_ij``,
   ``Gamma_i = sum_j gamma_ij``;
 * reinsurer j:  ``post_j = sum_i int tau_ij gamma_ij dz - sum_i pi_ij`` (initial risk 0);
 * welfare gain = initial risk - post-transfer risk; the aggregate risk ``sum of post`` does not
   depend on the premiums (they cancel) and is minimal exactly at the Pareto optima.
+
+It is on the one result contract (:mod:`riskopt.result`): ``status`` is computed from the
+``verification`` checks (the equilibrium verifier and every yes/no check of the run) on top of the
+LP's own status; ``allocation`` gives each agent's layer shares; ``prices`` the layer prices.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from ..data import jsonable
-from ..plots import finish_figure, pyplot, save_figure
-from ..report import format_table
-from ..status import Status, from_verification
-from .reinsurance_layers import lowest_two
+from ...data import jsonable
+from ...plots import save_figure
+from ...program import Program
+from ...result import ResultBase
+from ...solution import Solution
+from ...status import Check, Status, from_checks
+from .layers import LayerAllocation, LayerTable
+from .plots import market_figure
+from .report import comparison_table, market_table
+from .spec import InsurerSpec, ReinsurerSpec
+from .verification import MarketVerification
 
-if TYPE_CHECKING:
-    from .reinsurance_market import Market
+__all__ = ["GridInfo", "MarketOutcome", "MarketPrices", "MarketView", "ParetoCheck", "SolverInfo"]
 
-__all__ = ["LayerAllocation", "MarketOutcome", "Verification"]
 
-#: entries of the (insurers x reinsurers x cells) arrays the verifier handles at once (cache)
-VERIFY_BLOCK = 100_000
-#: shares within this of 0 or 1 count as bang-bang
-SHARE_TOL = 1e-9
-#: what sets the price of a cell when it is not one reinsurer's true preference
-_PRICE_LABEL = {-1: "alpha", -2: "mixed", -3: "posted price", -4: "dual price", -5: "VCG price"}
+class MarketView(Protocol):
+    """What an outcome reads of its market (:class:`~riskopt.mechanisms.reinsurance.Market`)."""
+
+    @property
+    def insurers(self) -> Sequence[InsurerSpec]: ...
+
+    @property
+    def reinsurers(self) -> Sequence[ReinsurerSpec]: ...
+
+    @property
+    def bound(self) -> float: ...
+
+    @property
+    def layer_bound(self) -> float: ...
+
+    def curve_values(self, i: int, z: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
-class LayerAllocation:
-    """Who takes each layer cell of each insurer.
+class MarketPrices:
+    """Layer prices, per insurer and cell of ``layers.edges`` (``(n, G)``; cells of width 0 pad).
 
-    ``edges[i]`` are insurer i's cell boundaries on ``[0, M]`` (padded with M); ``winner[i, g]`` the
-    reinsurer that takes cell g wholly (-1: retained, -2: shared, then ``shares`` says how);
-    ``price[i, g]`` the cell integral of the price paid per unit of layer (0 where retained);
-    ``source[i, g]`` the curve that sets that price (j: reinsurer j's tau, -1: the insurer's
-    alpha, -2: not a single curve, -3: the posted price, -4: the LP's dual price alpha - mu,
-    -5: the VCG price alpha - mu^(-j)).
+    ``paid``: the cell integral of the price paid per unit of layer ceded (0 where retained; what
+    sets it: ``layers.source``). From the layer LP: ``layer_value`` = ``mu``, the **marginal value of
+    a unit of layer** (``-dV*/dw`` from the layer rows' duals, through
+    :func:`riskopt.duals.value_derivative`): the cell average of ``(alpha_i - min_j tau_ij)^+``
+    without capacity limits, so ``sum mu w`` is insurer i's gain from trade; and ``scarcity``, the
+    LP's multipliers ``lambda_j = -dV*/dK_j`` of the reinsurers' capacity rows (0 where unlimited).
+    ``mu`` is not the equilibrium price: the price of a layer won by j is ``alpha_i - mu^(-j)``.
     """
 
-    edges: np.ndarray
-    winner: np.ndarray
-    price: np.ndarray
-    source: np.ndarray
-    share_matrix: np.ndarray | None = None
+    paid: np.ndarray
+    layer_value: np.ndarray | None = None
+    scarcity: np.ndarray | None = None
 
-    @property
-    def widths(self) -> np.ndarray:
-        return np.diff(self.edges, axis=1)
 
-    def shares(self, i: int, m: int) -> np.ndarray:
-        """``gamma[j, g]``: the share of cell g of insurer i ceded to reinsurer j."""
-        if self.share_matrix is not None:
-            return self.share_matrix[i]
-        out = np.zeros((m, self.winner.shape[1]))
-        won = np.flatnonzero(self.winner[i] >= 0)
-        out[self.winner[i, won], won] = 1.0
-        return out
+@dataclass(frozen=True)
+class GridInfo:
+    """The layer grid of a run: uniform cells, Gauss nodes, exact breakpoints found, and the widest
+    insurer's cells (pointwise) or the LP's variables."""
 
-    def indemnity(self, i: int, x: np.ndarray, m: int) -> np.ndarray:
-        """``I_ij(x) = int_0^x gamma_ij(z) dz`` for every reinsurer j (``(m, len(x))``):
-        piecewise linear, exact at every point (gamma is constant on each cell)."""
-        e = self.edges[i]
-        gam = self.shares(i, m)
-        cum = np.concatenate([np.zeros((m, 1)), np.cumsum(gam * np.diff(e), axis=1)], axis=1)
-        return np.vstack([np.interp(np.asarray(x, float), e, cum[j]) for j in range(m)])
+    cells: int
+    nodes: int
+    breakpoints: int
+    max_cells_per_insurer: int | None = None
+    lp_variables: int | None = None
 
-    def segments(self, i: int, reinsurers: Sequence[str]) -> list[dict[str, Any]]:
-        """Insurer i's layer pattern: maximal intervals with the same taker and price curve."""
-        e, w = self.edges[i], np.diff(self.edges[i])
-        live = np.flatnonzero(w > 0)
-        out: list[dict[str, Any]] = []
-        for g in live:
-            who, src = int(self.winner[i, g]), int(self.source[i, g])
-            taker = None if who == -1 else ("shared" if who == -2 else reinsurers[who])
-            if taker is None:
-                price = None
-            else:
-                price = _PRICE_LABEL.get(src) if src < 0 else f"tau of {reinsurers[src]}"
-            if out and out[-1]["reinsurer"] == taker and out[-1]["price"] == price:
-                out[-1]["to"] = float(e[g + 1])
-            else:
-                out.append({"from": float(e[g]), "to": float(e[g + 1]), "reinsurer": taker,
-                            "price": price})
+    def to_dict(self) -> dict[str, int]:
+        out = {"cells": self.cells, "nodes": self.nodes, "breakpoints": self.breakpoints}
+        if self.max_cells_per_insurer is not None:
+            out["max_cells_per_insurer"] = self.max_cells_per_insurer
+        if self.lp_variables is not None:
+            out["lp_variables"] = self.lp_variables
         return out
 
 
 @dataclass(frozen=True)
-class Verification:
-    """Equilibrium checks, layer by layer (objectives are additive over layers, so a layer-by-layer
-    check is a global check).
+class SolverInfo:
+    """What solved a layer LP: backend, solver, its status, timings, iterations, KKT residual."""
 
-    ``reinsurer_gain[j]``: the most reinsurer j could add to its payoff by re-pricing any layers
-    against the others' prices, the insurers best-responding with generous tie-breaking (a
-    supremum; <= 0 up to rounding in an equilibrium). ``insurer_gap[i]``: how much insurer i loses
-    against its best response to the posted prices. ``generous_violations``: cells where a tie
-    between equally cheap options was not broken towards the lowest true preference.
-    """
+    backend: str
+    solver: str
+    status: Status
+    compile_s: float
+    solve_s: float
+    iterations: int | None
+    max_kkt_residual: float | None
 
-    reinsurer_gain: np.ndarray
-    insurer_gap: np.ndarray
-    generous_violations: int
-    tolerance: float
-    #: per insurer: how far the allocation read from cell integrals is from the pointwise rule, the
-    #: curves themselves evaluated on a grid of the check's own (:func:`.reinsurance_layers.order_gap`).
-    #: The three checks above compare cell integrals with cell integrals *on the same grid*, so a
-    #: grid too coarse to hold every crossing passes them with a wrong answer; this one does not.
-    order_gap: np.ndarray | None = None
-
-    @property
-    def total_order_gap(self) -> float:
-        """The pointwise order gap summed over insurers (compared with the tolerance, a total too)."""
-        return 0.0 if self.order_gap is None else float(np.sum(self.order_gap))
-
-    @property
-    def ok(self) -> bool:
-        worst = max(float(np.max(self.reinsurer_gain, initial=0.0)),
-                    float(np.max(self.insurer_gap, initial=0.0)), self.total_order_gap)
-        return bool(worst <= self.tolerance and self.generous_violations == 0)  # NaN fails too
+    @classmethod
+    def of(cls, solution: Solution) -> SolverInfo:
+        rep, cert = solution.solver, solution.certificate
+        return cls(rep.backend, rep.solver, solution.status, rep.compile_s, rep.solve_s, rep.iterations,
+                   None if cert is None else cert.max_residual)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"ok": self.ok, "max_reinsurer_gain": float(np.max(self.reinsurer_gain, initial=0.0)),
-                         "max_insurer_gap": float(np.max(self.insurer_gap, initial=0.0)),
-                         "generous_violations": self.generous_violations,
-                         "pointwise_order_gap": self.total_order_gap, "tolerance": self.tolerance})
-
-
-def verify_cells(A: np.ndarray, T: np.ndarray, N: np.ndarray, S: np.ndarray, widths: np.ndarray,
-                 *, rel_tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray, int]:
-    """Layer-by-layer equilibrium check on cell integrals.
-
-    ``A`` (r, G): insurer capacity; ``T`` (r, m, G): true preferences; ``N`` (r, m, G): posted
-    prices; ``S`` (r, m, G): ceded shares. Option 0 (retention) has price and true preference ``A``.
-
-    * insurer gap: its cost ``sum_j S_j (N_j - A)`` minus the best, ``min(0, min_j N_j - A)``;
-    * generous distribution: every chosen option is among the cheapest (within ``rel_tol``) and
-      has the lowest true preference among them;
-    * reinsurer j re-pricing a cell can at best undercut the cheapest other option
-      ``q_j = min(A, min_{k != j} N_k)``: its supremum payoff is ``(q_j - T_j)^+`` (attained or
-      approached, depending on the tie-break), against ``S_j (N_j - T_j)`` now.
-
-    Returns ``(reinsurer_gain (m,), insurer_gap (r,), generous_violations)``. Rows are checked
-    in blocks that stay in cache (the arithmetic is a chain of memory-bound passes).
-    """
-    r, m, G = T.shape
-    block = max(1, int(VERIFY_BLOCK // max(1, m * G)))
-    gain, gap, bad = np.zeros(m), np.empty(r), 0
-    for s in range(0, r, block):
-        sl = slice(s, s + block)
-        g_, gap[sl], b_ = _verify_block(A[sl], T[sl], N[sl], S[sl], widths[sl], rel_tol)
-        gain += g_
-        bad += b_
-    return gain, gap, bad
-
-
-def _verify_block(A: np.ndarray, T: np.ndarray, N: np.ndarray, S: np.ndarray, widths: np.ndarray,
-                  rel_tol: float) -> tuple[np.ndarray, np.ndarray, int]:
-    tol = rel_tol * (np.abs(A) + widths)
-    best = np.minimum(A, N.min(axis=1))
-    ceded = S.sum(axis=1)
-    cost = np.einsum("rjg,rjg->rg", S, N) - A * ceded
-    gap = (cost - np.minimum(best - A, 0.0)).sum(axis=1)
-    limit = best + tol
-    tied_n = limit[:, None, :] >= N
-    tied_0 = limit >= A
-    best_true = np.minimum(np.where(tied_0, A, np.inf), np.where(tied_n, T, np.inf).min(axis=1))
-    worst_ok = best_true + tol
-    bad = ((1.0 - ceded > SHARE_TOL) & (~tied_0 | (worst_ok < A))).sum()
-    bad += ((S > SHARE_TOL) & (~tied_n | (worst_ok[:, None, :] < T))).sum()
-    m = N.shape[1]
-    lo, lo_i, sec, _ = lowest_two(N, axis=1)
-    others = np.where(np.arange(m)[None, :, None] == lo_i[:, None, :], sec[:, None, :], lo[:, None, :])
-    sup = np.maximum(np.minimum(A[:, None, :], others) - T, 0.0)
-    gain = (sup - S * (N - T)).sum(axis=(0, 2))
-    return gain, gap, int(bad)
+        return {"backend": self.backend, "solver": self.solver, "status": self.status,
+                "compile_s": self.compile_s, "solve_s": self.solve_s, "iterations": self.iterations,
+                "max_kkt_residual": self.max_kkt_residual}
 
 
 @dataclass(frozen=True)
-class MarketOutcome:
+class ParetoCheck:
+    """The Pareto layer LP an SPNE run was checked against (``market.pareto_check``)."""
+
+    solver: SolverInfo
+    layer_values: Mapping[str, float] | None
+    vcg_surplus: Mapping[str, float] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"solver": self.solver.to_dict(), "layer_values": self.layer_values,
+                "vcg_surplus": self.vcg_surplus}
+
+
+#: the LP's prices in the table, with their labels
+_PRICE_LINES = (("scarcity_prices", "scarcity prices of capacity (continuum lambda*)"),
+                ("scarcity_prices_lp", "scarcity prices of capacity (LP multipliers)"),
+                ("layer_values", "layer values sum mu w (LP duals)"),
+                ("vcg_surplus", "VCG surpluses V*(-j) - V*"))
+
+
+@dataclass(frozen=True)
+class MarketOutcome(ResultBase):
     """Allocation, premiums and risks of every agent in a reinsurance market.
 
     ``premium[i, j]``: premium insurer i pays reinsurer j; ``ceded_value[i] = int alpha_i Gamma_i``
     (what the indemnities are worth to insurer i); ``cost[i, j] = int tau_ij gamma_ij`` (what
-    they cost reinsurer j, loading included).
+    they cost reinsurer j, loading included). ``kind`` says what was solved ("stackelberg", "spne",
+    "best response", "pareto", "pareto (capacity)"), ``method`` by which route ("fast": pointwise;
+    "program": the layer LP) and ``route`` how in words ("pointwise", "lp (highs)"; the JSON's
+    ``method``). ``equilibrium`` holds the verifier's findings, ``checks`` the run's named checks
+    (numbers, and yes/no facts that gate the status). From the LP: ``layer_values`` (``sum mu w`` per
+    insurer), ``vcg_surplus`` (``V*_{-j} - V*``), ``scarcity_prices`` (the continuum ``lambda*``) and
+    ``scarcity_prices_lp`` (the LP's multipliers) by name, the solved ``program``, its ``solution``
+    and the layer ``tabulation``.
     """
 
-    market: Market
+    mechanism_name = "reinsurance_market"
+
+    market: MarketView
     kind: str
-    method: str
+    route: str
     initial_risk: np.ndarray
     premium: np.ndarray
     ceded_value: np.ndarray
     cost: np.ndarray
     layers: LayerAllocation
-    verification: Verification | None = None
-    checks: dict[str, Any] = field(default_factory=dict)
+    prices: MarketPrices
+    method: Literal["fast", "program"] = "fast"
+    equilibrium: MarketVerification | None = None
+    checks: Mapping[str, float | bool] = field(default_factory=dict)
     comparison: MarketOutcome | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: objects and arrays for programmatic use (the LP's Solution, duals); not in to_dict()
-    details: dict[str, Any] = field(default_factory=dict, repr=False)
+    grid: GridInfo | None = None
+    seconds: float | None = None
+    solver: SolverInfo | None = None
+    pareto_lp: ParetoCheck | None = None
+    premiums_rule: str | None = None
+    layer_values: Mapping[str, float] | None = None
+    vcg_surplus: Mapping[str, float] | None = None
+    scarcity_prices: Mapping[str, float] | None = None
+    scarcity_prices_lp: Mapping[str, float] | None = None
+    solution: Solution | None = field(default=None, repr=False)
+    program: Program | None = field(default=None, repr=False)
+    tabulation: LayerTable | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ numbers
     @property
     def insurer_post(self) -> np.ndarray:
-        return self.initial_risk - self.ceded_value + self.premium.sum(axis=1)
+        return np.asarray(self.initial_risk - self.ceded_value + self.premium.sum(axis=1))
 
     @property
     def reinsurer_post(self) -> np.ndarray:
-        return (self.cost - self.premium).sum(axis=0)
+        return np.asarray((self.cost - self.premium).sum(axis=0))
 
     @property
     def insurer_gain(self) -> np.ndarray:
-        return self.initial_risk - self.insurer_post
+        return np.asarray(self.initial_risk - self.insurer_post)
 
     @property
     def reinsurer_gain(self) -> np.ndarray:
@@ -236,12 +208,29 @@ class MarketOutcome:
         return float(self.initial_risk.sum() - self.ceded_value.sum() + self.cost.sum())
 
     @property
+    def objective(self) -> float:
+        """The aggregate risk (minimal exactly at the Pareto optima)."""
+        return self.aggregate_risk
+
+    @property
     def individually_rational(self) -> bool:
         scale = 1e-9 * max(1.0, float(np.abs(self.initial_risk).max(initial=0.0)))
         return bool(np.all(self.insurer_gain >= -scale) and np.all(self.reinsurer_gain >= -scale))
 
-    def agents(self) -> list[dict[str, Any]]:
-        """One row per agent: the keys of the issue's JSON output."""
+    @property
+    def allocation(self) -> dict[str, np.ndarray]:
+        """Each agent's layers by name: insurer i -> ``gamma_i`` (``(m, G)``: the share of each cell
+        of ``layers.edges[i]`` ceded to each reinsurer); reinsurer j -> ``(n, G)``: the share of each
+        insurer's cells it takes."""
+        n, m = len(self.market.insurers), len(self.market.reinsurers)
+        shares = np.stack([self.layers.shares(i, m) for i in range(n)])
+        out = {ins.name: shares[i] for i, ins in enumerate(self.market.insurers)}
+        out.update({re.name: shares[:, j] for j, re in enumerate(self.market.reinsurers)})
+        return out
+
+    def agent_rows(self) -> list[dict[str, Any]]:
+        """One row per agent: name, role, initial_risk, premium_paid / premium_received,
+        post_transfer_risk, welfare_gain."""
         rows = []
         for i, ins in enumerate(self.market.insurers):
             rows.append({"name": ins.name, "role": "insurer", "initial_risk": float(self.initial_risk[i]),
@@ -259,93 +248,85 @@ class MarketOutcome:
         """Insurer i's layer pattern (see :meth:`LayerAllocation.segments`)."""
         return self.layers.segments(i, [r.name for r in self.market.reinsurers])
 
+    # ------------------------------------------------------------------ status
+    @property
+    def verification(self) -> tuple[Check, ...]:
+        """The checks that decide the status: the equilibrium verifier's (when it ran) and every
+        yes/no check of the run (e.g. "SPNE Pareto optimal")."""
+        ver = self.equilibrium.checks() if self.equilibrium is not None else ()
+        flags = tuple(Check(k, bool(v)) for k, v in self.checks.items() if isinstance(v, (bool, np.bool_)))
+        return (*ver, *flags)
+
     @property
     def status(self) -> Status:
-        """The solve's status (``optimal`` for the pointwise rule, the LP's otherwise) gated by the
-        checks made: the equilibrium verification and every yes/no check (e.g. "SPNE Pareto
-        optimal" of a card run)."""
+        """The LP's status (``optimal`` for the pointwise rule) gated by :attr:`verification`."""
         base = Status.OPTIMAL
-        sol = self.details.get("solution")
-        if sol is not None:
+        if self.solution is not None:
             try:
-                base = Status(str(sol.status))
+                base = Status(str(self.solution.status))
             except ValueError:
                 base = Status.SOLVER_ERROR
-        passed: bool | None = None if self.verification is None else self.verification.ok
-        flags = [v for v in self.checks.values() if isinstance(v, (bool, np.bool_))]
-        if flags:
-            passed = (passed is not False) and all(bool(v) for v in flags)
-        return from_verification(base, passed)
+        return from_checks(base, self.verification)
 
     # ------------------------------------------------------------------ outputs
     def to_dict(self, *, layers: bool = True) -> dict[str, Any]:
         """JSON-safe: agents (name, initial_risk, premium_paid / premium_received,
-        post_transfer_risk, welfare_gain), premiums per pair, layer patterns, checks."""
+        post_transfer_risk, welfare_gain), premiums per pair, layer patterns, checks, the grid and
+        the solver (``method`` holds :attr:`route`)."""
         mk = self.market
         out: dict[str, Any] = {
-            "mechanism": "reinsurance_market", "kind": self.kind, "method": self.method,
+            "mechanism": "reinsurance_market", "kind": self.kind, "method": self.route,
             "status": self.status.value, "bound": mk.bound, "bound_used": mk.layer_bound,
             "objective": self.aggregate_risk,
             "aggregate_risk": self.aggregate_risk,
             "individually_rational": self.individually_rational,
-            "agents": self.agents(),
+            "agents": self.agent_rows(),
             "premiums": {ins.name: {re.name: float(self.premium[i, j]) for j, re in enumerate(mk.reinsurers)}
                          for i, ins in enumerate(mk.insurers)},
         }
         if layers and len(mk.insurers) <= 50:
             out["layers"] = {ins.name: self.segments(i) for i, ins in enumerate(mk.insurers)}
-        if self.verification is not None:
-            out["verification"] = self.verification.to_dict()
+        if self.equilibrium is not None:
+            out["verification"] = self.equilibrium.to_dict()
         if self.checks:
-            out["checks"] = self.checks
+            out["checks"] = dict(self.checks)
         if self.comparison is not None:
-            out["comparison"] = {"kind": self.comparison.kind, "agents": self.comparison.agents(),
+            out["comparison"] = {"kind": self.comparison.kind, "agents": self.comparison.agent_rows(),
                                  "aggregate_risk": self.comparison.aggregate_risk}
-        out.update(self.extra)
-        # the pointwise path solves each layer cell in closed form; LP runs carry their own report
-        out.setdefault("solver", {"backend": "riskopt", "solver": f"pointwise ({self.method})",
-                                  "compile_s": 0.0, "solve_s": self.extra.get("seconds")})
-        return jsonable(out)
+        grid = None if self.grid is None else self.grid.to_dict()
+        if self.solver is None:  # the pointwise path solves each layer cell in closed form
+            extras: tuple[tuple[str, Any], ...] = (
+                ("grid", grid), ("seconds", self.seconds),
+                ("pareto_lp", None if self.pareto_lp is None else self.pareto_lp.to_dict()),
+                ("solver", {"backend": "riskopt", "solver": f"pointwise ({self.route})", "compile_s": 0.0,
+                            "solve_s": self.seconds}))
+        else:
+            extras = (("scarcity_prices", self.scarcity_prices),
+                      ("scarcity_prices_lp", self.scarcity_prices_lp),
+                      ("layer_values", self.layer_values), ("vcg_surplus", self.vcg_surplus),
+                      ("solver", self.solver.to_dict()), ("premiums_rule", self.premiums_rule),
+                      ("grid", grid), ("seconds", self.seconds))
+        out.update((k, v) for k, v in extras if v is not None)
+        doc: dict[str, Any] = jsonable(out)
+        return doc
 
     def table(self, title: str = "") -> str:
         """Plain text: the per-agent table (the paper's Tables 1 and 2), checks, layer patterns."""
         mk = self.market
-        lines = [title] if title else []
         m = len(mk.reinsurers)
-        lines.append(f"{self.kind} with {len(mk.insurers)} insurers and {m} reinsurer{'s' * (m != 1)} "
-                     f"({self.method}); layers on [0, {mk.layer_bound:g}]"
-                     + (f" (bound {mk.bound:g} declared: nothing to share above the losses)"
-                        if mk.layer_bound < mk.bound else "") + f"; status {self.status.value}")
-        cols = ["name", "initial_risk", "premium_paid", "premium_received", "post_transfer_risk",
-                "welfare_gain"]
-        rows = [{k: (round(v, 6) + 0.0 if isinstance(v, float) else v) for k, v in r.items()}
-                for r in self.agents()]
-        lines += ["", format_table(rows, cols)]
-        lines.append(f"\naggregate risk (sum of post-transfer risks): {self.aggregate_risk:.6f}; "
-                     f"individually rational: {self.individually_rational}")
-        if self.verification is not None:
-            v = self.verification
-            lines.append(f"equilibrium check: max reinsurer re-pricing gain "
-                         f"{float(np.max(v.reinsurer_gain, initial=0)):.1e}, max insurer best-response gap "
-                         f"{float(np.max(v.insurer_gap, initial=0)):.1e}, generous-distribution "
-                         f"violations {v.generous_violations}, pointwise order gap "
-                         f"{v.total_order_gap:.1e}: {'ok' if v.ok else 'FAILED'}")
-        for key, val in self.checks.items():
-            lines.append(f"{key}: {_short(val)}")
-        for key, label in _PRICE_LINES:
-            if self.extra.get(key):
-                lines.append(f"{label}: {_short(self.extra[key])}")
-        if self.comparison is not None:
-            lines += ["", _comparison_table(self.comparison, self)]
-        if len(mk.insurers) <= 12:
-            lines.append("")
-            for i, ins in enumerate(mk.insurers):
-                parts = []
-                for s in self.segments(i):
-                    who = "retained" if s["reinsurer"] is None else f"{s['reinsurer']} at {s['price']}"
-                    parts.append(f"[{s['from']:.6f}, {s['to']:.6f}] {who}")
-                lines.append(f"layers of {ins.name}: " + "; ".join(parts))
-        return "\n".join(lines)
+        heading = (f"{self.kind} with {len(mk.insurers)} insurers and {m} reinsurer{'s' * (m != 1)} "
+                   f"({self.route}); layers on [0, {mk.layer_bound:g}]"
+                   + (f" (bound {mk.bound:g} declared: nothing to share above the losses)"
+                      if mk.layer_bound < mk.bound else "") + f"; status {self.status.value}")
+        prices = [(label, getattr(self, key) or {}) for key, label in _PRICE_LINES]
+        comparison = None if self.comparison is None else comparison_table(
+            self.comparison.kind, self.comparison.agent_rows(), self.kind, self.agent_rows())
+        layers = ([(ins.name, self.segments(i)) for i, ins in enumerate(mk.insurers)]
+                  if len(mk.insurers) <= 12 else [])
+        return market_table(heading=heading, rows=self.agent_rows(), aggregate_risk=self.aggregate_risk,
+                            individually_rational=self.individually_rational, equilibrium=self.equilibrium,
+                            checks=self.checks, prices=prices, comparison=comparison, layers=layers,
+                            title=title)
 
     def plot(self, path: str | Path, title: str = "", *, max_insurers: int = 4) -> Path:
         """Write :meth:`figure` to ``path``."""
@@ -354,60 +335,9 @@ class MarketOutcome:
     def figure(self, title: str = "", *, max_insurers: int = 4) -> Any:
         """Indemnities I_ij(x) per insurer (the paper's Figures 1 and 3) and the curves alpha_i,
         tau_ij, tau-bar_i (Figure 2), as a matplotlib Figure."""
-        plt = pyplot()
         mk = self.market
-        shown = list(range(min(len(mk.insurers), max_insurers)))
-        fig, axes = plt.subplots(2, len(shown), figsize=(4.2 * len(shown), 7.2), squeeze=False)
-        z = np.linspace(0.0, mk.layer_bound, 801)
-        zc = np.linspace(0.0, mk.layer_bound, 800, endpoint=False)  # the curves live on [0, M)
         m = len(mk.reinsurers)
-        for col, i in enumerate(shown):
-            ax = axes[0, col]
-            ind = self.layers.indemnity(i, z, m)
-            for j, re in enumerate(mk.reinsurers):
-                ax.plot(z, ind[j], label=f"I from {re.name}")
-            ax.plot(z, ind.sum(axis=0), color="black", lw=0.8, ls=":", label="total")
-            ax.set_title(f"{mk.insurers[i].name}: indemnities")
-            ax.set_xlabel("loss x")
-            ax.legend(fontsize=7)
-            ax = axes[1, col]
-            vals = mk.curve_values(i, zc)
-            ax.plot(zc, vals[0], color="black", label="alpha (insurer)")
-            for j, re in enumerate(mk.reinsurers):
-                ax.plot(zc, vals[j + 1], label=f"tau ({re.name})")
-            ax.plot(zc, np.partition(vals, 1, axis=0)[1], ls="--", color="grey", label="tau-bar")
-            ax.set_xlabel("layer z")
-            ax.set_title("capacities of {X > z}")
-            ax.legend(fontsize=7)
-        return finish_figure(fig, title)
-
-
-_PRICE_LINES = (("scarcity_prices", "scarcity prices of capacity (continuum lambda*)"),
-                ("scarcity_prices_lp", "scarcity prices of capacity (LP multipliers)"),
-                ("layer_values", "layer values sum mu w (LP duals)"),
-                ("vcg_surplus", "VCG surpluses V*(-j) - V*"))
-
-
-def _comparison_table(one: MarketOutcome, two: MarketOutcome) -> str:
-    """The paper's Table 2 layout: each agent's risks and gains in two markets side by side."""
-    a, b = {r["name"]: r for r in one.agents()}, {r["name"]: r for r in two.agents()}
-    rows = []
-    for name in b:
-        for key, label in (("initial_risk", "initial risk"), ("post_transfer_risk", "post-transfer risk"),
-                           ("welfare_gain", "welfare gain")):
-            if key == "initial_risk" and b[name]["role"] == "reinsurer":
-                continue
-            left = a.get(name, {}).get(key)
-            rows.append({"agent": name, "quantity": label,
-                         one.kind: None if left is None else round(left, 6) + 0.0,
-                         two.kind: round(b[name][key], 6) + 0.0})
-    head = f"comparison ({one.kind} | {two.kind})\n"
-    return head + format_table(rows, ["agent", "quantity", one.kind, two.kind])
-
-
-def _short(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.10g}"
-    if isinstance(v, dict):
-        return ", ".join(f"{k} {_short(x)}" for k, x in v.items())
-    return str(v)
+        return market_figure(insurers=[ins.name for ins in mk.insurers],
+                             reinsurers=[re.name for re in mk.reinsurers], layer_bound=mk.layer_bound,
+                             indemnity=lambda i, x: self.layers.indemnity(i, x, m), curves=mk.curve_values,
+                             title=title, max_insurers=max_insurers)

@@ -1,21 +1,15 @@
-"""Model cards for the reinsurance market (``mechanism = "reinsurance_market"``).
+"""The reinsurance market's input: insurers, reinsurers, their laws, and how the market is solved.
 
-Sections read here (``[model]`` and ``[solver]`` are read by riskopt.cards)::
+:class:`ReinsuranceSpec` is what :func:`riskopt.mechanisms.reinsurance.solve` takes and what a card
+with ``mechanism = "reinsurance_market"`` reads: ``[market]`` (:class:`MarketOptions`),
+``[[insurers]]`` (:class:`InsurerSpec`) and ``[[reinsurers]]`` (:class:`ReinsurerSpec`); a loss or a
+belief given by its law is a table read by :class:`LawSpec`. Every field below is documented on
+the generated card reference page (``docs/cards/reinsurance_market.md``)::
 
     [market]
-    solve = "spne"          # "spne" (Stackelberg with one reinsurer) | "pareto" (the layer LP)
-    bound = 5.0             # M, an upper bound of every loss (default: the largest support end;
-                            # layers above the support are worth nothing and are not gridded, the
-                            # result reports bound_used; an unbounded law is truncated at M, which
-                            # must leave no mass above and stay within 1e6 x its 1 - 1e-12 quantile)
-    comonotone = false      # losses comonotone (non-additive reinsurers allowed, Thm 3.8)
-    compare_with = "reinsurer 1"   # also solve the market with this reinsurer alone (Table 2)
-    pareto_check = true     # spne: solve the Pareto LP on [solver] too (PO, VCG identities)
-    premiums = "vcg"        # pareto: "vcg" | "dual"
-    capacity_weight = "limit"      # "limit" | "expected"
-    cells = 256             # uniform layer cells (exact breakpoints are added)
-    nodes = 8               # Gauss-Legendre nodes per cell (curves without closed-form integrals)
-    states = [0.5, 0.5]     # a finite space: losses are then lists of values per state
+    solve = "spne"                 # "spne" | "pareto" (the layer LP) | "best_response"
+    bound = 5.0                    # M, an upper bound of every loss
+    compare_with = "reinsurer 1"   # also the market with this reinsurer alone (Table 2)
 
     [[insurers]]
     name = "insurer 1"
@@ -25,223 +19,342 @@ Sections read here (``[model]`` and ``[solver]`` are read by riskopt.cards)::
     [[reinsurers]]
     name = "reinsurer 1"
     loading = 0.15
-    beliefs = { name = "censored_exponential", rate = 2.5, cap = 5.0 }  # a law, a list of laws
-                                                                        # (one per insurer) or of
-                                                                        # probabilities per state
-    measure = { name = "distortion", h = "wang", lam = 0.3 }  # instead of beliefs: non-additive
-    capacity = 6.0          # a limit on the layers it writes (solve = "pareto")
+    beliefs = { name = "censored_exponential", rate = 2.5, cap = 5.0 }
 
-Laws: ``censored_exponential`` (rate, cap), ``uniform`` (lo, hi), ``discrete`` (values, probs),
-``exponential`` (rate; unbounded, so refused: the market needs M).
+The insurers' and reinsurers' own checks that need the whole market (a bound below a loss, a
+belief above the bound, a non-additive reinsurer without comonotone losses, duplicate names) are
+made by :class:`~riskopt.mechanisms.reinsurance.Market`, which the card reader builds from the spec
+(errors still name the TOML path: ``market.bound``, ``reinsurers[0].beliefs``, ...).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from ..cardschema import CardMechanism, Draws, Node, build_measure, number_list
-from ..errors import ModelError
-from ..laws import Discrete, Exponential, Law, Uniform, censored_exponential
-from ..space import Scenarios
-from .reinsurance_market import CELLS, NODES, Insurer, Market, Reinsurer
+from ...cardschema import Draws, build_measure, measure_rows
+from ...errors import ModelError
+from ...laws import Discrete, Exponential, Law, Uniform, censored_exponential
+from ...measures import Measure
+from ...space import Scenarios
+from ...spec import Context, Node, Option, Row, number_list, option, read_spec, reference
 
-__all__ = ["CARD", "MarketCard", "read_card", "run_card"]
+__all__ = ["CELLS", "LAWS", "MAX_CARD_AGENTS", "MAX_CELLS", "MAX_NODES", "NODES", "InsurerSpec", "LawSpec",
+           "MarketOptions", "ReinsuranceSpec", "ReinsurerSpec"]
 
+#: uniform cells and Gauss nodes of the default layer grid (exact breakpoints are added to it)
+CELLS, NODES = 256, 8
+#: cards describe small markets; the Python API and benchmarks go further
+MAX_CARD_AGENTS = 200
+MAX_CELLS = 100_000
+MAX_NODES = 64
+#: every law a card may name, with its parameters
+LAWS: dict[str, tuple[str, ...]] = {"censored_exponential": ("rate", "cap"), "uniform": ("lo", "hi"),
+                                    "exponential": ("rate",), "discrete": ("values", "probs")}
+#: how the market is solved (``market.solve``)
 SOLVES = ("spne", "pareto", "best_response")
 #: posted prices for ``solve = "best_response"``: every reinsurer at its own valuation (``tau``),
 #: or every reinsurer at the insurer's monopoly price (``alpha``)
 POSTED = ("own", "monopoly")
-#: cards describe small markets; the Python API and benchmarks go further
-MAX_CARD_AGENTS = 200
-MAX_CELLS = 100_000
 
-_LAWS = {
-    "censored_exponential": (censored_exponential, ("rate", "cap")),
-    "uniform": (Uniform, ("lo", "hi")),
-    "exponential": (Exponential, ("rate",)),
-}
+T = TypeVar("T")
 
 
-@dataclass
-class MarketCard:
-    """The validated sections of a reinsurance-market card."""
+# ------------------------------------------------------------------------------ laws
+@dataclass(frozen=True)
+class LawSpec:
+    """A probability law of a nonnegative loss, by name with its parameters (``{name = ..., ...}``).
 
-    market: Market
-    solve: str
-    compare_with: str | None
-    pareto_check: bool
-    premiums: str | None
-    capacity_weight: str
-    cells: int
-    nodes: int
-    prices: str = "own"
+    ``censored_exponential``: ``P(X > z) = exp(-rate z)`` on ``[0, cap)``, 0 beyond (an atom
+    ``exp(-rate cap)`` at ``cap``); ``uniform`` on ``[lo, hi]``; ``exponential`` (unbounded: the
+    market then needs ``market.bound``, where it is truncated); ``discrete`` (values and their
+    probabilities: a :class:`~riskopt.space.Scenarios`, the one finite law).
+    """
+
+    name: Literal["censored_exponential", "uniform", "exponential", "discrete"] = option(
+        help="the law", allowed=f"a law name: one of {sorted(LAWS)}")
+    rate: float | None = option(None, help="the rate r of P(X > z) = exp(-r z) (censored_exponential, "
+                                "exponential)", allowed="a finite number > 0", units="1 / loss")
+    cap: float | None = option(None, help="where the exponential is censored (censored_exponential): "
+                               "the loss never exceeds it", allowed="a finite number > 0", units="loss")
+    lo: float | None = option(None, help="the lower end (uniform)", allowed="a finite number >= 0",
+                              units="loss")
+    hi: float | None = option(None, help="the upper end (uniform)", allowed="a finite number > lo",
+                              units="loss")
+    values: tuple[float, ...] | None = option(None, help="the values of the loss (discrete)",
+                                              allowed="finite numbers >= 0", units="loss")
+    probs: tuple[float, ...] | None = option(None, help="their probabilities (discrete)",
+                                             allowed="nonnegative, summing to 1, one per value")
+
+    def __post_init__(self) -> None:
+        needed = LAWS[self.name]
+        for key in ("rate", "cap", "lo", "hi", "values", "probs"):
+            value = getattr(self, key)
+            if key in needed and value is None:
+                raise ModelError(key, None, "a list of numbers" if key in ("values", "probs") else "a number",
+                                 detail="missing")
+            if key not in needed and value is not None:
+                raise ModelError(key, value, f"a parameter of '{self.name}': one of {list(needed)}",
+                                 detail="unknown field")
+        self.build()  # the law's own checks (rate > 0, hi > lo, probabilities), named by parameter
+
+    def build(self) -> Law:
+        """The law (:mod:`riskopt.laws`; ``discrete``: a :class:`~riskopt.space.Scenarios`)."""
+        if self.name == "censored_exponential":
+            return censored_exponential(_number(self.rate), _number(self.cap))
+        if self.name == "uniform":
+            return Uniform(_number(self.lo), _number(self.hi))
+        if self.name == "exponential":
+            return Exponential(_number(self.rate))
+        return Discrete(np.asarray(self.values, float), np.asarray(self.probs, float))
 
 
-def _law(node: Node) -> Law:
-    name = node.take("name", str, allowed=f"a law name: one of {sorted([*_LAWS, 'discrete'])}")
-    if name == "discrete":
-        values = number_list(node.take("values", list), node.at("values"))
-        probs = number_list(node.take("probs", list), node.at("probs"))
-        node.finish()
-        try:
-            return Discrete(values, probs)
-        except ModelError as err:
-            raise err.with_prefix(node.path) from None
-    if name not in _LAWS:
-        raise ModelError(node.at("name"), name, f"one of {sorted([*_LAWS, 'discrete'])}")
-    make, params = _LAWS[name]
-    kwargs = {p: node.take(p, float, allowed="a number") for p in params}
-    node.finish()
-    try:
-        return make(**kwargs)
-    except ModelError as err:
-        raise err.with_prefix(node.path) from None
+def _number(value: float | None) -> float:
+    assert value is not None  # __post_init__ requires every parameter of the law
+    return float(value)
 
 
-def _loss(node: Node, key: str, space: Scenarios | None) -> Law | np.ndarray:
-    value = node.take(key, (dict, list),
-                      allowed="a law table {name = ..., ...} or a list of losses per state")
+def _law(value: Any, path: str) -> Law:
+    return read_spec(LawSpec, Node(value, path)).build()
+
+
+# ------------------------------------------------------------------------------ readers
+def _states(ctx: Context) -> Scenarios | None:
+    market = ctx.values.get("market")
+    return market.states if isinstance(market, MarketOptions) else None
+
+
+def _read_loss(value: Any, path: str, ctx: Context) -> Law | np.ndarray:
     if isinstance(value, list):
+        space = _states(ctx)
         if space is None:
-            raise ModelError(node.at(key), value, "a law table (a list of losses per state needs "
-                             "market.states)")
-        return number_list(value, node.at(key), space.size)
-    return _law(Node(value, node.at(key)))
-
-
-def _measure(node: Node, key: str, draws: Draws) -> Any:
-    return build_measure(Node(node.take(key, dict, allowed="a measure table {name = ..., ...}"),
-                              node.at(key)), draws)
-
-
-def _beliefs(node: Node, space: Scenarios | None, n: int) -> Any:
-    if "beliefs" not in node.data:
-        node.used.add("beliefs")
-        return None
-    value = node.take("beliefs", (dict, list), allowed="a law table, a list of law tables (one per "
-                      "insurer) or a list of probabilities per state")
-    path = node.at("beliefs")
+            raise ModelError(path, value, "a law table (a list of losses per state needs market.states)")
+        return number_list(value, path, space.size)
     if isinstance(value, dict):
-        return _law(Node(value, path))
+        return _law(value, path)
+    raise ModelError(path, value, "a law table {name = ..., ...} or a list of losses per state")
+
+
+def _read_measure(value: Any, path: str, ctx: Context) -> Measure:
+    if not isinstance(value, dict):
+        raise ModelError(path, value, "a measure table {name = ..., ...}")
+    draws = ctx.draws if isinstance(ctx.draws, Draws) else Draws(None)
+    return build_measure(Node(value, path), draws)
+
+
+def _read_beliefs(value: Any, path: str, ctx: Context) -> Law | tuple[Law, ...] | np.ndarray:
+    if isinstance(value, dict):
+        return _law(value, path)
+    if not isinstance(value, list):
+        raise ModelError(path, value, "a law table, a list of law tables (one per insurer) or a list of "
+                         "probabilities per state")
     if value and all(isinstance(v, dict) for v in value):
+        n = len(ctx.values.get("insurers", ()))
         if len(value) != n:
             raise ModelError(path, f"{len(value)} laws", f"one law per insurer ({n})")
-        return [_law(Node(v, f"{path}[{k}]")) for k, v in enumerate(value)]
+        return tuple(_law(v, f"{path}[{k}]") for k, v in enumerate(value))
+    space = _states(ctx)
     if space is None:
-        raise ModelError(path, value, "a law table or a list of law tables (probabilities per state "
-                         "need market.states)")
+        raise ModelError(path, value, "a law table or a list of law tables (probabilities per state need "
+                         "market.states)")
     return number_list(value, path, space.size)
 
 
-def _agent_tables(root: Node, key: str) -> list[Node]:
-    """The ``[[insurers]]`` or ``[[reinsurers]]`` tables, each as a Node with its TOML path."""
-    raw = root.take(key, list, allowed=f"a list of tables ([[{key}]])")
-    if not 1 <= len(raw) <= MAX_CARD_AGENTS:
-        raise ModelError(key, f"{len(raw)} {key}", f"between 1 and {MAX_CARD_AGENTS}")
-    return [Node(table, f"{key}[{k}]") for k, table in enumerate(raw)]
-
-
-def read_card(root: Node, draws: Draws) -> MarketCard:
-    """Read ``[market]``, ``[[insurers]]`` and ``[[reinsurers]]`` into a validated market."""
-    mk = root.child("market", default=None) or Node({}, "market")
-    solve = mk.take("solve", str, default="spne", allowed=f"one of {list(SOLVES)}")
-    if solve not in SOLVES:
-        raise ModelError(mk.at("solve"), solve, f"one of {list(SOLVES)}")
-    bound = mk.take("bound", float, default=None, allowed="an upper bound M > 0 of every loss")
-    prices = mk.take("prices", str, default="own", allowed=f"one of {list(POSTED)}")
-    if prices not in POSTED:
-        raise ModelError(mk.at("prices"), prices, f"one of {list(POSTED)} (the posted prices of "
-                         "solve = 'best_response')")
-    comonotone = mk.take("comonotone", bool, default=False)
-    compare_with = mk.take("compare_with", str, default=None)
-    pareto_check = mk.take("pareto_check", bool, default=True)
-    premiums = mk.take("premiums", str, default=None, allowed="'vcg' or 'dual'")
-    if premiums not in (None, "vcg", "dual"):
-        raise ModelError(mk.at("premiums"), premiums, "'vcg' or 'dual'")
-    capacity_weight = mk.take("capacity_weight", str, default="limit", allowed="'limit' or 'expected'")
-    if capacity_weight not in ("limit", "expected"):
-        raise ModelError(mk.at("capacity_weight"), capacity_weight, "'limit' or 'expected'")
-    cells = mk.take("cells", int, default=CELLS, allowed=f"an integer number of cells in [1, {MAX_CELLS}]")
-    if not 1 <= cells <= MAX_CELLS:
-        raise ModelError(mk.at("cells"), cells, f"an integer number of cells in [1, {MAX_CELLS}]")
-    nodes = mk.take("nodes", int, default=NODES, allowed="an integer number of nodes in [1, 64]")
-    if not 1 <= nodes <= 64:
-        raise ModelError(mk.at("nodes"), nodes, "an integer number of nodes in [1, 64]")
-    states = mk.take("states", list, default=None)
-    space = None
-    if states is not None:
-        try:
-            space = Scenarios(number_list(states, mk.at("states")))
-        except ModelError as err:
-            raise ModelError(mk.at("states"), err.value, err.allowed, detail=err.detail) from None
-    mk.finish()
-    insurers = []
-    for i, node in enumerate(_agent_tables(root, "insurers")):
-        name = node.take("name", str, default=f"insurer {i + 1}")
-        loss = _loss(node, "loss", space)
-        measure = _measure(node, "measure", draws)
-        node.finish()
-        insurers.append(Insurer(name, loss, measure))
-    reinsurers = []
-    for j, node in enumerate(_agent_tables(root, "reinsurers")):
-        name = node.take("name", str, default=f"reinsurer {j + 1}")
-        loading = node.take("loading", float, allowed="a loading theta > 0")
-        beliefs = _beliefs(node, space, len(insurers))
-        measure = _measure(node, "measure", draws) if "measure" in node.data else None
-        node.used.add("measure")
-        capacity = node.take("capacity", float, default=None, allowed="a capacity K >= 0")
-        if capacity is not None and solve == "spne":
-            raise ModelError(node.at("capacity"), capacity, "no capacity limit with market.solve = 'spne'",
-                             detail="capacity limits couple the insurers and the SPNE characterisation "
-                                    "no longer applies: use solve = 'pareto' (the layer LP)")
-        node.finish()
-        reinsurers.append(Reinsurer(name, loading, beliefs, measure, capacity))
+def _read_states(value: Any, path: str, ctx: Context) -> Scenarios:
     try:
-        market = Market(insurers, reinsurers, bound=bound, space=space, comonotone=comonotone)
+        return Scenarios(number_list(value, path))
     except ModelError as err:
-        if err.field in ("bound", "comonotone"):
-            raise err.with_prefix("market") from None
-        raise
-    if compare_with is not None and compare_with not in [r.name for r in reinsurers]:
-        raise ModelError("market.compare_with", compare_with, f"one of {[r.name for r in reinsurers]}")
-    return MarketCard(market, solve, compare_with, pareto_check, premiums, capacity_weight, cells, nodes,
-                      prices)
+        raise ModelError(path, err.value, err.allowed, detail=err.detail) from None
 
 
-def run_card(spec: MarketCard, backend: str, solver: str | None, options: dict[str, Any]):
-    """Solve the card: the SPNE (with the Pareto LP check and the monopoly comparison), the Pareto
-    LP, or the best responses to posted prices (``prices``: own valuations or the monopoly price),
-    whose verification says whether they form an equilibrium."""
-    from .reinsurance_lp import pareto
+def _agents(cls: type[T], key: str, noun: str) -> Callable[[Any, str, Context], tuple[T, ...]]:
+    """The reader of ``[[insurers]]`` / ``[[reinsurers]]``: 1 to MAX_CARD_AGENTS tables, each read by
+    ``cls`` with its default name ``"<noun> k"``."""
 
-    mk = spec.market
-    if spec.solve == "pareto":
-        return pareto(mk, backend=backend, solver=solver, cells=spec.cells, nodes=spec.nodes,
-                      premiums=spec.premiums, capacity_weight=spec.capacity_weight, **options)
-    if spec.solve == "best_response":  # the insurers' responses to posted prices, verified as an SPNE
-        posted = ([list(mk.tau[i]) for i in range(mk.n)] if spec.prices == "own"
-                  else [[mk.alpha[i]] * mk.m for i in range(mk.n)])
-        return mk.best_response(posted, cells=spec.cells, nodes=spec.nodes)
-    outcome = mk.spne(cells=spec.cells, nodes=spec.nodes)
-    comparison = None
-    if spec.compare_with is not None:
-        comparison = mk.monopoly(spec.compare_with).spne(cells=spec.cells, nodes=spec.nodes)
-    checks = dict(outcome.checks)
-    extra = dict(outcome.extra)
-    if spec.pareto_check:
-        po = pareto(mk, backend=backend, solver=solver, cells=spec.cells, nodes=spec.nodes, **options)
-        gap = outcome.aggregate_risk - po.aggregate_risk
-        checks["Pareto LP V*"] = po.aggregate_risk
-        checks["V(SPNE) - V*"] = gap
-        checks["SPNE Pareto optimal"] = bool(abs(gap) <= 1e-7 * max(1.0, abs(po.aggregate_risk)))
-        checks["VCG premiums - SPNE premiums (max)"] = float(np.max(np.abs(po.premium - outcome.premium)))
-        extra["pareto_lp"] = {"solver": po.extra["solver"], "layer_values": po.extra["layer_values"],
-                              "vcg_surplus": po.extra.get("vcg_surplus")}
-    return dataclasses.replace(outcome, checks=checks, extra=extra, comparison=comparison)
+    def read(value: Any, path: str, ctx: Context) -> tuple[T, ...]:
+        if not isinstance(value, list):
+            raise ModelError(path, value, f"a list of tables ([[{key}]])")
+        if not 1 <= len(value) <= MAX_CARD_AGENTS:
+            raise ModelError(path, f"{len(value)} {key}", f"between 1 and {MAX_CARD_AGENTS}")
+        out = []
+        for k, table in enumerate(value):
+            node = Node(table, f"{path}[{k}]")
+            name = node.take("name", str, default=f"{noun} {k + 1}")
+            out.append(read_spec(cls, node, ctx, name=name))
+        return tuple(out)
+
+    return read
 
 
-CARD = CardMechanism("reinsurance_market", read_card, run_card)
+def _agent_rows(cls: type[Any], key: str, help_: str) -> Callable[[str], list[Row]]:
+    def rows(prefix: str) -> list[Row]:
+        return [Row(f"{prefix}{key}[]", "array of tables", "required", f"1 to {MAX_CARD_AGENTS} tables", "",
+                    help_), *reference(cls, f"{prefix}{key}[].")]
+
+    return rows
+
+
+def _check_fields(spec: Any) -> None:
+    """The ``check`` of every field's option, for specs built in Python (a card's reader checks them
+    as it reads, naming the TOML path)."""
+    for f in dataclasses.fields(spec):
+        opt = f.metadata.get("riskopt")
+        value = getattr(spec, f.name)
+        if isinstance(opt, Option) and opt.check is not None and value is not None:
+            try:
+                ok = bool(opt.check(value))
+            except (TypeError, ValueError, ArithmeticError):
+                ok = False
+            if not ok:
+                raise ModelError(f.name, value, opt.allowed)
+
+
+def _finite(lo: float, *, strict: bool) -> Callable[[Any], bool]:
+    return lambda v: bool(np.isfinite(v) and (v > lo if strict else v >= lo))
+
+
+# ------------------------------------------------------------------------------ agents
+@dataclass(frozen=True)
+class InsurerSpec:
+    """An insurer: its loss (a law on ``[0, M]``, or values per state of ``market.states``) and its
+    Choquet risk measure (a normalised distortion of P: es, distortion, var, expectation; or a
+    choquet capacity on the market's states)."""
+
+    name: str = option(help="the insurer's name", allowed="a non-empty name, distinct from every other "
+                       "agent's", shown_default='"insurer <k>" (k = 1, 2, ... in order)')
+    loss: Law | Sequence[float] | np.ndarray = option(
+        help="the insurer's loss X_i >= 0: a law table, or its values per state of market.states",
+        allowed="a law table or a list of losses per state", units="loss", read=_read_loss,
+        rows=lambda prefix: [Row(f"{prefix}loss", "law table or list of numbers", "required",
+                                 "a law table, or one loss >= 0 per state of market.states", "loss",
+                                 "the insurer's loss X_i (a law, or its values per state)"),
+                             *reference(LawSpec, f"{prefix}loss.")])
+    measure: Measure = option(
+        help="the insurer's Choquet risk measure (its capacity alpha_i prices the layers it keeps)",
+        allowed="a measure table: a normalised distortion of P (es, distortion, var, expectation) or a "
+                "choquet capacity on market.states", read=_read_measure,
+        rows=lambda prefix: [Row(f"{prefix}measure", "measure table", "required",
+                                 "es, distortion, var, expectation, or choquet (a capacity on "
+                                 "market.states); the tables of <agent>.measure below", "",
+                                 "the insurer's Choquet risk measure")])
+
+
+@dataclass(frozen=True)
+class ReinsurerSpec:
+    """A reinsurer with loading ``theta_j > 0``.
+
+    ``beliefs``: its probability for the losses (risk-neutral): one law for every insurer's loss, a
+    list of laws (one per insurer), or a probability vector over ``market.states``. ``measure``: a
+    non-additive Choquet risk measure instead (a distortion of P, or a capacity on the states),
+    which needs comonotone losses. Neither: risk-neutral under P. ``capacity``: a limit ``K_j`` on
+    the layers it may write (the Pareto layer LP).
+    """
+
+    name: str = option(help="the reinsurer's name", allowed="a non-empty name, distinct from every other "
+                       "agent's", shown_default='"reinsurer <k>" (k = 1, 2, ... in order)')
+    loading: float = option(help="the loading theta_j: the reinsurer values layer z of insurer i at "
+                            "(1 + theta_j) tau_j(X_i > z)", allowed="a loading theta > 0",
+                            check=_finite(0.0, strict=True))
+    beliefs: Law | Sequence[Law] | np.ndarray | None = option(
+        None, help="the reinsurer's probability of the losses (risk-neutral); none: P",
+        allowed="a law table (every insurer's loss), a list of law tables (one per insurer) or a list of "
+                "probabilities per state of market.states", read=_read_beliefs,
+        rows=lambda prefix: [Row(f"{prefix}beliefs", "law table, list of law tables or list of numbers",
+                                 "none (P)", "a law table (as insurers[].loss), one per insurer, or "
+                                 "probabilities per state of market.states", "",
+                                 "the reinsurer's probability of the losses (risk-neutral)")])
+    measure: Measure | None = option(
+        None, help="a non-additive Choquet risk measure instead of beliefs (needs market.comonotone "
+        "with several insurers)", read=_read_measure,
+        rows=lambda prefix: [Row(f"{prefix}measure", "measure table", "none (beliefs)",
+                                 "a distortion of P or a choquet capacity (the tables of "
+                                 "<agent>.measure below); not with beliefs", "",
+                                 "a non-additive Choquet risk measure instead of beliefs")])
+    capacity: float | None = option(
+        None, help="a limit K_j on the layers it writes: sum_i I_ij(M) (capacity_weight = 'limit') or "
+        "sum_i E[I_ij(X_i)] ('expected'); market.solve = 'pareto' only", allowed="a capacity K >= 0",
+        units="loss", check=_finite(0.0, strict=False))
+
+
+# ------------------------------------------------------------------------------ the market
+@dataclass(frozen=True)
+class MarketOptions:
+    """How the market is solved, and what it is declared on (``[market]``)."""
+
+    solve: Literal["spne", "pareto", "best_response"] = option(
+        "spne", help="spne: the canonical SPNE (Stackelberg with one reinsurer), pointwise, checked "
+        "against the Pareto LP; pareto: a Pareto optimum by the layer LP (capacity limits, VCG or dual "
+        "premiums); best_response: the insurers' best responses to posted prices, verified as an "
+        "equilibrium", allowed=f"one of {list(SOLVES)}")
+    bound: float | None = option(
+        None, help="M, an upper bound of every loss; layers above the losses' support are worth nothing "
+        "and not gridded (the result reports bound_used); an unbounded law is truncated at M",
+        allowed="a finite number M > 0 above every loss (default: the largest support end)", units="loss",
+        check=_finite(0.0, strict=True), shown_default="the largest end of the losses' supports")
+    prices: Literal["own", "monopoly"] = option(
+        "own", help="the posted prices of solve = 'best_response': each reinsurer at its own valuation "
+        "tau_ij, or every reinsurer at the insurer's monopoly price alpha_i",
+        allowed=f"one of {list(POSTED)} (the posted prices of solve = 'best_response')")
+    comonotone: bool = option(False, help="the losses are comonotone, so that reinsurers may be "
+                              "non-additive (Thm 3.8); checked on the states when losses are per state")
+    compare_with: str | None = option(None, help="also solve the market with this reinsurer alone (the "
+                                      "Stackelberg column of Table 2)", allowed="a reinsurer's name")
+    pareto_check: bool = option(True, help="solve = 'spne': also solve the Pareto LP on [solver] (Pareto "
+                                "optimality, VCG premiums)")
+    premiums: Literal["vcg", "dual"] | None = option(
+        None, help="solve = 'pareto': VCG premiums (the SPNE's, m more solves) or dual (competitive) "
+        "prices", allowed="'vcg' or 'dual'", shown_default="vcg, or dual with capacity limits")
+    capacity_weight: Literal["limit", "expected"] = option(
+        "limit", help="what a reinsurer's capacity bounds: the limits written, sum_i I_ij(M), or the "
+        "expected claims, sum_i E[I_ij(X_i)]", allowed="'limit' or 'expected'")
+    cells: int = option(CELLS, help="uniform layer cells per insurer (exact breakpoints, kinks and "
+                        "quantiles are added)", allowed=f"an integer number of cells in [1, {MAX_CELLS}]",
+                        check=lambda c: 1 <= c <= MAX_CELLS)
+    nodes: int = option(NODES, help="Gauss-Legendre nodes per cell (curves without closed-form "
+                        "integrals)", allowed=f"an integer number of nodes in [1, {MAX_NODES}]",
+                        check=lambda k: 1 <= k <= MAX_NODES)
+    states: Scenarios | None = option(
+        None, help="the probabilities of a finite space: losses (and beliefs) may then be given per "
+        "state", allowed="probabilities, nonnegative and summing to 1", read=_read_states,
+        rows=lambda prefix: [Row(f"{prefix}states", "list of numbers", "none",
+                                 "probabilities, nonnegative and summing to 1", "",
+                                 "the probabilities of a finite space: losses and beliefs may then "
+                                 "be given per state")])
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReinsuranceSpec:
+    """A reinsurance market with many insurers and many reinsurers (seed 001: Andraos, Ghossoub, Zhu
+    2025) and how it is solved: the reinsurance_market mechanism."""
+
+    market: MarketOptions = option(default_factory=MarketOptions, help="how the market is solved "
+                                   "([market])", shown_default="solve = 'spne', bound from the losses")
+    insurers: tuple[InsurerSpec, ...] = option(
+        help="the insurers ([[insurers]])", read=_agents(InsurerSpec, "insurers", "insurer"),
+        rows=_agent_rows(InsurerSpec, "insurers", "one table per insurer"))
+    reinsurers: tuple[ReinsurerSpec, ...] = option(
+        help="the reinsurers ([[reinsurers]])", read=_agents(ReinsurerSpec, "reinsurers", "reinsurer"),
+        rows=lambda prefix: [*_agent_rows(ReinsurerSpec, "reinsurers", "one table per reinsurer")(prefix),
+                             *measure_rows("<agent>.measure")])
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "insurers", tuple(self.insurers))
+        object.__setattr__(self, "reinsurers", tuple(self.reinsurers))
+        if self.market.solve == "spne":
+            for j, re in enumerate(self.reinsurers):
+                if re.capacity is not None:
+                    raise ModelError(f"reinsurers[{j}].capacity", re.capacity,
+                                     "no capacity limit with market.solve = 'spne'",
+                                     detail="capacity limits couple the insurers and the SPNE "
+                                            "characterisation no longer applies: use solve = 'pareto' "
+                                            "(the layer LP)")
+        names = [re.name for re in self.reinsurers]
+        if self.market.compare_with is not None and self.market.compare_with not in names:
+            raise ModelError("market.compare_with", self.market.compare_with, f"one of {names}")

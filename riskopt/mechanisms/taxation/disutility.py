@@ -15,7 +15,7 @@ Weights ``alpha`` only mean something together with a declared normalisation of 
 (``family.convention``): the rule ``T`` is invariant to positive rescaling of ``v_i'``.
 
 Families with a *linear-share* structure, ``T_i(u) = A_i + r_i psi(u)`` for one increasing ``psi``
-common to all regions, are inverted exactly segment by segment (:mod:`.taxation_layers`):
+common to all regions, are inverted exactly segment by segment (:mod:`.layers`):
 
 * :class:`ExponentialFamily`, ``v_i'(t) = exp((t + h_i) / g_i)`` (CARA): ``psi(u) = u``, ``r_i = g_i``;
 * :class:`PowerFamily`, ``v_i'(t) = kappa_i (B_i - t)^(-eta)`` with ONE exponent ``eta`` (power or
@@ -33,15 +33,15 @@ own loss); :func:`taxation_family` gives the taxation family given what was alre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, cast
 
 import cvxpy as cp
 import numpy as np
 
-from ..checks import positive
-from ..errors import ModelError
-from ..measures.utility import CARA, CRRA, UtilityFunction, utility_function
+from ...checks import positive
+from ...errors import ModelError
+from ...measures.utility import CARA, CRRA, UtilityFunction, utility_function
 
 __all__ = ["ExponentialFamily", "ExponentialPayments", "PaymentDisutility", "PowerFamily",
            "PowerPayments", "RegionwisePayments", "StackedFamily", "TaxFamily", "UtilityFamily",
@@ -121,11 +121,11 @@ class TaxFamily:
     # -- shared -----------------------------------------------------------------------
     def entry_levels(self, a: np.ndarray) -> np.ndarray:
         """``u0_i = a_i + phi_i(0) = ln lambda_i``: region i starts paying above this level."""
-        return a + self.phi(np.zeros(self.n))
+        return cast("np.ndarray", a + self.phi(np.zeros(self.n)))
 
     def cap_levels(self, a: np.ndarray) -> np.ndarray:
         """``u1_i = a_i + phi_i(c_i) = ln lambda_i^max``: region i pays its cap above this level."""
-        return a + self.phi(self.caps.copy())
+        return cast("np.ndarray", a + self.phi(self.caps.copy()))
 
     def slopes_at(self, t: np.ndarray) -> np.ndarray:
         """``dT_i/du`` at taxes ``t`` (0 where region i is not interior)."""
@@ -138,16 +138,42 @@ class TaxFamily:
         return out
 
 
+class LinearShareFamily(TaxFamily):
+    """A family with ``T_i(u) = A_i + r_i psi(u)`` (clipped to ``[0, c_i]``) for one increasing
+    ``psi`` common to all regions: the rule is linear in ``s`` between its kinks."""
+
+    linear_share = True
+
+    def shares(self, a: np.ndarray) -> tuple[np.ndarray, float]:
+        """``r_i`` and the reference level ``ref`` of ``psi``."""
+        raise NotImplementedError
+
+    def intercepts(self, a: np.ndarray, ref: float) -> np.ndarray:
+        """``A_i`` with unclipped ``T_i(u) = A_i + r_i psi(u)``."""
+        raise NotImplementedError
+
+    def psi_of_u(self, u: Any, ref: float) -> np.ndarray:
+        raise NotImplementedError
+
+    def u_of_psi(self, psi: Any, ref: float) -> np.ndarray:
+        raise NotImplementedError
+
+    def dpsi_du(self, psi: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def u_integral(self, psi0: Any, psi1: Any, R: Any, ref: float) -> np.ndarray:
+        """``int U ds`` over a segment where ``psi`` runs from ``psi0`` to ``psi1`` and ``ds = R dpsi``."""
+        raise NotImplementedError
+
+
 # ------------------------------------------------------------------------------ families
-class ExponentialFamily(TaxFamily):
+class ExponentialFamily(LinearShareFamily):
     """``v_i(t) = g_i exp((t + h_i) / g_i) + shift_i`` (CARA, risk tolerance ``g_i``).
 
     ``phi_i(t) = (t + h_i)/g_i``, ``T_i(u) = clip(g_i (u - a_i) - h_i, 0, c_i)``,
     ``Psi_i(t) = (t^2/2 + h_i t)/g_i``. The paper's two-region section uses ``h = 0``; the storm
     study uses ``g = 1``, ``h_i = pi_i`` (``v(l) = e^l`` on total payments ``l = pi_i + t``).
     """
-
-    linear_share = True
 
     def __init__(self, tolerance: Any, offset: Any, caps: Any, *, shift: Any = 0.0, convention: str = ""):
         super().__init__(caps)
@@ -157,33 +183,33 @@ class ExponentialFamily(TaxFamily):
         self.shift = _region_array("shift", shift, n)
         self.convention = convention or "v_i(t) = g_i exp((t + h_i)/g_i)"
 
-    def phi(self, t):
-        return (t + _col(self.h, t)) / _col(self.g, t)
+    def phi(self, t: np.ndarray) -> np.ndarray:
+        return cast("np.ndarray", (t + _col(self.h, t)) / _col(self.g, t))
 
-    def taxes(self, u, a):
+    def taxes(self, u: Any, a: np.ndarray) -> np.ndarray:
         u = np.asarray(u, float)
         g, h, c, aa = (p.reshape((-1,) + (1,) * u.ndim) for p in (self.g, self.h, self.caps, a))
-        return np.clip(g * (u - aa) - h, 0.0, c)
+        return cast("np.ndarray", np.clip(g * (u - aa) - h, 0.0, c))
 
-    def dtdu(self, t):
+    def dtdu(self, t: np.ndarray) -> np.ndarray:
         return np.broadcast_to(_col(self.g, t), np.shape(t)).astype(float)
 
-    def psi(self, t):
-        return (0.5 * t * t + _col(self.h, t) * t) / _col(self.g, t)
+    def psi(self, t: np.ndarray) -> np.ndarray:
+        return cast("np.ndarray", (0.5 * t * t + _col(self.h, t) * t) / _col(self.g, t))
 
-    def value(self, t):
+    def value(self, t: np.ndarray) -> np.ndarray:
         g = _col(self.g, t)
-        return g * np.exp((t + _col(self.h, t)) / g) + _col(self.shift, t)
+        return cast("np.ndarray", g * np.exp((t + _col(self.h, t)) / g) + _col(self.shift, t))
 
-    def cvx_value(self, T):
+    def cvx_value(self, T: Any) -> Any:
         g, h = self.g[:, None], self.h[:, None]
         return cp.multiply(g, cp.exp(cp.multiply(1.0 / g, T) + h / g))
 
-    def cvx_psi(self, T):
+    def cvx_psi(self, T: Any) -> Any:
         g, h = self.g[:, None], self.h[:, None]
         return cp.multiply(0.5 / g, cp.square(T)) + cp.multiply(h / g, T)
 
-    def subset(self, index):
+    def subset(self, index: np.ndarray) -> TaxFamily:
         return ExponentialFamily(self.g[index], self.h[index], self.caps[index], shift=self.shift[index],
                                  convention=self.convention)
 
@@ -193,28 +219,24 @@ class ExponentialFamily(TaxFamily):
 
     def intercepts(self, a: np.ndarray, ref: float) -> np.ndarray:
         """``A_i`` with unclipped ``T_i(u) = A_i + r_i psi(u)``."""
-        return -self.g * a - self.h
+        return cast("np.ndarray", -self.g * a - self.h)
 
-    @staticmethod
-    def psi_of_u(u, ref):
+    def psi_of_u(self, u: Any, ref: float) -> np.ndarray:
         return np.asarray(u, float)
 
-    @staticmethod
-    def u_of_psi(psi, ref):
+    def u_of_psi(self, psi: Any, ref: float) -> np.ndarray:
         return np.asarray(psi, float)
 
-    @staticmethod
-    def dpsi_du(psi):
+    def dpsi_du(self, psi: Any) -> np.ndarray:
         return np.ones_like(np.asarray(psi, float))
 
-    @staticmethod
-    def u_integral(psi0, psi1, R, ref):
+    def u_integral(self, psi0: Any, psi1: Any, R: Any, ref: float) -> np.ndarray:
         """``int U ds`` over a segment where ``psi`` runs from ``psi0`` to ``psi1`` and
         ``ds = R dpsi``."""
-        return R * (psi1 - psi0) * 0.5 * (psi1 + psi0)
+        return cast("np.ndarray", R * (psi1 - psi0) * 0.5 * (psi1 + psi0))
 
 
-class PowerFamily(TaxFamily):
+class PowerFamily(LinearShareFamily):
     """``v_i'(t) = kappa_i (B_i - t)^(-eta)`` with one exponent ``eta > 0`` and ``B_i > c_i``.
 
     ``v_i(t) = kappa_i int_0^t (B_i - y)^(-eta) dy`` (so ``v_i(0) = 0``). Power utility
@@ -223,8 +245,6 @@ class PowerFamily(TaxFamily):
     ``phi_i(t) = ln kappa_i - eta ln(B_i - t)``, ``T_i(u) = B_i - exp((ln kappa_i + a_i - u)/eta)``,
     ``Psi_i(t) = t ln kappa_i + eta [Z ln Z - Z - B ln B + B]``, ``Z = B_i - t``.
     """
-
-    linear_share = True
 
     def __init__(self, eta: float, B: Any, log_kappa: Any, caps: Any, *, convention: str = ""):
         super().__init__(caps)
@@ -239,33 +259,34 @@ class PowerFamily(TaxFamily):
                              "disutility must stay finite up to the cap)")
         self.convention = convention or "v_i'(t) = kappa_i (B_i - t)^(-eta)"
 
-    def phi(self, t):
-        return _col(self.log_kappa, t) - self.eta * np.log(_col(self.B, t) - t)
+    def phi(self, t: np.ndarray) -> np.ndarray:
+        return cast("np.ndarray", _col(self.log_kappa, t) - self.eta * np.log(_col(self.B, t) - t))
 
-    def taxes(self, u, a):
+    def taxes(self, u: Any, a: np.ndarray) -> np.ndarray:
         u = np.asarray(u, float)
         B, lk, c, aa = (p.reshape((-1,) + (1,) * u.ndim) for p in (self.B, self.log_kappa, self.caps, a))
         with np.errstate(over="ignore"):
             t = B - np.exp((lk + aa - u) / self.eta)
-        return np.clip(t, 0.0, c)
+        return cast("np.ndarray", np.clip(t, 0.0, c))
 
-    def dtdu(self, t):
-        return (_col(self.B, t) - t) / self.eta
+    def dtdu(self, t: np.ndarray) -> np.ndarray:
+        return cast("np.ndarray", (_col(self.B, t) - t) / self.eta)
 
-    def psi(self, t):
+    def psi(self, t: np.ndarray) -> np.ndarray:
         B = _col(self.B, t)
         Z = B - t
-        return t * _col(self.log_kappa, t) + self.eta * (Z * np.log(Z) - Z - B * np.log(B) + B)
+        out = t * _col(self.log_kappa, t) + self.eta * (Z * np.log(Z) - Z - B * np.log(B) + B)
+        return cast("np.ndarray", out)
 
-    def value(self, t):
+    def value(self, t: np.ndarray) -> np.ndarray:
         B = _col(self.B, t)
         k = np.exp(_col(self.log_kappa, t))
         e = self.eta
         if e == 1.0:
-            return k * (np.log(B) - np.log(B - t))
-        return k * (B ** (1 - e) - (B - t) ** (1 - e)) / (1 - e)
+            return cast("np.ndarray", k * (np.log(B) - np.log(B - t)))
+        return cast("np.ndarray", k * (B ** (1 - e) - (B - t) ** (1 - e)) / (1 - e))
 
-    def cvx_value(self, T):
+    def cvx_value(self, T: Any) -> Any:
         B = self.B[:, None]
         k = np.exp(self.log_kappa)[:, None]
         e = self.eta
@@ -275,13 +296,13 @@ class PowerFamily(TaxFamily):
             return cp.multiply(k / (1 - e), B ** (1 - e) - cp.power(B - T, 1 - e))
         return cp.multiply(k / (e - 1), cp.power(B - T, 1 - e) - B ** (1 - e))
 
-    def cvx_psi(self, T):
+    def cvx_psi(self, T: Any) -> Any:
         B = self.B[:, None]
         Z = B - T
         const = self.eta * (B - B * np.log(B))
         return cp.multiply(self.log_kappa[:, None], T) + self.eta * (-cp.entr(Z) - Z) + const
 
-    def subset(self, index):
+    def subset(self, index: np.ndarray) -> TaxFamily:
         return PowerFamily(self.eta, self.B[index], self.log_kappa[index], self.caps[index],
                            convention=self.convention)
 
@@ -294,24 +315,25 @@ class PowerFamily(TaxFamily):
     def intercepts(self, a: np.ndarray, ref: float) -> np.ndarray:
         return self.B.copy()
 
-    def psi_of_u(self, u, ref):
+    def psi_of_u(self, u: Any, ref: float) -> np.ndarray:
         with np.errstate(over="ignore"):
             return -np.exp((ref - np.asarray(u, float)) / self.eta)
 
-    def u_of_psi(self, psi, ref):
+    def u_of_psi(self, psi: Any, ref: float) -> np.ndarray:
         with np.errstate(divide="ignore"):
-            return ref - self.eta * np.log(-np.asarray(psi, float))
+            return cast("np.ndarray", ref - self.eta * np.log(-np.asarray(psi, float)))
 
-    def dpsi_du(self, psi):
+    def dpsi_du(self, psi: Any) -> np.ndarray:
         return -np.asarray(psi, float) / self.eta
 
-    def u_integral(self, psi0, psi1, R, ref):
+    def u_integral(self, psi0: Any, psi1: Any, R: Any, ref: float) -> np.ndarray:
         Z0, Z1 = -np.asarray(psi0, float), -np.asarray(psi1, float)
 
-        def antiderivative(z):
-            return z * np.log(z) - z
+        def antiderivative(z: np.ndarray) -> np.ndarray:
+            return cast("np.ndarray", z * np.log(z) - z)
 
-        return R * (ref * (Z0 - Z1) + self.eta * (antiderivative(Z1) - antiderivative(Z0)))
+        out = R * (ref * (Z0 - Z1) + self.eta * (antiderivative(Z1) - antiderivative(Z0)))
+        return cast("np.ndarray", out)
 
 
 class UtilityFamily(TaxFamily):
@@ -337,20 +359,20 @@ class UtilityFamily(TaxFamily):
         self.utilities = us
         self.convention = convention or "v_i(t) = -u_i(c_i - t), v_i'(t) = u_i'(c_i - t)"
 
-    def _each(self, fn, t):
+    def _each(self, fn: Callable[[UtilityFunction, float, np.ndarray], np.ndarray], t: Any) -> np.ndarray:
         t = np.asarray(t, float)
         out = np.empty(t.shape)
         for i, u in enumerate(self.utilities):
             out[i] = fn(u, self.caps[i], t[i])
         return out
 
-    def phi(self, t):
+    def phi(self, t: np.ndarray) -> np.ndarray:
         return self._each(lambda u, c, x: np.log(u.derivative(c - x)), t)
 
-    def dtdu(self, t):
+    def dtdu(self, t: np.ndarray) -> np.ndarray:
         return self._each(lambda u, c, x: -u.derivative(c - x) / u.second_derivative(c - x), t)
 
-    def taxes(self, u, a):
+    def taxes(self, u: Any, a: np.ndarray) -> np.ndarray:
         """Safeguarded Newton in ``t`` on ``phi_i(t) = u - a_i`` (bisection when a step leaves the
         bracket), from the linear interpolation of ``phi`` between 0 and ``c_i``."""
         u = np.asarray(u, float)
@@ -376,21 +398,21 @@ class UtilityFamily(TaxFamily):
                 break
         return np.where(below, 0.0, np.where(above, c, t))
 
-    def psi(self, t):
+    def psi(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, float)
         nodes = 0.5 * t[..., None] * (_GL_X + 1.0)
         vals = self.phi(nodes.reshape(t.shape[0], -1)).reshape(nodes.shape)
         return 0.5 * t * (vals @ _GL_W)
 
-    def value(self, t):
+    def value(self, t: np.ndarray) -> np.ndarray:
         return self._each(lambda u, c, x: -u(c - x), t)
 
-    def cvx_value(self, T):
+    def cvx_value(self, T: Any) -> Any:
         rows = [cp.reshape(-u.cvx(self.caps[i] - T[i, :]), (1, T.shape[1]), order="C")
                 for i, u in enumerate(self.utilities)]
         return cp.vstack(rows)
 
-    def subset(self, index):
+    def subset(self, index: np.ndarray) -> TaxFamily:
         idx = np.arange(self.n)[index]
         return UtilityFamily([self.utilities[i] for i in idx], self.caps[idx], convention=self.convention)
 
@@ -419,39 +441,39 @@ class StackedFamily(TaxFamily):
             out[g] = getattr(m, name)(t[g], *extra)
         return out
 
-    def phi(self, t):
+    def phi(self, t: np.ndarray) -> np.ndarray:
         return self._map("phi", t)
 
-    def dtdu(self, t):
+    def dtdu(self, t: np.ndarray) -> np.ndarray:
         return self._map("dtdu", t)
 
-    def psi(self, t):
+    def psi(self, t: np.ndarray) -> np.ndarray:
         return self._map("psi", t)
 
-    def value(self, t):
+    def value(self, t: np.ndarray) -> np.ndarray:
         return self._map("value", t)
 
-    def taxes(self, u, a):
+    def taxes(self, u: Any, a: np.ndarray) -> np.ndarray:
         u = np.asarray(u, float)
         out = np.empty((self.n, *u.shape))
         for m, g in zip(self.members, self.groups, strict=True):
             out[g] = m.taxes(u, a[g])
         return out
 
-    def _cvx(self, name: str, T: cp.Expression) -> cp.Expression:
+    def _cvx(self, name: str, T: Any) -> Any:
         order = np.concatenate(self.groups)
         parts = [getattr(m, name)(T[g, :]) for m, g in zip(self.members, self.groups, strict=True)]
         perm = np.zeros((self.n, self.n))
         perm[order, np.arange(self.n)] = 1.0  # stacked row j belongs to region order[j]
         return perm @ cp.vstack(parts)
 
-    def cvx_value(self, T):
+    def cvx_value(self, T: Any) -> Any:
         return self._cvx("cvx_value", T)
 
-    def cvx_psi(self, T):
+    def cvx_psi(self, T: Any) -> Any:
         return self._cvx("cvx_psi", T)
 
-    def subset(self, index):
+    def subset(self, index: np.ndarray) -> TaxFamily:
         idx = np.arange(self.n)[index]
         members, groups = [], []
         for m, g in zip(self.members, self.groups, strict=True):
@@ -484,7 +506,7 @@ class ExponentialPayments(PaymentDisutility):
     def __init__(self, tolerance: float = 1.0):
         self.tolerance = positive("tolerance", tolerance, "risk tolerance g of v(l) = g exp(l/g)")
 
-    def value(self, pay, wealth, *, overwrite=False):
+    def value(self, pay: Any, wealth: Any, *, overwrite: bool = False) -> np.ndarray:
         x = np.asarray(pay, float)
         g = self.tolerance
         if overwrite and isinstance(pay, np.ndarray) and pay.dtype == float and pay.flags.writeable:
@@ -496,7 +518,7 @@ class ExponentialPayments(PaymentDisutility):
             return x
         return np.exp(x) if g == 1.0 else g * np.exp(x / g)
 
-    def describe(self):
+    def describe(self) -> str:
         return f"v(l) = {self.tolerance:g} exp(l/{self.tolerance:g})"
 
 
@@ -513,10 +535,11 @@ class PowerPayments(PaymentDisutility):
         self.p = p
         self.shift = positive("shift", shift, "shift b > 0 of u(x) = (b + x)^p")
 
-    def value(self, pay, wealth, *, overwrite=False):
-        return -(self.shift + _col(np.asarray(wealth, float), pay) - np.asarray(pay, float)) ** self.p
+    def value(self, pay: Any, wealth: Any, *, overwrite: bool = False) -> np.ndarray:
+        out = -(self.shift + _col(np.asarray(wealth, float), pay) - np.asarray(pay, float)) ** self.p
+        return cast("np.ndarray", out)
 
-    def describe(self):
+    def describe(self) -> str:
         return f"u(x) = ({self.shift:g} + x)^{self.p:g}, v(l) = -u(w - l)"
 
 
@@ -528,11 +551,11 @@ class UtilityPayments(PaymentDisutility):
     def __init__(self, utility: str | UtilityFunction, **params: Any):
         self.utility = utility_function(utility, **params)
 
-    def value(self, pay, wealth, *, overwrite=False):
+    def value(self, pay: Any, wealth: Any, *, overwrite: bool = False) -> np.ndarray:
         z = _col(np.asarray(wealth, float), pay) - np.asarray(pay, float)
         return -self.utility(z)
 
-    def describe(self):
+    def describe(self) -> str:
         params = ", ".join(f"{k}={v:g}" for k, v in vars(self.utility).items() if k != "lower")
         return f"v(l) = -u(w - l), u = {self.utility.name}({params})"
 
@@ -545,7 +568,7 @@ class RegionwisePayments(PaymentDisutility):
     def __init__(self, members: Sequence[PaymentDisutility]):
         self.members = list(members)
 
-    def value(self, pay, wealth, *, overwrite=False):
+    def value(self, pay: Any, wealth: Any, *, overwrite: bool = False) -> np.ndarray:
         x = np.asarray(pay, float)
         w = np.asarray(wealth, float)
         out = np.empty(x.shape)
@@ -553,7 +576,7 @@ class RegionwisePayments(PaymentDisutility):
             out[i] = d.value(x[i : i + 1], w[i : i + 1])[0]
         return out
 
-    def describe(self):
+    def describe(self) -> str:
         kinds = dict.fromkeys(d.describe() for d in self.members)
         return "per region: " + "; ".join(kinds)
 
@@ -588,7 +611,7 @@ def taxation_family(disutilities: Sequence[PaymentDisutility], paid: Any, caps: 
     ds = list(disutilities)
     if len(ds) != n:
         raise ModelError("disutilities", f"{len(ds)} disutilities", f"one per region ({n})")
-    kinds: dict[tuple, list[int]] = {}
+    kinds: dict[tuple[Any, ...], list[int]] = {}
     for i, d in enumerate(ds):
         kinds.setdefault(_kind(d), []).append(i)
     members, groups = [], []
@@ -601,7 +624,7 @@ def taxation_family(disutilities: Sequence[PaymentDisutility], paid: Any, caps: 
     return StackedFamily(members, groups)
 
 
-def _kind(d: PaymentDisutility) -> tuple:
+def _kind(d: PaymentDisutility) -> tuple[Any, ...]:
     if isinstance(d, ExponentialPayments):
         return ("exp",)
     if isinstance(d, PowerPayments):
@@ -615,24 +638,26 @@ def _kind(d: PaymentDisutility) -> tuple:
     raise ModelError("disutility", d, "a payment disutility (exponential, power or a utility)")
 
 
-def _family_of_kind(key: tuple, ds: list[PaymentDisutility], paid: np.ndarray, caps: np.ndarray) -> TaxFamily:
+def _family_of_kind(key: tuple[Any, ...], ds: list[PaymentDisutility], paid: np.ndarray,
+                    caps: np.ndarray) -> TaxFamily:
     kind = key[0]
+    utilities = [d.utility for d in ds if isinstance(d, UtilityPayments)]  # the kinds ending in -u
     if kind == "exp":
-        g = np.array([d.tolerance for d in ds])
+        g = np.array([d.tolerance for d in ds if isinstance(d, ExponentialPayments)])
         text = ("v_i(t) = g_i exp(t/g_i)" if not np.any(paid) else "v_i(t) = g_i exp((pi_i + t)/g_i) on the "
                 "total payment pi_i + t (pi_i: the premium paid before the tax)")
         return ExponentialFamily(g, paid, caps, convention=text)
     if kind == "exp-u":  # v(t) = -u(c - t) = g exp((t - c)/g) - g
-        g = np.array([1.0 / d.utility.gamma for d in ds])
+        g = np.array([1.0 / u.gamma for u in utilities if isinstance(u, CARA)])
         return ExponentialFamily(g, -caps, caps, shift=-g, convention="v_i(t) = -u_i(c_i - t), CARA: "
                                  "v_i'(t) = exp(-gamma_i (c_i - t))")
     if kind == "pow":
-        b = np.array([d.shift for d in ds])
+        b = np.array([d.shift for d in ds if isinstance(d, PowerPayments)])
         return PowerFamily(key[1], b + caps, np.log(1.0 - key[1]), caps,
                            convention="v_i(t) = (b_i + c_i)^p - (b_i + c_i - t)^p, v_i'(t) = p (b_i + c_i "
                            "- t)^(p-1) (power utility of final wealth)")
     if kind == "pow-u":
-        s = np.array([d.utility.shift for d in ds])
+        s = np.array([u.shift for u in utilities if isinstance(u, CRRA)])
         return PowerFamily(key[1], caps + s, 0.0, caps, convention="v_i(t) = -u_i(c_i - t) + u_i(c_i), "
                            "CRRA: v_i'(t) = (c_i + shift_i - t)^(-eta)")
-    return UtilityFamily([d.utility for d in ds], caps)
+    return UtilityFamily(utilities, caps)

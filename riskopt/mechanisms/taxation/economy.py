@@ -9,7 +9,7 @@ pure risk sharing (``S_eps = S``, caps ``w_i``, targets ``E[X_i]``).
 
 :func:`run_economy` runs the whole study from a *source of loss blocks* (regions x scenarios):
 :class:`MatrixSource` (a sample in memory) or :class:`StormSource` (blocks drawn on demand from a
-:class:`~.taxation_storm.StormModel`, each with its own seeded generator). Every pass is a map over
+:class:`~.storm.StormModel`, each with its own seeded generator). Every pass is a map over
 blocks through a sweep runner (``runner(fn, items) -> list``: serial, local processes or dask,
 :mod:`riskopt.sweep`) followed by a reduction in block order, with BLAS on one thread inside each
 block task (a multithreaded ``X @ p`` splits the sum by thread count and changes the last bits), so
@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import nonnegative
-from ..errors import ModelError
-from ..sweep import serial
-from .taxation_afpo import AfpoResult, single_thread_blas, solve_afpo
-from .taxation_disutility import ExponentialPayments, PaymentDisutility, regionwise, taxation_family
-from .taxation_law import AtomLaw
-from .taxation_schemes import (
+from ...checks import nonnegative
+from ...errors import ModelError
+from ...sweep import serial
+from .disutility import ExponentialPayments, PaymentDisutility, regionwise, taxation_family
+from .fast import DEFAULT_METHOD, DEFAULT_TOL, AfpoResult, single_thread_blas, solve_afpo
+from .law import residual_law
+from .schemes import (
     InsuranceSums,
     SchemeComparison,
     SingleEvent,
@@ -41,15 +41,17 @@ from .taxation_schemes import (
     sharing_sums,
     single_event,
 )
-from .taxation_storm import StormModel
+from .storm import StormModel
 
-__all__ = ["Economy", "Insurer", "MatrixSource", "StormSource", "run_economy"]
+__all__ = ["STUDY_INSURER", "DefaultableInsurer", "Economy", "MatrixSource", "Runner", "StormSource",
+           "run_economy"]
 
-Runner = Callable[[Callable[[Any], Any], Sequence[Any]], list]
+#: a sweep runner: ``runner(fn, items) -> [fn(item) for item in items]`` (serial, processes, dask)
+Runner = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 
 
 @dataclass(frozen=True)
-class Insurer:
+class DefaultableInsurer:
     """Premium principle ``(1 + theta) E[X_i] + eta sd[X_i]``; total capital ``capital`` (``K``) or
     own capital ``own_capital`` (``k0``, ``K = k + k0``; default 0); surplus shares ``s_i`` of
     ``k - S`` paid back on ``Omega_+`` (the paper leaves them unspecified: default 0)."""
@@ -72,7 +74,11 @@ class Insurer:
             nonnegative("insurer.own_capital", self.own_capital)
 
 
-class _Blocks:
+#: the storm study's insurer (spec §13): premiums 1.3 E[X_i], capital K = 1000
+STUDY_INSURER = DefaultableInsurer(theta=0.3, capital=1000.0)
+
+
+class _ScenarioBlocks:
     """Scenarios ``0..scenarios-1`` served in column blocks of ``block``: block ``j`` is
     ``[j block, min((j + 1) block, scenarios))``."""
 
@@ -87,7 +93,7 @@ class _Blocks:
         return j * self.block, min((j + 1) * self.block, self.scenarios)
 
 
-class MatrixSource(_Blocks):
+class MatrixSource(_ScenarioBlocks):
     """Losses in memory, ``X[i, s]`` (regions x scenarios), served in column blocks."""
 
     def __init__(self, X: np.ndarray, probs: Any = None, *, block: int = 8192, validate: bool = True):
@@ -111,14 +117,11 @@ class MatrixSource(_Blocks):
                 raise ModelError("probs", probs, f"{N} probabilities >= 0 summing to 1")
             self.p = p / p.sum()
         self.block = int(block)
+        self.scenarios = int(N)
 
     @property
     def n(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def scenarios(self) -> int:
-        return self.X.shape[1]
+        return int(self.X.shape[0])
 
     @property
     def probs(self) -> np.ndarray:
@@ -133,7 +136,7 @@ class MatrixSource(_Blocks):
 
 
 @dataclass(frozen=True)
-class StormSource(_Blocks):
+class StormSource(_ScenarioBlocks):
     """Blocks of ``model`` drawn on demand: block ``j`` from ``SeedSequence(seed, spawn_key=(j,))``
     (equally likely scenarios). Picklable: dask workers regenerate their blocks."""
 
@@ -217,7 +220,7 @@ class Economy:
 
     names: tuple[str, ...]
     wealth: np.ndarray
-    insurer: Insurer
+    insurer: DefaultableInsurer
     disutility: PaymentDisutility
     premiums: np.ndarray
     k: float
@@ -243,13 +246,13 @@ def _combine(parts: list[Any]) -> Any:
     return reduce(lambda x, y: x + y, parts)
 
 
-def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Insurer | None = None,
+def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: DefaultableInsurer | None = None,
                 disutility: PaymentDisutility | Sequence[PaymentDisutility] | None = None,
                 premium_basis: str = "sample", expected_losses: Any = None, loss_sd: Any = None,
-                runner: Runner | None = None, method: str = "newton", tol: float = 1e-11,
+                runner: Runner | None = None, method: str = DEFAULT_METHOD, tol: float = DEFAULT_TOL,
                 schemes: Sequence[str] = ("pure", "hybrid"), event: str | int = "median_default",
                 chunk: int = 20_000) -> Economy:
-    """Insurer, residual claims, AFPO rules (pure sharing and hybrid) and the scheme comparison.
+    """DefaultableInsurer, residual claims, AFPO rules (pure sharing and hybrid) and the scheme comparison.
 
     ``premium_basis``: ``"sample"`` (premiums from the sample's means and standard deviations: one
     extra pass over the blocks) or ``"expected"`` (from ``expected_losses`` / ``loss_sd``, e.g. the
@@ -267,7 +270,7 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Insu
     w = np.asarray(wealth, float)
     if w.shape != (n,) or not np.all(np.isfinite(w)) or (w <= 0).any():
         raise ModelError("regions.wealth", w, f"{n} finite wealths > 0")
-    ins = insurer if insurer is not None else Insurer(capital=0.0)
+    ins = insurer if insurer is not None else DefaultableInsurer(capital=0.0)
     disp = disutility if disutility is not None else ExponentialPayments()
     dlist = list(disp) if isinstance(disp, Sequence) else [disp] * n
     if len(dlist) != n:
@@ -345,11 +348,11 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Insu
             raise ModelError("insurer.capital", K, "a capital that the sample's largest loss exceeds",
                              detail=f"no scenario has S > K (max S = {S.max():.6g}): nothing to tax")
         fam = taxation_family(dlist, premiums, caps)
-        law = AtomLaw(np.maximum(S - K, 0.0), probs)
+        law = residual_law(np.maximum(S - K, 0.0), probs)
         hybrid = solve_afpo(fam, law, eps, method=method, tol=tol, names=names)
     if "pure" in schemes or no_insurer:
         fam_p = taxation_family(dlist, np.zeros(n), w)
-        pure = solve_afpo(fam_p, AtomLaw(S, probs), expected_loss, method=method, tol=tol, names=names)
+        pure = solve_afpo(fam_p, residual_law(S, probs), expected_loss, method=method, tol=tol, names=names)
     timings["afpo"] = time.perf_counter() - t0
     if pure is not None and hybrid is not None:
         t0 = time.perf_counter()

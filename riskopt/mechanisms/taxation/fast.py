@@ -9,7 +9,7 @@ the AFPO log-weights minimise the convex function (spec §9)
 invariant under ``a -> a + t 1``. :func:`solve_afpo` offers
 
 * ``"newton"`` (default): Levenberg-Marquardt-regularised Newton with the exact Jacobian
-  (:func:`~.taxation_layers.moments`), regulariser ``mu = scale min(1, |r|_inf / mean(e))^2``, steps
+  (:func:`~.layers.moments`), regulariser ``mu = scale min(1, |r|_inf / mean(e))^2``, steps
   capped at 10 in log-weight units, a full step accepted when it halves the residual, Armijo
   backtracking on ``F`` otherwise; stops at ``max_i |E[T_i] - e_i| / e_i < tol``;
 * ``"fixed_point"``: the damped Jacobi iteration ``a <- a + 0.5 (E[T] - e) / diag(-J)``;
@@ -25,23 +25,31 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import linalg
 from scipy.special import logsumexp
 from threadpoolctl import ThreadpoolController
 
-from ..errors import ModelError
-from .taxation_disutility import TaxFamily
-from .taxation_law import ResidualLaw
-from .taxation_layers import Layers, layers, moments
+from ...errors import ModelError
+from .disutility import TaxFamily
+from .law import ResidualLaw, excess, nodes, truncated_mean, upper
+from .law import mean as law_mean
+from .layers import Moments, TaxLayers, layers, moments
 
-__all__ = ["AfpoResult", "check_targets", "relative_residual", "solve_afpo"]
+#: what an AFPO iteration returns: log-weights, (seconds, residual) history, converged, note
+_Run = tuple[np.ndarray, list[tuple[float, float]], bool, str]
+
+__all__ = ["DEFAULT_METHOD", "DEFAULT_TOL", "METHODS", "AfpoResult", "check_targets", "relative_residual",
+           "solve_afpo"]
 
 METHODS = ("newton", "fixed_point", "algorithm2")
+#: the default AFPO method and relative fairness tolerance (solve_afpo, the studies and the cards)
+DEFAULT_METHOD = "newton"
+DEFAULT_TOL = 1e-11
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,7 @@ class AfpoResult:
     law: ResidualLaw
     targets: np.ndarray
     a: np.ndarray
-    rule: Layers
+    rule: TaxLayers
     expected_tax: np.ndarray
     residual: float
     iterations: int
@@ -67,12 +75,12 @@ class AfpoResult:
     history: tuple[tuple[float, float], ...] = ()
     zero_target: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     note: str = ""
-    tol: float = 1e-11
+    tol: float = DEFAULT_TOL
 
     @property
     def alpha(self) -> np.ndarray:
         """Weights on the simplex (``alpha_i v_i'(T_i) = Lambda`` on the interior)."""
-        return np.exp(self.a)
+        return cast("np.ndarray", np.exp(self.a))
 
     @property
     def layer_start(self) -> np.ndarray:
@@ -99,17 +107,18 @@ def check_targets(family: TaxFamily, law: ResidualLaw, targets: Any,
     for i in range(n):
         if not np.isfinite(e[i]) or e[i] < 0:
             raise ModelError(f"targets[{names[i]}]", float(e[i]), "a finite expected residual claim >= 0")
-    total, mean = float(e.sum()), law.mean
+    total, mean = float(e.sum()), law_mean(law)
     tol = rtol * max(1.0, mean)
     if abs(total - mean) > tol:
         raise ModelError("targets", f"sum {total:.12g}", f"targets summing to E[S_eps] = {mean:.12g}",
                          detail="fairness is impossible: the taxes always add up to S_eps")
     cap_total = float(family.caps.sum())
-    if law.upper > cap_total * (1 + 1e-12):
-        raise ModelError("caps", f"sum {cap_total:.12g}", f"total capacity >= max S_eps = {law.upper:.12g}",
+    top = upper(law)
+    if top > cap_total * (1 + 1e-12):
+        raise ModelError("caps", f"sum {cap_total:.12g}", f"total capacity >= max S_eps = {top:.12g}",
                          detail="no feasible taxation rule: the regions cannot pay the largest claim")
-    hi = law.truncated_mean(family.caps)
-    lo = law.excess(cap_total - family.caps)
+    hi = truncated_mean(law, family.caps)
+    lo = excess(law, cap_total - family.caps)
     for i in range(n):
         if e[i] > hi[i] + tol:
             raise ModelError(f"targets[{names[i]}]", float(e[i]),
@@ -124,8 +133,8 @@ def check_targets(family: TaxFamily, law: ResidualLaw, targets: Any,
     return e
 
 
-def solve_afpo(family: TaxFamily, law: ResidualLaw, targets: Any, *, method: str = "newton",
-               tol: float = 1e-11, max_iter: int | None = None, a0: Any = None,
+def solve_afpo(family: TaxFamily, law: ResidualLaw, targets: Any, *, method: str = DEFAULT_METHOD,
+               tol: float = DEFAULT_TOL, max_iter: int | None = None, a0: Any = None,
                time_limit: float | None = None, names: Sequence[str] | None = None,
                validate: bool = True, **options: Any) -> AfpoResult:
     """AFPO weights for ``family`` under ``law`` with fairness targets (see the module docstring).
@@ -146,19 +155,20 @@ def solve_afpo(family: TaxFamily, law: ResidualLaw, targets: Any, *, method: str
         raise ModelError("targets", "all zero", "at least one positive expected residual claim",
                          detail="there is nothing to tax (S_eps = 0 almost surely)")
     sub = family if keep.size == n else family.subset(keep)
-    start = None if a0 is None else np.asarray(a0, float)[keep]
-    if start is None:
-        start = -sub.phi(np.zeros(sub.n))  # every region enters at u = 0
+    # default: every region enters at u = 0
+    start = -sub.phi(np.zeros(sub.n)) if a0 is None else np.asarray(a0, float)[keep]
     limits = {"newton": 100, "fixed_point": 5000, "algorithm2": 200_000}
     iters = max_iter if max_iter is not None else limits[method]
-    run = {"newton": _newton, "fixed_point": _fixed_point, "algorithm2": _algorithm2}[method]
+    runs: dict[str, Callable[..., _Run]] = {"newton": _newton, "fixed_point": _fixed_point,
+                                            "algorithm2": _algorithm2}
+    run = runs[method]
     with single_thread_blas():
         a_sub, hist, converged, note = run(sub, law, e[keep], start, tol, iters, time_limit, t0, **options)
     lay_sub = layers(sub, a_sub)
     a = np.empty(n)
     a[keep] = a_sub
     if zero.any():  # never pay: entry level at the top level of the others' rule
-        top = float(lay_sub.log_lambda(np.array([law.upper]))[0])
+        top = float(lay_sub.log_lambda(np.array([upper(law)]))[0])
         a[zero] = top - family.phi(np.zeros(n))[zero]
     a = a - logsumexp(a)
     rule = layers(family, a)
@@ -196,7 +206,7 @@ def _diverged(a: np.ndarray, e: np.ndarray, names: Sequence[str] | None, res: fl
 
 
 def _newton(fam: TaxFamily, law: ResidualLaw, e: np.ndarray, a: np.ndarray, tol: float, max_iter: int,
-            time_limit: float | None, t0: float, mu_scale: float = 1e-3) -> tuple:
+            time_limit: float | None, t0: float, mu_scale: float = 1e-3) -> _Run:
     hist: list[tuple[float, float]] = []
     scale_e = float(np.mean(e))
     lay = layers(fam, a)
@@ -209,6 +219,7 @@ def _newton(fam: TaxFamily, law: ResidualLaw, e: np.ndarray, a: np.ndarray, tol:
             return a, hist, True, note
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
             return a, hist, False, "time limit reached"
+        assert mom.jacobian is not None
         H = -mom.jacobian
         d_mean = float(np.mean(np.diag(H))) or 1.0
         mu = mu_scale * d_mean * min(1.0, float(np.max(np.abs(r))) / scale_e) ** 2
@@ -238,7 +249,9 @@ def _newton(fam: TaxFamily, law: ResidualLaw, e: np.ndarray, a: np.ndarray, tol:
     return a, hist, res < tol, note or "iteration limit"
 
 
-def _line_search(fam, law, e, a, r, step, lay, mom):
+def _line_search(fam: TaxFamily, law: ResidualLaw, e: np.ndarray, a: np.ndarray, r: np.ndarray,
+                 step: np.ndarray, lay: TaxLayers, mom: Moments
+                 ) -> tuple[np.ndarray, TaxLayers, Moments] | None:
     """Full step if it halves the residual, else Armijo backtracking on F (None if nothing helps)."""
     norm0 = float(np.max(np.abs(r)))
     trial = a + step
@@ -247,14 +260,13 @@ def _line_search(fam, law, e, a, r, step, lay, mom):
     r1 = e - mom1.expected_tax
     if float(np.max(np.abs(r1))) <= 0.5 * norm0:
         return trial, lay1, mom1
-    f0 = float(e @ a) - moments(lay, law, jacobian=False, value=True).expected_value
+    f0 = float(e @ a) - _value(lay, law)
     slope = float(r @ step)
     best = (float(np.max(np.abs(r1))), trial, lay1, mom1)
     t = 1.0
     for _ in range(40):
         lay_t = lay1 if t == 1.0 else layers(fam, a + t * step)
-        m_val = moments(lay_t, law, jacobian=False, value=True)
-        f1 = float(e @ (a + t * step)) - m_val.expected_value
+        f1 = float(e @ (a + t * step)) - _value(lay_t, law)
         if f1 <= f0 + 1e-4 * t * slope:
             m_t = mom1 if t == 1.0 else moments(lay_t, law, jacobian=True)
             return a + t * step, lay_t, m_t
@@ -264,7 +276,15 @@ def _line_search(fam, law, e, a, r, step, lay, mom):
     return None
 
 
-def _fixed_point(fam, law, e, a, tol, max_iter, time_limit, t0, damping: float = 0.5):
+def _value(lay: TaxLayers, law: ResidualLaw) -> float:
+    """``E[g(S; a)]`` of the rule (the potential's expectation term)."""
+    value = moments(lay, law, jacobian=False, value=True).expected_value
+    assert value is not None
+    return value
+
+
+def _fixed_point(fam: TaxFamily, law: ResidualLaw, e: np.ndarray, a: np.ndarray, tol: float, max_iter: int,
+                 time_limit: float | None, t0: float, damping: float = 0.5) -> _Run:
     hist: list[tuple[float, float]] = []  # (time, residual) after each update
     for k in range(max_iter):
         mom = moments(layers(fam, a), law, jacobian=True)  # one evaluation per update
@@ -275,6 +295,7 @@ def _fixed_point(fam, law, e, a, tol, max_iter, time_limit, t0, damping: float =
             return a, hist, True, ""
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
             return a, hist, False, "time limit reached"
+        assert mom.jacobian is not None
         curv = -np.diag(mom.jacobian)
         curv = np.maximum(curv, 1e-3 * max(float(np.mean(curv)), 1e-300))
         a = a + damping * (mom.expected_tax - e) / curv
@@ -282,11 +303,12 @@ def _fixed_point(fam, law, e, a, tol, max_iter, time_limit, t0, damping: float =
     return a, hist, False, "iteration limit"
 
 
-def _algorithm2(fam, law, e, a_start, tol, max_iter, time_limit, t0, bins: int = 100, step: float = 1.0,
-                delta: float = 1e-12, pairs: int = 1, seed: int = 0):
+def _algorithm2(fam: TaxFamily, law: ResidualLaw, e: np.ndarray, a_start: np.ndarray, tol: float,
+                max_iter: int, time_limit: float | None, t0: float, bins: int = 100, step: float = 1.0,
+                delta: float = 1e-12, pairs: int = 1, seed: int = 0) -> _Run:
     """The paper's Algorithm 2 on the weights alpha (simplex), with Algorithm 1's histogram."""
     rng = np.random.default_rng(seed)
-    x, w = law.nodes(np.array([0.0, law.upper]))
+    x, w = nodes(law)
     counts, edges = np.histogram(x, bins=bins, weights=w)  # positive part only: the atom at 0 pays 0
     mids = 0.5 * (edges[:-1] + edges[1:])
     alpha = rng.dirichlet(np.ones(fam.n))

@@ -25,17 +25,29 @@ Other families invert ``s(u)`` by safeguarded Newton/bisection inside each segme
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
-from .taxation_disutility import TaxFamily
-from .taxation_law import ResidualLaw
+from .disutility import LinearShareFamily, TaxFamily
+from .law import ResidualLaw, nodes
 
-__all__ = ["Layers", "Moments", "layers", "moments"]
+__all__ = ["Moments", "TaxLayers", "layers", "moments"]
 
 
 @dataclass(frozen=True)
-class Layers:
+class _Linear:
+    """A linear-share rule: shares ``r``, active share sums ``R``, ``psi`` at the kinks, intercepts ``A``."""
+
+    family: LinearShareFamily
+    r: np.ndarray
+    R: np.ndarray
+    psi: np.ndarray
+    A: np.ndarray
+
+
+@dataclass(frozen=True)
+class TaxLayers:
     """The rule for log-weights ``a``: kinks ``u`` (sorted) and ``s = s(u)`` there.
 
     ``entry_rank[i]`` / ``cap_rank[i]`` locate region i's entry and cap among the kinks; segment ``j``
@@ -73,19 +85,28 @@ class Layers:
         return self.a.size
 
     @property
+    def linear(self) -> _Linear | None:
+        """The linear-share description of the rule (``None`` for other families)."""
+        fam = self.family
+        if (self.r is None or self.R is None or self.psi is None or self.A is None
+                or not isinstance(fam, LinearShareFamily)):
+            return None
+        return _Linear(fam, self.r, self.R, self.psi, self.A)
+
+    @property
     def layer_start(self) -> np.ndarray:
         """``C_i = s(u0_i)``: the residual-claim level at which region i starts paying."""
-        return self.s[self.entry_rank]
+        return cast("np.ndarray", self.s[self.entry_rank])
 
     @property
     def cap_start(self) -> np.ndarray:
         """The residual-claim level at which region i reaches its cap."""
-        return self.s[self.cap_rank]
+        return cast("np.ndarray", self.s[self.cap_rank])
 
     @property
     def entry_lambda(self) -> np.ndarray:
         """``lambda_i = alpha_i v_i'(0)`` in the family's convention (alpha unnormalised)."""
-        return np.exp(self.entry)
+        return cast("np.ndarray", np.exp(self.entry))
 
     def active(self) -> np.ndarray:
         """``(n, 2n - 1)`` mask: region i interior on segment j."""
@@ -108,23 +129,24 @@ class Layers:
         mid = ~(low | top)
         if mid.any():
             jm = j[mid]
-            if self.r is not None:
-                fam = self.family
-                R = self.R[jm]
-                psi = self.psi[jm] + np.where(R > 0, (x[mid] - self.s[jm]) / np.where(R > 0, R, 1.0), 0.0)
-                out[mid] = fam.u_of_psi(psi, self.ref)
+            lin = self.linear
+            if lin is not None:
+                R = lin.R[jm]
+                psi = lin.psi[jm] + np.where(R > 0, (x[mid] - self.s[jm]) / np.where(R > 0, R, 1.0), 0.0)
+                out[mid] = lin.family.u_of_psi(psi, self.ref)
             else:
                 out[mid] = _invert(self, x[mid], jm)
         return out
 
     def lam(self, x: np.ndarray) -> np.ndarray:
         """``Lambda(s)`` in the family's convention (weights ``exp(a)``)."""
-        return np.exp(self.log_lambda(x))
+        return cast("np.ndarray", np.exp(self.log_lambda(x)))
 
     def taxes(self, x: np.ndarray) -> np.ndarray:
         """``T_i(s)`` for every region (rows) and every ``s`` in ``x`` (columns)."""
         x = np.atleast_1d(np.asarray(x, float))
-        if self.r is None:
+        lin = self.linear
+        if lin is None:
             out = self.family.taxes(self.log_lambda(x), self.a)
             out[:, x <= 0] = 0.0
             return out
@@ -132,15 +154,15 @@ class Layers:
         j = self.segment_of(x)
         nseg = self.s.size - 1
         jc = np.clip(j, 0, nseg - 1)
-        R = self.R[jc]
-        psi = self.psi[jc] + np.where(R > 0, (x - self.s[jc]) / np.where(R > 0, R, 1.0), 0.0)
-        A = self.family.intercepts(self.a, self.ref)
-        out = np.multiply.outer(self.r, psi)
+        R = lin.R[jc]
+        psi = lin.psi[jc] + np.where(R > 0, (x - self.s[jc]) / np.where(R > 0, R, 1.0), 0.0)
+        A = lin.family.intercepts(self.a, self.ref)
+        out = np.multiply.outer(lin.r, psi)
         out += A[:, None]
         np.clip(out, 0.0, self.family.caps[:, None], out=out)
         out[:, j < 0] = 0.0
         out[:, j >= nseg] = self.family.caps[:, None]
-        return out
+        return cast("np.ndarray", out)
 
     def curve(self, points: int = 400) -> dict[str, np.ndarray]:
         """The parametric curves of the paper's Figure 5: ``lambda -> s(lambda)`` and every
@@ -161,7 +183,7 @@ def _kink_table(family: TaxFamily, a: np.ndarray, u: np.ndarray, e: np.ndarray, 
     return T
 
 
-def layers(family: TaxFamily, a: np.ndarray) -> Layers:
+def layers(family: TaxFamily, a: np.ndarray) -> TaxLayers:
     """Sort the ``2n`` entry/cap levels and evaluate ``s`` there.
 
     Linear-share families: ``s`` grows by ``R_j (psi_{j+1} - psi_j)`` on segment ``j`` (O(n), summed
@@ -177,11 +199,11 @@ def layers(family: TaxFamily, a: np.ndarray) -> Layers:
     rank = np.empty(2 * n, int)
     rank[order] = np.arange(2 * n)
     e, f = rank[:n], rank[n:]
-    if not family.linear_share:
+    if not isinstance(family, LinearShareFamily):
         T = _kink_table(family, a, u, e, f)
         s = np.maximum.accumulate(T.sum(axis=0))
         s[0] = 0.0
-        return Layers(family, a, u, s, u0, u1, e, f, kink_taxes=T)
+        return TaxLayers(family, a, u, s, u0, u1, e, f, kink_taxes=T)
     r, ref = family.shares(a)
     diff = np.zeros(2 * n, dtype=np.longdouble)
     np.add.at(diff, e, r)
@@ -197,10 +219,10 @@ def layers(family: TaxFamily, a: np.ndarray) -> Layers:
     s = np.concatenate([[0.0], np.asarray(np.cumsum(steps, dtype=np.longdouble), float)])
     s = np.maximum.accumulate(s)
     A = family.intercepts(a, ref)
-    return Layers(family, a, u, s, u0, u1, e, f, r, ref, R, psi, A)
+    return TaxLayers(family, a, u, s, u0, u1, e, f, r, ref, R, psi, A)
 
 
-def _invert(lay: Layers, x: np.ndarray, j: np.ndarray) -> np.ndarray:
+def _invert(lay: TaxLayers, x: np.ndarray, j: np.ndarray) -> np.ndarray:
     """``u`` with ``s(u) = x`` inside segment ``j`` (safeguarded Newton, then bisection)."""
     fam, a = lay.family, lay.a
     lo, hi = lay.u[j].copy(), lay.u[j + 1].copy()
@@ -225,7 +247,7 @@ def _invert(lay: Layers, x: np.ndarray, j: np.ndarray) -> np.ndarray:
         live &= moved
         if not live.any():
             break
-    return u
+    return cast("np.ndarray", u)
 
 
 @dataclass(frozen=True)
@@ -237,35 +259,36 @@ class Moments:
     expected_value: float | None = None
 
 
-def moments(lay: Layers, law: ResidualLaw, *, jacobian: bool = True, value: bool = False) -> Moments:
+def moments(lay: TaxLayers, law: ResidualLaw, *, jacobian: bool = True, value: bool = False) -> Moments:
     """Exact moments of the rule ``lay`` under ``law`` (see the module docstring)."""
-    if lay.r is None:
+    lin = lay.linear
+    if lin is None:
         return _generic_moments(lay, law, jacobian=jacobian, value=value)
-    fam = lay.family
+    fam = lin.family
     n = lay.n
     nseg = lay.s.size - 1
-    x, w = law.nodes(lay.s)
+    x, w = nodes(law, lay.s)
     j = lay.segment_of(x)
     top = j >= nseg
     jj = np.clip(j, 0, nseg - 1)
     P = np.bincount(jj[~top], weights=w[~top], minlength=nseg)
     D = np.bincount(jj[~top], weights=(w * (x - lay.s[jj]))[~top], minlength=nseg)
     p_top = float(w[top].sum())
-    R = lay.R
+    R = lin.R
     pos = R > 0
     DR = np.where(pos, D / np.where(pos, R, 1.0), 0.0)
     # E[T_i] = c_i P(capped) + sum over i's interior segments of (A_i + r_i psi_j) P_j + r_i D_j / R_j,
     # with prefix sums over segments in extended precision (A_i and r_i psi_j may nearly cancel)
     e, f = lay.entry_rank, lay.cap_rank
     cP = np.concatenate([[0.0], np.cumsum(P, dtype=np.longdouble)])
-    cPpsi = np.concatenate([[0.0], np.cumsum(P * lay.psi[:nseg], dtype=np.longdouble)])
+    cPpsi = np.concatenate([[0.0], np.cumsum(P * lin.psi[:nseg], dtype=np.longdouble)])
     cDR = np.concatenate([[0.0], np.cumsum(DR, dtype=np.longdouble)])
-    inside = (lay.A * (cP[f] - cP[e]) + lay.r * (cPpsi[f] - cPpsi[e]) + lay.r * (cDR[f] - cDR[e]))
+    inside = (lin.A * (cP[f] - cP[e]) + lin.r * (cPpsi[f] - cPpsi[e]) + lin.r * (cDR[f] - cDR[e]))
     ET = np.asarray(inside + fam.caps * (cP[-1] - cP[f]), float) + fam.caps * p_top
     J = None
     if jacobian:
         with np.errstate(divide="ignore", invalid="ignore"):
-            mean_psi = lay.psi[:nseg] + np.where(P > 0, DR / np.where(P > 0, P, 1.0), 0.0)
+            mean_psi = lin.psi[:nseg] + np.where(P > 0, DR / np.where(P > 0, P, 1.0), 0.0)
         m = np.where(P > 0, fam.dpsi_du(mean_psi) * P, 0.0)
         MR = np.where(pos, m / np.where(pos, R, 1.0), 0.0)
         cum_mr = np.asarray(np.concatenate([[0.0], np.cumsum(MR, dtype=np.longdouble)]), float)
@@ -273,24 +296,24 @@ def moments(lay: Layers, law: ResidualLaw, *, jacobian: bool = True, value: bool
         both = cum_mr[np.minimum.outer(f, f)]
         both -= cum_mr[np.maximum.outer(e, e)]
         np.maximum(both, 0.0, out=both)
-        both *= lay.r[:, None]
-        both *= lay.r[None, :]
+        both *= lin.r[:, None]
+        both *= lin.r[None, :]
         J = both
-        J[np.diag_indices(n)] -= lay.r * np.asarray(cum_m[f] - cum_m[e], float)
+        J[np.diag_indices(n)] -= lin.r * np.asarray(cum_m[f] - cum_m[e], float)
     G = None
     if value:
-        seg_int = np.where(pos, fam.u_integral(lay.psi[:-1], lay.psi[1:], R, lay.ref), 0.0)
+        seg_int = np.where(pos, fam.u_integral(lin.psi[:-1], lin.psi[1:], R, lay.ref), 0.0)
         Gk = np.concatenate([[0.0], np.cumsum(seg_int)])
-        psi_x = lay.psi[jj] + np.where(pos[jj], (x - lay.s[jj]) / np.where(pos[jj], R[jj], 1.0), 0.0)
-        part = np.where(pos[jj], fam.u_integral(lay.psi[jj], psi_x, R[jj], lay.ref), 0.0)
+        psi_x = lin.psi[jj] + np.where(pos[jj], (x - lay.s[jj]) / np.where(pos[jj], R[jj], 1.0), 0.0)
+        part = np.where(pos[jj], fam.u_integral(lin.psi[jj], psi_x, R[jj], lay.ref), 0.0)
         g = np.where(top, Gk[-1], Gk[jj] + part)
         G = float(w @ g)
     return Moments(ET, J, G)
 
 
-def _generic_moments(lay: Layers, law: ResidualLaw, *, jacobian: bool, value: bool) -> Moments:
+def _generic_moments(lay: TaxLayers, law: ResidualLaw, *, jacobian: bool, value: bool) -> Moments:
     fam = lay.family
-    x, w = law.nodes(lay.s)
+    x, w = nodes(law, lay.s)
     u = lay.log_lambda(x)
     T = fam.taxes(u, lay.a)
     ET = T @ w

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..plots import finish_figure, pyplot, save_figure
-from .taxation_layers import Layers
+from ...plots import finish_figure, pyplot, save_figure
+from .layers import TaxLayers
 
 __all__ = ["plot_layers", "plot_storm"]
 
@@ -31,7 +31,7 @@ def _shown(names: Sequence[str], order: np.ndarray | None = None) -> list[int]:
     return idx[::step][:MAX_LINES]
 
 
-def _layer_axes(axes: Sequence[Any], rule: Layers, names: Sequence[str], upper: float) -> None:
+def _layer_axes(axes: Sequence[Any], rule: TaxLayers, names: Sequence[str], upper: float) -> None:
     ax1, ax2, ax3 = axes
     curve = rule.curve()
     shown = _shown(names, np.argsort(rule.layer_start, kind="stable"))
@@ -61,7 +61,7 @@ def _layer_axes(axes: Sequence[Any], rule: Layers, names: Sequence[str], upper: 
     ax3.legend(fontsize=7)
 
 
-def plot_layers(rule: Layers, names: Sequence[str], upper: float, path: str | Path, *,
+def plot_layers(rule: TaxLayers, names: Sequence[str], upper: float, path: str | Path, *,
                 title: str = "") -> Path:
     """Three panels as the paper's Figure 5."""
     plt = pyplot()
@@ -70,7 +70,7 @@ def plot_layers(rule: Layers, names: Sequence[str], upper: float, path: str | Pa
     return save_figure(finish_figure(fig, title), path)
 
 
-def plot_storm(xy: np.ndarray, names: Sequence[str], panels: dict[str, np.ndarray], rule: Layers,
+def plot_storm(xy: np.ndarray, names: Sequence[str], panels: dict[str, np.ndarray], rule: TaxLayers,
                upper: float, path: str | Path, *, title: str = "") -> Path:
     """Map-like scatters (one per entry of ``panels``) and the hybrid rule's layers."""
     plt = pyplot()

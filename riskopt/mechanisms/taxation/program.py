@@ -9,37 +9,40 @@ nothing) the variable is the tax table ``T[i, k] = T_i(s_k)`` and the named cons
 
 Objectives (``kind``):
 
+Prices are read through the one sign rule, :func:`riskopt.duals.value_derivative`: the budget row
+of atom ``k`` prices one more unit of residual claim there, ``d f*/d s_k``.
+
 * ``"weights"``, ``form="disutility"``: ``min E[sum_i alpha_i v_i(T_i)]`` for fixed weights (a
-  Parameter). Under riskopt's dual convention (``docs/duality.md``: for ``lhs == rhs`` in a
-  minimisation, dual ``= -d cost / d rhs``) the budget duals give ``Lambda(s_k) = -y_k / p_k``;
+  Parameter): ``d f*/d s_k = p_k Lambda(s_k)``, so ``Lambda(s_k) = value_derivative(y)_k / p_k``;
 * ``"weights"``, ``form="log"``: ``min E[sum_i Psi_i(T_i) + a_i T_i]`` with ``a = ln alpha`` (a QP for
-  CARA): same rule, ``ln Lambda(s_k) = -y_k / p_k``;
-* ``"afpo"``: ``min E[sum_i Psi_i(T_i)]`` subject to fairness (targets are a Parameter): the
-  fairness duals are ``ln alpha_i`` up to a common constant and ``ln Lambda(s_k) = -y_k / p_k``.
+  CARA): same rule, ``d f*/d s_k = p_k ln Lambda(s_k)``;
+* ``"afpo"``: ``min E[sum_i Psi_i(T_i)]`` subject to fairness (targets are a Parameter):
+  ``d f*/d s_k = p_k ln Lambda(s_k)`` and ``d f*/d e_i = -ln alpha_i`` up to a common constant.
 
 For CARA disutilities ``Psi_i(t) = (t^2/2 + h_i t)/g_i``: the AFPO and log-form programs are QPs that
 the ``"cvxpy"`` (Clarabel), ``"highs"`` and ``"pyomo"`` backends solve; power disutilities give
 entropy terms (exponential cone, cvxpy only). Users add linear constraints on ``T`` by region name
-(tax floors, regional groupings), where the fast solver of :mod:`.taxation_afpo` does not apply::
+(tax floors, regional groupings), where the fast solver of :mod:`.fast` does not apply::
 
     prog.add_constraint(lambda t: t["north"] >= 0.1 * t.s)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import cvxpy as cp
 import numpy as np
 from scipy.special import logsumexp
 
-from ..duals import Prices
-from ..errors import ModelError
-from ..program import Program
-from ..status import Status
-from .taxation_disutility import TaxFamily
-from .taxation_law import AtomLaw
+from ...duals import Prices, value_derivative
+from ...errors import ModelError
+from ...program import Program
+from ...space import Scenarios
+from ...status import Status
+from .disutility import TaxFamily
+from .law import describe, nodes
 
 __all__ = ["TaxView", "TaxationProgram"]
 
@@ -60,7 +63,7 @@ class TaxView(Mapping[str, cp.Expression]):
         except KeyError:
             raise ModelError("region", name, f"one of {list(self._index)}") from None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._index)
 
     def __len__(self) -> int:
@@ -72,15 +75,15 @@ class TaxationProgram(Program):
 
     mechanism = "disaster_taxation"
 
-    def __init__(self, family: TaxFamily, law: AtomLaw, *, kind: str = "afpo", targets: Any = None,
+    def __init__(self, family: TaxFamily, law: Scenarios, *, kind: str = "afpo", targets: Any = None,
                  weights: Any = None, form: str = "disutility", names: Sequence[str] | None = None):
         if kind not in ("afpo", "weights"):
             raise ModelError("kind", kind, "'afpo' or 'weights'")
         if form not in ("disutility", "log"):
             raise ModelError("form", form, "'disutility' or 'log'")
-        if not isinstance(law, AtomLaw):
-            raise ModelError("law", type(law).__name__, "a discrete law (AtomLaw; use law.binned(k) for "
-                             "continuous laws)")
+        if not isinstance(law, Scenarios):
+            raise ModelError("law", type(law).__name__, "a finite law (a Scenarios; use binned(law, k) "
+                             "for continuous laws)")
         super().__init__(f"taxation_{kind}" + ("" if kind == "afpo" else f"_{form}"), "min")
         n = family.n
         self.family = family
@@ -90,9 +93,9 @@ class TaxationProgram(Program):
         self.names = tuple(names) if names is not None else tuple(f"region {i + 1}" for i in range(n))
         if len(self.names) != n or len(set(self.names)) != n:
             raise ModelError("names", list(self.names), f"{n} distinct region names")
-        s, p = law.x, law.w
+        s, p = nodes(law)
         if s.size == 0:
-            raise ModelError("law", law.describe(), "a residual claim positive with positive probability")
+            raise ModelError("law", describe(law), "a residual claim positive with positive probability")
         if s.max() > family.caps.sum() * (1 + 1e-12):
             raise ModelError("caps", float(family.caps.sum()),
                              f"total capacity >= max S_eps = {s.max():.10g}")
@@ -151,14 +154,16 @@ class TaxationProgram(Program):
         T = np.asarray(self.variables["taxes"].value, float)
         p = self.p
         y = fields["duals"].get("budget")
-        level = None if y is None else -np.asarray(y, float).ravel() / p
+        # d f*/d s_k = p_k Lambda(s_k) (disutility form) or p_k ln Lambda(s_k) (log and AFPO forms)
+        level = None if y is None else value_derivative(self.sense, np.asarray(y, float).ravel()) / p
         fields["allocation"] = {nm: T[i] for i, nm in enumerate(self.names)}
         fields["aggregate"] = self.s
         ET = T @ p
         extra: dict[str, Any] = {"expected_tax": ET}
         if self.kind == "afpo":
             z = fields["duals"].get("fairness")
-            a = None if z is None else np.asarray(z, float).ravel()
+            # d f*/d e_i = -ln alpha_i + const: raising region i's fair share saves its weighted cost
+            a = None if z is None else -value_derivative(self.sense, np.asarray(z, float).ravel())
             alpha = None if a is None else np.exp(a - logsumexp(a))
             e = np.asarray(self.targets.value, float)
             pos = e > 0
@@ -174,8 +179,9 @@ class TaxationProgram(Program):
             alpha = np.exp(a - logsumexp(a))
             lam = None if level is None else np.exp(level - logsumexp(a))
         extra["Lambda"] = lam
-        fields["prices"] = Prices(note="Lambda(s_k) = -budget dual / p_k (disutility form), exp of it for "
-                                  "the log and AFPO forms; weights normalised to sum to 1",
+        fields["prices"] = Prices(note="Lambda(s_k) = d f*/d s_k / p_k from the budget duals (disutility "
+                                  "form), exp of it for the log and AFPO forms; weights normalised to "
+                                  "sum to 1",
                                   extra={"Lambda": lam, "atoms": self.s})
         fields["values"] = {nm: float(ET[i]) for i, nm in enumerate(self.names)}
         fields["agents"] = tuple({"name": nm, "cap": float(self.family.caps[i]), "expected_tax": float(ET[i]),

@@ -16,7 +16,7 @@ differences insurance - baseline, pure - baseline, hybrid - insurance (0 outside
 
 Everything is computed from *additive block sums* (:func:`insurance_sums`, :func:`sharing_sums`), so
 the same code serves an in-memory sample and a study split into blocks across processes or dask
-workers (:mod:`.taxation_study`): block partial sums combined in block order give identical results.
+workers (:mod:`.economy`): block partial sums combined in block order give identical results.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .taxation_disutility import PaymentDisutility
-from .taxation_layers import Layers
+from .disutility import PaymentDisutility
+from .layers import TaxLayers
 
 __all__ = ["SETS", "InsuranceSums", "SchemeComparison", "SingleEvent", "compare_schemes", "insurance_sums",
            "scenario_sets", "sharing_sums", "single_event"]
@@ -91,7 +91,7 @@ def insurance_sums(X: np.ndarray, p: np.ndarray, premiums: np.ndarray, k: float,
     return InsuranceSums(mass, X @ p, eps, base, ins)
 
 
-def sharing_sums(S: np.ndarray, p: np.ndarray, k: float, K: float, pure: Layers, hybrid: Layers,
+def sharing_sums(S: np.ndarray, p: np.ndarray, k: float, K: float, pure: TaxLayers, hybrid: TaxLayers,
                  premiums: np.ndarray, disutility: PaymentDisutility, wealth: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Block sums ``sum p v(l) 1_A`` (n x 3) of the pure and hybrid schemes: functions of ``S`` only.
@@ -139,15 +139,16 @@ class SchemeComparison:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
-        from ..data import jsonable
+        from ...data import jsonable
 
-        return jsonable({"disutility": self.disutility,
+        out: dict[str, Any] = jsonable({"disutility": self.disutility,
                          "sets": {s: {"symbol": SET_SYMBOLS[j], "probability": self.probability[j]}
                                   for j, s in enumerate(SETS)},
                          "summary": self.summary(),
                          "per_region": {name: {sch: dict(zip(SETS, self.means[sch][i], strict=True))
                                                for sch in SCHEMES}
                                         for i, name in enumerate(self.names)}})
+        return out
 
 
 def compare_schemes(names: tuple[str, ...], ins: InsuranceSums, pure_sums: np.ndarray,
@@ -180,7 +181,7 @@ class SingleEvent:
 
 
 def single_event(index: int, x: np.ndarray, premiums: np.ndarray, k: float, K: float, surplus: np.ndarray,
-                 pure: Layers, hybrid: Layers, disutility: PaymentDisutility,
+                 pure: TaxLayers, hybrid: TaxLayers, disutility: PaymentDisutility,
                  wealth: np.ndarray) -> SingleEvent:
     """Payments of every scheme in the scenario with losses ``x`` (one column)."""
     S = float(x.sum())

@@ -35,13 +35,13 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import special
 
-from ..errors import ModelError, RiskoptWarning
-from ..space import PSD_TOL, nearest_correlation
+from ...errors import ModelError, RiskoptWarning
+from ...space import PSD_TOL, nearest_correlation
 
 __all__ = ["BetaQuantileTable", "StormModel", "StormRegions", "StormTrack", "regions_from_csv",
            "spec_instance", "synthetic_regions"]
@@ -49,6 +49,7 @@ __all__ = ["BetaQuantileTable", "StormModel", "StormRegions", "StormTrack", "reg
 #: the spec's synthetic instance (§13)
 SPEC_SEED = 20250601
 SPEC_REGIONS = 212
+SPEC_SCENARIOS = 100_000
 #: eigenvalue floor of the correlation repair (spec §13; as riskopt.space.nearest_correlation)
 REPAIR_FLOOR = 1e-10
 #: loss values per generated block (regions x rows): keeps the temporaries in cache
@@ -158,7 +159,7 @@ class StormTrack:
         if not (np.all(np.isfinite(seg)) and L2 > 0):
             raise ModelError("storm.track", [list(self.start), list(self.end)], "two distinct finite points")
         t = np.clip((xy - p0) @ seg / L2, 0.0, 1.0)
-        return np.linalg.norm(xy - (p0 + t[:, None] * seg), axis=1) / self.unit
+        return cast("np.ndarray", np.linalg.norm(xy - (p0 + t[:, None] * seg), axis=1) / self.unit)
 
 
 class BetaQuantileTable:
@@ -232,7 +233,7 @@ class BetaQuantileTable:
         pos += self.z_max * self.inv_h
         np.clip(pos, 0.0, self.cells - 1e-9, out=pos)
         index_type = np.int32 if n * self.cells < 2**31 else np.intp
-        k = pos.astype(index_type)
+        k: np.ndarray = pos.astype(index_type)
         pos -= k  # now the position inside the cell, t in [0, 1)
         k += (np.arange(n, dtype=index_type) * self.cells)[:, None]
         y = np.take(self.c3, k)
@@ -243,7 +244,7 @@ class BetaQuantileTable:
         tau = special.expit(y, out=y)
         if outside is not None:
             tau[outside] = special.betaincinv(self.a[outside[0]], self.b, special.ndtr(z_out))
-        return tau
+        return cast("np.ndarray", tau)
 
 
 @dataclass

@@ -28,12 +28,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from ..checks import nonnegative, positive
-from ..errors import ModelError
+from ...checks import nonnegative, positive
+from ...errors import ModelError
 
 __all__ = ["TwoRegionSolution", "gamma_sweep_points", "mu_sweep_points", "plot_sensitivity",
            "proposition4", "sensitivity", "sensitivity_point"]
@@ -78,7 +78,8 @@ class TwoRegionSolution:
 
     @property
     def alpha2(self) -> float | None:
-        return None if self.zeta is None else 1.0 - self.alpha1
+        a1 = self.alpha1
+        return None if a1 is None else 1.0 - a1
 
     def taxes(self, s: Any) -> np.ndarray:
         """``(T1(s), T2(s))`` as a ``(2, m)`` array (the PO rule of this zeta)."""
@@ -104,7 +105,7 @@ class TwoRegionSolution:
         T = self.taxes(np.concatenate([k, mid]))
         Tk, Tm = T[:, : k.size], T[:, k.size:]
         simpson = (np.diff(k) / 6.0) * (Tk[:, :-1] + 4 * Tm + Tk[:, 1:])
-        return (1.0 - self.p0) / self.W * simpson.sum(axis=1)
+        return cast("np.ndarray", (1.0 - self.p0) / self.W * simpson.sum(axis=1))
 
     def layer_points(self) -> dict[str, float | None]:
         """Where the layers change: region 1's entry ``g1 zeta`` or region 2's ``-g2 zeta``, the cap
@@ -135,7 +136,7 @@ def proposition4(w1: float, w2: float, g1: float, g2: float, p0: float, mu1: flo
         raise ModelError("mu2", mu2, f"mu1 + mu2 = (1 - p0) W / 2 = {total:.12g}",
                          detail="fairness needs the targets to add up to E[S]")
     lo, hi = (1 - p0) * w1 ** 2 / (2 * W), (1 - p0) * (W ** 2 - w2 ** 2) / (2 * W)
-    base = {"w1": w1, "w2": w2, "g1": g1, "g2": g2, "p0": p0, "mu1": mu1, "mu2": mu2}
+    base: dict[str, Any] = {"w1": w1, "w2": w2, "g1": g1, "g2": g2, "p0": p0, "mu1": mu1, "mu2": mu2}
     if mu1 < lo - 1e-12 * W or mu1 > hi + 1e-12 * W:
         side = (f"mu1 = {mu1:.6g} > {hi:.6g} = E[min(S, w1)]: region 1 cannot pay that much"
                 if mu1 > hi else f"mu1 = {mu1:.6g} < {lo:.6g} = E[(S - w2)^+]: region 2 cannot pay that much")
@@ -213,15 +214,15 @@ def gamma_sweep_points(gammas: Sequence[float], *, p0: float = 0.1, **base: Any)
 def sensitivity(points: Sequence[Mapping[str, Any]], *, runner: Any = None) -> Any:
     """Run :func:`sensitivity_point` over ``points`` with a sweep runner (``None``: serial).
     Returns :class:`riskopt.sweep.SweepResult` (one row per point, in order)."""
-    from ..sweep import pointwise, sweep
+    from ...sweep import pointwise, sweep
 
-    return sweep(pointwise(sensitivity_point), list(points), runner=runner, progress=False)
+    return sweep(pointwise(sensitivity_point), [dict(p) for p in points], runner=runner, progress=False)
 
 
 def plot_sensitivity(rows: Sequence[Mapping[str, Any]], x: str, path: Any, *, title: str = "") -> Any:
     """The paper's sensitivity figures: ``alpha_1`` (solid) and ``alpha_2`` (dashed) against ``x``,
     coloured by the active case, infeasible points marked on the axis, ``zeta`` on a second axis."""
-    from ..plots import finish_figure, pyplot, save_figure
+    from ...plots import finish_figure, pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))

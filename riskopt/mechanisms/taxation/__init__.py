@@ -1,0 +1,199 @@
+"""Disaster risk financing through ex-post taxation: AFPO tax layers for many regions (seed 003).
+
+Regions ``i`` with wealth ``w_i`` and losses ``X_i`` buy insurance from an insurer that can default
+(capital ``K``); the residual claims ``eps_i`` (total ``S_eps = (S - K)^+``) are financed by the
+government through taxes ``T_i(S_eps)`` that are Pareto optimal for the regions' disutilities
+``v_i`` and actuarially fair, ``E[T_i] = E[eps_i]`` (AFPO). Spec: ``disaster_taxation.md``; card
+mechanism ``"disaster_taxation"``.
+
+``solve(spec, method=...)`` takes a :class:`LawEconomySpec` (regions facing a law of the total loss)
+or a :class:`StormStudySpec` (the storm study):
+
+* ``"fast"`` (and ``"auto"``): the AFPO weights by Newton on the convex potential of spec §9 (exact
+  segment moments and Jacobian), verified by the fairness residual recomputed at every atom (and,
+  for two CARA regions under the atom-plus-uniform law, by Proposition 4);
+* ``"program"`` (law economies): the declarative AFPO program on the quantile-binned law (a
+  :class:`~riskopt.program.Program`: budget, caps and fairness rows), weights from the fairness
+  duals and ``Lambda(s)`` from the budget duals, checked against the fast path on the same law.
+
+The pieces, one idea per module: :mod:`.disutility` (``phi_i = ln v_i'``, families, payment
+disutilities), :mod:`.law` (laws of ``S_eps``: a finite one is a :class:`~riskopt.space.Scenarios`),
+:mod:`.layers` (the PO rule for given weights and its exact moments), :mod:`.fast` (AFPO weights),
+:mod:`.program` (the rule as one declarative program), :mod:`.two_region` (Proposition 4 and the
+sweeps), :mod:`.storm`, :mod:`.economy`, :mod:`.schemes` (the storm study), :mod:`.studies` (the
+end-to-end runs), :mod:`.result` (results), :mod:`.spec` (specs and cards), :mod:`.plots`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...cardschema import CardMechanism, Draws
+from ...errors import ModelError
+from ...spec import Node
+from .. import Mechanism, register_mechanism
+from .disutility import (
+    ExponentialFamily,
+    ExponentialPayments,
+    PaymentDisutility,
+    PowerFamily,
+    PowerPayments,
+    RegionwisePayments,
+    StackedFamily,
+    TaxFamily,
+    UtilityFamily,
+    UtilityPayments,
+    payment_disutility,
+    regionwise,
+    taxation_family,
+)
+from .economy import STUDY_INSURER, DefaultableInsurer, Economy, MatrixSource, StormSource, run_economy
+from .fast import METHODS as AFPO_METHODS
+from .fast import AfpoResult, check_targets, relative_residual, single_thread_blas, solve_afpo
+from .law import (
+    ResidualLaw,
+    UniformAtomLaw,
+    binned,
+    excess,
+    nodes,
+    p_zero,
+    residual_law,
+    truncated_mean,
+)
+from .layers import Moments, TaxLayers, layers, moments
+from .plots import plot_layers, plot_storm
+from .program import TaxationProgram, TaxView
+from .result import (
+    ProgramCheck,
+    StudyResult,
+    TaxationResult,
+    TaxationResultBase,
+    TaxMultiplier,
+    afpo_potential,
+    direct_residual,
+)
+from .schemes import SchemeComparison, SingleEvent, compare_schemes
+from .spec import (
+    CARD_SPEC,
+    CARD_SUMMARY,
+    MAX_CELLS,
+    AfpoSpec,
+    ComparisonSpec,
+    LawEconomySpec,
+    OutputSpec,
+    ProgramSpec,
+    RegionSpec,
+    StormSpec,
+    StormStudySpec,
+    TaxationSpec,
+    read_card,
+)
+from .storm import (
+    SPEC_REGIONS,
+    SPEC_SCENARIOS,
+    SPEC_SEED,
+    BetaQuantileTable,
+    StormModel,
+    StormRegions,
+    StormTrack,
+    regions_from_csv,
+    spec_instance,
+    synthetic_regions,
+)
+from .studies import law_economy, program_check, program_economy, storm_study
+from .two_region import (
+    TwoRegionSolution,
+    gamma_sweep_points,
+    mu_sweep_points,
+    plot_sensitivity,
+    proposition4,
+    sensitivity,
+    sensitivity_point,
+)
+
+__all__ = ["AFPO_METHODS", "CARD", "MAX_CELLS", "SPEC_REGIONS", "SPEC_SCENARIOS", "SPEC_SEED",
+           "STUDY_INSURER", "AfpoResult", "AfpoSpec", "BetaQuantileTable", "ComparisonSpec",
+           "DefaultableInsurer", "Economy", "ExponentialFamily", "ExponentialPayments", "LawEconomySpec",
+           "MatrixSource", "Moments", "OutputSpec", "PaymentDisutility", "PowerFamily", "PowerPayments",
+           "ProgramCheck", "ProgramSpec", "RegionSpec", "RegionwisePayments", "ResidualLaw",
+           "SchemeComparison", "SingleEvent", "StackedFamily", "StormModel", "StormRegions", "StormSource",
+           "StormSpec", "StormStudySpec", "StormTrack", "StudyResult", "TaxFamily", "TaxLayers",
+           "TaxMultiplier", "TaxView", "TaxationProgram", "TaxationResult", "TaxationResultBase",
+           "TaxationSpec", "TwoRegionSolution", "UniformAtomLaw", "UtilityFamily", "UtilityPayments",
+           "afpo_potential", "binned", "check_targets", "compare_schemes", "direct_residual", "excess",
+           "gamma_sweep_points", "law_economy", "layers", "moments", "mu_sweep_points", "nodes", "p_zero",
+           "payment_disutility", "plot_layers", "plot_sensitivity", "plot_storm", "program_check",
+           "program_economy", "proposition4", "read_card", "regions_from_csv", "regionwise",
+           "relative_residual", "residual_law", "run_economy", "sensitivity", "sensitivity_point",
+           "single_thread_blas", "solve", "solve_afpo", "spec_instance", "storm_study", "synthetic_regions",
+           "taxation_family", "truncated_mean"]
+
+#: the routes: the AFPO solver (``"fast"``) and the declarative program on binned laws (``"program"``)
+METHODS = ("fast", "program")
+
+
+def solve(spec: TaxationSpec, *, method: str = "auto", backend: str = "cvxpy", solver: str | None = None,
+          **options: Any) -> TaxationResult | StudyResult:
+    """The AFPO taxation of ``spec``: ``method`` ``"auto"`` = ``"fast"`` (the AFPO solver), or
+    ``"program"`` (the declarative program on the binned law: law economies only)."""
+    if method not in ("auto", *METHODS):
+        raise ModelError("method", method, f"one of {['auto', *METHODS]}")
+    if isinstance(spec, LawEconomySpec):
+        return _solve_law(spec, method, backend, solver, options)
+    if isinstance(spec, StormStudySpec):
+        if method == "program":
+            raise ModelError("method", method, "'fast' (or 'auto') for the storm study: the taxation program "
+                             "runs on law economies ([[regions]] with [law]) only")
+        return _solve_storm(spec, options)
+    raise ModelError("spec", type(spec).__name__, "a LawEconomySpec or a StormStudySpec")
+
+
+def _solve_law(spec: LawEconomySpec, method: str, backend: str, solver: str | None,
+               options: dict[str, Any]) -> TaxationResult:
+    bins = None if spec.program is None else spec.program.bins
+    try:
+        if method == "program":
+            return program_economy(spec.names, spec.wealth, spec.disutilities, spec.law, spec.expected_losses,
+                                   bins=bins, method=spec.afpo.method, tol=spec.afpo.tol,
+                                   grid_points=spec.output.grid, backend=backend, solver=solver,
+                                   options=options)
+        return law_economy(spec.names, spec.wealth, spec.disutilities, spec.law, spec.expected_losses,
+                           method=spec.afpo.method, tol=spec.afpo.tol, grid_points=spec.output.grid,
+                           program_bins=bins, backend=backend, solver=solver, options=options)
+    except ModelError as err:  # a region's fairness target: name its card field
+        if err.field.startswith("targets["):
+            name = err.field[len("targets["):-1]
+            if name in spec.names:
+                path = f"regions[{spec.names.index(name)}].expected_loss"
+                raise ModelError(path, err.value, err.allowed, detail=err.detail) from None
+        raise
+
+
+def _solve_storm(spec: StormStudySpec, options: dict[str, Any]) -> StudyResult:
+    st = spec.storm
+    regions: int | StormRegions
+    if st.csv is not None:
+        regions = regions_from_csv(st.csv)
+        if regions.n * st.scenarios > MAX_CELLS:
+            raise ModelError("storm.scenarios", st.scenarios, f"regions x scenarios <= {MAX_CELLS:.0e}")
+    else:
+        assert st.synthetic is not None
+        regions = st.synthetic
+    return storm_study(regions, st.scenarios, seed=spec.seed, insurer=spec.insurer,
+                       disutility=spec.disutility, streams=st.streams, premium_basis=st.premium_basis,
+                       method=spec.afpo.method, tol=spec.afpo.tol, event=spec.comparison.event,
+                       **st.model_options())
+
+
+def _read(root: Node, draws: Draws) -> LawEconomySpec | StormStudySpec:
+    return read_card(root, draws)
+
+
+def _run(spec: TaxationSpec, backend: str, solver: str | None,
+         options: dict[str, Any]) -> TaxationResult | StudyResult:
+    return solve(spec, method="auto", backend=backend, solver=solver, **options)
+
+
+CARD = CardMechanism("disaster_taxation", _read, _run, CARD_SPEC, CARD_SUMMARY)
+MECHANISM = register_mechanism(Mechanism("disaster_taxation", TaxationSpec, solve, METHODS,
+                                         "AFPO tax layers of disaster residual claims (seed 003)"))

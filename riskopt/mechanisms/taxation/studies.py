@@ -1,0 +1,204 @@
+"""The two end-to-end runs of the taxation mechanism: a law economy and the storm study.
+
+* :func:`law_economy`: AFPO of regions without an insurer under a given law of the total loss, by
+  the fast path (with Proposition 4 attached when it applies and, with ``program_bins``, the
+  declarative program on the binned law as a cross-check);
+* :func:`program_economy`: the same economy by the declarative program on the quantile-binned law
+  (``solve(spec, method="program")``), checked against the fast path on that same law;
+* :func:`storm_study`: the storm study of spec §13 (regions, scenarios, insurer, both AFPO rules, the
+  scheme comparison and one event).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ...errors import ModelError
+from ...solution import Solution
+from ...space import Scenarios
+from .disutility import ExponentialPayments, PaymentDisutility, TaxFamily, taxation_family
+from .economy import STUDY_INSURER, DefaultableInsurer, MatrixSource, Runner, StormSource, run_economy
+from .fast import DEFAULT_METHOD, DEFAULT_TOL, AfpoResult, check_targets, relative_residual, solve_afpo
+from .law import ResidualLaw, UniformAtomLaw, binned, nodes, size
+from .layers import layers
+from .program import TaxationProgram
+from .result import (
+    GRID_POINTS,
+    ProgramCheck,
+    StudyResult,
+    TaxationResult,
+    TaxMultiplier,
+    direct_residual,
+)
+from .storm import SPEC_REGIONS, SPEC_SCENARIOS, SPEC_SEED, StormModel, StormRegions, synthetic_regions
+from .two_region import TwoRegionSolution, proposition4
+
+__all__ = ["PROGRAM_TOL", "law_economy", "program_check", "program_economy", "storm_study"]
+
+#: the program route's fairness allowance: its weights come from solver duals (accurate to ~1e-10),
+#: so the rule they imply is fair to ~1e-9 relative; the check allows 1e3 times that (1e-6)
+PROGRAM_TOL = 1e-9
+
+
+def _family(names: Sequence[str], wealth: Any,
+            disutilities: Sequence[PaymentDisutility]) -> tuple[tuple[str, ...], np.ndarray, TaxFamily]:
+    names = tuple(str(x) for x in names)
+    w = np.asarray(wealth, float)
+    return names, w, taxation_family(list(disutilities), np.zeros(len(names)), w)
+
+
+def _closed_form(names: tuple[str, ...], w: np.ndarray, disutilities: Sequence[PaymentDisutility],
+                 law: ResidualLaw, targets: np.ndarray) -> TwoRegionSolution | None:
+    """Proposition 4 when it applies: two exponential regions under ``p0 delta_0 + (1 - p0) U[0, W]``."""
+    ds = list(disutilities)
+    if (len(names) == 2 and isinstance(law, UniformAtomLaw)
+            and all(isinstance(d, ExponentialPayments) and type(d) is ExponentialPayments for d in ds)
+            and abs(law.upper - w.sum()) <= 1e-12 * w.sum()):
+        g = [d.tolerance for d in ds if isinstance(d, ExponentialPayments)]
+        return proposition4(w[0], w[1], g[0], g[1], law.p_zero, targets[0], targets[1])
+    return None
+
+
+def law_economy(names: Sequence[str], wealth: Any, disutilities: Sequence[PaymentDisutility],
+                law: ResidualLaw, expected_losses: Any, *, method: str = DEFAULT_METHOD,
+                tol: float = DEFAULT_TOL, grid_points: int = GRID_POINTS, program_bins: int | None = None,
+                backend: str = "cvxpy", solver: str | None = None, options: dict[str, Any] | None = None,
+                **afpo_options: Any) -> TaxationResult:
+    """AFPO of regions without an insurer (``pi = 0``, caps ``w_i``, targets ``E[X_i]``) under a law of
+    the total loss. Attaches Proposition 4 when it applies (two exponential regions, the uniform
+    law) and, with ``program_bins``, the declarative program's answer on the quantile-binned law
+    (compared with the fast path on the same binned law)."""
+    names, w, fam = _family(names, wealth, disutilities)
+    res = solve_afpo(fam, law, expected_losses, method=method, tol=tol, names=names, **afpo_options)
+    verified, _ = direct_residual(res)
+    closed = _closed_form(names, w, disutilities, law, res.targets)
+    prog = None
+    if program_bins is not None:
+        prog = program_check(fam, law, res.targets, names, bins=program_bins, backend=backend, solver=solver,
+                             options=options or {}, method=method, tol=tol)
+    return TaxationResult(names, w, res, verified, grid_points, closed, prog)
+
+
+def _finite(law: ResidualLaw, bins: int | None) -> Scenarios:
+    """The finite law the program runs on: the law itself when it is finite with at most ``bins``
+    positive atoms, else its quantile bins."""
+    if isinstance(law, Scenarios) and (bins is None or size(law) <= bins):
+        return law
+    if bins is None:
+        raise ModelError("program.bins", None, "a number of quantile bins: the program needs a finite law",
+                         detail="missing")
+    return binned(law, bins)
+
+
+def _run_program(family: TaxFamily, law: Scenarios, targets: np.ndarray, names: Sequence[str],
+                 backend: str, solver: str | None, options: dict[str, Any]) -> tuple[Solution, float]:
+    prog = TaxationProgram(family, law, targets=targets, names=names)
+    t0 = time.perf_counter()
+    sol = prog.solve(backend=backend, solver=solver, **options)  # raises unless usable
+    return sol, time.perf_counter() - t0
+
+
+def _compare(sol: Solution, seconds: float, fast: AfpoResult, law: Scenarios) -> ProgramCheck:
+    alpha = np.asarray(sol.extra["alpha"], float)
+    lam_fast = fast.rule.lam(nodes(law)[0])
+    return ProgramCheck(sol.solver.backend, sol.solver.solver, sol.status, size(law), alpha,
+                        float(np.max(np.abs(alpha - fast.alpha))),
+                        float(np.max(np.abs(np.asarray(sol.extra["Lambda"]) / lam_fast - 1))),
+                        sol.extra["fairness_residual"], seconds, sol.solver.compile_s, sol.solver.solve_s)
+
+
+def program_check(family: TaxFamily, law: ResidualLaw, targets: np.ndarray, names: Sequence[str], *,
+                  bins: int, backend: str = "cvxpy", solver: str | None = None,
+                  options: dict[str, Any] | None = None, method: str = DEFAULT_METHOD,
+                  tol: float = DEFAULT_TOL) -> ProgramCheck:
+    """The declarative AFPO program on the binned law vs the fast path on the same binned law."""
+    finite = _finite(law, bins)
+    fast = solve_afpo(family, finite, targets, method=method, tol=tol, names=names)
+    sol, seconds = _run_program(family, finite, targets, names, backend, solver, options or {})
+    return _compare(sol, seconds, fast, finite)
+
+
+def program_economy(names: Sequence[str], wealth: Any, disutilities: Sequence[PaymentDisutility],
+                    law: ResidualLaw, expected_losses: Any, *, bins: int | None = None,
+                    method: str = DEFAULT_METHOD, tol: float = DEFAULT_TOL, grid_points: int = GRID_POINTS,
+                    backend: str = "cvxpy", solver: str | None = None,
+                    options: dict[str, Any] | None = None) -> TaxationResult:
+    """The law economy by the declarative program (``method="program"``): the AFPO program on the
+    finite law (quantile bins of ``law`` when it is continuous or has more than ``bins`` atoms). The
+    weights are read from the fairness duals, ``Lambda`` at the atoms from the budget duals; the rule
+    those weights give is checked for fairness at every atom, and the fast path (``method``,
+    ``tol``) is run on the same finite law for comparison."""
+    names, w, fam = _family(names, wealth, disutilities)
+    finite = _finite(law, bins)
+    targets = check_targets(fam, finite, expected_losses, names)
+    sol, seconds = _run_program(fam, finite, targets, names, backend, solver, options or {})
+    alpha = np.asarray(sol.extra["alpha"], float)
+    a = np.log(alpha)
+    ET = np.asarray(sol.extra["expected_tax"], float)
+    afpo = AfpoResult(fam, finite, targets, a, layers(fam, a), ET, relative_residual(ET, targets),
+                      int(sol.solver.iterations or 0), sol.status.ok, "program", seconds,
+                      zero_target=targets <= 0, tol=PROGRAM_TOL,
+                      note=f"{sol.solver.backend}/{sol.solver.solver}: {sol.status}")
+    verified, _ = direct_residual(afpo)
+    fast = solve_afpo(fam, finite, targets, method=method, tol=tol, names=names)
+    multiplier = TaxMultiplier(nodes(finite)[0], np.asarray(sol.extra["Lambda"], float),
+                               "the program's budget duals: d f*/d s_k / p_k (duals.value_derivative)")
+    return TaxationResult(names, w, afpo, verified, grid_points, None, _compare(sol, seconds, fast, finite),
+                          method="program", multiplier=multiplier)
+
+
+# ----------------------------------------------------------------------------------- storm
+def storm_study(regions: int | StormRegions = SPEC_REGIONS, scenarios: int = SPEC_SCENARIOS, *,
+                seed: int | None = SPEC_SEED, insurer: DefaultableInsurer | None = None,
+                disutility: PaymentDisutility | None = None, streams: str = "single",
+                runner: Runner | None = None, premium_basis: str = "sample", method: str = DEFAULT_METHOD,
+                tol: float = DEFAULT_TOL, event: str | int = "median_default", block: int | None = None,
+                verify: bool = True, **model_options: Any) -> StudyResult:
+    """The storm study end to end (spec §13): regions (synthetic stand-in, or given), scenarios,
+    insurer (default :data:`~.economy.STUDY_INSURER`: ``theta = 0.3``, ``K = 1000``), both AFPO rules
+    and the scheme comparison.
+
+    ``streams="single"`` follows the spec's draw order exactly (in memory, serial);
+    ``streams="blocks"`` draws each block from its own seeded generator, lets ``runner`` (e.g.
+    ``riskopt.sweep.Dask()``) spread the blocks and gives identical numbers on any runner.
+    """
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    rng = None
+    if isinstance(regions, StormRegions):
+        reg = regions
+    else:
+        reg, rng = synthetic_regions(regions, seed if seed is not None else SPEC_SEED)
+    model = StormModel(reg, **model_options)
+    timings["model"] = time.perf_counter() - t0
+    ins = insurer if insurer is not None else STUDY_INSURER
+    disp = disutility if disutility is not None else ExponentialPayments()
+    t0 = time.perf_counter()
+    source: MatrixSource | StormSource
+    if streams == "single":
+        X = model.generate(scenarios, rng if rng is not None else np.random.default_rng(seed), block=block)
+        source = MatrixSource(X, validate=False)  # drawn by the model: finite and >= 0
+    elif streams == "blocks":
+        if seed is None:
+            raise ModelError("seed", None, "an integer seed for streams = 'blocks'")
+        source = StormSource(model, scenarios, int(seed), block or model.default_block())
+    else:
+        raise ModelError("storm.streams", streams, "'single' or 'blocks'")
+    timings["scenarios"] = time.perf_counter() - t0
+    a, b = model.shape_a, model.beta_b
+    sd = reg.wealth * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    eco = run_economy(source, reg.names, reg.wealth, insurer=ins, disutility=disp,
+                      premium_basis=premium_basis, expected_losses=model.expected_losses(), loss_sd=sd,
+                      runner=runner, method=method, tol=tol, event=event)
+    verified = {}
+    if verify:
+        assert eco.hybrid is not None and eco.pure is not None
+        t0 = time.perf_counter()
+        verified = {"hybrid": direct_residual(eco.hybrid)[0], "pure": direct_residual(eco.pure)[0]}
+        timings["verify"] = time.perf_counter() - t0
+    return StudyResult(eco, reg, model, scenarios, seed, verified, timings)
+
