@@ -9,7 +9,10 @@ losses of 1e-20 and of 1e6 are judged alike):
 * ``primal_residual``: ``max_r viol_r / D_c`` with ``viol_r`` the violation of row ``r`` and
   ``D_c`` the largest ``|lhs_r| + |rhs_r|`` over the rows of its constraint, or the largest value of
   a variable it constrains if larger (its data scale);
-* ``dual_residual``: the largest negative part of an inequality multiplier over ``max_r |y_r|``;
+* ``dual_residual``: the largest negative part of an inequality multiplier over ``max_r |y_r|``
+  (for sharing LPs also the distance of the budget duals outside the LP's optimal dual set that
+  :mod:`riskopt.degeneracy` computes on HiGHS, over the dual scale: duals of 0 where every optimal
+  dual is 6e-21 fail it);
 * ``complementarity``: ``sum_r |y_r slack_r|`` over inequalities (the duality gap they carry),
   relative to ``|f| + sum_r |y_r| (|lhs_r| + |rhs_r|)`` over every row (the size of the Lagrangian);
 * ``stationarity`` (smooth programs): ``||grad f + sum_r y_r grad g_r||_inf`` over the largest

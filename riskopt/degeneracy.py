@@ -486,6 +486,10 @@ def price_intervals(program: NamedProgram, group: str, *, rows: Sequence[int] | 
     with np.errstate(invalid="ignore"):
         width = upper - lower
     unique = np.asarray(np.isfinite(width) & (width <= tolerance))
+    # in the units of solution.duals: a program solved in scaled units (objective_unit, e.g. a
+    # sharing program's weights normalised by their largest) reports its duals scaled back
+    unit = float(getattr(program, "objective_unit", 1.0))
+    lower, upper, point, tolerance = lower * unit, upper * unit, point * unit, tolerance * unit
     extra = int(need_up.sum() + need_dn.sum())
     if not degenerate:
         method = ("HiGHS simplex vertex is primal nondegenerate: the optimal dual is unique "

@@ -27,6 +27,7 @@ determined (``determined`` mask) and the note says why.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,9 +75,11 @@ class Prices:
     worst relative KKT residual of the equations that fix it,
     :meth:`riskopt.kkt.KKTSystem.price_accuracy`, plus the normalising sum's for the density; NaN
     where the program cannot estimate it) and ``certified[s]`` says it is within
-    :data:`PRICE_TOLERANCE`. ``unique[s]`` says whether the program determines the price at all
-    (False: an LP whose optimal duals form a face; then ``lower[s]``/``upper[s]`` bound every
-    optimal price; None: not known).
+    :data:`PRICE_TOLERANCE` (never for a price known not to be unique). ``unique[s]`` says whether
+    the program determines the price at all (False: an LP whose optimal duals form a face, or a
+    curved program whose active restriction rows span the budget row; then ``lower[s]``/``upper[s]``
+    bound every optimal price; None: not known). ``state_density`` is None where it is undefined:
+    some price not determined, or prices summing to 0 (the note says which).
     """
 
     state_prices: np.ndarray | None = None
@@ -96,11 +99,16 @@ class Prices:
 
     @property
     def certified(self) -> np.ndarray | None:
-        """Per state: the price is determined and its relative accuracy within PRICE_TOLERANCE."""
+        """Per state: the price is determined, not known to be non-unique (a price the program
+        leaves free in an interval has no value to be accurate to) and its relative accuracy is
+        within PRICE_TOLERANCE."""
         if self.accuracy is None or self.determined is None:
             return None
         with np.errstate(invalid="ignore"):
-            return self.determined & (self.accuracy <= PRICE_TOLERANCE)
+            out: np.ndarray = self.determined & (self.accuracy <= PRICE_TOLERANCE)
+        if self.unique is not None:
+            out = out & np.array([not (u is False or u is np.False_) for u in self.unique], bool)
+        return out
 
     @property
     def all_unique(self) -> bool | None:
@@ -154,6 +162,34 @@ class RowUniqueness:
     lower: np.ndarray | None = None
     upper: np.ndarray | None = None
     note: str = ""
+    #: the intervals come from a computation independent of the solver's duals (an LP's optimal dual
+    #: set by HiGHS, :mod:`riskopt.degeneracy`): the solver's duals must lie in them
+    independent: bool = False
+
+    def dual_error(self, dual: np.ndarray | None, floor: float = 0.0) -> float | None:
+        """How far ``dual`` (the budget rows' duals, in the intervals' units) lies outside independent
+        intervals, relative to the dual scale: the largest finite end or dual, at least ``floor`` (the
+        data's own dual scale, e.g. the largest weight: an interval [0, 0] does not make a dual of
+        -4e-190 an error of 100%); None if not checkable."""
+        if not self.independent or self.lower is None or self.upper is None or dual is None:
+            return None
+        y = np.ravel(np.asarray(dual, float))
+        if y.size != self.lower.size:
+            return None
+        with np.errstate(invalid="ignore"):
+            outside = np.maximum(self.lower - y, 0.0) + np.maximum(y - self.upper, 0.0)
+        ends = np.concatenate([self.lower, self.upper, y])
+        scale = max(float(np.max(np.abs(ends[np.isfinite(ends)]), initial=0.0)), floor)
+        worst = float(np.max(np.nan_to_num(outside, nan=np.inf), initial=0.0))
+        return 0.0 if worst == 0.0 else worst / max(scale, np.finfo(float).tiny)
+
+
+def _normalisable(psi: np.ndarray, total: float) -> bool:
+    """Can the prices be normalised to a density: a finite sum that is not 0 to the rounding of the
+    sum (all prices 0, or a cancellation of prices of both signs down to a few ulps)?"""
+    if not np.all(np.isfinite(psi)) or not math.isfinite(total):
+        return False
+    return bool(abs(total) > 4 * psi.size * np.finfo(float).eps * float(np.abs(psi).sum()))
 
 
 def state_prices(program: SharingModel, budget_dual: np.ndarray | None,
@@ -209,12 +245,16 @@ def state_prices(program: SharingModel, budget_dual: np.ndarray | None,
                          "with equal weights: its price is not determined")
     probs = block.atom_probs
     atom_density = None
-    if determined.all():
+    total = float(psi.sum())
+    if determined.all() and _normalisable(psi, total):
         with np.errstate(divide="ignore", invalid="ignore"):
-            atom_density = np.where(probs > 0, psi / (psi.sum() * probs), 0.0)
+            atom_density = np.where(probs > 0, psi / (total * probs), 0.0)
             # the density also carries the error of the normalising sum
             weighted = np.where(psi != 0, np.abs(psi) * np.nan_to_num(acc, nan=np.inf), 0.0)
-            acc = acc + float(weighted.sum()) / abs(psi.sum())
+            acc = acc + float(weighted.sum()) / abs(total)
+    elif determined.all():
+        notes.append(f"the state prices sum to {total:.3g} (to rounding, 0): the density psi / (P sum psi) "
+                     "is undefined and not reported")
     else:
         notes.append("the density needs every atom's price; see state_prices")
     idx = block.state_atom

@@ -40,6 +40,12 @@ from .status import DEFAULT_TOLERANCES, Tolerances
 
 __all__ = ["KKTSystem", "Local", "Residuals"]
 
+#: an inequality row within this fraction of its group's data scale of binding is active (for the
+#: multiplier intervals; the solvers' feasibility tolerances are 1e-8 to 1e-9)
+ACTIVE_RTOL = 1e-9
+#: a multiplier interval's end beyond this many times its component's dual scale is infinite
+MULTIPLIER_BOX = 1e6
+
 
 def vec(x: Any) -> np.ndarray:
     """Column-major flattening (cvxpy's vectorisation)."""
@@ -109,7 +115,9 @@ class KKTSystem:
         n, S = program.block.xi.shape
         self.n, self.S = n, S
         self.sign = 1.0 if program.sense == "max" else -1.0
-        self.weights = np.asarray(program.weights.value, float)
+        # in the units the program is solved in (the cvxpy duals'): weights / objective_unit
+        unit = float(getattr(program, "objective_unit", 1.0))
+        self.weights = np.asarray(program.weights.value, float) / unit
         self.linear = program.linear_rows
         self.smooth = [i for i in range(n) if i not in self.linear]
         # flip: the measure's native orientation differs from the program's (U(xi) = -rho(-xi))
@@ -302,6 +310,102 @@ class KKTSystem:
     def group_rows(self, name: str) -> np.ndarray:
         """Row indices (into ``M``) of a named constraint group."""
         return np.flatnonzero(self.group == self.group_names.index(name))
+
+    def active(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per row: an equality, or an inequality within ``ACTIVE_RTOL`` of its group's data scale
+        of binding (counting a barely slack row as active can only widen a multiplier interval)."""
+        r = self.residuals(z, y)
+        out: np.ndarray = self.eq | (r.rows >= -ACTIVE_RTOL * self.data_scale(r))
+        return out
+
+    def multiplier_intervals(self, name: str, z: np.ndarray,
+                             y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row of group ``name``: ``[lower, upper]`` of its multiplier over every ``y'`` that
+        satisfies the KKT conditions at ``z`` (stationarity ``M_A' y' = grad Phi`` on the active
+        rows ``A``, ``y' >= 0`` on active inequalities, ``0`` on slack ones), and whether the row is
+        *coupled* (another active row touches one of its variables).
+
+        An uncoupled row's multiplier is fixed by the stationarity of any variable it touches: the
+        interval is the point ``y``. A coupled row may be free: where active restriction or bound rows
+        span it (LICQ fails: ``xi_i(s) = 0`` rows of a sign restriction at ``X(s) = 0``, losses ``>= 0``
+        at ``X(s) = 0`` under limited liability) it moves along an interval, possibly unbounded. The
+        multiplier set at an optimal ``z`` is the whole optimal dual set (complementary slackness
+        holds between any optimal primal and any optimal dual), so it is computed by two LPs over
+        the multipliers per batch of coupled rows (one target row per connected component of the
+        active rows and their variables, each component in units of its own dual scale; endpoints
+        beyond :data:`MULTIPLIER_BOX` times that scale are infinite). Endpoints that HiGHS cannot
+        settle are NaN."""
+        from scipy.optimize import linprog
+
+        rows = self.group_rows(name)
+        lower = y[rows].astype(float).copy()
+        upper = lower.copy()
+        coupled = np.zeros(rows.size, bool)
+        act = self.active(z, y)
+        Ma = self.M.multiply(act[:, None]).tocsr()  # inactive rows zeroed: their multipliers are 0
+        Mc = Ma.tocsc()
+        yc = np.where(act, y, 0.0)
+        yc = np.where(~self.eq, np.maximum(yc, 0.0), yc)
+        per_row = np.diff(Ma.indptr)
+        # coupled: a target row sharing a variable with another active row
+        col_count = np.diff(Mc.indptr)
+        for k, r in enumerate(rows):
+            vars_r = Ma.indices[Ma.indptr[r]:Ma.indptr[r + 1]]
+            coupled[k] = bool(per_row[r]) and bool(np.any(col_count[vars_r] > 1))
+        if not coupled.any():
+            return lower, upper, coupled
+        # connected components of (active rows, variables) reached from the coupled target rows
+        comp_of_row = np.full(self.M.shape[0], -1)
+        comps: list[tuple[np.ndarray, np.ndarray]] = []
+        for r in rows[coupled]:
+            if comp_of_row[r] >= 0:
+                continue
+            seen_r: set[int] = {int(r)}
+            seen_v: set[int] = set()
+            frontier = [int(r)]
+            while frontier:
+                new_v = {int(j) for q in frontier for j in Ma.indices[Ma.indptr[q]:Ma.indptr[q + 1]]} - seen_v
+                seen_v |= new_v
+                new_r = {int(q) for j in new_v for q in Mc.indices[Mc.indptr[j]:Mc.indptr[j + 1]]} - seen_r
+                seen_r |= new_r
+                frontier = list(new_r)
+            R, V = np.array(sorted(seen_r)), np.array(sorted(seen_v))
+            comp_of_row[R] = len(comps)
+            comps.append((R, V))
+        # batches: at most one target row per component in each (the LPs separate by component)
+        targets: dict[int, list[int]] = {}
+        for t in np.flatnonzero(coupled):
+            targets.setdefault(int(comp_of_row[rows[t]]), []).append(int(t))
+        depth = max(len(t) for t in targets.values())
+        for level in range(depth):
+            batch = [(c, t[level]) for c, t in targets.items() if level < len(t)]
+            blocks, rhs, bounds, cost_pos, scales = [], [], [], [], []
+            offset = 0
+            for c, k in batch:
+                R, V = comps[c]
+                A = Ma[R][:, V].T.tocsr()  # |V| x |R|: stationarity of the component's variables
+                scale = max(float(np.max(np.abs(yc[R]), initial=0.0)), TINY)
+                blocks.append(A)
+                rhs.append(A @ (yc[R] / scale))
+                bounds += [(None if self.eq[q] else 0.0, None) for q in R]
+                cost_pos.append(offset + int(np.searchsorted(R, rows[k])))
+                scales.append(scale)
+                offset += R.size
+            A_eq = sps.block_diag(blocks, format="csr")
+            b_eq = np.concatenate(rhs)
+            box = [(MULTIPLIER_BOX * -1.0 if lo is None else lo, MULTIPLIER_BOX) for lo, _ in bounds]
+            c_vec = np.zeros(offset)
+            c_vec[cost_pos] = 1.0
+            ends = []
+            for sense in (1.0, -1.0):
+                res = linprog(sense * c_vec, A_eq=A_eq, b_eq=b_eq, bounds=box, method="highs")
+                ends.append(np.asarray(res.x, float)[cost_pos] if res.status == 0
+                            else np.full(len(batch), np.nan))
+            for j, (_, k) in enumerate(batch):
+                lo, hi = ends[0][j], ends[1][j]
+                lower[k] = -np.inf if lo <= -MULTIPLIER_BOX / 2 else lo * scales[j]
+                upper[k] = np.inf if hi >= MULTIPLIER_BOX / 2 else hi * scales[j]
+        return lower, upper, coupled
 
     def price_accuracy(self, name: str, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Per row of group ``name``: the worst relative residual among the row itself and the

@@ -52,8 +52,10 @@ class Program:
     """A named-block optimisation program compiled once to a ``cvxpy.Problem``."""
 
     mechanism = "program"
-    #: the reported objective is ``objective_unit`` times the cvxpy objective (builders that solve
-    #: in scaled units set it; the certificate compares the two)
+    #: the reported objective is ``objective_unit`` times the cvxpy objective, and the reported duals
+    #: (``solution.duals``) are the cvxpy duals times it (builders that solve in scaled units set it;
+    #: the certificate compares the two objectives; sharing programs solve with their weights over
+    #: the largest)
     objective_unit: float = 1.0
 
     def __init__(self, name: str, sense: Sense = "min"):
@@ -157,6 +159,7 @@ class Program:
         """
         if polish not in (True, False, "auto"):
             raise ModelError("polish", polish, "True, False or 'auto'")
+        self._before_solve()
         problem = self.problem
         report = run(problem, backend=backend, solver=solver, options=options, build_s=self._build_s,
                      dpp=self._dpp, defaults=self.solver_defaults)
@@ -170,6 +173,10 @@ class Program:
             raise SolveError(solution.status, backend=report.backend, solver=report.solver,
                              hint=self.hint(solution.status), solution=solution)
         return solution
+
+    def _before_solve(self) -> None:
+        """Bring derived parameters up to date with the declared ones (builders that solve in
+        scaled units)."""
 
     def _fresh_solve(self) -> None:
         """Forget what was derived from the previous solve's values (builders with caches)."""
@@ -229,6 +236,9 @@ class AllocationView(Mapping[str, cp.Expression]):
 #: LP sharing programs up to this many scalar variables get their price intervals and allocation
 #: uniqueness checked after a solve (:mod:`riskopt.degeneracy`; about one more HiGHS solve)
 UNIQUENESS_MAX_VARIABLES = 20_000
+#: a curved program's multiplier interval narrower than this fraction of the multipliers' size is a
+#: point (the interval's LPs run at HiGHS's 1e-7 feasibility tolerance in units of the dual scale)
+MULTIPLIER_UNIQUE_RTOL = 1e-6
 
 
 class SharingProgram(Program):
@@ -272,6 +282,11 @@ class SharingProgram(Program):
         if w.shape != (n,) or np.any(~np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ModelError("weights", weights, f"{n} finite nonnegative weights, not all zero")
         self.weights = self.parameter("weights", n, value=w, nonneg=True)
+        # the solver sees the weights normalised by their largest (1e-20 and 1e12 alike): the
+        # objective in units of objective_unit = max w, its value and every dual scaled back on
+        # the way out (solution.build_solution); kept in step with ``weights`` before every solve
+        self._solver_weights = cp.Parameter(n, name="solver_weights", value=w / float(w.max()), nonneg=True)
+        self.objective_unit = float(w.max())
         self.block: AllocationBlock = self.allocation_set.build(self, n, X)
         self.values = self._agent_values()
         losses = -self.block.xi if self.orientation == "utility" else self.block.xi
@@ -279,9 +294,19 @@ class SharingProgram(Program):
                    "values": self.values, "agents": agents, "evaluate": self.evaluate}
         for r in self.restrictions:
             r.build(self, self.block, losses, context)
-        self.set_objective(self.weights @ self.values)
+        self.set_objective(self._solver_weights @ self.values)
         self.view = AllocationView(names, self.block.xi)
         self._kkt: KKTSystem | str | None = None
+
+    def _before_solve(self) -> None:
+        """The solver's weights from the declared ones (``program.set(weights=...)`` or a direct
+        assignment to ``program.weights.value``): ``w / max w``, with ``objective_unit = max w``."""
+        w = np.asarray(self.weights.value, float)
+        if np.any(~np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+            raise ModelError("weights", w.tolist(), f"{w.size} finite nonnegative weights, not all zero")
+        unit = float(w.max())
+        self._solver_weights.value = w / unit
+        self.objective_unit = unit
 
     # ------------------------------------------------------------------ forms
     def _agent_values(self) -> cp.Expression:
@@ -398,10 +423,18 @@ class SharingProgram(Program):
             "prices are not unique where lower < upper: the LP's optimal duals form a face (any "
             "price in the interval supports the optimum); the point reported is the solver's")
         return RowUniqueness([bool(u) for u in intervals.unique], intervals.lower, intervals.upper,
-                             note), allocation
+                             note, independent=True), allocation
 
     def _smooth_uniqueness(self, kkt: KKTSystem) -> tuple[RowUniqueness, bool | None]:
-        z, _ = kkt.point()
+        """A curved program: a budget row touching a variable with curvature has a unique price,
+        unless other active rows touch its variables and span it with it (LICQ fails there: the
+        ``xi_i(s) = 0`` rows of a sign restriction at ``X(s) = 0``, binding losses ``>= 0`` at
+        ``X(s) = 0`` under limited liability); then its multiplier moves along the interval that
+        stationarity leaves it, with the active inequality multipliers ``>= 0``
+        (:meth:`riskopt.kkt.KKTSystem.multiplier_intervals`). Intervals are reported when some price
+        is not unique: the computed interval on coupled rows, ``y (1 -+ accuracy)`` on the others
+        (the point, to its estimated accuracy; unbounded where that is unknown)."""
+        z, y = kkt.point()
         D, U, c = kkt.curvature(z)
         curved = D.diagonal() != 0
         rows = kkt.group_rows("budget")
@@ -409,6 +442,17 @@ class SharingProgram(Program):
         identified = [bool(np.any(curved[touched.indices[touched.indptr[k]:touched.indptr[k + 1]]]))
                       for k in range(rows.size)]
         unique: list[bool | None] = [True if i else None for i in identified]
+        lower, upper, coupled = kkt.multiplier_intervals("budget", z, y)
+        free = np.zeros(rows.size, bool)
+        for k in np.flatnonzero(coupled):
+            lo, hi = lower[k], upper[k]
+            if not (np.isfinite(lo) or lo == -np.inf) or not (np.isfinite(hi) or hi == np.inf):  # NaN
+                unique[k] = None
+                lower[k], upper[k] = -np.inf, np.inf
+                continue
+            size = max([abs(float(y[rows[k]])), *(abs(float(v)) for v in (lo, hi) if np.isfinite(v))])
+            if hi - lo > MULTIPLIER_UNIQUE_RTOL * size:
+                unique[k], free[k] = False, True
         flat = flat_directions(D, U, c).shape[1]
         allocation = True if curved.all() and not flat else None
         note = "" if all(identified) else ("prices at atoms where no agent has curvature are not "
@@ -417,7 +461,20 @@ class SharingProgram(Program):
             note += ("; " if note else "") + (f"{flat} near-null directions (constant shifts of shares "
                                               "whose anchor atom is rare): the allocation is determined "
                                               "only modulo them")
-        return RowUniqueness(unique, note=note), allocation
+        if not free.any():
+            return RowUniqueness(unique, note=note), allocation
+        note += ("; " if note else "") + (
+            f"{int(free.sum())} prices are not unique: active restriction rows span the budget row there "
+            "(e.g. xi_i(s) = 0 at X(s) = 0), so any multiplier in [lower, upper] satisfies the optimality "
+            "conditions; the point reported is the solver's")
+        acc = kkt.price_accuracy("budget", z, y)
+        pad = np.where(np.isfinite(acc), np.maximum(acc, 0.0), np.inf) * np.abs(y[rows])
+        with np.errstate(invalid="ignore"):  # inf * 0: an unknown accuracy of a zero price
+            pad = np.where(np.isnan(pad), np.inf, pad)
+        lower = np.where(free, lower, y[rows] - pad)
+        upper = np.where(free, upper, y[rows] + pad)
+        unit = self.objective_unit  # kkt's multipliers are in the solver's units
+        return RowUniqueness(unique, lower * unit, upper * unit, note), allocation
 
     def groups_size(self, name: str) -> int:
         """Number of rows in a named constraint group."""
@@ -460,6 +517,8 @@ class SharingProgram(Program):
         values = np.array([fields["values"][a.name] for a in self.agents])
         fields["objective_magnitude"] = float(np.abs(weights) @ np.abs(values))
         uniqueness, fields["allocation_unique"] = self._uniqueness()
+        if uniqueness is not None:  # the solver's prices against the LP's optimal dual set (certificate)
+            fields["dual_error"] = uniqueness.dual_error(fields["duals"].get("budget"), float(weights.max()))
         fields["prices"] = state_prices(self, fields["duals"].get("budget"), self._budget_accuracy(),
                                         uniqueness)
         key = "utility" if self.orientation == "utility" else "risk"

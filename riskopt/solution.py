@@ -9,7 +9,7 @@ the returned point), see :mod:`riskopt.status`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import cvxpy as cp
@@ -126,7 +126,9 @@ def build_solution(program: Solvable, report: SolveReport, *, certify: bool = Fa
     problem = program.problem
     fields: dict[str, Any] = {
         "status": report.status,
-        "objective": _finite(problem.value),
+        # only a point's value (a failed solve may leave a previous solve's value on the Problem)
+        "objective": (_scaled_value(problem.value, program.objective_unit) if report.status.has_point
+                      else None),
         "program": program.name,
         "mechanism": program.mechanism,
         "sense": program.sense,
@@ -135,13 +137,21 @@ def build_solution(program: Solvable, report: SolveReport, *, certify: bool = Fa
     }
     if report.status.has_point:
         fields["variables"] = {k: np.array(v.value, float) for k, v in program.variables.items()}
-        fields["duals"] = {name: _group_dual(g.constraints) for name, g in program.groups.items()}
+        # duals of the reported objective: the cvxpy ones (of the objective in its units) times the unit
+        fields["duals"] = {name: _scaled(_group_dual(g.constraints), program.objective_unit)
+                           for name, g in program.groups.items()}
         cert = program.certify(stationarity=certify)
         modelled = _finite(problem.objective.value)  # the cvxpy objective at the returned point
         if modelled is not None:
             modelled *= program.objective_unit
         fields = program.interpret(fields)
         exact, scale = fields.get("objective"), fields.pop("objective_magnitude", None)
+        dual_error = fields.pop("dual_error", None)
+        if dual_error is not None and dual_error > cert.dual_residual:
+            # the duals outside the optimal dual set an independent solve computed: not optimal duals
+            cert = replace(cert, dual_residual=dual_error,
+                           note=f"{cert.note}; duals outside the LP's optimal dual set by {dual_error:.3g} "
+                                "of the dual scale (riskopt.degeneracy)")
         if exact is not None and modelled is not None:
             size = abs(exact) if scale is None else max(abs(exact), scale)
             cert = cert.with_objective_error(relative(abs(modelled - exact), size or ZERO_DATA))
@@ -154,6 +164,15 @@ def build_solution(program: Solvable, report: SolveReport, *, certify: bool = Fa
 
 def _finite(v: Any) -> float | None:
     return None if v is None or not np.isfinite(v) else float(v)
+
+
+def _scaled(dual: np.ndarray | None, unit: float) -> np.ndarray | None:
+    return dual if dual is None or unit == 1.0 else dual * unit
+
+
+def _scaled_value(v: Any, unit: float) -> float | None:
+    value = _finite(v)
+    return None if value is None else value * unit
 
 
 def _group_dual(constraints: tuple[cp.Constraint, ...]) -> np.ndarray | None:

@@ -31,8 +31,8 @@ from scipy.optimize import linprog
 from scipy.special import logsumexp, ndtr, ndtri
 
 import riskopt as ro
-from riskopt.mechanisms.pareto import welfare
 from riskopt.certificate import ZERO_DATA
+from riskopt.mechanisms.pareto import welfare
 from riskopt.status import DEFAULT_TOLERANCES
 
 #: the certificate's tight tolerance: a status ok promises every scaled KKT residual below it
@@ -54,7 +54,7 @@ def count(test: str, outcome: str) -> None:
 def known(inst: Inst, message: str) -> bool:
     """Explore mode only (``RISKOPT_CAMPAIGN_EXPLORE=1``): a violation of a family already pinned and
     reported (F1-F4 in test_differential.py), so that the search goes on for new ones."""
-    p, X = inst.data()
+    _, X = inst.data()
     w = inst.w()
     if "non-finite density" in message:
         return True  # F2 (prices summing to 0) and F4 (zeroed prices)
@@ -67,7 +67,7 @@ def known(inst: Inst, message: str) -> bool:
 
 def empty_program(inst: Inst) -> bool:
     """F1: an anchored set on X identically 0 leaves no variable at all."""
-    p, X = inst.data()
+    _, X = inst.data()
     return inst.anchored and bool(np.all(X == 0))
 
 
@@ -91,7 +91,8 @@ NATIVE_UTILITY = {"entropic", "cara", "crra", "maxmin_exp", "maxmin_ent"}
 DISTORTIONS = {"es", "var", "power", "dual_power", "wang", "ph", "pl"}
 CONIC = {"entropic", "cara", "crra", "maxmin_ent"}  # exponential / power cones
 MONETARY = {"expectation", "entropic", "maxmin_exp", "maxmin_ent"} | DISTORTIONS
-SMOOTH_H = {"power", "dual_power", "wang", "ph"}   # smooth distortions: an LP form needs lattice probabilities
+#: smooth distortions: an LP form needs lattice probabilities
+SMOOTH_H = {"power", "dual_power", "wang", "ph"}
 
 
 @dataclass(frozen=True)
@@ -306,8 +307,9 @@ class Inst:
 
     def must_refuse(self) -> str | None:
         """Why riskopt must raise ModelError whatever the backend (None: it must not for that reason)."""
-        p, X = self.data()
-        if self.allocation == "budget" and any(m.kind in DISTORTIONS and not m.concave_h for m in self.measures):
+        _, X = self.data()
+        nonconvex = any(m.kind in DISTORTIONS and not m.concave_h for m in self.measures)
+        if self.allocation == "budget" and nonconvex:
             return "a non-convex distortion on a budget set"
         if self.allocation == "no_sabotage" and X.min() < 0:
             return "no-sabotage needs a nonnegative loss"
@@ -327,7 +329,7 @@ class Inst:
         if self.allocation == "budget" and any(m.kind in SMOOTH_H for m in self.measures):
             return "a smooth concave distortion's LP form needs lattice probabilities"
         if self.restriction == "ll":
-            p, X = self.data()
+            _, X = self.data()
             caps = np.broadcast_to(np.asarray(self.caps, float), (self.n,))
             if abs((self.sign * X).max() - caps.sum()) <= 1e-9 * max(1.0, caps.sum()):
                 return "caps equal to the largest loss (to rounding)"
@@ -348,7 +350,8 @@ class Route:
         return f"{self.backend}/{self.solver}" + ("" if self.polish == "auto" else f"/polish={self.polish}")
 
 
-LP_ROUTES = (Route("cvxpy", "CLARABEL"), Route("cvxpy", "ECOS"), Route("cvxpy", "SCS"), Route("cvxpy", "HIGHS"),
+LP_ROUTES = (Route("cvxpy", "CLARABEL"), Route("cvxpy", "ECOS"), Route("cvxpy", "SCS"),
+             Route("cvxpy", "HIGHS"),
              Route("highs", None), Route("pyomo", None), Route("cvxpy", "CLARABEL", False))
 CONIC_ROUTES = (Route("cvxpy", "CLARABEL"), Route("cvxpy", "ECOS"), Route("cvxpy", "SCS"),
                 Route("cvxpy", "CLARABEL", False))
@@ -392,7 +395,8 @@ def raw_space(draw: st.DrawFn, max_states: int, sign: str, hostile: bool = False
     """Space fields of an Inst: probabilities, values and how the space is built. ``hostile`` adds
     one of: a state of probability 1e-300 (or 0), a value 1e6 times the others, one state, X
     identically 0, all values tied, X of size 1e-9."""
-    kind = draw(st.sampled_from(["discrete", "raw"] if hostile else ["discrete", "discrete", "raw", "bernoulli"]))
+    kinds = ["discrete", "raw"] if hostile else ["discrete", "discrete", "raw", "bernoulli"]
+    kind = draw(st.sampled_from(kinds))
     if kind == "bernoulli":
         hits = tuple(draw(st.lists(st.sampled_from([0.05, 0.1, 0.2, 0.3, 0.5]), min_size=1,
                                    max_size=min(4, max_states - 1))))
@@ -479,7 +483,8 @@ def measures(draw: st.DrawFn, S: int, budget: bool, lp: bool, wealth: float,
         return M(kind, gamma, priors=tuple(_simplex(draw, S, True, zeros=False) for _ in range(2)))
     if kind == "cara":
         return M(kind, gamma, wealth=draw(st.sampled_from([0.0, 1.0, 5.0])), law=_law(draw, S))
-    return M("crra", draw(st.sampled_from([0.5, 1.0, 2.0, 3.0])), wealth=wealth + draw(st.sampled_from([0.0, 2.0])),
+    return M("crra", draw(st.sampled_from([0.5, 1.0, 2.0, 3.0])),
+             wealth=wealth + draw(st.sampled_from([0.0, 2.0])),
              shift=draw(st.sampled_from([0.5, 1.0, 2.0])))
 
 
@@ -502,7 +507,8 @@ def var_levels_clear(inst: Inst) -> bool:
 @st.composite
 def instances(draw: st.DrawFn, *, lp: bool | None = None, sets: tuple[str, ...] = SETS,
               restrictions: tuple[str | None, ...] = (None, None, "sign", "ll", "ir"),
-              max_states: int = 6, max_agents: int = 3, objectives: tuple[str, ...] = ("welfare", "total_risk"),
+              max_states: int = 6, max_agents: int = 3,
+              objectives: tuple[str, ...] = ("welfare", "total_risk"),
               kinds: tuple[str, ...] | None = None, common_prior: bool = False, hostile: bool = False,
               weight_modes: tuple[str, ...] = ("none", "none", "common", "unequal")) -> Inst:
     allocation = draw(st.sampled_from(sets))
@@ -799,15 +805,18 @@ def cvx_reference(inst: Inst, solver: str = "CLARABEL") -> Ref:
     if inst.restriction == "ir":
         for i, m in enumerate(inst.measures):
             cons.append(risks[i] <= own_risk(m, s * np.asarray(inst.endowments[i]), p))
+    # weights normalised to a largest weight of 1 (the argmin does not change; the value is scaled
+    # back): at weights 1e-20 every objective is below the solver's absolute tolerances otherwise
     w = inst.w()
-    prob = cp.Problem(cp.Minimize(sum(w[i] * risks[i] for i in range(n))), cons)
+    wmax = float(np.max(np.abs(w))) or 1.0
+    prob = cp.Problem(cp.Minimize(sum((w[i] / wmax) * risks[i] for i in range(n))), cons)
     try:
         prob.solve(solver=solver)
     except cp.error.SolverError:
         return Ref("unknown", None, f"cvxpy/{solver}")
     status = {cp.OPTIMAL: "optimal", cp.INFEASIBLE: "infeasible", cp.UNBOUNDED: "unbounded"}.get(
         prob.status, "unknown")
-    return Ref(status, s * prob.value if status == "optimal" else None, f"cvxpy/{solver}")
+    return Ref(status, s * prob.value * wmax if status == "optimal" else None, f"cvxpy/{solver}")
 
 
 def reference(inst: Inst) -> Ref:
@@ -890,7 +899,7 @@ def check_ok(inst: Inst, sol: ro.Solution, where: str = "") -> list[str]:
             bad.append(f"{tag}comonotone shares decrease by {-steps.min():.3g} (tolerance {mono_tol:.3g})")
         elif steps.size and steps.min() < -1e-6 * data:
             count("observations", "monotone_beyond_data_scale")
-        ties = [np.ptp(xi[:, X == v], axis=1).max() for v in np.unique(X)]
+        ties = [np.ptp(xi[:, v == X], axis=1).max() for v in np.unique(X)]
         if max(ties) > 0:
             bad.append(f"{tag}a comonotone share differs on states with the same X: {max(ties):.3g}")
         if inst.anchored and np.any(X == 0) and np.abs(xi[:, X == 0]).max() > 0:
@@ -989,7 +998,8 @@ def price_slack(pr: Any, psi: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def interval_violations(pr: Any, psi: np.ndarray, w: np.ndarray, where: str = "", own: Any = None) -> list[str]:
+def interval_violations(pr: Any, psi: np.ndarray, w: np.ndarray, where: str = "",
+                        own: Any = None) -> list[str]:
     """``psi`` (prices, by default the solution's own) inside the reported intervals [lower, upper]
     of ``pr``, within the slack its own accuracy allows (``own``: the Prices that carry psi)."""
     lo, up = np.asarray(pr.lower, float), np.asarray(pr.upper, float)
@@ -998,7 +1008,8 @@ def interval_violations(pr: Any, psi: np.ndarray, w: np.ndarray, where: str = ""
     out = []
     for s in np.flatnonzero(det):
         if not (lo[s] - slack[s] <= psi[s] <= up[s] + slack[s]):
-            out.append(f"[{where}] price of state {s} is {psi[s]!r}, outside its interval [{lo[s]!r}, {up[s]!r}] "
+            out.append(f"[{where}] price of state {s} is {psi[s]!r}, outside its interval "
+                       f"[{lo[s]!r}, {up[s]!r}] "
                        f"(slack {slack[s]:.3g})")
     return out
 

@@ -268,3 +268,182 @@ def test_zero_width_layers_have_price_intervals_containing_every_solver():
         assert np.all(points[-1] >= lower - 1e-7) and np.all(points[-1] <= upper + 1e-7)
     unique = res.layers.width > 0
     assert np.allclose(points[0][unique], points[1][unique], atol=1e-7, rtol=0)  # unique where width > 0
+
+
+# ---------------------------------------------------------------- the differential campaign's findings
+# (tests/test_differential.py pins each as an @example; these are the focused regressions)
+def _empty_program() -> ro.SharingProgram:
+    """F1: X identically 0 on an anchored set, one agent, one state: no variable and no row left."""
+    space = ro.Scenarios.discrete([0.0], [1.0])
+    return ro.SharingProgram(space, [ro.Agent("a", ro.measures.Expectation())],
+                             allocation=ro.AnchoredComonotone())
+
+
+@pytest.mark.parametrize("solver", ["CLARABEL", "ECOS", "SCS", "HIGHS", "OSQP"])
+def test_a_program_without_variables_solves_on_every_cvxpy_solver(solver):
+    """F1: SCS crashed with "m must be a positive integer" (HiGHS, OSQP alike) and ECOS's failure came
+    back as a ModelError blaming the caller's (empty) options. The program's value is the constant
+    0, the allocation 0, and its one price (the anchor's, completed by cash invariance) is the weight
+    1: exact numbers, nothing is solved."""
+    if solver not in ro.backends.backend("cvxpy").solvers():
+        pytest.skip(f"{solver} not installed")
+    sol = _empty_program().solve(backend="cvxpy", solver=solver, check=False)
+    assert sol.status is Status.OPTIMAL and sol.certificate is not None and sol.certificate.passed
+    assert sol.objective == 0.0 and sol.allocation["a"].tolist() == [0.0]
+    assert sol.prices.state_prices.tolist() == [1.0]
+
+
+@pytest.mark.parametrize("backend", ["cvxpy", "highs", "pyomo"])
+def test_a_program_without_variables_but_violated_rows_is_infeasible(backend):
+    """The empty model's rows are constants: ``0 >= 1`` is infeasible, not an optimum (the highs and
+    pyomo empty-model path used to unpack every empty model as solved)."""
+    prog = _empty_program()
+    prog.add_constraint(lambda xi: xi["a"] >= 1)
+    sol = prog.solve(backend=backend, check=False)
+    assert sol.status is Status.INFEASIBLE and sol.objective is None
+
+
+def test_a_solver_crash_is_a_solver_error_with_its_message(monkeypatch):
+    """F1: an exception inside a solver's interface is a failed solve (status solver_error, the
+    message kept in the report), never a bare exception; check=True raises SolveError."""
+    import cvxpy as cp
+
+    def crash(self, *args, **kwargs):
+        raise ValueError("m must be a positive integer")
+
+    monkeypatch.setattr(cp.Problem, "solve", crash)
+    space = ro.Scenarios.discrete([0.0, 1.0], [0.5, 0.5])
+    prog = ro.SharingProgram(space, [ro.Agent("a", ro.measures.Expectation()),
+                                     ro.Agent("b", ro.measures.ES(0.5))], allocation=ro.Budget())
+    sol = prog.solve(check=False)
+    assert sol.status is Status.SOLVER_ERROR and sol.objective is None
+    assert "m must be a positive integer" in sol.solver.raw_status
+    with pytest.raises(ro.SolveError):
+        prog.solve()
+
+
+def test_prices_summing_to_zero_have_no_density_and_no_nan():
+    """F2: at X = 0 under limited liability the price is any number <= 1 and HiGHS returns 0, so
+    every price is 0 and the density psi / (P sum psi) was 0/0 = NaN in an ok result. The density is
+    now undefined (None, said in the note) and the JSON has no NaN."""
+    space = ro.Scenarios.discrete([0.0, -1.0], [0.7, 0.3])
+    prog = ro.SharingProgram(space, [ro.Agent("a", ro.measures.VaR(0.5))], allocation=ro.Comonotone(),
+                             restrictions=[ro.LimitedLiability([2.0])])
+    sol = prog.solve(backend="highs", check=False)
+    assert sol.status is Status.OPTIMAL
+    pr = sol.prices
+    assert np.all(np.isfinite(pr.state_prices))
+    # the price at X = 0 is not unique: HiGHS's vertex has 0 there (and at X = -1, where it is 0)
+    assert pr.unique[0] is False or pr.unique[0] is np.False_
+    if np.all(pr.state_prices == 0):
+        assert pr.state_density is None and pr.atom_density is None and "undefined" in pr.note
+    else:  # another vertex: a density, finite
+        assert np.all(np.isfinite(pr.state_density))
+    json.dumps(sol.to_dict(), allow_nan=False)
+
+
+def _sign_restricted_entropic() -> ro.SharingProgram:
+    space = ro.Scenarios.discrete([0.0, -1.0], [0.5, 0.5])
+    agents = [ro.Agent("g1", ro.measures.Entropic(1.0)), ro.Agent("g2", ro.measures.Entropic(2.0))]
+    return ro.SharingProgram(space, agents, allocation=ro.Budget(), restrictions=[ro.SignRestriction()])
+
+
+def test_a_price_the_program_leaves_free_is_not_unique_nor_certified():
+    """F3: at X(s) = 0 under the sign restriction the rows xi_i(s) = 0 are active and span the budget
+    row, so its multiplier is free (Clarabel gave 0.2036, ECOS 0.2116, both "unique" and
+    "certified"). Now: not unique, not certified, interval (-inf, inf) (the rows are equalities: their
+    multipliers have no sign; HiGHS ranging says the same of the LP analogue), both solvers' prices
+    inside. The other state's price is unique, certified and the closed form: with gamma_i x_i equal,
+    x = (-2/3, -1/3) and psi_1 = P(1) u'(x) / E u' = 1 / (1 + exp(-2/3))."""
+    prices = {}
+    for solver in ("CLARABEL", "ECOS"):
+        sol = _sign_restricted_entropic().solve(solver=solver)
+        pr = sol.prices
+        assert sol.status is Status.OPTIMAL
+        assert pr.unique[0] is False and not pr.certified[0]
+        assert pr.lower[0] == -np.inf and pr.upper[0] == np.inf
+        assert pr.unique[1] is True and pr.certified[1]
+        # certified: relative error at most PRICE_TOLERANCE = 1e-6
+        assert pr.state_prices[1] == pytest.approx(1 / (1 + np.exp(-2 / 3)), rel=1e-6)
+        # the padded point interval of a unique price (its accuracy) contains the exact price too
+        assert pr.lower[1] <= pr.state_prices[1] <= pr.upper[1]
+        prices[solver] = pr.state_prices
+        assert sol.to_dict()["prices"]["unique"] is False
+    assert prices["CLARABEL"][0] != pytest.approx(prices["ECOS"][0], rel=1e-3)  # the free price differs
+
+
+def test_a_binding_loss_floor_at_zero_leaves_a_one_sided_interval():
+    """F3, the inequality case: under limited liability at X(s) = 0 the rows loss_i(s) >= 0 bind
+    with multipliers >= 0, so stationarity gives the budget multiplier one finite end (the curved
+    analogue of the LP's [-inf, 1] in F2); the price is flagged not unique, and lies inside."""
+    space = ro.Scenarios.discrete([0.0, -1.0], [0.5, 0.5])
+    agents = [ro.Agent("g1", ro.measures.Entropic(1.0)), ro.Agent("g2", ro.measures.Entropic(2.0))]
+    prog = ro.SharingProgram(space, agents, allocation=ro.Budget(),
+                             restrictions=[ro.LimitedLiability([1.0, 1.0])])
+    sol = prog.solve()
+    pr = sol.prices
+    assert sol.status is Status.OPTIMAL
+    assert pr.unique[0] is False and not pr.certified[0]
+    assert np.isinf(pr.lower[0]) != np.isinf(pr.upper[0])  # exactly one end is finite
+    # the solver's own price inside its interval, to the LP's 1e-7 tolerance in units of the prices
+    assert pr.lower[0] - 1e-7 <= pr.state_prices[0] <= pr.upper[0] + 1e-7
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e12])
+@pytest.mark.parametrize(("backend", "solver"), [("highs", None), ("pyomo", None), ("cvxpy", "HIGHS"),
+                                                 ("cvxpy", "CLARABEL")])
+def test_scaled_weights_give_the_scaled_answer(scale, backend, solver):
+    """F4: weights 1e-20 (the same LP scaled) gave every price 0 on the simplex routes, outside the
+    interval riskopt reported ([6e-21, 6e-21]), with status optimal: HiGHS's absolute 1e-9
+    tolerances read costs of 1e-20 as zero. The solver now sees the weights over their largest and
+    the objective and duals are scaled back: the answer is ``scale`` times the unit-weight one (the
+    prices are the probabilities, the value -E[ES_0.5]-optimum, to the solvers' 1e-9 relative)."""
+    space = ro.Scenarios.discrete([0.0, -1.0], [0.6, 0.4])
+
+    def program(w: float) -> ro.SharingProgram:
+        agents = [ro.Agent("a", ro.measures.Expectation()), ro.Agent("b", ro.measures.ES(0.5))]
+        return ro.SharingProgram(space, agents, allocation=ro.Budget(), weights=[w, w])
+
+    sol = program(scale).solve(backend=backend, solver=solver)
+    unit = program(1.0).solve(backend=backend, solver=solver)
+    assert sol.status is Status.OPTIMAL
+    assert unit.objective == pytest.approx(-0.4, rel=1e-9)
+    assert sol.objective == pytest.approx(scale * unit.objective, rel=1e-9)
+    np.testing.assert_allclose(sol.prices.state_prices, scale * np.array([0.6, 0.4]), rtol=1e-9)
+    np.testing.assert_allclose(sol.duals["budget"], scale * unit.duals["budget"], rtol=1e-9)
+    np.testing.assert_allclose(sol.prices.lower, scale * np.array([0.6, 0.4]), rtol=1e-9)
+    np.testing.assert_allclose(sol.prices.state_density, [1.0, 1.0], rtol=1e-9)
+
+
+def test_reweighting_a_compiled_program_rescales_it():
+    """F4 on the sweeps' path: ``program.set(weights=...)`` re-solves the compiled (DPP) program; the
+    solver's normalised weights follow, and so do the objective and the prices (exact LP numbers)."""
+    space = ro.Scenarios.discrete([0.0, -1.0], [0.6, 0.4])
+    agents = [ro.Agent("a", ro.measures.Expectation()), ro.Agent("b", ro.measures.ES(0.5))]
+    prog = ro.SharingProgram(space, agents, allocation=ro.Budget())
+    first = prog.solve(backend="highs")
+    again = prog.set(weights=[1e-20, 1e-20]).solve(backend="highs")
+    assert first.objective == pytest.approx(-0.4, rel=1e-12)
+    assert again.objective == pytest.approx(-0.4e-20, rel=1e-12)
+    np.testing.assert_allclose(again.prices.state_prices, [0.6e-20, 0.4e-20], rtol=1e-12)
+    with pytest.raises(ro.ModelError):
+        prog.set(weights=[0.0, 0.0]).solve(backend="highs")
+
+
+def test_duals_outside_the_lps_optimal_dual_set_fail_the_certificate():
+    """F4, the certificate's side: zero budget duals (what the simplex routes returned at weights
+    1e-20) satisfy every residual the generic certificate computes for a nonsmooth LP (no
+    stationarity), so they were labelled optimal. The duals are now checked against the optimal
+    dual set riskopt.degeneracy computes on HiGHS: 0 where every optimal dual is (0.6, 0.4) is off
+    by the whole dual scale, certificate_failed."""
+    space = ro.Scenarios.discrete([0.0, -1.0], [0.6, 0.4])
+    agents = [ro.Agent("a", ro.measures.Expectation()), ro.Agent("b", ro.measures.ES(0.5))]
+    prog = ro.SharingProgram(space, agents, allocation=ro.Budget())
+    sol = prog.solve(backend="highs")
+    assert sol.status is Status.OPTIMAL and sol.certificate.dual_residual == 0.0
+    for c in prog.groups["budget"].constraints:
+        c.save_dual_value(np.zeros(c.shape))
+    forged = build_solution(prog, sol.solver)
+    assert forged.status is Status.CERTIFICATE_FAILED
+    # |0 - 0.6| over the dual scale max(largest interval end 0.6, largest weight 1): Duals.dual_error
+    assert forged.certificate.dual_residual == pytest.approx(0.6, rel=1e-9)

@@ -21,6 +21,7 @@ from .base import (
     register_backend,
 )
 from .quiet import quiet_stdout
+from .standard_form import extract, solve_empty
 
 #: riskopt's default options per solver (overridable per call); they are recorded in every report.
 #: Clarabel: its own 1e-8 tolerances (the KKT polish refines smooth programs beyond them) and no
@@ -50,6 +51,12 @@ class CvxpyBackend(Backend):
     def solve(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
               dpp: bool = False) -> SolveReport:
         opts = {**DEFAULT_OPTIONS.get(solver, {}), **options}
+        if sum(v.size for v in problem.variables()) == 0:
+            # the data may fix every variable: then nothing is left for a solver (several of cvxpy's
+            # interfaces crash on an empty model: SCS "m must be a positive integer")
+            sf = extract(problem, self.cones, self.name, dpp=dpp)
+            if sf.n_vars == 0:
+                return solve_empty(problem, sf, self.name, solver, opts)
         t0 = time.perf_counter()
         try:
             with warnings.catch_warnings():  # riskopt reports the status itself
@@ -67,9 +74,18 @@ class CvxpyBackend(Backend):
             return SolveReport(self.name, solver, Status.SOLVER_ERROR, str(exc), options=opts,
                                solve_s=time.perf_counter() - t0)
         except TypeError as exc:  # cvxpy's interfaces raise TypeError for unknown solver settings
-            raise ModelError("options", options, f"settings that {solver} accepts", detail=str(exc)) from None
+            # (some without naming it); without options of the caller's it is the solver's failure
+            if options:
+                raise ModelError("options", options, f"settings that {solver} accepts",
+                                 detail=str(exc)) from None
+            return _crashed(self.name, solver, exc, opts, t0)
         except cp.error.DCPError as exc:
             raise ModelError("program", problem, "a DCP-compliant convex program", detail=str(exc)) from None
+        except Exception as exc:  # a crash inside the solver or its interface is a failed solve, said so
+            if _names_an_option(str(exc), options):  # HiGHS: ValueError naming a rejected option
+                raise ModelError("options", options, f"settings that {solver} accepts",
+                                 detail=str(exc)) from None
+            return _crashed(self.name, solver, exc, opts, t0)
         total = time.perf_counter() - t0
         compile_s = float(getattr(problem, "compilation_time", None) or 0.0)
         stats = problem.solver_stats
@@ -79,6 +95,17 @@ class CvxpyBackend(Backend):
                            from_solver(problem.status, iterations=iterations, max_iterations=cap),
                            str(problem.status), compile_s=compile_s, solve_s=max(total - compile_s, 0.0),
                            iterations=iterations, options=opts, objective=problem.value)
+
+
+def _names_an_option(message: str, options: dict[str, Any]) -> bool:
+    """Does a solver's error message name one of the caller's options (an unknown or ill-typed setting)?"""
+    return any(f"{k}" in message for k in options)
+
+
+def _crashed(backend: str, solver: str, exc: Exception, opts: dict[str, Any], t0: float) -> SolveReport:
+    """The report of a solve that raised inside the solver: ``solver_error`` with its message."""
+    return SolveReport(backend, solver, Status.SOLVER_ERROR, f"{type(exc).__name__}: {exc}", options=opts,
+                       solve_s=time.perf_counter() - t0)
 
 
 @functools.lru_cache(maxsize=1)

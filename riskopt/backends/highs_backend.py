@@ -15,55 +15,47 @@ import numpy as np
 import scipy.sparse as sps
 
 from ..errors import ModelError
-from ..status import from_solver
-from .base import HIGHS_OPTIONS, Backend, SolveReport, register_backend
+from ..status import Status, from_solver
+from .base import SolveReport, register_backend
 from .quiet import new_highs, quiet_stdout
-from .standard_form import extract, solve_empty, unpack
+from .standard_form import HighsFedBackend, unpack
 
 
 @register_backend
-class HighsBackend(Backend):
+class HighsBackend(HighsFedBackend):
     name = "highs"
-    cones = frozenset({"zero", "nonneg", "quadratic"})
-    default_solver = "HIGHS"
-
-    def available(self) -> bool:
-        try:
-            import highspy  # noqa: F401
-        except ImportError:  # pragma: no cover
-            return False
-        return True
-
-    def solvers(self) -> list[str]:
-        return ["HIGHS"]
+    requires = "highspy"
 
     def solve(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
               dpp: bool = False) -> SolveReport:
         import highspy
 
-        sf = extract(problem, self.cones, self.name, dpp=dpp)
-        opts = {**HIGHS_OPTIONS, **options}
-        if sf.n_vars == 0:
-            return solve_empty(problem, sf, self.name, solver, opts)
+        sf, opts, empty = self.prepare(problem, solver, options, dpp=dpp)
+        if empty is not None:
+            return empty
         t0 = time.perf_counter()
         h = new_highs()
         set_options(h, opts)
         bounds = _single_entry_rows(sf)
         b = bounds.b
         is_eq = np.arange(b.size) < sf.n_eq
-        pass_lp(h, sf.c, bounds.A, np.where(is_eq, b, -np.inf), b, bounds.lower, bounds.upper)
-        if sf.P is not None:
-            low = sps.csc_matrix(sps.tril(sf.P))
-            h.passHessian(sf.n_vars, low.nnz, highspy.HessianFormat.kTriangular,
-                          low.indptr, low.indices, low.data)
-        with quiet_stdout():
-            h.run()
-        status = h.getModelStatus()
-        if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:
-            h.setOptionValue("presolve", "off")  # presolve cannot tell which: ask the solver proper
+        try:
+            pass_lp(h, sf.c, bounds.A, np.where(is_eq, b, -np.inf), b, bounds.lower, bounds.upper)
+            if sf.P is not None:
+                low = sps.csc_matrix(sps.tril(sf.P))
+                h.passHessian(sf.n_vars, low.nnz, highspy.HessianFormat.kTriangular,
+                              low.indptr, low.indices, low.data)
             with quiet_stdout():
                 h.run()
             status = h.getModelStatus()
+            if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:
+                h.setOptionValue("presolve", "off")  # presolve cannot tell which: ask the solver proper
+                with quiet_stdout():
+                    h.run()
+                status = h.getModelStatus()
+        except Exception as exc:  # a crash inside highspy is a failed solve, said so (never raised)
+            return SolveReport(self.name, solver, Status.SOLVER_ERROR, f"{type(exc).__name__}: {exc}",
+                               compile_s=sf.compile_s, solve_s=time.perf_counter() - t0, options=opts)
         solve_s = time.perf_counter() - t0
         clarabel_status = _STATUS.get(status.name, "NumericalError")
         x = z = None

@@ -13,27 +13,16 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from ..status import from_solver
-from .base import HIGHS_OPTIONS, Backend, SolveReport, register_backend
+from ..status import Status, from_solver
+from .base import SolveReport, register_backend
 from .quiet import new_highs, quiet_stdout
-from .standard_form import extract, solve_empty, unpack
+from .standard_form import HighsFedBackend, unpack
 
 
 @register_backend
-class PyomoBackend(Backend):
+class PyomoBackend(HighsFedBackend):
     name = "pyomo"
-    cones = frozenset({"zero", "nonneg", "quadratic"})
-    default_solver = "HIGHS"
-
-    def available(self) -> bool:
-        try:
-            import pyomo.environ  # noqa: F401
-        except ImportError:  # pragma: no cover
-            return False
-        return True
-
-    def solvers(self) -> list[str]:
-        return ["HIGHS"]
+    requires = "pyomo.environ"
 
     def solve(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
               dpp: bool = False) -> SolveReport:
@@ -41,10 +30,9 @@ class PyomoBackend(Backend):
         from pyomo.core.expr.numeric_expr import LinearExpression
         from pyomo.opt import TerminationCondition as Term
 
-        sf = extract(problem, self.cones, self.name, dpp=dpp)
-        opts = {**HIGHS_OPTIONS, **options}
-        if sf.n_vars == 0:
-            return solve_empty(problem, sf, self.name, solver, opts)
+        sf, opts, empty = self.prepare(problem, solver, options, dpp=dpp)
+        if empty is not None:
+            return empty
         t0 = time.perf_counter()
         m = pyo.ConcreteModel()
         n = sf.n_vars
@@ -80,8 +68,13 @@ class PyomoBackend(Backend):
         for k, v in opts.items():
             opt.options[k] = v
         t1 = time.perf_counter()
-        with quiet_stdout():
-            result = opt.solve(m, load_solutions=False)
+        try:
+            with quiet_stdout():
+                result = opt.solve(m, load_solutions=False)
+        except Exception as exc:  # a crash inside Pyomo or HiGHS is a failed solve, said so (never raised)
+            return SolveReport(self.name, solver, Status.SOLVER_ERROR, f"{type(exc).__name__}: {exc}",
+                               compile_s=sf.compile_s + build_s, solve_s=time.perf_counter() - t1,
+                               options=opts)
         solve_s = time.perf_counter() - t1
         tc = result.solver.termination_condition
         clarabel_status = {Term.optimal: "Solved", Term.infeasible: "PrimalInfeasible",

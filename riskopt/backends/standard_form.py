@@ -24,7 +24,7 @@ import scipy.sparse as sps
 
 from ..errors import ModelError
 from ..status import from_solver
-from .base import CONE_NAMES, SolveReport, canon_backend, cone_types
+from .base import CONE_NAMES, HIGHS_OPTIONS, Backend, SolveReport, canon_backend, cone_types
 
 
 @dataclass
@@ -39,6 +39,7 @@ class StandardForm:
     chain: Any
     inverse_data: Any
     compile_s: float
+    n_nonneg: int = -1  # rows of the nonnegative orthant after the equalities (-1: not recorded)
 
     @property
     def n_vars(self) -> int:
@@ -76,7 +77,8 @@ def extract(problem: cp.Problem, accepted: frozenset[str], backend: str, *,
                         n_eq=int(data["dims"].zero),
                         lower=np.full(n, -np.inf) if lower is None else np.asarray(lower, float),
                         upper=np.full(n, np.inf) if upper is None else np.asarray(upper, float),
-                        chain=chain, inverse_data=inverse, compile_s=compile_s)
+                        chain=chain, inverse_data=inverse, compile_s=compile_s,
+                        n_nonneg=int(data["dims"].nonneg))
 
 
 def unpack(problem: cp.Problem, sf: StandardForm, status: str, x: np.ndarray | None,
@@ -94,7 +96,54 @@ def unpack(problem: cp.Problem, sf: StandardForm, status: str, x: np.ndarray | N
 
 def solve_empty(problem: cp.Problem, sf: StandardForm, backend: str, solver: str,
                 options: dict[str, Any]) -> SolveReport:
-    """A program whose variables the data fix entirely: nothing to hand to a solver."""
-    unpack(problem, sf, "Solved", np.zeros(0), np.zeros(sf.n_rows), 0, 0.0)
-    return SolveReport(backend, solver, from_solver(problem.status), "empty model",
-                       compile_s=sf.compile_s, options=options, objective=problem.value)
+    """A program whose variables the data fix entirely: nothing to hand to a solver. Its rows are
+    constants ``0 + s = b``: feasible when ``b`` is in the cone (zero on equalities, ``>= 0`` on
+    inequalities, to rounding of the data); the value is the constant objective, every dual 0."""
+    b = sf.b
+    n_eq, n_ineq = sf.n_eq, sf.n_nonneg if sf.n_nonneg >= 0 else sf.n_rows - sf.n_eq
+    tol = 1e-12 * max(1.0, float(np.max(np.abs(b), initial=0.0)))
+    if n_eq + n_ineq < sf.n_rows:  # constant rows in other cones: not checked here
+        from ..status import Status
+
+        return SolveReport(backend, solver, Status.SOLVER_ERROR,
+                           "empty model with constant rows in cones other than equalities and inequalities",
+                           compile_s=sf.compile_s, options=options)
+    feasible = bool(np.all(np.abs(b[:n_eq]) <= tol) and np.all(b[n_eq:n_eq + n_ineq] >= -tol))
+    if feasible:
+        unpack(problem, sf, "Solved", np.zeros(0), np.zeros(sf.n_rows), 0, 0.0)
+    else:
+        unpack(problem, sf, "PrimalInfeasible", None, None, 0, 0.0)
+    return SolveReport(backend, solver, from_solver(problem.status), "empty model" if feasible else
+                       "empty model: constant rows violated", compile_s=sf.compile_s, options=options,
+                       objective=problem.value)
+
+
+class HighsFedBackend(Backend):
+    """A backend that hands the extracted standard form (LP or convex QP) to HiGHS, directly or
+    through a modelling layer: the accepted cones, the one solver and the shared prologue live here."""
+
+    cones = frozenset({"zero", "nonneg", "quadratic"})
+    default_solver = "HIGHS"
+    #: the module whose import tells whether the backend is installed
+    requires: str = "highspy"
+
+    def available(self) -> bool:
+        import importlib
+
+        try:
+            importlib.import_module(self.requires)
+        except ImportError:  # pragma: no cover
+            return False
+        return True
+
+    def solvers(self) -> list[str]:
+        return ["HIGHS"]
+
+    def prepare(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
+                dpp: bool) -> tuple[StandardForm, dict[str, Any], SolveReport | None]:
+        """The standard form, the HiGHS options (defaults overridden by ``options``) and, for a
+        program without variables, its finished report (no solver is called)."""
+        form = extract(problem, self.cones, self.name, dpp=dpp)
+        opts = {**HIGHS_OPTIONS, **options}
+        empty = solve_empty(problem, form, self.name, solver, opts) if form.n_vars == 0 else None
+        return form, opts, empty
