@@ -1,4 +1,4 @@
-"""Distortion risk sharing (seed 002): the comonotone layer LP at scale, and Theorem 3's three routes.
+"""Distortion risk sharing (Ghossoub-Ren-Wang 2024): the comonotone layer LP at scale, Theorem 3's routes.
 
 **distortion_comonotone** — n = 20 agents, S equally weighted lognormal scenarios (seed 0), distortions
 16 powers t^a (a = 0.3 .. 0.95), a dual power, ES_0.05, VaR_0.01 and the convex t^1.5. Target: the

@@ -6,7 +6,7 @@ over comonotone allocations (``riskopt.Comonotone()``, objective ``total_risk``)
 allocations every distortion is linear on the sorted atoms, so this is an LP with 4 S variables,
 S budget rows and 4 (S - 1) monotonicity rows.
 
-Reference: the closed form of seed 002 (Embrechts-Liu-Wang): the optimum is rho of the pointwise
+Reference: the closed form of Embrechts-Liu-Wang (2018): the optimum is rho of the pointwise
 minimum distortion, rho_{min h}(X), and the state prices are that distortion's weights
 ``h_min(P(X >= x_k)) - h_min(P(X > x_k))``. Columns: objective gap, budget violation, and the
 E_P-norm error of the state-price density against those weights. Pyomo builds its model in Python

@@ -1,4 +1,4 @@
-"""Hurricane pool (seed 000): entropic welfare over the anchored comonotone set, n = 3, 50, 500.
+"""Hurricane pool (Ogaku 2025): entropic welfare over the anchored comonotone set, n = 3, 50, 500.
 
 Instance: ``rng = default_rng(2505)``, ``gamma_i ~ U[0.5, 5]`` then ``p_i ~ U[0.02, 0.2]`` (the spec's
 n = 500 instance: W* = -54.45105064), unit loss, independent hits; n = 3 is Example 1 (gamma =

@@ -1,4 +1,4 @@
-"""Price-and-choose (seed 000): welfare over C for large pools, and P&C with full SPNE verification.
+"""Price-and-choose (Ogaku 2025): welfare over C for large pools, and P&C with full SPNE verification.
 
 **pandc_welfare** (n = 3, 50, 500; seed 2505: gamma_i ~ U[0.5, 5], p_i ~ U[0.02, 0.2]; n = 3 is
 Example 1): the welfare optimum over C with the common prior and with credal own-hit intervals

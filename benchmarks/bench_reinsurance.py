@@ -1,4 +1,4 @@
-"""Reinsurance market (seed 001): the pointwise SPNE with verification, the full Pareto LP on
+"""Reinsurance market (Andraos-Ghossoub-Zhu 2025): the pointwise SPNE with verification, the full Pareto LP on
 highspy / cvxpy+HiGHS / Pyomo against the pointwise oracle, and the stretch size.
 
 Instance (``rng = default_rng(2025)``): n insurers with censored exponential losses

@@ -1,4 +1,4 @@
-"""Disaster taxation (seed 003): AFPO solvers, storm generation, many regions, dask (spec §11, §13).
+"""Disaster taxation (Niakh et al.): AFPO solvers, storm generation, many regions, dask.
 
 Families (sizes = scenarios unless said otherwise):
 

@@ -5,19 +5,26 @@ A *case* is a function ``case(size) -> dict`` of prepared inputs; a *runner* is
 ``iterations``, ``status`` and accuracy columns optional). ``run(family, sizes, runners, repeat)``
 times every runner on every size and keeps the median of each timing over the repeats.
 BLAS is pinned to one thread (multi-threaded BLAS on two cores made small dense solves far slower).
+Warnings raised while a case is prepared or a runner runs (cvxpy's "Solution may be inaccurate")
+are not printed: they land in the row's ``note`` column, where they belong to the measurement.
+Every file is written atomically (:func:`riskopt.data.write_atomic`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_limits
+
+from riskopt.data import write_atomic
 
 RESULTS = Path("benchmarks") / "results"  # relative to the working directory (the repo root)
 TIMINGS = ("total_s", "build_s", "compile_s", "solve_s", "polish_s")
@@ -63,20 +70,27 @@ def run(family: Family, *, quick: bool = False, repeat: int = 3) -> list[dict[st
     repeat = family.repeat or repeat
     with threadpool_limits(limits=1, user_api="blas"):
         for size in sizes:
-            inputs = family.case(size)
+            with warnings.catch_warnings(record=True) as case_warnings:
+                warnings.simplefilter("always")
+                inputs = family.case(size)
             for runner in family.runners:
                 if not runner.min_size <= size <= runner.max_size:
                     continue
                 samples = []
-                for _ in range(1 if quick else repeat):
-                    t0 = time.perf_counter()
-                    try:
-                        out = runner.fn(inputs)
-                    except Exception as err:  # a failing runner is a result too
-                        out = {"status": f"error: {type(err).__name__}: {err}"[:80]}
-                    out.setdefault("total_s", time.perf_counter() - t0)
-                    samples.append(out)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    for _ in range(1 if quick else repeat):
+                        t0 = time.perf_counter()
+                        try:
+                            out = runner.fn(inputs)
+                        except Exception as err:  # a failing runner is a result too
+                            out = {"status": f"error: {type(err).__name__}: {err}"[:80]}
+                        out.setdefault("total_s", time.perf_counter() - t0)
+                        samples.append(out)
                 row = {"family": family.name, "size": size, "runner": runner.name, **samples[-1]}
+                note = warning_note([*case_warnings, *caught])
+                if note:
+                    row["note"] = "; ".join(p for p in (str(row.get("note") or ""), note) if p)
                 timing_keys = dict.fromkeys([*TIMINGS, *(k for s in samples for k in s if k.endswith("_s"))])
                 for key in timing_keys:
                     vals = [s[key] for s in samples if isinstance(s.get(key), (int, float))]
@@ -90,6 +104,13 @@ def run(family: Family, *, quick: bool = False, repeat: int = 3) -> list[dict[st
             if r["size"] in base and r["runner"] != family.ratio_to and r.get("total_s"):
                 r["ratio"] = r["total_s"] / base[r["size"]]
     return rows
+
+
+def warning_note(caught: list[warnings.WarningMessage]) -> str:
+    """The distinct messages of caught warnings (their first sentence) on one line
+    (``"warning: ..."``), or ``""``."""
+    messages = dict.fromkeys(" ".join(str(w.message).split()).split(". ")[0][:100] for w in caught)
+    return "; ".join(f"warning: {m}" for m in messages)
 
 
 def fmt(v: Any) -> str:
@@ -112,51 +133,58 @@ def save(name: str, rows: list[dict[str, Any]], columns: list[str], notes: str =
     """Write ``<out>/<name>.csv`` and ``<out>/<name>.md``."""
     out.mkdir(parents=True, exist_ok=True)
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(out / f"{name}.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
+    buffer = io.StringIO()
+    w = csv.DictWriter(buffer, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(out / f"{name}.csv", buffer.getvalue())
     md = out / f"{name}.md"
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     body = "".join("| " + " | ".join(fmt(r.get(c)) for c in columns) + " |\n" for r in rows)
-    md.write_text(f"# {name}\n\n{notes}\n\n{head}{body}")
+    write_atomic(md, f"# {name}\n\n{notes}\n\n{head}{body}")
     return md
 
 
 def plot(family: Family, rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """Time vs size per runner (log-log) and, with an accuracy column, error vs time."""
-    try:
-        import matplotlib
+    """Time vs size per runner (log-log) and, with an accuracy column, error vs time, in the riskopt
+    figure style (tick labels that never crowd, one colour-blind-safe colour per runner)."""
+    from riskopt.errors import ModelError
+    from riskopt.plots import pyplot, readable_log, save_figure, styled
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    try:
+        plt = pyplot()
+    except ModelError:  # matplotlib is not installed
         return None
     panels = 2 if family.accuracy else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.2), squeeze=False)
-    ax = axes[0][0]
-    for runner in dict.fromkeys(r["runner"] for r in rows):
-        pts = sorted((r["size"], r["total_s"]) for r in rows
-                     if r["runner"] == runner and isinstance(r.get("total_s"), float) and r["total_s"] > 0)
-        if pts:
-            ax.loglog(*zip(*pts, strict=True), marker="o", label=runner)
-    ax.set_xlabel("size")
-    ax.set_ylabel("total time (s)")
-    ax.set_title(f"{family.name}: time vs size")
-    ax.legend(fontsize=7)
-    if family.accuracy:
-        ax = axes[0][1]
+    with styled():
+        fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.2), squeeze=False)
+        ax = axes[0][0]
         for runner in dict.fromkeys(r["runner"] for r in rows):
-            pts = [(r["total_s"], max(r[family.accuracy], 1e-17)) for r in rows
-                   if r["runner"] == runner and isinstance(r.get(family.accuracy), float)
-                   and isinstance(r.get("total_s"), float)]
+            pts = sorted((r["size"], r["total_s"]) for r in rows if r["runner"] == runner
+                         and isinstance(r.get("total_s"), float) and r["total_s"] > 0)
             if pts:
-                ax.loglog(*zip(*pts, strict=True), marker="o", ls="", label=runner)
-        ax.set_xlabel("total time (s)")
-        ax.set_ylabel(family.accuracy)
-        ax.set_title("accuracy vs time")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+                ax.loglog(*zip(*pts, strict=True), marker="o", label=runner)
+        ax.set_xlabel("problem size")
+        ax.set_ylabel("total time (s, log scale)")
+        ax.set_title(f"{family.name}: time against size")
+        if ax.has_data():
+            readable_log(ax, "x")
+            readable_log(ax, "y")
+        ax.legend(loc="best")
+        if family.accuracy:
+            ax = axes[0][1]
+            for runner in dict.fromkeys(r["runner"] for r in rows):
+                pts = [(r["total_s"], max(r[family.accuracy], 1e-17)) for r in rows
+                       if r["runner"] == runner and isinstance(r.get(family.accuracy), float)
+                       and isinstance(r.get("total_s"), float)]
+                if pts:
+                    ax.loglog(*zip(*pts, strict=True), marker="o", ls="", label=runner)
+            ax.set_xlabel("total time (s, log scale)")
+            ax.set_ylabel(f"{family.accuracy} (log scale)")
+            ax.set_title("accuracy against time")
+            if ax.has_data():
+                readable_log(ax, "x")
+                readable_log(ax, "y")
+            ax.legend(loc="best")
+        fig.set_layout_engine("constrained")
+    return save_figure(fig, path)

@@ -13,7 +13,7 @@ nb_execution_mode = "force"
 nb_execution_raise_on_error = True
 nb_execution_timeout = 600
 nb_merge_streams = True
-myst_enable_extensions = ["dollarmath", "colon_fence"]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 
 autodoc_member_order = "bysource"
@@ -26,6 +26,8 @@ suppress_warnings = ["myst.xref_missing"]
 
 html_theme = "alabaster"
 html_title = "riskopt"
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]  # long code lines wrap instead of being cut off
 
 
 # ------------------------------------------------------------------ generated card references

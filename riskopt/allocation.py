@@ -13,7 +13,7 @@ groups, so duals are read by meaning.
   (group ``"monotone"``) and ``sum_i F[i, k] = x_k`` (group ``"budget"``). Every comonotone
   allocation is 1-Lipschitz (``0 <= f_i' <= 1``): this *is* the no-sabotage condition on
   indemnities, so an insurer/reinsurers split of a loss is a comonotone allocation anchored at 0.
-* ``AnchoredComonotone``: also ``f_i(0) = 0`` (seed 000's set C). The anchor column is substituted
+* ``AnchoredComonotone``: also ``f_i(0) = 0`` (the set C of Ogaku 2025). The anchor column is substituted
   (not a variable), so the budget row at ``X = 0`` is implied and absent: its state price is not
   determined by the program (it is completed by cash invariance when every measure is monetary).
   If 0 is not an atom of ``X`` it is added as an atom of probability 0.
@@ -159,7 +159,7 @@ class Comonotone(AllocationSet):
 
 
 class AnchoredComonotone(Comonotone):
-    """Seed 000's set C: comonotone with ``f_i(0) = 0`` (then also sign-feasible, Lemma 1)."""
+    """The set C of Ogaku (2025): comonotone with ``f_i(0) = 0`` (then also sign-feasible, Lemma 1)."""
 
     name = "anchored_comonotone"
 
@@ -208,7 +208,7 @@ class Restriction:
 
 
 class SignRestriction(Restriction):
-    """``xi_i X >= 0`` in every state and ``xi_i = 0`` where ``X = 0`` (seed 000's Delta_Xq)."""
+    """``xi_i X >= 0`` in every state and ``xi_i = 0`` where ``X = 0`` (Ogaku 2025's Delta_Xq)."""
 
     name = "sign"
 

@@ -50,11 +50,13 @@ __all__ = [
     "CardMechanism",
     "CardPoint",
     "bundled_card",
+    "bundled_names",
     "load_card",
     "parse_card",
     "read_card_data",
     "reference_page",
     "reference_rows",
+    "resolve_card",
     "run_card",
     "set_path",
 ]
@@ -136,14 +138,9 @@ def load_card(path: str | Path) -> Card:
 
 
 def read_card_data(path: str | Path) -> tuple[dict[str, Any], str]:
-    """The parsed TOML document of a card (a path or a bundled name) and its source path."""
-    p = Path(path)
-    if not p.exists():
-        bundled = bundled_card(str(path))
-        if bundled is None:
-            raise ModelError("card", str(path), "an existing TOML file or a bundled card name",
-                             detail="file not found")
-        p = bundled
+    """The parsed TOML document of a card (a path or a bundled name, see :func:`resolve_card`) and
+    its source path."""
+    p, _ = resolve_card(path)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -155,6 +152,71 @@ def read_card_data(path: str | Path) -> tuple[dict[str, Any], str]:
     except RecursionError:
         raise ModelError("card", str(path), "a TOML document of reasonable nesting depth") from None
     return data, str(p)
+
+
+def resolve_card(ref: str | Path) -> tuple[Path, str]:
+    """The file a card reference names, and a note (``""`` when nothing was ambiguous).
+
+    A path that exists relative to the current directory wins (the note says so when it shadows a
+    bundled card of the same name); else a bundled card name (``hurricane_pool``); else a path whose
+    file is not here but whose file name is a bundled card's (``models/hurricane_pool.toml`` run
+    outside the repository) is that bundled card, and the note says so. Otherwise a
+    :class:`~riskopt.errors.ModelError` suggests the closest names (bundled cards, TOML files in the
+    named folder).
+    """
+    text = str(ref)
+    p = Path(text)
+    own_name = p.name == text  # no folder given: it may also name a bundled card
+    if p.exists():
+        bundled = bundled_card(text) if own_name else None
+        if bundled is not None and bundled.resolve() != p.resolve():
+            return p, (f"using {text} from the current directory, not the bundled card "
+                       f"'{_stem(text)}' ({bundled})")
+        return p, ""
+    if own_name:
+        bundled = bundled_card(text)
+        if bundled is not None:
+            local = Path(f"{text}.toml")
+            if local.is_file() and local.resolve() != bundled.resolve():
+                return bundled, (f"using the bundled card '{text}' ({bundled}), not {local} from the "
+                                 f"current directory (riskopt run {local} reads that one)")
+            return bundled, ""
+    elif p.suffix == ".toml" and (bundled := bundled_card(p.name)) is not None:
+        return bundled, (f"{text} is not in the current directory ({Path.cwd()}); using the bundled "
+                         f"card '{_stem(p.name)}' ({bundled})")
+    raise ModelError("card", text, "an existing TOML file or a bundled card name (riskopt list)",
+                     detail="file not found" + _did_you_mean(p))
+
+
+def _stem(name: str) -> str:
+    return name[:-5] if name.endswith(".toml") else name
+
+
+def bundled_names() -> list[str]:
+    """The names of the cards shipped with riskopt (``riskopt list`` shows them)."""
+    from importlib import resources
+
+    try:
+        files = resources.files("riskopt.models").iterdir()
+    except ModuleNotFoundError:  # pragma: no cover - models not installed
+        return []
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
+
+
+def _did_you_mean(p: Path) -> str:
+    """``"; did you mean 'hurricane_pool'?"`` for the closest bundled names or TOML files beside
+    ``p`` (difflib), else ``""``."""
+    import difflib
+
+    stem = _stem(p.name)
+    names = {n: n for n in bundled_names()}
+    folder = p.parent
+    if str(folder) not in ("", ".") and folder.is_dir():
+        names.update({f.stem: str(f) for f in sorted(folder.glob("*.toml"))[:1000]})
+    elif folder.is_dir():
+        names.update({f.stem: f.name for f in sorted(folder.glob("*.toml"))[:1000]})
+    close = difflib.get_close_matches(stem, list(names), n=3, cutoff=0.6)
+    return "; did you mean " + " or ".join(repr(names[c]) for c in close) + "?" if close else ""
 
 
 def bundled_card(name: str) -> Path | None:

@@ -5,7 +5,7 @@ checked, unknown keys refused, errors named by their TOML path such as
 ``agents[2].measure.gamma``); :class:`Draws` resolves random specs (``{uniform = [lo, hi]}``,
 ``{normal = [mean, sd]}``) from ``numpy.random.default_rng(model.seed)`` in a fixed order (agent
 parameters first, then the space); and the shared sections are read by :func:`build_space`,
-:func:`build_agents`, :func:`build_measure`, :func:`build_allocation` and :func:`read_solver`.
+:func:`build_agents`, :func:`build_measure` and :func:`read_solver`.
 """
 
 from __future__ import annotations
@@ -20,17 +20,6 @@ from typing import Any
 import numpy as np
 
 from . import measures as measures_lib
-from .allocation import (
-    AllocationSet,
-    AnchoredComonotone,
-    Budget,
-    Comonotone,
-    IndividualRationality,
-    LimitedLiability,
-    NoSabotage,
-    Restriction,
-    SignRestriction,
-)
 from .errors import ModelError
 from .laws import Exponential as ExpLaw
 from .laws import Law, Uniform, censored_exponential
@@ -39,7 +28,7 @@ from .space import Scenarios
 from .spec import Node, Row, number_list, option
 
 __all__ = ["MAX_AGENTS", "MAX_STATES", "CardMechanism", "Draws", "Node", "SolverChoice", "build_agents",
-           "build_allocation", "build_measure", "build_space", "number_list", "read_solver"]
+           "build_measure", "build_space", "number_list", "read_solver"]
 
 #: hard limits that keep a card from asking for more than a machine can give (fuzzing, typos)
 MAX_AGENTS = 20_000
@@ -294,42 +283,6 @@ def _space_of_kind(kind: str, node: Node, draws: Draws, kinds: tuple[str, ...]) 
             raise ModelError(node.at("n"), n, f"a number of bins in [1, {MAX_STATES}]")
         return Scenarios.from_law(law, n, method=node.take("method", str, default="midpoint"))
     raise ModelError(node.at("kind"), kind, f"one of {list(kinds)}")
-
-
-_SETS: dict[str, Callable[[], AllocationSet]] = {
-    "budget": Budget,
-    "comonotone": Comonotone,
-    "anchored_comonotone": AnchoredComonotone,
-    "no_sabotage": NoSabotage,
-}
-
-
-def build_allocation(node: Node | None) -> tuple[AllocationSet, list[Restriction]]:
-    if node is None:
-        return AnchoredComonotone(), []
-    name = node.take("set", str, default="anchored_comonotone", allowed=f"one of {sorted(_SETS)}")
-    if name not in _SETS:
-        raise ModelError(node.at("set"), name, f"one of {sorted(_SETS)}")
-    restrictions: list[Restriction] = []
-    for i, raw in enumerate(node.take("restrictions", list, default=[])):
-        r = Node(raw, node.at(f"restrictions[{i}]"))
-        kind = r.take("kind", str, allowed="sign | limited_liability | individual_rationality")
-        if kind == "sign":
-            restrictions.append(SignRestriction())
-        elif kind == "individual_rationality":
-            restrictions.append(IndividualRationality())
-        elif kind == "limited_liability":
-            caps = r.take("caps", (list, float))
-            caps = number_list(caps, r.at("caps")) if isinstance(caps, list) else caps
-            try:
-                restrictions.append(LimitedLiability(caps))
-            except ModelError as err:
-                raise err.with_prefix(r.path) from None
-        else:
-            raise ModelError(r.at("kind"), kind, "sign | limited_liability | individual_rationality")
-        r.finish()
-    node.finish()
-    return _SETS[name](), restrictions
 
 
 # ------------------------------------------------------------------ spec fields and their docs

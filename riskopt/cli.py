@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .data import jsonable, without_timings
+from .data import jsonable, without_timings, write_atomic
 from .errors import ModelError, RiskoptError, RiskoptWarning, SolveError
 from .status import Status
 
@@ -27,7 +27,9 @@ DEMO_CARD = "hurricane_pool"
 EXIT_CODES = {0: "the result's status is ok (optimal or verified)",
               1: "internal error (please report it with the card)",
               2: "user error: a bad card, flag or value (one line naming the field)",
-              3: "the run finished but its status is not ok (the result is printed with its status)"}
+              3: "the run finished but its status is not ok (the result is printed with its status)",
+              141: "stdout was closed before the result was written (riskopt demo | head -3): the output "
+                   "is cut, nothing is reported, like any Unix tool stopped by SIGPIPE"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     epilog = "exit codes:\n" + "\n".join(f"  {k}  {v}" for k, v in sorted(EXIT_CODES.items()))
     p = _Parser(prog="riskopt", description="Risk sharing and insurance mechanism design: solve model cards.",
                 epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"riskopt {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, help_ in (("run", "solve a model card (TOML file or bundled card name)"),
                         ("demo", f"solve the bundled demo card ({DEMO_CARD})")):
@@ -48,11 +51,16 @@ def _parser() -> argparse.ArgumentParser:
             s.add_argument("card", help="path to a TOML model card, or a bundled card name")
         s.add_argument("--backend", help="cvxpy | highs | pyomo (default: the card's)")
         s.add_argument("--solver", help="solver name, e.g. CLARABEL, ECOS, SCS, HIGHS")
-        s.add_argument("--format", choices=("table", "json"), default="table")
+        s.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                       help="table (for people), json (everything, one object) or csv (the per-agent "
+                            "table: one header row, one row per agent)")
+        s.add_argument("--output", metavar="FILE", help="write the result to FILE (atomically) instead of "
+                                                        "stdout")
         s.add_argument("--plot", metavar="FILE", help="write a figure (PNG/PDF/SVG) of the result")
         s.add_argument("--reproducible", action="store_true",
                        help="leave wall-clock timings out of the JSON: the same card and seed then give "
                             "byte-identical output")
+        _view_flags(s)
     sw = sub.add_parser("sweep", help="solve a model card over a grid of parameter values")
     sw.add_argument("card", help="path to a TOML model card, or a bundled card name")
     sw.add_argument("--grid", action="append", required=True, metavar="PATH=VALUES",
@@ -65,11 +73,30 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", metavar="FILE.csv", help="write the rows as CSV")
     sw.add_argument("--backend", help="override the card's backend")
     sw.add_argument("--solver", help="override the card's solver")
+    _view_flags(sw)
     sub.add_parser("bench", add_help=False,
                    help="benchmark solvers and backends: --quick, --family NAME, --repeat N, --out DIR "
                         "(riskopt bench --help)")
     sub.add_parser("list", help="registered measures, backends and solvers, and bundled cards")
     return p
+
+
+def _digits(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 17:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer from 1 to 17")
+    return value
+
+
+def _view_flags(s: argparse.ArgumentParser) -> None:
+    """How tables and progress show (docs/tables.md explains every column)."""
+    s.add_argument("--digits", type=_digits, default=6, help="significant digits in tables (default 6)")
+    s.add_argument("--all", action="store_true", dest="all_rows",
+                   help="print every row of long tables (default: the first 10 and the last 5)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars on stderr")
 
 
 def _bench(argv: list[str]) -> int:
@@ -127,7 +154,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from .cards import CardPoint, read_card_data
     from .sweep import grid, sweep
 
-    data, source = read_card_data(args.card)
+    data, source = read_card_data(_card_path(args.card))
     parse_check = CardPoint(data, source, args.backend, args.solver)
     axes = dict(_grid_values(g) for g in args.grid)
     points = grid(**axes)
@@ -157,7 +184,9 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
 
     if args.plot:
         _check_plot_path(args.plot)  # before the solve, which may be long
-    card = load_card(card_ref)
+    if args.output:
+        _check_output_path(args.output)
+    card = load_card(_card_path(card_ref))
     try:
         result = run_card(card, backend=args.backend, solver=args.solver)
     except SolveError as err:  # no usable point: still one JSON object (or line) with the status
@@ -166,25 +195,84 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
     status = Status(result.status)
     if args.plot:
         try:
-            result.plot(args.plot, title=card.name)
+            result.plot(args.plot, title=card.name)  # written atomically (riskopt.plots.save_figure)
         except OSError as err:
             raise ModelError("--plot", args.plot, "a writable file", detail=str(err)) from None
+        print(f"riskopt: wrote {args.plot}", file=sys.stderr)
     if args.format == "json":
         out = result.to_dict()
         out["model"] = {"name": card.name, "source": card.source, "seed": card.seed}
-        _print_json(out, args.reproducible)
+        _print_json(out, args.reproducible, output=args.output)
+    elif args.format == "csv":
+        _emit(_agents_csv(result.agent_rows()), args.output)
     else:
-        print(result.table(title=title or f"{card.name} ({card.source})"))
+        _emit(result.table(title=title or f"{card.name} ({card.source})"), args.output)
     if not status.ok:
         print(f"riskopt: not ok: status '{status}': {status.meaning}", file=sys.stderr)
     return status.exit_code
 
 
-def _print_json(out: dict[str, Any], reproducible: bool) -> None:
+def _print_json(out: dict[str, Any], reproducible: bool, *, output: str | None = None) -> None:
     if reproducible:
 
         out = without_timings(out)
-    print(json.dumps(out, allow_nan=False))
+    _emit(json.dumps(out, allow_nan=False), output)
+
+
+def _emit(text: str, output: str | None) -> None:
+    """The result: on stdout, or written atomically to ``--output`` (said on stderr)."""
+    if output is None:
+        print(text)
+        return
+    try:
+        write_atomic(output, text + "\n")
+    except OSError as err:
+        raise ModelError("--output", output, "a writable file", detail=str(err)) from None
+    print(f"riskopt: wrote {output}", file=sys.stderr)
+
+
+def _agents_csv(rows: list[dict[str, Any]]) -> str:
+    """``--format csv``: the per-agent table (``name`` first, one column per scalar field, in the
+    rows' order; arrays such as allocations left out), one header row."""
+    import csv
+    import io
+
+    import numpy as np
+
+    scalar = [{k: jsonable(v) for k, v in r.items() if np.ndim(v) == 0} for r in rows]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(k for r in scalar for k in r)),
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(scalar)
+    return buffer.getvalue().rstrip("\n")
+
+
+def _check_output_path(path: str) -> None:
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir() or not p.parent.is_dir():
+        raise ModelError("--output", path, "a file in an existing directory")
+
+
+def _card_path(card_ref: str) -> str:
+    """The card file to read (:func:`riskopt.cards.resolve_card`); a note on stderr when ambiguous."""
+    from .cards import resolve_card
+
+    path, note = resolve_card(card_ref)
+    if note:
+        print(f"riskopt: note: {note}", file=sys.stderr)
+    return str(path)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("riskopt")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree without installing
+        return "unknown (not installed)"
 
 
 def _print_failed(err: SolveError, card: object, args: argparse.Namespace) -> None:
@@ -197,7 +285,7 @@ def _print_failed(err: SolveError, card: object, args: argparse.Namespace) -> No
         out["message"] = _one_line(str(err))
         out["model"] = {"name": getattr(card, "name", ""), "source": getattr(card, "source", ""),
                         "seed": getattr(card, "seed", None)}
-        _print_json(jsonable(out), args.reproducible)
+        _print_json(jsonable(out), args.reproducible, output=args.output)
     print(f"riskopt: not ok: {_one_line(str(err))}", file=sys.stderr)
 
 
@@ -244,16 +332,39 @@ def _one_line(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``riskopt`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:  # the harness parses its own options
-        return _bench(argv[1:])
-    args = _parser().parse_args(argv)
-    # warnings are collected and printed as one line after a success (an error line stands alone)
-    with warnings.catch_warnings(record=True) as caught:
-        code = _main(args)
+    try:
+        if argv[:1] == ["bench"]:  # the harness parses its own options
+            code = _bench(argv[1:])
+            sys.stdout.flush()
+            return code
+        args = _parser().parse_args(argv)
+        from .progress import quiet
+        from .report import table_options
+
+        # warnings are collected and printed as one line after a success (an error line stands alone)
+        with (warnings.catch_warnings(record=True) as caught, quiet(getattr(args, "quiet", False)),
+              table_options(digits=getattr(args, "digits", None), all_rows=getattr(args, "all_rows", None))):
+            code = _main(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        return _closed_pipe()
     messages = list(dict.fromkeys(_one_line(str(w.message)) for w in caught))
     if code in (0, 3) and messages:
         print("riskopt: warning: " + "; ".join(messages), file=sys.stderr)
     return code
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``riskopt demo | head -3``): stop quietly with 141 (128 +
+    SIGPIPE), the status a shell reports for any Unix tool cut off by a closed pipe."""
+    import os
+
+    try:  # the interpreter flushes stdout at exit: let that write go nowhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
+    return 141
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -272,6 +383,8 @@ def _main(args: argparse.Namespace) -> int:
     except (ModelError, RiskoptError, RiskoptWarning) as err:  # RiskoptWarning: -W error
         print(f"riskopt: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed early: not a bug (main stops quietly)
+        raise
     except KeyboardInterrupt:  # pragma: no cover
         print("riskopt: interrupted", file=sys.stderr)
         return 130

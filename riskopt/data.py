@@ -1,4 +1,5 @@
-"""Plain data helpers every layer of riskopt uses: JSON-safe conversion and run-independent views.
+"""Plain data helpers every layer of riskopt uses: JSON-safe conversion, run-independent views and
+atomic file writes (a reader never sees a half-written file).
 
 This module imports nothing from riskopt, so results, statuses and reports can use it from the
 bottom of the import graph.
@@ -6,13 +7,17 @@ bottom of the import graph.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["json_object", "jsonable", "without_timings"]
+__all__ = ["atomic_path", "json_object", "jsonable", "without_timings", "write_atomic"]
 
 
 def without_timings(value: Any) -> Any:
@@ -48,3 +53,35 @@ def json_object(fields: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON-safe object (:func:`jsonable` of a mapping, typed as one)."""
     out: dict[str, Any] = jsonable(fields)
     return out
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path in ``path``'s folder (same suffix, so writers that read the suffix still
+    work) that replaces ``path`` (``os.replace``) once the block succeeds; removed on failure."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent or ".")
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_atomic(path: str | Path, content: str | bytes) -> Path:
+    """Write ``content`` (text as UTF-8) to ``path`` atomically: a temporary file in the same folder,
+    then ``os.replace``."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -180,7 +180,8 @@ class Censored(Law):
 def censored_exponential(rate: float, cap: float) -> Censored:
     """Exponential(rate) censored at ``cap``: ``P(X > z) = exp(-rate z)`` on ``[0, cap)``, 0 after.
 
-    The censoring leaves an atom of mass ``exp(-rate cap)`` at ``cap`` (seed 001, Section 4).
+    The censoring leaves an atom of mass ``exp(-rate cap)`` at ``cap``
+    (Andraos, Ghossoub, Zhu 2025, Section 4).
     """
     return Censored(Exponential(rate), cap)
 

@@ -10,14 +10,17 @@ questions the same way:
 * ``allocation`` -- each agent's allocation by name (states, atoms or layers, as the mechanism has);
 * ``prices`` -- typed prices (state prices, layer prices, the tax multiplier), or ``None``;
 * ``verification`` -- the checks that decided the status beyond the solver's word;
-* ``to_dict()`` (JSON-safe), ``to_frame()`` (pandas, the ``frames`` extra), ``table()``, ``plot()``.
+* ``to_dict()`` (JSON-safe), ``to_frame()`` (pandas, the ``frames`` extra), ``table()``, ``plot()``;
+* ``allocation_frame()`` -- the allocation as a long (tidy) table: one row per agent and state;
+* in Jupyter, a result shows itself as HTML (status, objective, the per-agent table).
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -63,10 +66,68 @@ class ResultBase:
     def agent_rows(self) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    #: names of the allocation arrays' axes, the last one the state axis (a mechanism whose
+    #: allocations are matrices, such as layer shares per counterparty, names its leading axes)
+    allocation_axes: tuple[str, ...] = ("state",)
+
     def to_frame(self) -> Any:
         """The per-agent table as a pandas DataFrame indexed by agent name (pandas: the ``frames``
         extra); array-valued entries (allocations) are left out: ``allocation`` holds them."""
         return frame(self.agent_rows())
+
+    def allocation_states(self, size: int) -> dict[str, np.ndarray]:
+        """Columns describing the ``size`` states of the allocation (``probability`` where the result
+        knows it: the allocation's space, or the state probabilities read with the prices)."""
+        space = getattr(self, "allocation_space", None)
+        p = getattr(space, "p", None)
+        if p is None:
+            p = getattr(getattr(self, "prices", None), "state_probs", None)
+        if p is not None and np.ndim(p) == 1 and np.size(p) == size:
+            return {"probability": np.asarray(p, dtype=float)}
+        return {}
+
+    def allocation_frame(self) -> Any:
+        """The allocation as a long (tidy) pandas DataFrame: one row per agent and state, columns
+        ``agent``, the state index (``state``, or the names of :attr:`allocation_axes` for matrix
+        allocations), ``allocation`` and, where the result has one, ``probability`` of the state."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ModelError("allocation_frame", None,
+                             "pandas installed: pip install 'riskopt[frames]'") from None
+        parts = []
+        for agent, values in cast(Result, self).allocation.items():
+            a = np.asarray(values, dtype=float)
+            a = a.reshape(1) if a.ndim == 0 else a
+            axes = (self.allocation_axes[-a.ndim:] if len(self.allocation_axes) >= a.ndim
+                    else (*(f"axis{j}" for j in range(a.ndim - 1)), "state"))
+            index = np.indices(a.shape).reshape(a.ndim, -1)
+            columns: dict[str, Any] = {"agent": np.full(a.size, str(agent), dtype=object)}
+            columns.update({name: index[j] for j, name in enumerate(axes)})
+            columns["allocation"] = a.reshape(-1)
+            for name, col in self.allocation_states(a.shape[-1]).items():
+                columns[name] = np.asarray(col)[index[-1]]
+            parts.append(pd.DataFrame(columns))
+        if not parts:
+            return pd.DataFrame({"agent": [], self.allocation_axes[-1]: [], "allocation": []})
+        return pd.concat(parts, ignore_index=True)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: status, objective and the per-agent table (HTML through pandas
+        when installed, else the plain table in a ``<pre>``)."""
+        result = cast(Result, self)
+        status, objective = result.status, result.objective
+        mechanism = self.mechanism_name or str(getattr(self, "mechanism", ""))
+        head = (f"<p><b>{html.escape(type(self).__name__)}</b> ({html.escape(mechanism)}): "
+                f"status <b>{html.escape(str(status))}</b>, objective "
+                f"{html.escape('-' if objective is None else f'{objective:.6g}')}</p>")
+        try:
+            import pandas  # noqa: F401
+
+            body = str(self.to_frame().to_html(float_format=lambda v: f"{v:.6g}"))
+        except ImportError:
+            body = f"<pre>{html.escape(result.table())}</pre>"
+        return head + body
 
 
 def frame(rows: list[dict[str, Any]]) -> Any:

@@ -16,6 +16,7 @@ Anything else needs ``read=``: ``read(value, path, context) -> field value``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -87,8 +88,10 @@ class Node:
         """Refuse keys nobody read (typos such as ``gama``)."""
         unknown = [k for k in self.data if k not in self.used]
         if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), sorted(self.used), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ModelError(self.at(unknown[0]), self.data[unknown[0]],
-                             f"one of the known fields {sorted(self.used)}", detail="unknown field")
+                             f"one of the known fields {sorted(self.used)}", detail="unknown field" + hint)
 
 
 def _kind(value: Any) -> str:
@@ -329,7 +332,7 @@ def _default(f: dataclasses.Field[Any], opt: Option) -> str:
 
 
 def reference_markdown(cls: type[Any], prefix: str = "") -> str:
-    """The spec's card keys as a markdown table (what the generated reference pages show)."""
+    """The paper's card keys as a markdown table (what the generated reference pages show)."""
     lines = ["| key | type | default | allowed | help |", "|---|---|---|---|---|"]
     for r in reference(cls, prefix):
         help_ = r.help + (f" ({r.units})" if r.units else "")

@@ -11,7 +11,9 @@ recompiling for every point:
 
 A **runner** is any callable ``runner(fn, items) -> list`` that applies ``fn`` to every item:
 :func:`serial` (default), :class:`Processes` (``concurrent.futures``), :class:`Dask`
-(``dask.distributed``: a scheduler address such as ``tcp://host:8786``, or a local cluster).
+(``dask.distributed``: a scheduler address such as ``tcp://host:8786``, or a local cluster). The
+bundled runners also take ``done=callback``, called with an item's index as soon as it completes
+(whatever the order), which drives the progress bar (:mod:`riskopt.progress`) on every runner.
 
 A failure at one point is recorded in its row (``status``: the failed solve's status, or ``error``,
 with the message under ``message``) and does not lose the others. Results come back in the order of
@@ -24,16 +26,17 @@ import csv
 import functools
 import itertools
 import math
-import sys
 import time
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ModelError
+from .progress import bar, enabled
+from .progress import quiet as quiet_progress
 from .status import Status
 
 __all__ = ["Compiled", "Dask", "Processes", "SweepResult", "grid", "pointwise", "runner_from", "serial",
@@ -41,6 +44,8 @@ __all__ = ["Compiled", "Dask", "Processes", "SweepResult", "grid", "pointwise", 
 
 Point = dict[str, Any]
 Row = dict[str, Any]
+#: called with an item's index when the runner has finished it
+Done = Callable[[int], None]
 
 
 def grid(**axes: Iterable[Any]) -> list[Point]:
@@ -109,10 +114,26 @@ class Compiled:
         return _Pointwise(functools.partial(self.solve, state))(points)
 
 
+@dataclass(frozen=True)
+class _Quietly:
+    """A chunk task run without progress bars of its own (a sweep shows one bar for all points)."""
+
+    task: Callable[[Sequence[Point]], list[Row]]
+
+    def __call__(self, points: Sequence[Point]) -> list[Row]:
+        with quiet_progress():
+            return self.task(points)
+
+
 # ----------------------------------------------------------------------------- runners
-def serial(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+def serial(fn: Callable[[Any], Any], items: Sequence[Any], *, done: Done | None = None) -> list[Any]:
     """Apply ``fn`` to every item in this process."""
-    return [fn(x) for x in items]
+    out = []
+    for i, x in enumerate(items):
+        out.append(fn(x))
+        if done is not None:
+            done(i)
+    return out
 
 
 @dataclass
@@ -121,9 +142,16 @@ class Processes:
 
     workers: int | None = None
 
-    def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any], *,
+                 done: Done | None = None) -> list[Any]:
         with ProcessPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(fn, items))
+            futures = {pool.submit(fn, x): i for i, x in enumerate(items)}
+            out: list[Any] = [None] * len(futures)
+            for fut in as_completed(futures):
+                out[futures[fut]] = fut.result()
+                if done is not None:
+                    done(futures[fut])
+            return out
 
 
 @dataclass
@@ -135,7 +163,8 @@ class Dask:
     workers: int = 2
     threads_per_worker: int = 1
 
-    def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any], *,
+                 done: Done | None = None) -> list[Any]:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -143,18 +172,24 @@ class Dask:
                              "pip install 'riskopt[dask]'") from None
         if self.address:
             with Client(self.address) as client:
-                return self._map(client, fn, items)
+                return self._map(client, fn, items, done)
         with LocalCluster(n_workers=self.workers, threads_per_worker=self.threads_per_worker,
                           processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
-            return self._map(client, fn, items)
+            return self._map(client, fn, items, done)
 
     @staticmethod
-    def _map(client: Any, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    def _map(client: Any, fn: Callable[[Any], Any], items: Sequence[Any], done: Done | None) -> list[Any]:
         """Scatter the task and the items first (large arrays then travel once, not inside the
-        task graph), then map."""
+        task graph), then map; ``done`` hears of each future as it completes."""
+        from distributed import as_completed as completed
+
         task = client.scatter(fn, broadcast=True)
         data = client.scatter(list(items))
         futures = client.map(lambda f, x: f(x), [task] * len(data), data, pure=False)
+        if done is not None:
+            index = {f.key: i for i, f in enumerate(futures)}
+            for fut in completed(futures):
+                done(index[fut.key])
         gathered: list[Any] = client.gather(futures)
         return gathered
 
@@ -204,14 +239,11 @@ class SweepResult:
                 writer.writerow({k: _cell(v) for k, v in r.items()})
         return out
 
-    def table(self, max_rows: int = 40) -> str:
+    def table(self) -> str:
+        """The rows as text (:func:`riskopt.report.format_table`: long sweeps cut, wide ones split)."""
         from .report import format_table
 
-        rows = self.rows if len(self.rows) <= max_rows else self.rows[:max_rows]
-        text = format_table(rows, self.columns())
-        if len(self.rows) > max_rows:
-            text += f"\n... {len(self.rows) - max_rows} more rows"
-        return text
+        return format_table(self.rows, self.columns(), noun="points")
 
 
 def _cell(v: Any) -> Any:
@@ -222,14 +254,16 @@ def _cell(v: Any) -> Any:
 
 def sweep(task: Callable[[Sequence[Point]], list[Row]] | Callable[[Point], Mapping[str, Any]],
           points: Sequence[Point], *, runner: Any = None, chunks: int | None = None,
-          progress: bool | None = None) -> SweepResult:
+          progress: bool | None = None, quiet: bool = False) -> SweepResult:
     """Evaluate ``task`` on every point and return the rows in the order of ``points``.
 
     ``task`` is a chunk task (:func:`pointwise`, :class:`Compiled`) or a plain per-point function
     (wrapped by :func:`pointwise`). ``chunks`` (default: one per worker, at least the number of
     points divided by 50) splits the points into contiguous chunks. ``runner`` is a callable
-    ``runner(fn, items)`` or a spec for :func:`runner_from`. ``progress`` prints a progress line on
-    stderr (default: when stderr is a terminal).
+    ``runner(fn, items)`` or a spec for :func:`runner_from`. A progress bar on stderr counts the
+    points as their chunks complete, on every bundled runner (a runner of your own reports at the
+    end); it shows when ``progress`` is true, or by default when stderr is a terminal and not
+    ``quiet``.
     """
     points = [dict(p) for p in points]
     if not points:
@@ -243,19 +277,18 @@ def sweep(task: Callable[[Sequence[Point]], list[Row]] | Callable[[Point], Mappi
     k = max(1, min(k, n))
     bounds = [round(i * n / k) for i in range(k + 1)]
     pieces = [points[a:b] for a, b in itertools.pairwise(bounds) if b > a]
-    show = sys.stderr.isatty() if progress is None else progress
+    show = False if quiet and progress is None else enabled(progress)
     t0 = time.perf_counter()
-    if show and run is serial:
-        results = []
-        for i, piece in enumerate(pieces, 1):
-            results.append(task(piece))
-            done = sum(len(p) for p in pieces[:i])
-            print(f"\rsweep: {done}/{n} points ({time.perf_counter() - t0:.1f} s)", end="", file=sys.stderr)
-        print(file=sys.stderr)
-    else:
-        results = run(task, pieces)
-        if show:
-            print(f"sweep: {n}/{n} points ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    work = _Quietly(task)
+    with bar(n, "sweep", unit="point", show=show, delay=0.0) as meter:
+        if run is serial or isinstance(run, (Processes, Dask)):
+            def done(i: int) -> None:
+                meter.update(len(pieces[i]))
+
+            results = run(work, pieces, done=done)
+        else:  # a runner of its own: no word until it returns
+            results = run(work, pieces)
+            meter.update(n)
     rows = []
     for piece, out in zip(pieces, results, strict=True):
         if len(out) != len(piece):

@@ -105,12 +105,12 @@ def test_list_names_measures_backends_and_cards(capfd):
 def test_plot_writes_a_png(capfd, tmp_path):
     png = tmp_path / "demo.png"
     code, out, err = run_cli(capfd, "demo", "--plot", png)
-    assert code == 0 and err == "" and out
+    assert code == 0 and err == f"riskopt: wrote {png}\n" and out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = tmp_path / "lp.svg"
     code, _, err = run_cli(capfd, "run", write(tmp_path / "lp.toml", LP_CARDS["es_expectation_samples"]),
                            "--plot", svg)
-    assert code == 0 and err == ""
+    assert code == 0 and err == f"riskopt: wrote {svg}\n"
     assert b"<svg" in svg.read_bytes()[:2000]
 
 

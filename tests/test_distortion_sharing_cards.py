@@ -40,7 +40,7 @@ def test_risk_seeking_pair_card_comonotone_vs_counter_monotone(capfd, tmp_path):
     assert doc["representative"]["h_tilde_at_1"] < 1
     assert png.stat().st_size > 10_000
     code, out, err = run_cli(capfd, "run", MODELS / "grw_risk_seeking_pair.toml")
-    assert code == 0 and "counter_monotone" in out and "jackpot" in out
+    assert code == 0 and "counter-monotone" in out and "jackpot" in out
 
 
 def test_portfolio_card(capfd, tmp_path):

@@ -225,13 +225,15 @@ def cli_contract(capfd: pytest.CaptureFixture[str], directory: Path, card: dict[
     elapsed = time.perf_counter() - t0
     out, err = capfd.readouterr()
     assert code in (0, 2, 3), err
-    assert len(err.splitlines()) <= (2 if code == 3 else 1) and "Traceback" not in err, err
+    said = [line for line in err.splitlines() if not line.startswith("riskopt: wrote ")]
+    assert len(said) <= (2 if code == 3 else 1) and "Traceback" not in err, err
+    assert (f"riskopt: wrote {figure}" in err) == figure.exists(), err  # --plot says what it wrote
     assert elapsed < CALL_LIMIT_S, (elapsed, err)
     if code == 2:
-        assert out == "" and err.startswith("riskopt: error: "), (out, err)
+        assert out == "" and said[0].startswith("riskopt: error: "), (out, err)
         assert not figure.exists()
     elif code == 3:
-        assert out.count("\n") == 1 and err.startswith("riskopt: not ok: "), (out, err)
+        assert out.count("\n") == 1 and said[0].startswith("riskopt: not ok: "), (out, err)
         assert not Status(json.loads(out)["status"]).ok
     else:
         assert out.count("\n") == 1 and out.startswith("{") and figure.exists()

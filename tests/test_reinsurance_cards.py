@@ -65,7 +65,7 @@ def test_table2_card_with_the_monopoly_column(capfd):
                                              "reinsurer": None, "price": None}
     code, out, _ = run_cli(capfd, "run", TABLE2)
     assert code == 0
-    assert "comparison (stackelberg | spne)" in out and "0.545767" in out and "-2.933441" in out
+    assert "comparison (stackelberg | spne)" in out and "0.545767" in out and "-2.93344" in out
 
 
 def test_capacity_card(capfd):

@@ -2,7 +2,7 @@
 
 ``U(xi) = min_v U^{q_v}(xi)`` where ``U^q`` is a base utility evaluated under the prior ``q`` and the
 credal set is ``conv{q_1, ..., q_V}``. Using the vertices is exact whenever ``q -> U^q(xi)`` is a
-decreasing transform of a linear function of ``q`` (expectations, entropic CEs: spec §2.5).
+decreasing transform of a linear function of ``q`` (expectations, entropic CEs).
 
 Epigraph form: a variable ``t`` with one constraint ``t <= U^{q_v}(xi)`` per vertex; the constraint
 group is registered as ``"credal"`` and its multipliers ``beta_v >= 0`` (normalised to sum to one)

@@ -1,4 +1,4 @@
-"""Entropic certainty equivalent (CARA), the monetary utility of seed 000's pools.
+"""Entropic certainty equivalent (CARA), the monetary utility of Ogaku (2025)'s pools.
 
 ``U(xi) = -(1/gamma) log E_Q[exp(-gamma xi)]``, always evaluated as ``-LSE(log q - gamma xi)/gamma``
 so that atoms with probability 1e-300 or exponents in the hundreds neither underflow nor overflow.

@@ -4,7 +4,7 @@ Each mechanism package (``pareto``, ``price_and_choose``, ``reinsurance``, ``dis
 ``taxation``) registers a :class:`Mechanism`: its name (the ``[model] mechanism`` of a card), the
 spec dataclass it solves (:mod:`riskopt.spec`: the spec also reads and documents the card), the
 methods it offers (``"fast"``: closed forms and specialised solvers; ``"program"``: the declarative
-program on a backend) and its ``solve``. :func:`solve` dispatches on the spec's type::
+program on a backend) and its ``solve``. :func:`solve` dispatches on the paper's type::
 
     result = riskopt.mechanisms.solve(spec, method="auto", backend="cvxpy", solver=None)
 

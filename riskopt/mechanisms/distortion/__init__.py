@@ -1,4 +1,4 @@
-"""Distortion risk sharing (seed 002, Ghossoub-Ren-Wang): the ``distortion_sharing`` and
+"""Distortion risk sharing (Ghossoub-Ren-Wang 2024): the ``distortion_sharing`` and
 ``distortion_portfolio`` mechanisms.
 
 ``solve(SharingSpec(...), method=...)`` computes the three inf-convolutions of the agents'

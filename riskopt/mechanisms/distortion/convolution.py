@@ -1,7 +1,7 @@
 """Inf- and sup-convolutions of distortion functions, and the representative riskmetric of Theorem 3.
 
-For distortion functions ``h_1, ..., h_n`` on [0, 1] (seed 002, Section 5; spec
-``counter_monotonic.md`` §5):
+For distortion functions ``h_1, ..., h_n`` on [0, 1] (Ghossoub-Ren-Wang 2024,
+Section 5):
 
     (□ h_i)(t) = inf{ sum_i h_i(t_i) : t_i in [0, 1], sum_i t_i = t },
     (⊞ h_i)(t) = sup{ sum_i h_i(t_i) : t_i in [0, 1], sum_i t_i = t }.

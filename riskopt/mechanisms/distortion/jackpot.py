@@ -2,10 +2,10 @@
 
 A **jackpot** allocation of ``X`` is ``X_i = (X - m) 1_{A_i} + m_i`` with ``(A_i)`` a composition of
 the sample space and ``m = sum_i m_i <= ess inf X`` (or ``>= ess sup X``): one agent, drawn at
-random, bears all of ``X - m`` (spec §3, Proposition 1; Lauzier-Lin-Wang's naming: jackpot for
+random, bears all of ``X - m`` (Proposition 1; Lauzier-Lin-Wang's naming: jackpot for
 ``X >= 0``, scapegoat for ``X <= 0``). It is counter-monotone.
 
-**Lemma 3 (seed 002).** For convex ``h_i`` and ``X >= 0`` with a uniform ``U_X`` (``X =
+**Lemma 3 (Ghossoub-Ren-Wang 2024).** For convex ``h_i`` and ``X >= 0`` with a uniform ``U_X`` (``X =
 F^-1(U_X)``) and an independent uniform ``V``: with ``W = 1 - U_X`` (so ``W < S_X(x)`` iff
 ``X > x``), the splits ``f_i`` of the inf-convolution (:class:`~riskopt.mechanisms.distortion.
 convolution.Representative`) and ``phi_i = sum_{j <= i} f_j'``, the events

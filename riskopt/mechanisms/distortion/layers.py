@@ -14,7 +14,7 @@ linear in ``L`` for ANY distortion (VaR included). So the comonotone inf-convolu
     minimise  sum_ik W_ik L_ik   subject to   sum_i L_ik = width_k,  L >= 0,
 
 whose optimum puts each layer on the agent with the smallest weight: ``rho_{min_i h_i}(X)``
-(Embrechts-Liu-Wang; seed 002, §4). The budget multiplier of layer ``k`` is its **price**
+(Embrechts-Liu-Wang 2018; Ghossoub-Ren-Wang 2024, §4). The budget multiplier of layer ``k`` is its **price**
 ``min_i W_ik`` (``h_min(P(X >= x_k))`` above 0): the marginal cost of one more unit of that layer.
 
 Build cost: one sort of the states (``np.unique``, ``S log S``) and ``n K`` weights; the constraint

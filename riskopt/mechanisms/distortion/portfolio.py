@@ -1,15 +1,15 @@
-"""The portfolio manager of seed 002, Section 6 (Propositions 4 and 5), with a RECONSTRUCTED wealth.
+"""The portfolio manager of Ghossoub-Ren-Wang (2024), Section 6 (Propositions 4, 5), with an ASSUMED wealth.
 
 A group holds an endowment ``w > 0``; the manager invests a proportion ``lambda`` in a risky asset
 with payoff ``xi >= 0`` (per unit invested), paying a convex cost ``c(lambda) = kappa lambda^2``;
 the terminal wealth is shared so that nobody is handed a loss (allocations in ``L_-`` in loss
-terms). The seed's formula for the wealth was lost in extraction; the spec (§7, [D]) reconstructs
+terms). riskopt assumes the terminal wealth
 
     W_lambda = (1 - lambda) w + lambda w xi - c(lambda),
 
-**an assumed form**, and riskopt uses it. Feasibility (the paper's assumption ``W_lambda >= 0``)
-holds for every ``lambda`` in [0, 1] iff ``kappa <= w min(xi)`` (``W`` is concave in ``lambda`` in
-every state, so its minimum over [0, 1] is at an end point).
+a form of riskopt's choosing, not quoted from the paper. Feasibility (the paper's assumption
+``W_lambda >= 0``) holds for every ``lambda`` in [0, 1] iff ``kappa <= w min(xi)`` (``W`` is concave
+in ``lambda`` in every state, so its minimum over [0, 1] is at an end point).
 
 The manager solves ``min_lambda min{ sum_i rho_{h_i}(X_i) : sum_i X_i = -W_lambda, X_i <= 0 }``.
 

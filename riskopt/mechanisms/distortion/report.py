@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ...measures.distortion import DistortionFunction
+from ...report import fit, format_table, number, plural, rounded
 
 __all__ = ["portfolio_table", "sharing_table"]
 
@@ -21,19 +22,25 @@ def sharing_table(title: str, *, names: Sequence[str], hs: Sequence[DistortionFu
     """The three values (in the order of ``values``) with what decided them, one row per agent, the
     checks and the notes."""
     lines = [title] if title else []
-    lines.append(f"distortion risk sharing: {len(names)} agents, {attitude}, X {side} on {states} states")
-    for k, v in values.items():
-        lines.append(f"  {k:<17} {'undetermined' if v is None else f'{v:.10g}':>18}   {methods[k]}")
-    head = f"  {'agent':<14} {'distortion':<28} {'value':>14} {'probability':>12} {'comonotone':>14}"
-    lines += ["", head, "  " + "-" * (len(head) - 2)]
-    for i, nm in enumerate(names):
-        prob = "" if probabilities is None else f"{probabilities[i]:.6f}"
-        lines.append(f"  {nm:<14} {hs[i].describe():<28} {agent_values[i]:>14.8g} "
-                     f"{prob:>12} {comonotone_values[i]:>14.8g}")
-    for k, c in checks.items():
-        lines.append(f"  check {k}: {c:.3g}" if isinstance(c, float) else f"  check {k}: {c}")
-    lines += [f"  note: {n}" for n in notes]
-    return "\n".join(lines)
+    sign = {"nonnegative": "never negative", "nonpositive": "never positive"}.get(side, "of either sign")
+    lines.append(f"distortion risk sharing: {plural(len(names), 'agent')}, {attitude.replace('_', '-')}; "
+                 f"the total X is {sign} on {plural(states, 'state')}")
+    rows = [{"problem": k.replace("_", "-"), "value": "undetermined" if v is None else v,
+             "decided_by": methods[k]} for k, v in values.items()]
+    lines += ["", format_table(rows, ["problem", "value", "decided_by"])]
+    agents = [{"agent": nm, "distortion": hs[i].describe(), "value": float(agent_values[i]),
+               "probability": None if probabilities is None else float(probabilities[i]),
+               "comonotone": float(comonotone_values[i])} for i, nm in enumerate(names)]
+    lines += ["", format_table(agents, ["agent", "distortion", "value", "probability", "comonotone"],
+                               noun="agents"), ""]
+    lines += _checks(checks)
+    lines += [f"note: {rounded(n)}" for n in notes]
+    return fit("\n".join(lines))
+
+
+def _checks(checks: Mapping[str, float | str]) -> list[str]:
+    return [f"check {k}: {number(c, 3)}" if isinstance(c, float) else f"check {k}: {c}"
+            for k, c in checks.items()]
 
 
 def portfolio_table(title: str, *, agents: int, attitude: str, endowment: float, cost: float,
@@ -42,14 +49,13 @@ def portfolio_table(title: str, *, agents: int, attitude: str, endowment: float,
                     checks: Mapping[str, float | str]) -> str:
     """``lambda*`` by the closed form and by brute force, the optimal value and the checks."""
     lines = [title] if title else []
-    lines += [f"portfolio manager: {agents} agents, {attitude}; "
-              f"w = {endowment:g}, c(lambda) = {cost:g} lambda^2 (reconstructed wealth)",
+    lines += [f"portfolio manager: {plural(agents, 'agent')}, {attitude.replace('_', '-')}; "
+              f"w = {number(endowment)}, c(lambda) = {number(cost)} lambda^2 (reconstructed wealth)",
               f"  g = {g.describe()}",
-              f"  rho_g(xi)            {rho_g:.10g}",
-              f"  G(1)                 {scale:.10g}",
-              f"  lambda* closed form  {lambda_closed:.10g}",
-              f"  lambda* brute force  {lambda_brute:.10g}",
-              f"  optimal total risk   {value_closed:.10g} (brute force {value_brute:.10g})"]
-    lines += [f"  check {k}: {v:.3g}" if isinstance(v, float) else f"  check {k}: {v}"
-              for k, v in checks.items()]
-    return "\n".join(lines)
+              f"  rho_g(xi)            {number(rho_g)}",
+              f"  G(1)                 {number(scale)}",
+              f"  lambda* closed form  {number(lambda_closed)}",
+              f"  lambda* brute force  {number(lambda_brute)}",
+              f"  optimal total risk   {number(value_closed)} (brute force {number(value_brute)})"]
+    lines += ["  " + c for c in _checks(checks)]
+    return fit("\n".join(lines))

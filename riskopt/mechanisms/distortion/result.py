@@ -294,7 +294,8 @@ class PortfolioResult(ResultBase):
         return json_object({
             "status": self.status, "mechanism": self.mechanism_name, "attitude": self.attitude,
             "verification": [c.to_dict() for c in self.verification],
-            "wealth": "W_lambda = (1 - lambda) w + lambda w xi - kappa lambda^2 (reconstructed, spec §7)",
+            "wealth": ("W_lambda = (1 - lambda) w + lambda w xi - kappa lambda^2 (reconstructed: riskopt's "
+                       "choice, the paper leaves the cost unspecified)"),
             "endowment": self.endowment, "cost_kappa": self.cost,
             "g": self.g.describe(), "rho_g_xi": self.rho_g, "G_at_1": self.scale,
             "lambda_star": self.lambda_closed, "lambda_brute_force": self.lambda_brute,

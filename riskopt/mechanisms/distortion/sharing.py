@@ -1,4 +1,4 @@
-"""Distortion risk sharing (seed 002, Ghossoub-Ren-Wang): the three inf-convolutions of n agents.
+"""Distortion risk sharing (Ghossoub-Ren-Wang 2024): the three inf-convolutions of n agents.
 
 For distortion risk measures ``rho_{h_i}`` (``h_i`` increasing, ``h_i(0) = 0``, ``h_i(1) = 1``) and an
 aggregate loss ``X`` on a scenario space, :func:`share` computes

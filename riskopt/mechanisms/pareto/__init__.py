@@ -33,7 +33,7 @@ __all__ = ["CARD", "AllocationSpec", "ClosedForm", "Frontier", "ObjectiveSpec", 
 
 
 def program(spec: ParetoSpec) -> SharingProgram:
-    """The spec's declarative program (welfare or total risk over the allocation set)."""
+    """The paper's declarative program (welfare or total risk over the allocation set)."""
     allocation, restrictions = spec.allocation.build()
     return SharingProgram(spec.space, spec.agents, allocation=allocation, objective=spec.objective.kind,
                           weights=spec.weights, restrictions=restrictions,

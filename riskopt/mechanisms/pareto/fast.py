@@ -26,7 +26,7 @@ __all__ = ["ClosedForm", "closed_form_check", "entropic_closed_form", "is_entrop
 
 @dataclass(frozen=True)
 class ClosedForm:
-    """Seed 000, Example 1: proportional rule, welfare and Esscher state-price density."""
+    """Ogaku (2025), Example 1: proportional rule, welfare and Esscher state-price density."""
 
     lam: float
     shares: np.ndarray

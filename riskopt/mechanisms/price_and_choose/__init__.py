@@ -1,4 +1,4 @@
-"""Price-and-choose risk sharing for hurricane pools (seed 000, Sections 2-5): the mechanism.
+"""Price-and-choose risk sharing for hurricane pools (Ogaku 2025, Sections 2-5): the mechanism.
 
 ``solve(PriceAndChoose(...), method=...)`` does what the paper's mechanism needs, each step in its
 own module:
@@ -15,9 +15,9 @@ own module:
    payoffs (:mod:`.game`), the SPNE checks and Lipschitz constants (:mod:`.spne`);
 4. the first-mover auction (:mod:`.auction`).
 
-With credal beliefs every utility is the max-min utility (spec §5): W*_mm, Avg-underbar, eta_mm.
+With credal beliefs every utility is the max-min utility: W*_mm, Avg-underbar, eta_mm.
 
-Example (seed 000, Example 1 and spec §3.6)::
+Example (Ogaku 2025, Example 1)::
 
     from riskopt.mechanisms import price_and_choose as pc
     pool = pc.Pool.independent([1, 2, 4], 0.1)
@@ -140,7 +140,7 @@ def _run(spec: PriceAndChoose, backend: str, solver: str | None,
     return solve(spec, method="auto", backend=backend, solver=solver, **options)
 
 
-SUMMARY = ("Price-and-choose for hurricane pools (seed 000): the welfare optimum over the anchored "
+SUMMARY = ("Price-and-choose for hurricane pools (Ogaku 2025): the welfare optimum over the anchored "
            "comonotone menu C with entropic or credal max-min utilities, the P^{n-1}&C game on a finite "
            "menu with its SPNE verification, and the first-mover auction.")
 CARD = CardMechanism("price_and_choose", _read, _run, PriceAndChoose, SUMMARY)

@@ -1,4 +1,4 @@
-"""The first-mover auction (seed 000, Section 5; Echenique and Nunez's equal-rebate auction).
+"""The first-mover auction (Ogaku 2025, Section 5; Echenique and Nunez's equal-rebate auction).
 
 Every player bids ``b_i >= 0``; a winner is drawn uniformly from the highest bidders, pays his bid
 and moves first; each of the ``n - 1`` others receives ``b / (n - 1)``. Transfers are cash, so by cash

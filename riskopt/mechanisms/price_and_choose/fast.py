@@ -40,7 +40,7 @@ of ``y``'s variation, however small.
 
 The result carries its own KKT certificate recomputed from the allocation (budget, monotonicity,
 stationarity ``Q^i_k = nu_k + rho_ik - rho_i,k+1`` with the monotonicity multipliers ``rho >= 0``),
-the identifiability of each gap (spec §2.6) and the estimated state-price mass of pruned atoms.
+the identifiability of each gap and the estimated state-price mass of pruned atoms.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ __all__ = ["Identifiability", "WelfareOptimum", "geometric_mean_closed_form", "i
            "lam_and_shares", "log_mean_exp", "loss_scale", "solve_comonotone", "tilted_tail_mass",
            "welfare_optimum"]
 
-#: a gap whose second-order cost of moving shares is below this is not identified (spec §2.6)
+#: a gap whose second-order cost of moving shares is below this is not identified
 IDENTIFIABLE_CURVATURE = 1e-8
 #: dense Newton systems up to this many atoms; sparse beyond
 DENSE_ATOMS = 1500
@@ -205,7 +205,7 @@ def lam_and_shares(gammas: np.ndarray) -> tuple[float, np.ndarray]:
 
 def geometric_mean_closed_form(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray,
                                ref: np.ndarray | None = None) -> dict[str, Any]:
-    """Optimum over all X-measurable allocations with single laws (spec §2.5):
+    """Optimum over all X-measurable allocations with single laws:
     ``Q_k ∝ exp(-lam x_k) prod_i (pi^i_k)^(lam/gamma_i)``, ``F_ik = (1/gamma_i)[log(pi^i_k/pi^i_0) -
     log(Q_k/Q_0)]``, ``W = -(1/lam) log sum_k exp(-lam x_k) prod_i (pi^i_k)^(lam/gamma_i)``. It is the
     optimum over C iff every ``F_i`` is nonincreasing (``monotone``); otherwise an upper bound.
@@ -482,7 +482,7 @@ def _certified(x: np.ndarray, c: float, probs: np.ndarray, laws: np.ndarray, gam
             "stationarity": float(np.abs(station).max(initial=0.0)),
             "dual": float(max(-rho.min(initial=0.0), 0.0)) + 0.0,
             "complementarity": float(comp.max(initial=0.0)) * c}
-    # in units of the largest gap (a farmer's loss): the spec's 1e-8 threshold is for L = 1
+    # in units of the largest gap (a farmer's loss): the paper's 1e-8 threshold is for L = 1
     unit = float(np.max(-np.diff(x), initial=0.0)) or 1.0
     ident = identifiability(x / unit, tilts, gammas * unit)
     return WelfareOptimum(x, probs, laws, gammas, F * c, ell, utilities * c, float(utilities.sum()) * c,

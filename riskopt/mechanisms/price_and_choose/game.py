@@ -1,6 +1,6 @@
 """The P^{n-1}&C game on a finite menu: utility tables, equalising prices, payoffs, the chooser's rule.
 
-On a menu ``xi^(1..M)`` with the uniform measure ``mu`` (spec §3.2-3.3; seed 000, Theorem 3):
+On a menu ``xi^(1..M)`` with the uniform measure ``mu`` (Ogaku 2025, Theorem 3):
 
 * ``U[m, i] = U_i(xi^(m))`` (entropic, or max-min over the player's vertex laws: the minimum of the
   vertex certainty equivalents, each ``-LSE(log q - gamma F)/gamma``);

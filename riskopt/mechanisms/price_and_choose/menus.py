@@ -2,11 +2,11 @@
 
 A menu is ``M`` allocations stored as one array ``allocations[m, i, s]`` (menu point, player, state
 of the space: the atoms of X for C, the states of ``{0,1}^n`` for K), with the uniform measure
-``mu = 1/M`` (spec §3.1). It always contains the welfare optimum: the families append it as the
+``mu = 1/M``. It always contains the welfare optimum: the families append it as the
 last point, and :func:`custom_menu` appends it (with a warning saying so) when a user's menu lacks it.
 
 On C a point is given by its marginal shares: for every gap ``k`` the column ``s_{.k}`` lies in the
-simplex and ``F_ik = -sum_{j <= k} s_ij g_j`` (spec §1.3):
+simplex and ``F_ik = -sum_{j <= k} s_ij g_j``:
 
 * ``lattice(m)``: every column ranges over ``{a/m : a in Z^n_+, sum a = m}``; the full product over
   the K gaps (``C(m+n-1, n-1)^K`` points, deterministic);

@@ -1,9 +1,10 @@
-"""Figures of a price-and-choose run: the share simplex (seed 000, Figure 1) and the state prices.
+"""Figures of a price-and-choose run: the share simplex (Ogaku 2025, Figure 1) and the state prices.
 
 Left panel: for three players, the simplex of marginal shares ``q = (q_1, q_2, q_3)`` (barycentric
 coordinates: ``q_1 = 1`` bottom left, ``q_2 = 1`` bottom right, ``q_3 = 1`` top) with every share
 column of the menu (grey) and the optimum's columns (one star per gap; a single point ``q* = w`` for
-a proportional rule, the paper's Figure 1). For other ``n``: the optimum's allocations ``f_i(x)``.
+a proportional rule, the paper's Figure 1). For other ``n``: the optimum's allocations ``f_i(x)``
+against the aggregate loss (the ``TOP_K`` agents bearing the most risk by name, the others as a band).
 
 Right panel: the state-price density ``nu_k / P_k`` read from the optimum against the Esscher tilt
 ``exp(-lam X) / E_P[exp(-lam X)]`` of the reference law (equal under a common prior; they differ
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...plots import finish_figure, pyplot, save_figure
+from ...plots import draw_top_k, figure_function, finish_figure, pyplot, readable_log, save_figure
 from .pools import lattice_steps
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from .report import PriceAndChooseView
 
 __all__ = ["plot_result", "result_figure", "simplex_xy"]
-
-MAX_LINES = 12
 
 
 def simplex_xy(q: np.ndarray) -> np.ndarray:
@@ -38,14 +37,18 @@ def simplex_xy(q: np.ndarray) -> np.ndarray:
 
 def plot_result(result: PriceAndChooseView, path: str | Path, title: str = "") -> Path:
     """Write the two-panel figure of ``result`` to ``path``."""
-    return save_figure(result_figure(result, title), path, dpi=120)
+    return save_figure(result_figure(result, title), path)
 
 
+@figure_function
 def result_figure(result: PriceAndChooseView, title: str = "") -> Figure:
     """The two-panel matplotlib figure of ``result`` (see the module docstring)."""
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     opt = result.optimum.optimum
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
+    steps_label = "number of hits" if result.spec.pool.tick is None else "aggregate loss (ticks)"
     if opt.n == 3:
         corners = simplex_xy(np.eye(3))
         ax1.fill(corners[:, 0], corners[:, 1], facecolor="none", edgecolor="black", lw=1)
@@ -67,24 +70,25 @@ def result_figure(result: PriceAndChooseView, title: str = "") -> Figure:
         ax1.set_aspect("equal")
         ax1.axis("off")
         ax1.set_title("simplex of marginal shares")
-        ax1.legend(loc="upper left", fontsize=8, frameon=False)
+        ax1.legend(loc="upper right", frameon=False)
     else:
         names = result.spec.pool.names
-        shown = range(opt.n) if opt.n <= MAX_LINES else range(0, opt.n, max(1, opt.n // MAX_LINES))
-        for i in shown:
-            ax1.plot(opt.x, opt.F[i], marker=".", label=names[i])
-        ax1.plot(opt.x, opt.x, ":", color="black", lw=0.8, label="X")
-        ax1.set_xlabel("aggregate X")
-        ax1.set_ylabel("allocation f_i(X)")
-        ax1.set_title("optimum over C" + ("" if opt.n <= MAX_LINES else f" ({len(shown)} of {opt.n})"))
-        if opt.n <= MAX_LINES:
-            ax1.legend(fontsize=7)
+        shown = draw_top_k(ax1, np.asarray(opt.x, float), np.asarray(opt.F, float), names,
+                           marker="." if len(opt.x) <= 60 else None)
+        ax1.set_xlabel("aggregate outcome x (loss units, losses < 0)")
+        ax1.set_ylabel("allocation f_i(x) (loss units)")
+        ax1.set_title("optimum over C" + ("" if len(shown) == opt.n else
+                                          f": {len(shown)} of {opt.n} agents with the widest range"))
+        ax1.legend(loc="best")
     steps = lattice_steps(result.optimum.atoms)
-    ax2.semilogy(steps, opt.density, "o", label="state-price density (optimum)")
-    ax2.semilogy(steps, result.optimum.esscher_density, "-", lw=1, label="Esscher tilt of P")
-    ax2.set_xlabel("number of hits" if result.spec.pool.tick is None else "loss / tick")
-    ax2.set_ylabel("dQ/dP")
+    ax2.plot(steps, opt.density, "o", label="optimum (budget duals)")
+    ax2.plot(steps, result.optimum.esscher_density, "-", color="black", lw=1, label="Esscher tilt of P")
+    ax2.set_yscale("log")
+    readable_log(ax2)
+    ax2.set_xlabel(steps_label)
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax2.set_ylabel("state-price density dQ/dP (log scale)")
     ax2.set_title("state prices")
-    ax2.legend(fontsize=8)
+    ax2.legend(loc="best")
     figure: Figure = finish_figure(fig, title)
     return figure

@@ -11,7 +11,7 @@ The law of X and its kept atoms are :class:`~riskopt.space.Scenarios` (the one f
 :meth:`Pool.law` carries the variables ``X`` and ``steps`` (the lattice index: the number of hits for
 a common loss, multiples of the tick otherwise; :func:`lattice_steps` reads it as integers), and
 :func:`keep_atoms` prunes the upper tail only (keep ``0..k_max``, the last atom of mass ``>= tau``),
-as the spec's §1.2 says: the anchor ``X = 0`` keeps its exact mass, however small, and the mass
+as the paper's §1.2 says: the anchor ``X = 0`` keeps its exact mass, however small, and the mass
 dropped is the space's ``pruned_mass``.
 """
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import numpy as np
-
-from ...report import format_table
+from ...report import fit, format_table, number, plural
 from ...status import Status
 from .atom_level import MenuComparison
 from .auction import Auction
@@ -60,8 +58,8 @@ class PriceAndChooseView(Protocol):
 MAX_ATOM_ROWS = 12
 
 
-def _g(v: float | None, digits: int = 10) -> str:
-    return "-" if v is None or not np.isfinite(v) else f"{v:.{digits}g}"
+def _g(v: float | None, digits: int | None = None) -> str:
+    return number(v, digits)
 
 
 def result_table(res: PriceAndChooseView, title: str = "") -> str:
@@ -69,10 +67,10 @@ def result_table(res: PriceAndChooseView, title: str = "") -> str:
     po, opt = res.optimum, res.optimum.optimum
     pool = res.spec.pool
     out = [title] if title else []
-    out.append(f"price-and-choose: {pool.n} farmers, {po.beliefs.description}; status {res.status}")
+    out.append(f"price-and-choose: {plural(pool.n, 'farmer')}, {po.beliefs.description}; status {res.status}")
     cf = po.closed_form
     exact = "closed form" if cf.exact else "closed-form bound"
-    out.append(f"W* over C    {_g(opt.welfare)}  ({opt.method}, {opt.iterations} iterations, "
+    out.append(f"W* over C    {_g(opt.welfare)}  ({opt.method}, {plural(opt.iterations, 'iteration')}, "
                f"{opt.seconds * 1e3:.1f} ms; {exact} {_g(cf.welfare)}, |diff| {cf.welfare_error:.1e})")
     cert = opt.certificate
     out.append(f"KKT          budget {cert['budget']:.1e}  stationarity {cert['stationarity']:.1e}  "
@@ -91,8 +89,8 @@ def result_table(res: PriceAndChooseView, title: str = "") -> str:
                    f"{'' if a.x_measurable else 'not '}X-measurable)")
     if res.menu is not None and res.game is not None and res.auction is not None:
         g = res.game
-        out.append(f"menu         {res.menu.family}: {res.menu.size} points, uniform mu; best other point "
-                   f"{g.welfare - g.best_other:.4g} below W*")
+        out.append(f"menu         {res.menu.family}: {plural(res.menu.size, 'point')}, uniform mu; "
+                   f"best other point {_g(g.welfare - g.best_other, 4)} below W*")
         out.append(f"surplus      eta = {_g(g.eta)}   first-mover bid b* = {_g(res.auction.bid)}   "
                    f"each loser receives {_g(res.auction.loser_receives)}")
     if res.spne is not None:
@@ -101,27 +99,24 @@ def result_table(res: PriceAndChooseView, title: str = "") -> str:
         lip = v.lipschitz
         out.append(f"SPNE         {'passed' if v.passed else 'FAILED'}: indifference spread "
                    f"{v.indifference_spread.max(initial=0.0):.1e}, chooser picks the optimum "
-                   f"{v.chooser_is_optimum}, eps-gap error {gap:.1e} (beta {v.beta:.6g}), "
+                   f"{v.chooser_is_optimum}, eps-gap error {gap:.1e} (beta {_g(v.beta)}), "
                    f"max deviation gain {_g(v.deviations.get('max_gain'), 3)}")
-        out.append(f"Lipschitz    under {lip.metric}: U_i <= {lip.utilities.max():.4g}, "
-                   f"p^(i+1) <= {lip.prices.max(initial=0.0):.4g}, cap (n-1) L_cap = {lip.cap:.4g} "
-                   f"({'all' if lip.exhaustive else 'sampled'} {lip.pairs} pairs)")
+        out.append(f"Lipschitz    under {lip.metric}: U_i <= {_g(lip.utilities.max(), 4)}, "
+                   f"p^(i+1) <= {_g(lip.prices.max(initial=0.0), 4)}, cap (n-1) L_cap = {_g(lip.cap, 4)} "
+                   f"({'all' if lip.exhaustive else 'sampled'} {plural(lip.pairs, 'pair')})")
     agents = res.agent_rows()
     cols = [c for c in ("name", "gamma", "share", "utility", "avg", "avg_reference", "pc_payoff", "payoff")
             if c in agents[0]]
-    shown = agents if len(agents) <= 20 else agents[:10] + agents[-5:]
     out.append("")
-    out.append(format_table(shown, cols))
-    if len(shown) < len(agents):
-        out.append(f"... {len(agents) - len(shown)} more farmers (--format json for all)")
+    out.append(format_table(agents, cols, noun="farmers"))
     if po.atoms.size <= MAX_ATOM_ROWS:
         rows = [{"atom": int(s), "x": float(x), "P": float(p), "price": float(q), "density": float(d),
                  "esscher": float(e)}
                 for s, x, p, q, d, e in zip(lattice_steps(po.atoms), po.atoms.X, po.atoms.p, opt.prices,
                                             opt.density, po.esscher_density, strict=True)]
         out.append("")
-        out.append(format_table(rows, ["atom", "x", "P", "price", "density", "esscher"]))
+        out.append(format_table(rows, ["atom", "x", "P", "price", "density", "esscher"], noun="atoms"))
     else:
-        out.append(f"\nstate-price density over {po.atoms.size} kept atoms: min {opt.density.min():.6g}, "
-                   f"max {opt.density.max():.6g}")
-    return "\n".join(out)
+        out.append(f"\nstate-price density over {plural(po.atoms.size, 'kept atom')}: min "
+                   f"{_g(opt.density.min())}, max {_g(opt.density.max())}")
+    return fit("\n".join(out))

@@ -2,7 +2,7 @@
 
 The paper's metric ``d_w*`` (2^-m-weighted countable family of L1 test functions) underflows double
 precision once ``n (K + 1) > 1074`` and every norm gives the same topology on a finite space, so the
-library uses (spec §3.4)
+library uses
 
     d_sup(xi, eta) = max_i max_{s: P(s) > 0} |xi_is - eta_is|,
 
@@ -11,7 +11,7 @@ so the cap ``(n - 1) L_cap`` holds for any ``L_cap > 1``. The cap is meaningful 
 under ``d_L1(xi, eta) = sum_i E_P|xi_i - eta_i|`` the same utilities have constants bounded only by the
 largest tilt density. Both are reported.
 
-Checks (spec §3.5), for every leader ``i = 1..n-1``:
+Checks, for every leader ``i = 1..n-1``:
 
 1. *follower indifference*: ``W_{i+1} - p^{i+1}`` constant over the menu (its spread is reported);
 2. *the chooser's rule* returns the welfare optimum under equalising prices;
@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ModelError
+from ...progress import bar
 from ...status import Check
 from .game import Game, choose
 from .menus import SAME_POINT, Menu
@@ -118,8 +119,10 @@ def lipschitz(menu: Menu, game: Game, probs: np.ndarray, l_cap: float, *, seed: 
     if exhaustive:  # blocks of rows against every later row, one coordinate at a time (no gathers)
         flat_t = np.ascontiguousarray(flat.T)
         rows = max(1, PAIR_BLOCK // M)
+        meter = bar(M - 1, "SPNE: Lipschitz pairs", unit="point")
         for a0 in range(0, M - 1, rows):
             a1 = min(M - 1, a0 + rows)
+            meter.update(a1 - a0)
             d_sup = np.zeros((a1 - a0, M - a0 - 1))
             d_l1 = np.zeros_like(d_sup)
             for c in range(flat_t.shape[0]):
@@ -134,6 +137,7 @@ def lipschitz(menu: Menu, game: Game, probs: np.ndarray, l_cap: float, *, seed: 
                 dv = np.abs(F[a0:a1, j, None] - F[None, a0 + 1:, j])
                 best_sup[j] = max(best_sup[j], float((dv / d_sup).max()))
                 best_l1[j] = max(best_l1[j], float((dv / d_l1).max()))
+        meter.close()
         pairs = total
     else:
         rng = np.random.default_rng(seed)
@@ -142,10 +146,13 @@ def lipschitz(menu: Menu, game: Game, probs: np.ndarray, l_cap: float, *, seed: 
         keep = a_idx != b_idx
         a_idx, b_idx = a_idx[keep], b_idx[keep]
         step = max(1, PAIR_CHUNK // max(1, flat.shape[1]))
+        meter = bar(a_idx.size, "SPNE: Lipschitz pairs", unit="pair")
         for s in range(0, a_idx.size, step):
             a, b = a_idx[s:s + step], b_idx[s:s + step]
+            meter.update(a.size)
             diff = np.abs(flat[a] - flat[b])
             update(diff.max(axis=1), diff @ weights, np.abs(F[a] - F[b]))
+        meter.close()
         pairs = int(a_idx.size)
     metric = "d_sup(xi, eta) = max_i max_{s: P(s) > 0} |xi_is - eta_is|"
     return Lipschitz(metric, best_sup[:n], best_sup[n:], np.ones(n), np.arange(n - 1, 0, -1, dtype=float),
@@ -308,8 +315,10 @@ def _deviations(menu: Menu, game: Game, slack: np.ndarray, count: int, seed: int
     bound = W[menu.optimum, :n - 1] - P[menu.optimum, :n - 1] - game.wbar[1:n]
     k = min(8, M - 1)
     full_evaluations = 0
+    meter = bar(count, "SPNE: deviations", unit="deviation")
     for r0 in range(0, count, chunk):
         r1 = min(count, r0 + chunk)
+        meter.update(r1 - r0)
         C = rng.standard_normal((flat.shape[1], r1 - r0))
         C /= np.abs(C).sum(axis=0, keepdims=True)
         G = flat @ C                                                  # (M, R): c.F at every point
@@ -332,6 +341,7 @@ def _deviations(menu: Menu, game: Game, slack: np.ndarray, count: int, seed: int
             g_pick = Gt[np.arange(r1 - r0), pick]
             payoff = U[pick, i - 1] - P[pick, i - 1] + P[pick, i] + s * g_pick
             gains[i - 1, r0:r1] = payoff - bound[i - 1]
+    meter.close()
     per_stage = gains.max(axis=1)
     return {"count": int(count), "per_stage": int(count), "max_gain": float(per_stage.max()),
             "max_gain_per_stage": per_stage, "full_evaluations": full_evaluations,

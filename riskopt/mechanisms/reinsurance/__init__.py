@@ -1,6 +1,6 @@
 """Reinsurance markets with many insurers and many reinsurers: the ``reinsurance_market`` mechanism.
 
-Seed 001 (Andraos, Ghossoub, Zhu 2025): insurers with Choquet risk measures buy layers of their
+Andraos, Ghossoub, Zhu (2025): insurers with Choquet risk measures buy layers of their
 losses from reinsurers with loadings and their own beliefs (or non-additive preferences), every
 quantity an integral over layers ``z`` of the capacities of the upper sets ``{X_i > z}``.
 
@@ -94,7 +94,8 @@ __all__ = [
     "verify_cells",
 ]
 
-SUMMARY = ("A reinsurance market with many insurers and many reinsurers (seed 001): the SPNE, a "
+SUMMARY = ("A reinsurance market with many insurers and many reinsurers (Andraos, Ghossoub, Zhu 2025): "
+           "the SPNE, a "
            "second-price auction per layer; Stackelberg; best responses; Pareto optima by the layer LP, with "
            "layer values, VCG prices and reinsurer capacity limits.")
 

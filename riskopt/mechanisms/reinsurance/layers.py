@@ -1,6 +1,6 @@
 """Layer representation of a reinsurance market: capacity curves on [0, M] and their cell integrals.
 
-Every quantity of seed 001 (Andraos, Ghossoub, Zhu 2025) is an integral over layers ``z in [0, M]``
+Every quantity of Andraos, Ghossoub, Zhu (2025) is an integral over layers ``z in [0, M]``
 of a capacity evaluated on the upper sets ``{X_i > z}``:
 
     alpha_i(z) = alpha_i(X_i > z),       tau_ij(z) = (1 + theta_j) tau_j(X_i > z),
@@ -769,7 +769,7 @@ def order_gap(bank: CurveBank, rows: np.ndarray, edges: np.ndarray, group: Seque
     The check is made on a grid of its own, not the tabulation's: ``cells`` uniform cells on
     ``[0, top]`` (default: the last edge) and as many quantile cells of each row's loss law, which
     the tabulation does not use (a prime count against its power of two). At the midpoint ``z`` of
-    every check cell of width ``h`` the curves themselves, not their cell integrals, give
+    every check cell of width ``h`` the curves themselves, not their cell integrals, give::
 
         sum h [(c_lowest(z) - min_k c_k(z)) + |c_second(z) - second_k c_k(z)|],
 

@@ -1,4 +1,4 @@
-"""Reinsurance market with many insurers and many reinsurers (seed 001: Andraos, Ghossoub, Zhu 2025).
+"""Reinsurance market with many insurers and many reinsurers (Andraos, Ghossoub, Zhu 2025).
 
 Insurer i carries a loss ``X_i`` in ``[0, M]`` and a Choquet risk measure ``rho_i = int . d alpha_i``
 (a distortion of P: ES, mixtures of ES, Wang, dual power, power, VaR, or a general capacity on a

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ...report import format_table
+from ...report import fit, format_table, number
 from .verification import MarketVerification
 
 __all__ = ["comparison_table", "market_table"]
@@ -28,9 +28,8 @@ def market_table(*, heading: str, rows: Sequence[Mapping[str, Any]], aggregate_r
     ``comparison`` table and the ``layers`` of each insurer (name, segments)."""
     lines = [title] if title else []
     lines.append(heading)
-    shown = [{k: (round(v, 6) + 0.0 if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
-    lines += ["", format_table(shown, COLUMNS)]
-    lines.append(f"\naggregate risk (sum of post-transfer risks): {aggregate_risk:.6f}; "
+    lines += ["", format_table(rows, COLUMNS, noun="agents")]
+    lines.append(f"\naggregate risk (sum of post-transfer risks): {number(aggregate_risk)}; "
                  f"individually rational: {individually_rational}")
     if equilibrium is not None:
         v = equilibrium
@@ -46,15 +45,13 @@ def market_table(*, heading: str, rows: Sequence[Mapping[str, Any]], aggregate_r
             lines.append(f"{label}: {_short(values)}")
     if comparison is not None:
         lines += ["", comparison]
-    if layers:
-        lines.append("")
-        for name, segments in layers:
-            parts = []
-            for s in segments:
-                who = "retained" if s["reinsurer"] is None else f"{s['reinsurer']} at {s['price']}"
-                parts.append(f"[{s['from']:.6f}, {s['to']:.6f}] {who}")
-            lines.append(f"layers of {name}: " + "; ".join(parts))
-    return "\n".join(lines)
+    for name, segments in layers:
+        rows_ = [{"from": s["from"], "to": s["to"],
+                  "held_by": "retained" if s["reinsurer"] is None else s["reinsurer"],
+                  "price": "-" if s["reinsurer"] is None else s["price"]} for s in segments]
+        lines += ["", f"layers of {name}", format_table(rows_, ["from", "to", "held_by", "price"],
+                                                         noun="layers")]
+    return fit("\n".join(lines))
 
 
 def comparison_table(one_kind: str, one: Sequence[Mapping[str, Any]], two_kind: str,
@@ -68,16 +65,14 @@ def comparison_table(one_kind: str, one: Sequence[Mapping[str, Any]], two_kind: 
             if key == "initial_risk" and b[name]["role"] == "reinsurer":
                 continue
             left = a.get(name, {}).get(key)
-            rows.append({"agent": name, "quantity": label,
-                         one_kind: None if left is None else round(left, 6) + 0.0,
-                         two_kind: round(b[name][key], 6) + 0.0})
+            rows.append({"agent": name, "quantity": label, one_kind: left, two_kind: b[name][key]})
     head = f"comparison ({one_kind} | {two_kind})\n"
     return head + format_table(rows, ["agent", "quantity", one_kind, two_kind])
 
 
 def _short(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:.10g}"
+        return number(v)
     if isinstance(v, Mapping):
         return ", ".join(f"{k} {_short(x)}" for k, x in v.items())
     return str(v)

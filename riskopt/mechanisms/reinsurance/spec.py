@@ -331,8 +331,8 @@ class MarketOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class ReinsuranceSpec:
-    """A reinsurance market with many insurers and many reinsurers (seed 001: Andraos, Ghossoub, Zhu
-    2025) and how it is solved: the reinsurance_market mechanism."""
+    """A reinsurance market with many insurers and many reinsurers (Andraos, Ghossoub, Zhu 2025)
+    and how it is solved: the reinsurance_market mechanism."""
 
     market: MarketOptions = option(default_factory=MarketOptions, help="how the market is solved "
                                    "([market])", shown_default="solve = 'spne', bound from the losses")

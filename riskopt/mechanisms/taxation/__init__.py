@@ -1,4 +1,4 @@
-"""Disaster risk financing through ex-post taxation: AFPO tax layers for many regions (seed 003).
+"""Disaster risk financing through ex-post taxation: AFPO tax layers for many regions (Niakh et al.).
 
 Regions ``i`` with wealth ``w_i`` and losses ``X_i`` buy insurance from an insurer that can default
 (capital ``K``); the residual claims ``eps_i`` (total ``S_eps = (S - K)^+``) are financed by the
@@ -9,7 +9,7 @@ mechanism ``"disaster_taxation"``.
 ``solve(spec, method=...)`` takes a :class:`LawEconomySpec` (regions facing a law of the total loss)
 or a :class:`StormStudySpec` (the storm study):
 
-* ``"fast"`` (and ``"auto"``): the AFPO weights by Newton on the convex potential of spec §9 (exact
+* ``"fast"`` (and ``"auto"``): the AFPO weights by Newton on the convex potential of the paper (exact
   segment moments and Jacobian), verified by the fairness residual recomputed at every atom (and,
   for two CARA regions under the atom-plus-uniform law, by Proposition 4);
 * ``"program"`` (law economies): the declarative AFPO program on the quantile-binned law (a
@@ -196,4 +196,4 @@ def _run(spec: TaxationSpec, backend: str, solver: str | None,
 
 CARD = CardMechanism("disaster_taxation", _read, _run, CARD_SPEC, CARD_SUMMARY)
 MECHANISM = register_mechanism(Mechanism("disaster_taxation", TaxationSpec, solve, METHODS,
-                                         "AFPO tax layers of disaster residual claims (seed 003)"))
+                                         "AFPO tax layers of disaster residual claims (Niakh et al.)"))

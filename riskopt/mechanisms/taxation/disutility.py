@@ -1,10 +1,10 @@
-"""Disutilities of taxation in log-marginal form, vectorised over regions (spec §5, §7, §9, §14).
+"""Disutilities of taxation in log-marginal form, vectorised over regions.
 
 Region ``i`` pays a tax ``t`` in ``[0, c_i]`` after a prior payment (its premium). A *family* holds
 the ``n`` regions' disutilities ``v_i`` of the tax and exposes what the taxation rule needs:
 
 * ``phi_i(t) = ln v_i'(t)`` (increasing) and the clipped inverse ``T_i(u; a_i) = clip(phi_i^{-1}(u -
-  a_i), 0, c_i)`` (the KKT layer of spec §7 in log form, ``a_i = ln alpha_i``, ``u = ln Lambda``);
+  a_i), 0, c_i)`` (the KKT layer of the paper in log form, ``a_i = ln alpha_i``, ``u = ln Lambda``);
 * ``dT_i/du = 1 / phi_i'(T_i)`` on the interior;
 * ``Psi_i(t) = int_0^t phi_i`` (convex; the AFPO program minimises ``E[sum_i Psi_i(T_i)]``, §9);
 * ``v_i(t)`` itself and the cvxpy forms of ``v_i`` and ``Psi_i``.

@@ -1,6 +1,6 @@
 """Regions, an insurer that can default, residual claims, and the study of the four schemes.
 
-The insurer (spec §1-4) charges ``pi_i = (1 + theta) E[X_i] + eta sd[X_i]``, collects ``k = sum pi``,
+The insurer charges ``pi_i = (1 + theta) E[X_i] + eta sd[X_i]``, collects ``k = sum pi``,
 holds ``K = k + k0`` and pays ``X_i + s_i (k - S)`` on ``Omega_+`` (``S < k``), ``X_i`` on ``Omega_=``
 and ``K X_i / S`` on ``Omega_-`` (``S > K``). The residual claims ``eps_i = X_i (1 - K/S)`` on
 ``Omega_-`` sum to ``S_eps = (S - K)^+``; the government taxes them ex post with the AFPO rule of
@@ -74,7 +74,7 @@ class DefaultableInsurer:
             nonnegative("insurer.own_capital", self.own_capital)
 
 
-#: the storm study's insurer (spec §13): premiums 1.3 E[X_i], capital K = 1000
+#: the storm study's insurer: premiums 1.3 E[X_i], capital K = 1000
 STUDY_INSURER = DefaultableInsurer(theta=0.3, capital=1000.0)
 
 

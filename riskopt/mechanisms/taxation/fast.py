@@ -1,8 +1,8 @@
 """Actuarially fair Pareto-optimal (AFPO) weights: Newton on a convex potential, and baselines.
 
-AFPO = the KKT layers of spec §7 plus fairness ``E[T_i(S_eps)] = e_i`` (``e_i = E[eps_i]``).
+AFPO = the KKT layers of the paper plus fairness ``E[T_i(S_eps)] = e_i`` (``e_i = E[eps_i]``).
 With ``Psi_i = int phi_i`` and ``g(s; a) = min {sum_i Psi_i(T_i) + a_i T_i : sum T = s, 0 <= T <= c}``
-the AFPO log-weights minimise the convex function (spec §9)
+the AFPO log-weights minimise the convex function
 
     F(a) = sum_i e_i a_i - E[g(S_eps; a)],   grad F = e - E[T(a)],   Hessian = -dE[T]/da (PSD),
 
@@ -14,10 +14,10 @@ invariant under ``a -> a + t 1``. :func:`solve_afpo` offers
   backtracking on ``F`` otherwise; stops at ``max_i |E[T_i] - e_i| / e_i < tol``;
 * ``"fixed_point"``: the damped Jacobi iteration ``a <- a + 0.5 (E[T] - e) / diag(-J)``;
 * ``"algorithm2"``: the paper's Algorithm 2 (histogram estimate of ``E[T]`` and nudging of the two
-  most mis-charged weights), with the defects of spec §12 fixed: caps applied, the atom at zero
+  most mis-charged weights), with the defects of the paper fixed: caps applied, the atom at zero
   left out of the histogram, ``alpha_h`` kept positive. Its residual is reported exactly.
 
-:func:`check_targets` validates attainability first (spec §8): ``sum e = E[S_eps]``,
+:func:`check_targets` validates attainability first: ``sum e = E[S_eps]``,
 ``max S_eps <= sum c`` and, per region, ``E[(S - sum_{j != i} c_j)^+] <= e_i <= E[min(S, c_i)]``.
 """
 

@@ -1,4 +1,4 @@
-"""Laws of the total residual claim ``S_eps >= 0`` for the taxation solvers (spec §4, §10).
+"""Laws of the total residual claim ``S_eps >= 0`` for the taxation solvers.
 
 A finite law of ``S_eps`` is a :class:`~riskopt.space.Scenarios` (the one finite law type: the law
 of its ``X``); :func:`residual_law` builds one from values and probabilities (default: equally
@@ -40,7 +40,7 @@ PROBS_TOL = 1e-9
 
 
 class UniformAtomLaw(Law):
-    """``S = 0`` with probability ``p0``, else uniform on ``[0, upper]`` (spec §10)."""
+    """``S = 0`` with probability ``p0``, else uniform on ``[0, upper]``."""
 
     def __init__(self, p0: float, upper: float):
         if not (np.isfinite(p0) and 0 <= p0 < 1):

@@ -1,7 +1,7 @@
 """The Pareto-optimal taxation rule for given weights: KKT layers, ``s(u)``, ``Lambda(s)``, moments.
 
 For log-weights ``a_i = ln alpha_i`` and a level ``u = ln Lambda``, region ``i`` pays
-``T_i(u) = clip(phi_i^{-1}(u - a_i), 0, c_i)`` (spec §7): nothing below its entry level
+``T_i(u) = clip(phi_i^{-1}(u - a_i), 0, c_i)``: nothing below its entry level
 ``u0_i = a_i + phi_i(0)``, its cap above ``u1_i = a_i + phi_i(c_i)``. The total
 ``s(u) = sum_i T_i(u)`` is continuous and nondecreasing with at most ``2n`` kinks; ``Lambda(s)`` is
 its generalised inverse and ``T_i(s) = T_i(Lambda(s))``.
@@ -15,9 +15,9 @@ moments of the rule under a law of ``S_eps`` need only the mass ``P_j`` and firs
 
 * ``E[T_i] = sum_j [T_i(s_j) P_j + (r_i / R_j) D_j 1{i in A_j}]``;
 * ``dE[T]/da = sum_j m_j [r_A r_A' / R_j - diag(r_A)]`` (``m_j = E[dpsi/du 1_j]``): the exact
-  Jacobian, symmetric negative semidefinite with ``1`` in its kernel (spec §9);
+  Jacobian, symmetric negative semidefinite with ``1`` in its kernel;
 * ``E[g(S; a)]`` with ``g(s) = int_0^s U(sigma) dsigma`` the optimal value of the per-scenario
-  problem ``min sum_i Psi_i(T_i) + a_i T_i`` (the convex potential ``F`` of spec §9).
+  problem ``min sum_i Psi_i(T_i) + a_i T_i`` (the convex potential ``F`` of the paper).
 
 Other families invert ``s(u)`` by safeguarded Newton/bisection inside each segment.
 """

@@ -1,4 +1,4 @@
-"""The taxation rule as ONE declarative convex program (the framework path; spec §9).
+"""The taxation rule as ONE declarative convex program (the framework path).
 
 On a discrete law of ``S_eps`` (atoms ``s_k > 0`` with probabilities ``p_k``; the atom at zero pays
 nothing) the variable is the tax table ``T[i, k] = T_i(s_k)`` and the named constraint groups are

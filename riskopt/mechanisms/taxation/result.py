@@ -6,7 +6,7 @@
 
 Both are frozen dataclasses of the family :class:`TaxationResultBase`: a status computed from the
 checks made (the fairness residual recomputed at every atom, the program against the fast path, the
-closed form of Proposition 4), the objective (the convex potential of spec §9 at the AFPO weights),
+closed form of Proposition 4), the objective (the convex potential of the paper at the AFPO weights),
 the taxes by region (``allocation``), the tax multiplier ``Lambda(s)`` (``prices``), ``to_dict``,
 ``table`` and ``plot``.
 """
@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from ...data import jsonable
-from ...report import format_table
 from ...result import ResultBase
 from ...status import Check, Status, from_checks, from_convergence
 from .economy import Economy
@@ -58,7 +57,7 @@ def fairness_check(name: str, res: AfpoResult, verified: float) -> Check:
 
 
 def afpo_potential(result: AfpoResult) -> float:
-    """The convex potential the AFPO weights minimise (spec §9), at the solution:
+    """The convex potential the AFPO weights minimise, at the solution:
     ``F(a) = sum_i e_i a_i - E[g(S_eps; a)]`` with ``g`` the per-scenario value of
     ``min sum_i Psi_i(T_i) + a_i T_i`` (reported as the objective)."""
     value = moments(result.rule, result.law, jacobian=False, value=True).expected_value
@@ -234,30 +233,9 @@ class TaxationResult(TaxationResultBase):
                 "iterations": r.iterations}
 
     def table(self, title: str = "") -> str:
-        r = self.afpo
-        lines = [title] if title else []
-        lines.append(f"law        {describe(r.law)}")
-        lines.append(f"convention {r.family.convention} (alpha sums to 1)")
-        lines.append(f"AFPO       {r.method}: {r.iterations} iterations, relative fairness residual "
-                     f"{self.verified_residual:.1e} ({'converged' if r.converged else 'NOT converged'}), "
-                     f"{r.seconds:.3f} s")
-        rows = [{k: v for k, v in a.items() if k != "zero_target"} for a in self.agent_rows()]
-        lines += ["", format_table(rows, list(rows[0]))]
-        grid = self._grid()
-        trows = [{"s": float(s), "Lambda(s)": float(lam), **{f"T[{nm}]": float(grid["T"][i, j])
-                                                              for i, nm in enumerate(self.names[:6])}}
-                 for j, (s, lam) in enumerate(zip(grid["s"], grid["Lambda"], strict=True))]
-        lines += ["", format_table(trows, list(trows[0]))]
-        if self.closed_form is not None and self.closed_form.alpha1 is not None:
-            cf = self.closed_form
-            lines.append(f"\nclosed form (Proposition 4): case {cf.case}, zeta = {cf.zeta:.10g}, "
-                         f"alpha1 = {cf.alpha1:.10g} (|diff| {abs(cf.alpha1 - r.alpha[0]):.1e})")
-        if self.program is not None:
-            p = self.program
-            lines.append(f"declarative program ({p.backend}/{p.solver}, {p.atoms} atoms): "
-                         f"{p.status}, max |alpha - fast path| {p.alpha_max_error:.1e}, fairness "
-                         f"residual {p.fairness_residual:.1e}")
-        return "\n".join(lines)
+        from .report import law_table
+
+        return law_table(self, title)
 
     def plot(self, path: str | Path, title: str = "") -> Path:
         from .plots import plot_layers
@@ -368,43 +346,10 @@ class StudyResult(TaxationResultBase):
         }
         return jsonable(out)  # type: ignore[no-any-return]
 
-    def table(self, title: str = "", rows: int = 12) -> str:
-        e = self.economy
-        h, p = self.hybrid, self.pure
-        comparison, ev = e.comparison, e.event
-        assert comparison is not None and ev is not None
-        out = [title] if title else []
-        out.append(f"regions {len(e.names)}, scenarios {self.scenarios}, premium income k = {e.k:.6g}, "
-                   f"capital K = {e.K:.6g}, E[S] = {e.probs @ e.S:.6g}, E[S_eps] = {e.expected_residual:.6g}")
-        prob = comparison.probability
-        out.append(f"P(Omega_+) = {prob[0]:.4f}, P(Omega_=) = {prob[1]:.4f}, P(Omega_-) = {prob[2]:.4f}")
-        out.append(f"hybrid AFPO: {h.iterations} Newton iterations, residual "
-                   f"{self.verified.get('hybrid', h.residual):.1e}; alpha from {h.alpha.min():.3g} to "
-                   f"{h.alpha.max():.3g} ({h.family.convention})")
-        out.append(f"pure sharing AFPO: {p.iterations} iterations, residual "
-                   f"{self.verified.get('pure', p.residual):.1e}")
-        out.append("")
-        out.append("scheme comparison: E[v(l_i) | set], mean over regions, share of regions better off")
-        srows = [{"set": r["set"], "difference": r["difference"], "mean": r["mean_over_regions"],
-                  "better off": f"{100 * r['share_better_off']:.0f} %"} for r in comparison.summary()]
-        out.append(format_table(srows, ["set", "difference", "mean", "better off"]))
-        order = np.argsort(-e.expected_residual_claim)[:rows]
-        agents = self.agent_rows()
-        cols = ["name", "wealth", "premium", "cap", "alpha", "expected_residual_claim", "expected_tax",
-                "layer_start"]
-        out.append("")
-        out.append(f"regions with the largest expected residual claims ({rows} of {len(e.names)}; "
-                   "--format json for all)")
-        out.append(format_table([{c: agents[i][c] for c in cols} for i in order], cols))
-        erows = ev.rows(e.names)
-        top = np.argsort([-r["loss"] for r in erows])[:rows]
-        out.append("")
-        out.append(f"single event #{ev.index}: S = {ev.S:.6g}, S_eps = {ev.S_eps:.6g} ({ev.scenario_set}); "
-                   f"regions with the largest losses")
-        ecols = ["name", "loss", "insurer_pays", "residual_claim", "tax_hybrid", "net_transfer_hybrid",
-                 "tax_pure", "v_hybrid_minus_insurance"]
-        out.append(format_table([{c: erows[i][c] for c in ecols} for i in top], ecols))
-        return "\n".join(out)
+    def table(self, title: str = "") -> str:
+        from .report import storm_table
+
+        return storm_table(self, title)
 
     def plot(self, path: str | Path, title: str = "") -> Path:
         from .plots import plot_storm

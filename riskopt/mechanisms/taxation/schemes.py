@@ -1,4 +1,4 @@
-"""The four financing schemes of the storm study and their comparison (spec §13, paper Fig. 12-13).
+"""The four financing schemes of the storm study and their comparison (paper Fig. 12-13).
 
 Payments ``l_i`` per scenario (``pi_i`` premiums, ``k`` premium income, ``K`` capital, ``s_i``
 surplus shares, ``eps_i`` residual claims):

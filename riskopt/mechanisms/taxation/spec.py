@@ -5,7 +5,7 @@ Two specs share the base :class:`TaxationSpec` and the ``[afpo]`` section:
 * :class:`LawEconomySpec` (``[[regions]]``, ``[law]``, ``[output]``, ``[program]``): regions without an
   insurer facing a given law of the total loss;
 * :class:`StormStudySpec` (``[storm]``, ``[insurer]``, ``[disutility]``, ``[comparison]``): the storm
-  study of spec §13.
+  study of the paper
 
 A card has exactly one of ``[storm]`` and ``[[regions]]`` (:func:`read_card`). Every field's default is
 written once: in these dataclasses, or (``shown_default`` notes where) in the function or model the
@@ -97,7 +97,7 @@ class AfpoSpec:
     """How the AFPO weights are found (``[afpo]``)."""
 
     method: Literal["newton", "fixed_point", "algorithm2"] = option(
-        _default(solve_afpo, "method"), help="Newton on the convex potential (spec §9), the damped fixed "
+        _default(solve_afpo, "method"), help="Newton on the convex potential, the damped fixed "
         "point, or the paper's Algorithm 2", allowed=" or ".join(f"'{m}'" for m in METHODS))
     tol: float = option(_default(solve_afpo, "tol"),
                         help="relative fairness tolerance max_i |E[T_i] - e_i| / e_i",
@@ -269,7 +269,7 @@ class StormSpec:
         _default(StormModel, "psd"), help="a copula correlation that is not positive semidefinite: repaired "
         "(with a warning) or refused", allowed="'repair' or 'raise'")
     streams: Literal["single", "blocks"] = option(
-        _default(storm_study, "streams"), help="one generator in the spec's draw order, or seeded blocks "
+        _default(storm_study, "streams"), help="one generator in a fixed draw order, or seeded blocks "
         "(any runner, same numbers)", allowed="'single' or 'blocks'")
     factor_rank: int | None = option(_default(StormModel, "factor_rank"), help="a low-rank copula factor "
                                      "(omit it for the exact factor)", allowed="a positive rank (omit it for "
@@ -357,7 +357,7 @@ class ComparisonSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class StormStudySpec(TaxationSpec):
-    """The storm study of spec §13: regions, scenarios, an insurer that can default, AFPO taxation of
+    """The storm study of the paper: regions, scenarios, an insurer that can default, AFPO taxation of
     its residual claims, and the comparison of the four schemes."""
 
     afpo: AfpoSpec = option(default_factory=AfpoSpec, help="how the AFPO weights are found",
@@ -413,14 +413,15 @@ def _card_spec() -> type[Any]:
 #: the documentation of a disaster_taxation card (riskopt.cards.reference_rows): both kinds' sections
 CARD_SPEC = _card_spec()
 #: what the generated card reference says first
-CARD_SUMMARY = ("Disaster risk financing through ex-post taxation (seed 003). A card is a law economy "
+CARD_SUMMARY = ("Disaster risk financing through ex-post taxation (Niakh, Charpentier, Hillairet, Ratz). "
+                "A card is a law economy "
                 "([[regions]], [law], optionally [output] and [program]) or the storm study ([storm], "
                 "optionally [insurer], [disutility] and [comparison]); both read [afpo].")
 
 
 def read_card(root: Node, draws: Draws) -> LawEconomySpec | StormStudySpec:
     """``[[regions]]`` + ``[law]`` (a law economy) or ``[storm]`` (the storm study); the seed of a
-    storm card is the card's ``[model] seed`` (default: the spec's)."""
+    storm card is the card's ``[model] seed`` (default: the paper's)."""
     has_storm, has_regions = "storm" in root.data, "regions" in root.data
     if has_storm == has_regions:
         raise ModelError("storm", None, "exactly one of [storm] (the storm study) or [[regions]] with [law]")

@@ -1,4 +1,4 @@
-"""Synthetic storm losses for many regions (spec §13): regions, storm track, Beta destruction rates,
+"""Synthetic storm losses for many regions: regions, storm track, Beta destruction rates,
 Gaussian copula, and a fast exact-enough Beta quantile.
 
 Region ``i`` (wealth ``w_i``, centroid ``x_i``) loses ``X_i = tau_i w_i`` with
@@ -17,7 +17,7 @@ step ``h = 0.005`` (``<= 8e-10`` at ``h = 0.01``) over ``a`` in ``[0.0125, 1/3]`
 ``tau < 1e-300`` come out as 0; points beyond ``|z| > z_max = 7`` use ``betaincinv`` itself.
 
 **Streams.** ``streams="single"`` draws ``rng.standard_normal((rows, n))`` block after block from one
-generator, which is bitwise the spec's ``rng.standard_normal((N, n)) @ L.T`` (the draws continue the
+generator, which is bitwise the paper's ``rng.standard_normal((N, n)) @ L.T`` (the draws continue the
 generator that placed the regions). ``streams="blocks"`` gives block ``j`` its own generator
 ``SeedSequence(seed, spawn_key=(j,))``: blocks can then be made in any order, on any worker, with
 identical results.
@@ -41,16 +41,17 @@ import numpy as np
 from scipy import special
 
 from ...errors import ModelError, RiskoptWarning
+from ...progress import bar
 from ...space import PSD_TOL, nearest_correlation
 
 __all__ = ["BetaQuantileTable", "StormModel", "StormRegions", "StormTrack", "regions_from_csv",
            "spec_instance", "synthetic_regions"]
 
-#: the spec's synthetic instance (§13)
+#: the paper's synthetic instance
 SPEC_SEED = 20250601
 SPEC_REGIONS = 212
 SPEC_SCENARIOS = 100_000
-#: eigenvalue floor of the correlation repair (spec §13; as riskopt.space.nearest_correlation)
+#: eigenvalue floor of the correlation repair (the paper; as riskopt.space.nearest_correlation)
 REPAIR_FLOOR = 1e-10
 #: loss values per generated block (regions x rows): keeps the temporaries in cache
 BLOCK_CELLS = 1 << 20
@@ -96,7 +97,7 @@ class StormRegions:
 
 def synthetic_regions(n: int = SPEC_REGIONS, seed: int | np.random.Generator = SPEC_SEED
                       ) -> tuple[StormRegions, np.random.Generator]:
-    """Spec §13 steps 1-3: 90 % core regions around (6 E, 50 N), the rest spread over Europe,
+    """Synthetic storm, steps 1-3: 90 % core regions around (6 E, 50 N), the rest spread over Europe,
     wealth ``w ~ N(ln 45000, 0.75)``. Returns the regions and the generator (the scenario draws
     continue it)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
@@ -292,7 +293,7 @@ class StormModel:
             warnings.warn(f"storm copula correlation is not positive semidefinite (min eigenvalue "
                           f"{self.min_eigenvalue:.3g}); repaired by eigenvalue clipping", RiskoptWarning,
                           stacklevel=2)
-        # the spec's repair (clip at 1e-10, unit diagonal), reusing the decomposition
+        # the paper's repair (clip at 1e-10, unit diagonal), reusing the decomposition
         self.correlation, _ = nearest_correlation(R, REPAIR_FLOOR, eig=(evals, evecs))
         clipped = np.maximum(evals, REPAIR_FLOOR)
         scale = 1.0 / np.sqrt((evecs**2) @ clipped)  # the unit-diagonal rescaling of the repair
@@ -354,21 +355,25 @@ class StormModel:
         out = np.empty((self.n, scenarios))
         if streams == "single":
             gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-            for start in range(0, scenarios, block):
-                rows = min(block, scenarios - start)
-                out[:, start:start + rows] = self.draw_block(gen, rows)
+            with bar(scenarios, "storm scenarios", unit="scenario") as meter:
+                for start in range(0, scenarios, block):
+                    rows = min(block, scenarios - start)
+                    out[:, start:start + rows] = self.draw_block(gen, rows)
+                    meter.update(rows)
             return out
         if not isinstance(rng, (int, np.integer)):
             raise ModelError("seed", rng, "an integer seed for streams = 'blocks'")
-        for j, start in enumerate(range(0, scenarios, block)):
-            rows = min(block, scenarios - start)
-            out[:, start:start + rows] = self.draw_block(self.block_generator(int(rng), j), rows)
+        with bar(scenarios, "storm scenarios", unit="scenario") as meter:
+            for j, start in enumerate(range(0, scenarios, block)):
+                rows = min(block, scenarios - start)
+                out[:, start:start + rows] = self.draw_block(self.block_generator(int(rng), j), rows)
+                meter.update(rows)
         return out
 
 
 def spec_instance(scenarios: int = 100_000, *, n: int = SPEC_REGIONS, seed: int = SPEC_SEED,
                   **options: Any) -> tuple[StormModel, np.ndarray]:
-    """The spec's synthetic storm (§13, exact draw order): the model and ``X`` (n x scenarios)."""
+    """The paper's synthetic storm (§13, exact draw order): the model and ``X`` (n x scenarios)."""
     regions, rng = synthetic_regions(n, seed)
     model = StormModel(regions, **options)
     return model, model.generate(scenarios, rng)

@@ -5,7 +5,7 @@
   declarative program on the binned law as a cross-check);
 * :func:`program_economy`: the same economy by the declarative program on the quantile-binned law
   (``solve(spec, method="program")``), checked against the fast path on that same law;
-* :func:`storm_study`: the storm study of spec §13 (regions, scenarios, insurer, both AFPO rules, the
+* :func:`storm_study`: the storm study of the paper (regions, scenarios, insurer, both AFPO rules, the
   scheme comparison and one event).
 """
 
@@ -158,11 +158,11 @@ def storm_study(regions: int | StormRegions = SPEC_REGIONS, scenarios: int = SPE
                 runner: Runner | None = None, premium_basis: str = "sample", method: str = DEFAULT_METHOD,
                 tol: float = DEFAULT_TOL, event: str | int = "median_default", block: int | None = None,
                 verify: bool = True, **model_options: Any) -> StudyResult:
-    """The storm study end to end (spec §13): regions (synthetic stand-in, or given), scenarios,
+    """The storm study end to end: regions (synthetic stand-in, or given), scenarios,
     insurer (default :data:`~.economy.STUDY_INSURER`: ``theta = 0.3``, ``K = 1000``), both AFPO rules
     and the scheme comparison.
 
-    ``streams="single"`` follows the spec's draw order exactly (in memory, serial);
+    ``streams="single"`` follows the paper's draw order exactly (in memory, serial);
     ``streams="blocks"`` draws each block from its own seeded generator, lets ``runner`` (e.g.
     ``riskopt.sweep.Dask()``) spread the blocks and gives identical numbers on any runner.
     """

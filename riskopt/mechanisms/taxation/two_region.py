@@ -1,4 +1,4 @@
-"""Two regions, CARA, no insurer: the closed form of Proposition 4 (spec §10) and its sweeps.
+"""Two regions, CARA, no insurer: the closed form of Proposition 4 and its sweeps.
 
 Setting (Assumption 2): ``v_i(x) = g_i exp(x / g_i)``, caps ``w_i``, ``S ~ p0 delta_0 + (1 - p0)
 Uniform[0, W]`` with ``W = w1 + w2`` and fair targets ``mu_1 + mu_2 = (1 - p0) W / 2``. With
@@ -14,9 +14,9 @@ swapped otherwise; results are always reported in the caller's labels):
 * case 1 (large ``mu_1``): ``zeta = x1 - sqrt(M mu/gamma - gamma x2^2)``, ``zeta in [0, x1]``;
 
 ``gamma = g2/g1``, ``mu = mu_2/mu_1``, ``M = 2 W mu_1 / ((1 - p0) g1^2)``. The case-3 middle layer
-is ``g1 s/(g1+g2) + g1 g2 zeta/(g1+g2)`` (plus sign: the paper prints a minus, spec §12.1). An AFPO
+is ``g1 s/(g1+g2) + g1 g2 zeta/(g1+g2)`` (plus sign: the paper prints a minus). An AFPO
 exists iff ``(1-p0) w1^2/(2W) <= mu_1 <= (1-p0)(W^2 - w2^2)/(2W)``; outside, the solution says which
-bound fails (the paper's mu-sweep range contains such points, spec §12.3).
+bound fails (the paper's mu-sweep range contains such points).
 
 :func:`sensitivity_point` is a pure function of a parameter dict (one row of a sweep) and
 :func:`sensitivity` runs a list of them through a sweep runner (:mod:`riskopt.sweep`): serial,
@@ -38,7 +38,7 @@ from ...errors import ModelError
 __all__ = ["TwoRegionSolution", "gamma_sweep_points", "mu_sweep_points", "plot_sensitivity",
            "proposition4", "sensitivity", "sensitivity_point"]
 
-#: the paper's baseline (spec §10): mu-sweep at p0 = 0.2, gamma-sweep at p0 = 0.1
+#: the paper's baseline: mu-sweep at p0 = 0.2, gamma-sweep at p0 = 0.1
 BASELINE = {"w1": 4.5, "w2": 10.0, "g1": 1.0, "g2": 2.0, "mu2": 4.0}
 
 
