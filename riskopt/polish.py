@@ -41,6 +41,7 @@ import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 from threadpoolctl import threadpool_limits
 
+from .errors import ModelError
 from .kkt import KKTSystem
 from .status import DEFAULT_TOLERANCES, Tolerances
 
@@ -192,6 +193,19 @@ def _merit(kkt: KKTSystem, z: np.ndarray, ya: np.ndarray, active: np.ndarray) ->
     return worst, r.stationarity, r.rows[active]
 
 
+def _trial_merit(kkt: KKTSystem, z: np.ndarray, ya: np.ndarray, active: np.ndarray,
+                 residuals: tuple[np.ndarray, np.ndarray]) -> tuple[float, np.ndarray, np.ndarray]:
+    """:func:`_merit` at a trial point, infinite where the point is not finite or leaves a measure's
+    domain (a CRRA agent's wealth below its floor: the step is shortened, never an error)."""
+    if not np.all(np.isfinite(z)):
+        return np.inf, *residuals
+    try:
+        with np.errstate(all="ignore"):
+            return _merit(kkt, z, ya, active)
+    except ModelError:
+        return np.inf, *residuals
+
+
 def _newton(kkt: KKTSystem, active: np.ndarray, z: np.ndarray, ya: np.ndarray, max_iter: int,
             deadline: float) -> tuple[np.ndarray, np.ndarray, int] | None:
     """Newton with a backtracking line search on the entry-by-entry residual (active rows as
@@ -211,8 +225,7 @@ def _newton(kkt: KKTSystem, active: np.ndarray, z: np.ndarray, ya: np.ndarray, m
         t, improved = 1.0, False
         for _ in range(12):
             zt, yt = z + t * dz, ya + t * dy
-            with np.errstate(all="ignore"):
-                rt, rdt, rpt = _merit(kkt, zt, yt, active) if np.all(np.isfinite(zt)) else (np.inf, rd, rp)
+            rt, rdt, rpt = _trial_merit(kkt, zt, yt, active, (rd, rp))
             if rt < r:
                 z, ya, r, rd, rp, improved = zt, yt, rt, rdt, rpt, True
                 break

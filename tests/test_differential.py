@@ -486,6 +486,10 @@ def _ir_binding(inst: Inst, sol: ro.Solution, p: np.ndarray) -> bool:
 #    reference now normalises the weights as riskopt does
 @example(inst=Inst((1.0, 1e-300), (-0.0, -0.0), (M("expectation"), M("entropic", 0.1)),
                    weights=(1e-20, 1e-20)), which=0)
+# F6 (slow campaign) a CRRA agent, a state of probability 1e-300, weights 1e-20: a Newton trial step of
+#    the polish left the utility's domain and the measure's ModelError escaped the solve
+@example(inst=Inst((0.25, 0.25, 0.25, 0.25, 1e-300), (-0.0,) * 5, (M("crra", 0.5, 1.0, 0.5),),
+                   weights=(1e-20,)), which=0)
 @campaign(60)
 @given(inst=helpers.instances(hostile=True, max_states=5), which=st.integers(0, 6))
 def test_hostile_magnitudes_are_right_or_flagged(inst: Inst, which: int) -> None:

@@ -18,7 +18,7 @@ from ..errors import ModelError
 from ..status import Status, from_solver
 from .base import SolveReport, register_backend
 from .quiet import new_highs, quiet_stdout
-from .standard_form import HighsFedBackend, unpack
+from .standard_form import HighsFedBackend, StandardForm, unpack
 
 
 @register_backend
@@ -26,13 +26,10 @@ class HighsBackend(HighsFedBackend):
     name = "highs"
     requires = "highspy"
 
-    def solve(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
-              dpp: bool = False) -> SolveReport:
+    def solve_form(self, problem: cp.Problem, sf: StandardForm, solver: str,
+                   opts: dict[str, Any]) -> SolveReport:
         import highspy
 
-        sf, opts, empty = self.prepare(problem, solver, options, dpp=dpp)
-        if empty is not None:
-            return empty
         t0 = time.perf_counter()
         h = new_highs()
         set_options(h, opts)

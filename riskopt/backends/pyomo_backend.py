@@ -16,7 +16,7 @@ import numpy as np
 from ..status import Status, from_solver
 from .base import SolveReport, register_backend
 from .quiet import new_highs, quiet_stdout
-from .standard_form import HighsFedBackend, unpack
+from .standard_form import HighsFedBackend, StandardForm, unpack
 
 
 @register_backend
@@ -24,15 +24,12 @@ class PyomoBackend(HighsFedBackend):
     name = "pyomo"
     requires = "pyomo.environ"
 
-    def solve(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
-              dpp: bool = False) -> SolveReport:
+    def solve_form(self, problem: cp.Problem, sf: StandardForm, solver: str,
+                   opts: dict[str, Any]) -> SolveReport:
         import pyomo.environ as pyo
         from pyomo.core.expr.numeric_expr import LinearExpression
         from pyomo.opt import TerminationCondition as Term
 
-        sf, opts, empty = self.prepare(problem, solver, options, dpp=dpp)
-        if empty is not None:
-            return empty
         t0 = time.perf_counter()
         m = pyo.ConcreteModel()
         n = sf.n_vars

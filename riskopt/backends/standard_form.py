@@ -139,11 +139,18 @@ class HighsFedBackend(Backend):
     def solvers(self) -> list[str]:
         return ["HIGHS"]
 
-    def prepare(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
-                dpp: bool) -> tuple[StandardForm, dict[str, Any], SolveReport | None]:
-        """The standard form, the HiGHS options (defaults overridden by ``options``) and, for a
-        program without variables, its finished report (no solver is called)."""
+    def solve(self, problem: cp.Problem, solver: str, options: dict[str, Any], *,
+              dpp: bool = False) -> SolveReport:
+        """Extract the standard form and solve it (:meth:`solve_form`); a program without variables
+        is finished here (no solver is called). HiGHS options: the defaults overridden by ``options``."""
         form = extract(problem, self.cones, self.name, dpp=dpp)
         opts = {**HIGHS_OPTIONS, **options}
-        empty = solve_empty(problem, form, self.name, solver, opts) if form.n_vars == 0 else None
-        return form, opts, empty
+        if form.n_vars == 0:
+            return solve_empty(problem, form, self.name, solver, opts)
+        return self.solve_form(problem, form, solver, opts)
+
+    def solve_form(self, problem: cp.Problem, sf: StandardForm, solver: str,
+                   opts: dict[str, Any]) -> SolveReport:
+        """Solve the standard form ``sf`` of ``problem`` (at least one variable) and unpack the
+        point and duals into ``problem``."""
+        raise NotImplementedError
