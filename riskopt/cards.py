@@ -92,6 +92,8 @@ class Card:
     spec: Any
     solver_choice: SolverChoice
     source: str = ""
+    #: the unit of the card's amounts (losses, allocations, premiums, taxes), e.g. "EUR m"; "" if unsaid
+    units: str = ""
 
     @property
     def backend(self) -> str:
@@ -124,11 +126,14 @@ def parse_card(data: Mapping[str, Any], source: str = "") -> Card:
     seed = model.take("seed", int, default=None, allowed="an integer seed >= 0")
     if seed is not None and seed < 0:
         raise ModelError(model.at("seed"), seed, "an integer seed >= 0")
+    units = model.take("units", str, default="", allowed="a unit label for the card's amounts, e.g. 'EUR m'")
+    if len(units) > 40 or not units.isprintable():
+        raise ModelError(model.at("units"), units, "a printable unit label of at most 40 characters")
     model.finish()
     spec = MECHANISMS[mechanism].reader(root, Draws(seed))
     solver = read_solver(root)
     root.finish()
-    return Card(name, mechanism, description, seed, spec, solver, source)
+    return Card(name, mechanism, description, seed, spec, solver, source, units)
 
 
 def load_card(path: str | Path) -> Card:

@@ -202,11 +202,16 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
     if args.format == "json":
         out = result.to_dict()
         out["model"] = {"name": card.name, "source": card.source, "seed": card.seed}
+        if card.units:
+            out["model"]["units"] = card.units
         _print_json(out, args.reproducible, output=args.output)
     elif args.format == "csv":
         _emit(_agents_csv(result.agent_rows()), args.output)
     else:
-        _emit(result.table(title=title or f"{card.name} ({card.source})"), args.output)
+        heading = title or f"{card.name} ({card.source})"
+        if card.units:
+            heading += f"\namounts (losses, allocations, premiums, taxes) in {card.units}"
+        _emit(result.table(title=heading), args.output)
     if not status.ok:
         print(f"riskopt: not ok: status '{status}': {status.meaning}", file=sys.stderr)
     return status.exit_code

@@ -269,3 +269,28 @@ def test_bench_turns_library_warnings_into_the_rows_note():
         rows = run(family, quick=True)
     assert escaped == []
     assert [r.get("note") for r in rows] == ["warning: Solution may be inaccurate", None] * 2
+
+
+# --------------------------------------------------------------------------- units
+def _card_with_units(tmp_path: Path, units: str) -> Path:
+    text = (REPO / "models" / "ogaku_example1.toml").read_text()
+    card = tmp_path / "units.toml"
+    card.write_text(text.replace("[model]\n", f"[model]\nunits = {units!r}\n", 1).replace("'", '"'))
+    return card
+
+
+def test_units_of_the_card_head_the_report_and_stay_in_the_json(capfd, tmp_path):
+    import json
+
+    card = _card_with_units(tmp_path, "EUR m")
+    code, out, _ = run_cli(capfd, "run", card)
+    assert code == 0 and out.splitlines()[1] == "amounts (losses, allocations, premiums, taxes) in EUR m"
+    code, out, _ = run_cli(capfd, "run", card, "--format", "json")
+    assert code == 0 and json.loads(out)["model"]["units"] == "EUR m"
+    code, out, _ = run_cli(capfd, "run", "ogaku_example1", "--format", "json")
+    assert code == 0 and "units" not in json.loads(out)["model"]  # unsaid: the JSON is unchanged
+
+
+def test_an_unprintable_or_long_unit_is_refused(capfd, tmp_path):
+    line = one_error_line(*run_cli(capfd, "run", _card_with_units(tmp_path, "x" * 41)))
+    assert "model.units" in line and "at most 40 characters" in line
