@@ -323,10 +323,10 @@ class KKTSystem:
         """Per row of group ``name``: ``[lower, upper]`` of its multiplier over every ``y'`` that
         satisfies the KKT conditions at ``z`` (stationarity ``M_A' y' = grad Phi`` on the active
         rows ``A``, ``y' >= 0`` on active inequalities, ``0`` on slack ones), and whether the row is
-        *coupled* (another active row touches one of its variables).
+        *coupled* (other active rows touch every one of its variables).
 
-        An uncoupled row's multiplier is fixed by the stationarity of any variable it touches: the
-        interval is the point ``y``. A coupled row may be free: where active restriction or bound rows
+        An uncoupled row's multiplier is fixed by the stationarity of a variable only it touches
+        (``grad_j Phi = M_rj y_r``): the interval is the point ``y``. A coupled row may be free: where active restriction or bound rows
         span it (LICQ fails: ``xi_i(s) = 0`` rows of a sign restriction at ``X(s) = 0``, losses ``>= 0``
         at ``X(s) = 0`` under limited liability) it moves along an interval, possibly unbounded. The
         multiplier set at an optimal ``z`` is the whole optimal dual set (complementary slackness
@@ -343,15 +343,18 @@ class KKTSystem:
         coupled = np.zeros(rows.size, bool)
         act = self.active(z, y)
         Ma = self.M.multiply(act[:, None]).tocsr()  # inactive rows zeroed: their multipliers are 0
+        Ma.eliminate_zeros()  # multiply keeps the zeroed entries stored: they would count as touching
         Mc = Ma.tocsc()
         yc = np.where(act, y, 0.0)
         yc = np.where(~self.eq, np.maximum(yc, 0.0), yc)
         per_row = np.diff(Ma.indptr)
-        # coupled: a target row sharing a variable with another active row
+        # coupled: a target row every variable of which another active row touches too. A variable
+        # only the target row touches fixes its multiplier by its own stationarity equation
+        # (grad_j Phi = M_rj y_r), so such a row is unique without an LP
         col_count = np.diff(Mc.indptr)
         for k, r in enumerate(rows):
             vars_r = Ma.indices[Ma.indptr[r]:Ma.indptr[r + 1]]
-            coupled[k] = bool(per_row[r]) and bool(np.any(col_count[vars_r] > 1))
+            coupled[k] = bool(per_row[r]) and bool(np.all(col_count[vars_r] > 1))
         if not coupled.any():
             return lower, upper, coupled
         # connected components of (active rows, variables) reached from the coupled target rows
