@@ -326,9 +326,10 @@ class KKTSystem:
         *coupled* (other active rows touch every one of its variables).
 
         An uncoupled row's multiplier is fixed by the stationarity of a variable only it touches
-        (``grad_j Phi = M_rj y_r``): the interval is the point ``y``. A coupled row may be free: where active restriction or bound rows
-        span it (LICQ fails: ``xi_i(s) = 0`` rows of a sign restriction at ``X(s) = 0``, losses ``>= 0``
-        at ``X(s) = 0`` under limited liability) it moves along an interval, possibly unbounded. The
+        (``grad_j Phi = M_rj y_r``): the interval is the point ``y``. A coupled row may be free:
+        where active restriction or bound rows span it (LICQ fails: ``xi_i(s) = 0`` rows of a sign
+        restriction at ``X(s) = 0``, losses ``>= 0`` at ``X(s) = 0`` under limited liability) it
+        moves along an interval, possibly unbounded. The
         multiplier set at an optimal ``z`` is the whole optimal dual set (complementary slackness
         holds between any optimal primal and any optimal dual), so it is computed by two LPs over
         the multipliers per batch of coupled rows (one target row per connected component of the
