@@ -75,8 +75,10 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sps
 
-from .backends.highs_backend import pass_lp
+from .backends.base import CONE_NAMES, HIGHS_OPTIONS
+from .backends.highs_backend import pass_lp, single_entry_rows
 from .backends.quiet import new_highs
+from .backends.standard_form import extract
 from .errors import ModelError, SolveError
 from .protocols import NamedProgram
 from .status import from_highs
@@ -100,8 +102,9 @@ RANGE_RTOL = 1e-9
 #: two optima closer than ``DISTANCE_RTOL * max(1, |x|_inf)`` (declared variables) count as one
 DISTANCE_RTOL = 1e-7
 
-_HIGHS_OPTIONS: dict[str, Any] = {"solver": "simplex", "primal_feasibility_tolerance": 1e-9,
-                                  "dual_feasibility_tolerance": 1e-9}
+_HIGHS_OPTIONS: dict[str, Any] = {"solver": "simplex", **HIGHS_OPTIONS}
+#: every cone type of cvxpy's standard form (the compile refuses none: the LP check is this module's)
+_ANY_CONE = frozenset({"zero", "nonneg", *CONE_NAMES})
 
 
 def _new_highs() -> Any:
@@ -203,14 +206,6 @@ class PrimalUniqueness:
 
 
 # ---------------------------------------------------------------------------- standard form
-def _canon_backend(problem: cp.Problem) -> str | None:
-    try:
-        from .backends.base import canon_backend
-    except ImportError:  # pragma: no cover - the helper moved: cvxpy's default is always valid
-        return None
-    return canon_backend(problem)
-
-
 class _StandardLP:
     """cvxpy's conic standard form of an LP program, on HiGHS (rows = kept standard-form rows)."""
 
@@ -220,42 +215,33 @@ class _StandardLP:
         # compiled cache, values and duals are left untouched
         self.problem = cp.Problem(problem.objective, problem.constraints)
         self.name = program.name
-        t0 = time.perf_counter()
-        try:
-            data, chain, inverse = self.problem.get_problem_data(
-                cp.CLARABEL, ignore_dpp=True, canon_backend=_canon_backend(self.problem))
+        try:  # every cone accepted here: the LP check below names what else the program has
+            form = extract(self.problem, _ANY_CONE, "degeneracy")
         except (cp.error.SolverError, cp.error.DCPError, cp.error.DPPError) as exc:
             raise ModelError("program", program.name, "an LP (linear objective, affine constraints)",
                              detail="cvxpy cannot compile it to a continuous conic program (integer "
                              f"variables or a non-DCP expression?): {exc}") from None
-        self.compile_s = time.perf_counter() - t0
-        dims = data["dims"]
-        P = data.get("P")
-        A = sps.csr_matrix(data["A"])
         reasons = []
-        if P is not None and sps.csr_matrix(P).nnz:
+        if form.P is not None:
             reasons.append("a quadratic objective")
-        if A.shape[0] != int(dims.zero) + int(dims.nonneg):
+        if form.n_rows != form.n_eq + form.n_nonneg:
             reasons.append("cones other than equalities and inequalities (second-order, exponential, "
                            "power or semidefinite)")
         if reasons:
             raise ModelError("program", program.name, "an LP (linear objective, only equality and "
                              "inequality rows)", detail=f"it has {' and '.join(reasons)}: its duals are "
                              "unique where the program is strictly convex, this check is for LPs")
-        self.chain, self.inverse = chain, inverse
-        if getattr(inverse[-1], "solver_options", None) is None:
-            inverse[-1].solver_options = {}
-        self.c = np.asarray(data["c"], float)
+        self.form = form
+        self.compile_s = form.compile_s
+        self.chain, self.inverse = form.chain, form.inverse_data
+        if getattr(self.inverse[-1], "solver_options", None) is None:
+            self.inverse[-1].solver_options = {}
+        self.c = form.c
         # HiGHS sees c / max|c|: its absolute dual tolerance (1e-9) becomes relative to the data
         cmax = float(np.max(np.abs(self.c), initial=0.0))
         self.cost_scale = cmax if cmax > 0 else 1.0
-        self.A = A
-        self.b = np.asarray(data["b"], float)
-        self.n_eq = int(dims.zero)
-        n = self.c.size
-        lo, up = data.get("lower_bounds"), data.get("upper_bounds")
-        self.lower0 = np.full(n, -np.inf) if lo is None else np.asarray(lo, float)
-        self.upper0 = np.full(n, np.inf) if up is None else np.asarray(up, float)
+        self.b = form.b
+        self.n_eq = form.n_eq
         self.h: Any = None
         self.extra_iterations = 0
         self.extra_solves = 0
@@ -327,26 +313,10 @@ class _StandardLP:
         """Single-entry inequality rows ``a x_j <= b`` become column bounds when the column has no
         other bound on that side (cvxpy writes ``x >= 0`` as one row per entry); ``protect``ed rows
         stay rows (their duals are read)."""
-        if protect is None:
-            protect = np.zeros(self.m, bool)
-        self.lower, self.upper = self.lower0.copy(), self.upper0.copy()
-        A = self.A
-        counts = np.diff(A.indptr)
-        ineq = np.arange(self.n_eq, self.m)
-        single = ineq[(counts[ineq] == 1) & ~protect[ineq]]
-        col = A.indices[A.indptr[single]]
-        coef = A.data[A.indptr[single]]
-        moved = []
-        for sign, bound in ((-1.0, self.lower), (1.0, self.upper)):
-            pick = np.flatnonzero(np.sign(coef) == sign)
-            cols, first = np.unique(col[pick], return_index=True)
-            free = ~np.isfinite(bound[cols])
-            rows = single[pick[first]][free]
-            bound[cols[free]] = self.b[rows] / coef[pick[first]][free]
-            moved.append(rows)
-        keep = np.ones(self.m, bool)
-        keep[np.concatenate(moved)] = False
-        self.kept = np.flatnonzero(keep)
+        bounds = single_entry_rows(self.form, protect)
+        self.lower, self.upper = bounds.lower, bounds.upper
+        self.Ak = bounds.A
+        self.kept = bounds.keep
         self.row_pos = np.full(self.m, -1)
         self.row_pos[self.kept] = np.arange(self.kept.size)
         self.is_eq = self.kept < self.n_eq
@@ -356,10 +326,8 @@ class _StandardLP:
         import highspy
 
         h = _new_highs()
-        Ak = sps.csc_matrix(self.A[self.kept])
-        self.Ak = Ak
         bk = self.b[self.kept]
-        pass_lp(h, self.c / self.cost_scale, Ak, np.where(self.is_eq, bk, -np.inf), bk, self.lower,
+        pass_lp(h, self.c / self.cost_scale, self.Ak, np.where(self.is_eq, bk, -np.inf), bk, self.lower,
                 self.upper)
         t0 = time.perf_counter()
         h.run()

@@ -337,49 +337,46 @@ class KKTSystem:
         beyond :data:`MULTIPLIER_BOX` times that scale are infinite). Endpoints that HiGHS cannot
         settle are NaN."""
         from scipy.optimize import linprog
+        from scipy.sparse.csgraph import connected_components
 
         rows = self.group_rows(name)
         lower = y[rows].astype(float).copy()
         upper = lower.copy()
-        coupled = np.zeros(rows.size, bool)
         act = self.active(z, y)
         Ma = self.M.multiply(act[:, None]).tocsr()  # inactive rows zeroed: their multipliers are 0
         Ma.eliminate_zeros()  # multiply keeps the zeroed entries stored: they would count as touching
         Mc = Ma.tocsc()
         yc = np.where(act, y, 0.0)
         yc = np.where(~self.eq, np.maximum(yc, 0.0), yc)
-        per_row = np.diff(Ma.indptr)
         # coupled: a target row every variable of which another active row touches too. A variable
         # only the target row touches fixes its multiplier by its own stationarity equation
         # (grad_j Phi = M_rj y_r), so such a row is unique without an LP
-        col_count = np.diff(Mc.indptr)
-        for k, r in enumerate(rows):
-            vars_r = Ma.indices[Ma.indptr[r]:Ma.indptr[r + 1]]
-            coupled[k] = bool(per_row[r]) and bool(np.all(col_count[vars_r] > 1))
+        lone = (np.diff(Mc.indptr) <= 1).astype(float)  # per variable: no other active row touches it
+        pattern = Ma[rows]
+        pattern.data = np.ones_like(pattern.data)
+        coupled = (np.diff(pattern.indptr) > 0) & (pattern @ lone == 0)
         if not coupled.any():
             return lower, upper, coupled
-        # connected components of (active rows, variables) reached from the coupled target rows
-        comp_of_row = np.full(self.M.shape[0], -1)
-        comps: list[tuple[np.ndarray, np.ndarray]] = []
-        for r in rows[coupled]:
-            if comp_of_row[r] >= 0:
-                continue
-            seen_r: set[int] = {int(r)}
-            seen_v: set[int] = set()
-            frontier = [int(r)]
-            while frontier:
-                new_v = {int(j) for q in frontier for j in Ma.indices[Ma.indptr[q]:Ma.indptr[q + 1]]} - seen_v
-                seen_v |= new_v
-                new_r = {int(q) for j in new_v for q in Mc.indices[Mc.indptr[j]:Mc.indptr[j + 1]]} - seen_r
-                seen_r |= new_r
-                frontier = list(new_r)
-            R, V = np.array(sorted(seen_r)), np.array(sorted(seen_v))
-            comp_of_row[R] = len(comps)
-            comps.append((R, V))
+        # connected components of the bipartite graph (active rows, variables); a component's rows
+        # and variables in increasing order
+        n_rows = self.M.shape[0]
+        graph = sps.bmat([[None, Ma], [Ma.T, None]], format="csr")
+        _, labels = connected_components(graph, directed=False)
+        row_label, var_label = labels[:n_rows], labels[n_rows:]
+        row_order = np.argsort(row_label, kind="stable")
+        var_order = np.argsort(var_label, kind="stable")
+        row_sorted, var_sorted = row_label[row_order], var_label[var_order]
+
+        def members(c: int) -> tuple[np.ndarray, np.ndarray]:
+            r0, r1 = np.searchsorted(row_sorted, [c, c + 1])
+            v0, v1 = np.searchsorted(var_sorted, [c, c + 1])
+            return row_order[r0:r1], var_order[v0:v1]
+
         # batches: at most one target row per component in each (the LPs separate by component)
         targets: dict[int, list[int]] = {}
         for t in np.flatnonzero(coupled):
-            targets.setdefault(int(comp_of_row[rows[t]]), []).append(int(t))
+            targets.setdefault(int(row_label[rows[t]]), []).append(int(t))
+        comps = {c: members(c) for c in targets}
         depth = max(len(t) for t in targets.values())
         for level in range(depth):
             batch = [(c, t[level]) for c, t in targets.items() if level < len(t)]

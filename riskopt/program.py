@@ -439,8 +439,8 @@ class SharingProgram(Program):
         curved = D.diagonal() != 0
         rows = kkt.group_rows("budget")
         touched = kkt.M_abs[rows].tocsr()
-        identified = [bool(np.any(curved[touched.indices[touched.indptr[k]:touched.indptr[k + 1]]]))
-                      for k in range(rows.size)]
+        touched.data = np.ones_like(touched.data)
+        identified = [bool(v) for v in touched @ curved.astype(float) > 0]
         unique: list[bool | None] = [True if i else None for i in identified]
         lower, upper, coupled = kkt.multiplier_intervals("budget", z, y)
         free = np.zeros(rows.size, bool)

@@ -33,7 +33,7 @@ class HighsBackend(HighsFedBackend):
         t0 = time.perf_counter()
         h = new_highs()
         set_options(h, opts)
-        bounds = _single_entry_rows(sf)
+        bounds = single_entry_rows(sf)
         b = bounds.b
         is_eq = np.arange(b.size) < sf.n_eq
         try:
@@ -118,11 +118,15 @@ class _Bounds:
         return z
 
 
-def _single_entry_rows(sf: Any) -> _Bounds:
+def single_entry_rows(sf: Any, protect: np.ndarray | None = None) -> _Bounds:
+    """Move single-entry inequality rows into column bounds (see :class:`_Bounds`); ``protect``ed
+    rows stay rows (e.g. rows whose own duals are read, as :mod:`riskopt.degeneracy` does)."""
     A = sf.A.tocsr()
     counts = np.diff(A.indptr)
     ineq = np.arange(sf.n_eq, sf.n_rows)
     single = ineq[counts[ineq] == 1]
+    if protect is not None:
+        single = single[~protect[single]]
     col = A.indices[A.indptr[single]]
     coef = A.data[A.indptr[single]]
     lower, upper = sf.lower.copy(), sf.upper.copy()
