@@ -25,7 +25,7 @@ from .laws import Exponential as ExpLaw
 from .laws import Law, Uniform, censored_exponential
 from .program import Agent
 from .space import Scenarios
-from .spec import Node, Row, number_list, option
+from .spec import Context, Node, Row, number_list, option, read_spec
 
 __all__ = ["MAX_AGENTS", "MAX_STATES", "CardMechanism", "Draws", "Node", "SolverChoice", "build_agents",
            "build_measure", "build_space", "number_list", "read_solver"]
@@ -390,6 +390,21 @@ class CardMechanism:
     runner: Callable[..., Any]
     spec: type[Any] | None = None
     summary: str = ""
+
+    @classmethod
+    def of(cls, name: str, spec: type[Any], solve: Callable[..., Any], summary: str = "", *,
+           reader: Callable[[Node, Draws], Any] | None = None) -> CardMechanism:
+        """The usual adapter: read ``spec`` with :func:`~riskopt.spec.read_spec` (the ``[model]`` and
+        ``[solver]`` sections are left to the caller) and run ``solve(spec, method="auto", backend=...,
+        solver=..., **options)``; ``reader`` replaces the default reader."""
+
+        def read(root: Node, draws: Draws) -> Any:
+            return read_spec(spec, root, Context(draws), finish=False)
+
+        def run(value: Any, backend: str, solver: str | None, options: dict[str, Any]) -> Any:
+            return solve(value, method="auto", backend=backend, solver=solver, **options)
+
+        return cls(name, reader or read, run, spec, summary)
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from typing import Any, overload
 
-from ...cardschema import CardMechanism, Draws
+from ...cardschema import CardMechanism
 from ...errors import ModelError
-from ...spec import Context, Node, read_spec
 from .. import Mechanism, register_mechanism
 from .comonotone import ComonotoneResult, comonotone_inf_convolution
 from .convolution import (
@@ -122,27 +121,15 @@ def solve(spec: SharingSpec | PortfolioSpec, *, method: str = "auto", backend: s
 
 
 # ------------------------------------------------------------------------------- model cards
-def _read_sharing(root: Node, draws: Draws) -> SharingSpec:
-    return read_spec(SharingSpec, root, Context(draws), finish=False)
-
-
-def _run_sharing(spec: SharingSpec, backend: str, solver: str | None,
-                 options: dict[str, Any]) -> SharingResult:
+def _solve_card(spec: SharingSpec, *, method: str, backend: str, solver: str | None,
+                **options: Any) -> SharingResult:
+    """:func:`solve` naming the card's field (``sharing.randomisation``) in a refusal."""
     try:
-        return solve(spec, method="auto", backend=backend, solver=solver, **options)
-    except ModelError as err:  # name the card's field
+        return solve(spec, method=method, backend=backend, solver=solver, **options)
+    except ModelError as err:
         if err.field in ("randomisation", "comonotone"):
             raise err.with_prefix("sharing") from None
         raise
-
-
-def _read_portfolio(root: Node, draws: Draws) -> PortfolioSpec:
-    return read_spec(PortfolioSpec, root, Context(draws), finish=False)
-
-
-def _run_portfolio(spec: PortfolioSpec, backend: str, solver: str | None,
-                   options: dict[str, Any]) -> PortfolioResult:
-    return solve(spec, method="auto", backend=backend, solver=solver, **options)
 
 
 _SHARING = ("Distortion risk sharing (Ghossoub-Ren-Wang): the unconstrained, comonotone and "
@@ -150,8 +137,8 @@ _SHARING = ("Distortion risk sharing (Ghossoub-Ren-Wang): the unconstrained, com
 _PORTFOLIO = ("The portfolio manager of Ghossoub-Ren-Wang, Section 6: the optimal risky proportion "
               "(Proposition 4) with the reconstructed wealth "
               "W = (1 - lambda) w + lambda w xi - kappa lambda^2.")
-CARDS = (CardMechanism("distortion_sharing", _read_sharing, _run_sharing, SharingSpec, _SHARING),
-         CardMechanism("distortion_portfolio", _read_portfolio, _run_portfolio, PortfolioSpec, _PORTFOLIO))
+CARDS = (CardMechanism.of("distortion_sharing", SharingSpec, _solve_card, _SHARING),
+         CardMechanism.of("distortion_portfolio", PortfolioSpec, solve, _PORTFOLIO))
 SHARING = register_mechanism(Mechanism("distortion_sharing", SharingSpec, solve, ("fast", "program"),
                                        _SHARING))
 PORTFOLIO = register_mechanism(Mechanism("distortion_portfolio", PortfolioSpec, solve, ("fast",), _PORTFOLIO))

@@ -170,8 +170,7 @@ class SharingResult(ResultBase):
                  "comonotone_value": self.comonotone.agent_values[i]} for i, nm in enumerate(self.names)]
 
     def to_dict(self) -> dict[str, Any]:
-        co = self.comonotone
-        lower, upper = co.layers.price_intervals()
+        co, lp = self.comonotone, self.prices
         out: dict[str, Any] = {
             "status": self.status,
             "mechanism": self.mechanism_name,
@@ -183,10 +182,10 @@ class SharingResult(ResultBase):
             "agents": self.agent_rows(),
             "objective": self.objective,
             "comonotone": {"closed_form": co.closed_form, "gap": co.gap, "method": co.method,
-                           "layer_prices": co.layer_prices, "layer_prices_unique": co.prices_unique,
-                           "layer_prices_lower": lower, "layer_prices_upper": upper,
+                           "layer_prices": lp.prices, "layer_prices_unique": lp.unique,
+                           "layer_prices_lower": lp.lower, "layer_prices_upper": lp.upper,
                            "build_s": co.build_s, "compile_s": co.compile_s, "solve_s": co.solve_s,
-                           "atoms": co.layers.atoms, "functions": dict(zip(self.names, co.functions,
+                           "atoms": lp.atoms, "functions": dict(zip(self.names, co.functions,
                                                                            strict=True))},
             "solver": {"backend": "riskopt layer LP", "solver": co.method, "compile_s": co.compile_s,
                        "solve_s": co.solve_s},

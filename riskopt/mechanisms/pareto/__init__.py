@@ -15,12 +15,11 @@ from typing import Any
 import numpy as np
 
 from ...backends.base import SolveReport
-from ...cardschema import CardMechanism, Draws
+from ...cardschema import CardMechanism
 from ...duals import Prices
 from ...errors import ModelError
 from ...program import SharingProgram
 from ...solution import Solution
-from ...spec import Context, Node, read_spec
 from ...status import Check, Status, from_checks
 from .. import Mechanism, register_mechanism
 from .fast import ClosedForm, closed_form_check, entropic_closed_form, is_entropic_common_prior
@@ -87,15 +86,7 @@ def closed_form_solution(spec: ParetoSpec) -> Solution:
                     aggregate=X, allocation_unique=True, verification=checks, method="fast")
 
 
-def _read(root: Node, draws: Draws) -> ParetoSpec:
-    return read_spec(ParetoSpec, root, Context(draws), finish=False)
-
-
-def _run(spec: ParetoSpec, backend: str, solver: str | None, options: dict[str, Any]) -> Solution:
-    return solve(spec, method="auto", backend=backend, solver=solver, **options)
-
-
-CARD = CardMechanism("pareto", _read, _run, ParetoSpec,
-                     "Pareto optima and Borch-Wilson welfare of agents sharing X over an allocation set.")
+CARD = CardMechanism.of("pareto", ParetoSpec, solve,
+                        "Pareto optima and Borch-Wilson welfare of agents sharing X over an allocation set.")
 MECHANISM = register_mechanism(Mechanism("pareto", ParetoSpec, solve, ("fast", "program"),
                                          "Pareto optima and Borch-Wilson welfare"))

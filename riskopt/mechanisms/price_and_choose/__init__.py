@@ -35,9 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from ...cardschema import CardMechanism, Draws
+from ...cardschema import CardMechanism
 from ...errors import ModelError
-from ...spec import Context, Node, read_spec
 from .. import Mechanism, register_mechanism
 from .atom_level import KOptimum, MenuComparison, atom_priors, atom_space, compare_menus, welfare_atoms
 from .auction import Auction, expected_payoffs, first_mover_auction
@@ -130,18 +129,9 @@ def solve(spec: PriceAndChoose, *, method: str = "auto", backend: str = "cvxpy",
                                 auction, timings, "program" if program else "fast")
 
 
-def _read(root: Node, draws: Draws) -> PriceAndChoose:
-    return read_spec(PriceAndChoose, root, Context(draws), finish=False)
-
-
-def _run(spec: PriceAndChoose, backend: str, solver: str | None,
-         options: dict[str, Any]) -> PriceAndChooseResult:
-    """Runner of ``riskopt run``: the card's ``[solver]`` drives the conic program (cross-check)."""
-    return solve(spec, method="auto", backend=backend, solver=solver, **options)
-
-
 SUMMARY = ("Price-and-choose for hurricane pools (Ogaku 2025): the welfare optimum over the anchored "
            "comonotone menu C with entropic or credal max-min utilities, the P^{n-1}&C game on a finite "
            "menu with its SPNE verification, and the first-mover auction.")
-CARD = CardMechanism("price_and_choose", _read, _run, PriceAndChoose, SUMMARY)
+#: ``riskopt run``: the card's ``[solver]`` drives the conic program (cross-check)
+CARD = CardMechanism.of("price_and_choose", PriceAndChoose, solve, SUMMARY)
 MECHANISM = register_mechanism(Mechanism("price_and_choose", PriceAndChoose, solve, METHODS, SUMMARY))

@@ -172,13 +172,17 @@ class SPNEVerification:
     perturbations: list[dict[str, Any]]
     deviations: dict[str, Any]
     lipschitz: Lipschitz
-    passed: bool
     notes: list[str] = field(default_factory=list)
     #: the tables are finite and the menu's optimum lies in its space (anchor, budget, monotone)
     sound: dict[str, Any] = field(default_factory=dict)
     unit: float = 1.0
     #: the checks ``passed`` summarises (the result's verification)
     checks: tuple[Check, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """Every check passed."""
+        return all(c.passed for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "sound": self.sound, "unit": self.unit,
@@ -265,9 +269,8 @@ def verify(menu: Menu, game: Game, probs: np.ndarray, *, l_cap: float = 1.5, iot
         Check("spne.perturbation_gap", float(np.max([c["gap_error"] for c in cases], initial=0.0)), limit),
         Check("spne.deviation_gain", 0.0 if dev["count"] == 0 else max(dev["max_gain"], 0.0), limit),
     )
-    passed = all(c.passed for c in checks)
     return SPNEVerification(spread, chosen, bool(same[chosen]), CHOOSER_RULE, iota, beta, cases, dev, lip,
-                            passed, notes, sound, unit, checks)
+                            notes, sound, unit, checks)
 
 
 #: relative (to the loss unit) tolerance of the optimum's anchor, budget and monotonicity

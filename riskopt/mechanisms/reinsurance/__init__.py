@@ -172,11 +172,7 @@ def _read(root: Node, draws: Draws) -> ReinsuranceSpec:
     return spec
 
 
-def _run(spec: ReinsuranceSpec, backend: str, solver: str | None, options: dict[str, Any]) -> MarketOutcome:
-    return solve(spec, method="auto", backend=backend, solver=solver, **options)
-
-
-CARD = CardMechanism("reinsurance_market", _read, _run, ReinsuranceSpec, SUMMARY)
+CARD = CardMechanism.of("reinsurance_market", ReinsuranceSpec, solve, SUMMARY, reader=_read)
 MECHANISM = register_mechanism(Mechanism(
     "reinsurance_market", ReinsuranceSpec, solve, ("fast", "program"),
     "Reinsurance markets: SPNE, Stackelberg, best responses, the Pareto layer LP"))

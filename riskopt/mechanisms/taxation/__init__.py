@@ -28,9 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...cardschema import CardMechanism, Draws
+from ...cardschema import CardMechanism
 from ...errors import ModelError
-from ...spec import Node
 from .. import Mechanism, register_mechanism
 from .disutility import (
     ExponentialFamily,
@@ -185,15 +184,6 @@ def _solve_storm(spec: StormStudySpec, options: dict[str, Any]) -> StudyResult:
                        **st.model_options())
 
 
-def _read(root: Node, draws: Draws) -> LawEconomySpec | StormStudySpec:
-    return read_card(root, draws)
-
-
-def _run(spec: TaxationSpec, backend: str, solver: str | None,
-         options: dict[str, Any]) -> TaxationResult | StudyResult:
-    return solve(spec, method="auto", backend=backend, solver=solver, **options)
-
-
-CARD = CardMechanism("disaster_taxation", _read, _run, CARD_SPEC, CARD_SUMMARY)
+CARD = CardMechanism.of("disaster_taxation", CARD_SPEC, solve, CARD_SUMMARY, reader=read_card)
 MECHANISM = register_mechanism(Mechanism("disaster_taxation", TaxationSpec, solve, METHODS,
                                          "AFPO tax layers of disaster residual claims (Niakh et al.)"))
