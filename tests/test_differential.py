@@ -547,6 +547,14 @@ def _card(mechanism_doc: dict) -> object:
         return err
 
 
+def _ok_card(doc: dict, test: str) -> object | None:
+    """Run the card (a refusal must carry a message: ``_card``) and count its outcome under ``test``;
+    its result if ok, else None: the properties below are about ok results."""
+    res = _card(doc)
+    count(test, outcome(res))
+    return None if isinstance(res, Exception) or not res.status.ok else res
+
+
 @campaign(8)
 @given(gammas=st.lists(st.sampled_from([0.5, 1.0, 2.0, 4.0]), min_size=1, max_size=3),
        hits=st.lists(st.sampled_from([0.05, 0.1, 0.3]), min_size=1, max_size=4),
@@ -562,9 +570,8 @@ def test_pareto_cards_verify_independently(gammas, hits, alloc, backend) -> None
            "space": {"kind": "bernoulli_hits", "p": hits, "loss": 1.0},
            "allocation": {"set": alloc}, "objective": {"kind": "welfare"},
            "solver": {"backend": "cvxpy", "solver": "ECOS" if backend == "cvxpy-ECOS" else "CLARABEL"}}
-    res = _card(doc)
-    count("cards_pareto", outcome(res))
-    if isinstance(res, Exception) or not res.status.ok:
+    res = _ok_card(doc, "cards_pareto")
+    if res is None:
         return
     space = ro.Scenarios.bernoulli_hits(hits, loss=1.0)
     p, X = space.p, space.X
@@ -606,9 +613,8 @@ def test_distortion_sharing_cards_verify_independently(kinds, values, weights) -
            "agents": [{"name": f"a{i}", "measure": spec[k]} for i, k in enumerate(kinds)],
            "space": {"kind": "discrete", "values": values, "probs": probs.tolist()},
            "sharing": {"randomisation": True, "comonotone": "program", "cross_check": True}}
-    res = _card(doc)
-    count("cards_distortion", outcome(res))
-    if isinstance(res, Exception) or not res.status.ok:
+    res = _ok_card(doc, "cards_distortion")
+    if res is None:
         return
     d = res.to_dict()
     x, p = np.array(values, float), np.asarray(res.space.p)
@@ -645,9 +651,8 @@ def test_price_and_choose_cards_verify_independently(gammas, hits) -> None:
                      for i, g in enumerate(gammas)]
     doc["space"]["p"] = hits
     doc["game"]["deviations"] = 50
-    res = _card(doc)
-    count("cards_pandc", outcome(res))
-    if isinstance(res, Exception) or not res.status.ok:
+    res = _ok_card(doc, "cards_pandc")
+    if res is None:
         return
     d = res.to_dict()
     space = ro.Scenarios.bernoulli_hits(hits, loss=1.0)
@@ -682,9 +687,8 @@ def test_distortion_portfolio_cards_verify_independently(a, b, kappa, high, prob
     doc["agents"][1]["measure"]["a"] = b
     doc["payoff"] = {"kind": "discrete", "values": [0.8, high], "probs": [1 - prob, prob]}
     doc["portfolio"]["cost"] = kappa
-    res = _card(doc)
-    count("cards_portfolio", outcome(res))
-    if isinstance(res, Exception) or not res.status.ok:
+    res = _ok_card(doc, "cards_portfolio")
+    if res is None:
         return
     d = res.to_dict()
     w = d["endowment"]
@@ -719,9 +723,8 @@ def test_reinsurance_market_cards_verify_independently(levels, loadings, rates) 
                           "beliefs": {"name": "censored_exponential", "rate": rates[3 - j], "cap": 5.0}}
                          for j, ld in enumerate(loadings)]
     doc["market"]["compare_with"] = "reinsurer 1"
-    res = _card(doc)
-    count("cards_reinsurance", outcome(res))
-    if isinstance(res, Exception) or not res.status.ok:
+    res = _ok_card(doc, "cards_reinsurance")
+    if res is None:
         return
     d = res.to_dict()
     agents = d["agents"]
@@ -764,9 +767,8 @@ def test_disaster_taxation_cards_verify_independently(tolerances, p0, share) -> 
     for r, g, frac in zip(doc["regions"], tolerances, (share, 1 - share), strict=True):
         r["disutility"]["tolerance"] = g
         r["expected_loss"] = total * frac
-    res = _card(doc)
-    count("cards_taxation", outcome(res))
-    if isinstance(res, Exception) or not res.status.ok:
+    res = _ok_card(doc, "cards_taxation")
+    if res is None:
         return
     d = res.to_dict()
     ag = d["agents"]

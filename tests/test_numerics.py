@@ -352,6 +352,31 @@ def to_float(v: Decimal) -> float:
     return float(v) if abs(v) <= Decimal(MAXF) else math.copysign(math.inf, v)
 
 
+def check_value(got: float, v: Decimal, bound) -> None:
+    """``got`` is -inf exactly where the 60-digit value ``v`` is below -MAXF, else within ``bound()``
+    (a Decimal, computed at 60 digits) of it."""
+    if abs(v) > Decimal(MAXF):
+        assert got == -math.inf
+        return
+    with localcontext() as ctx:
+        ctx.prec = 60
+        assert abs(dec(got) - v) <= bound()
+
+
+def check_derivatives(m: ExpectedUtility, z, q, grad, hess, rel) -> None:
+    """Gradient and Hessian diagonal at every state of positive mass against the 60-digit ``grad`` and
+    ``hess``: relative ``rel(k)`` for normal results; an overflow must be the same infinity and an
+    underflow within 16 subnormal ulps (2^-1070: a few roundings of 2^-1075 each)."""
+    gg, hh = m.gradient(z, q), np.diag(m.hessian(z, q))
+    for k in np.flatnonzero(q > 0):
+        for got_k, want in ((gg[k], grad[k]), (hh[k], hess[k])):
+            want_f = to_float(want)
+            if math.isinf(want_f) or abs(want_f) < TINYF:
+                assert got_k == want_f or abs(got_k - want_f) <= 2.0**-1070
+            else:
+                assert got_k == pytest.approx(want_f, rel=rel(k))
+
+
 def test_cara_no_intermediate_overflow():
     m = ExpectedUtility("cara", gamma=1)
     v, grad, hess = cara_oracle([0.5, 0.5], [-710.0, 0.0], 1.0)
@@ -390,29 +415,19 @@ def test_cara_against_decimal(q, data, gamma):
     m = ExpectedUtility("cara", gamma=gamma)
     v, grad, hess = cara_oracle(q.tolist(), z.tolist(), gamma)
     assume(abs(abs(v) - Decimal(MAXF)) > Decimal(MAXF) * Decimal("1e-10"))  # not at the overflow edge
-    got = m.value(z, q)
-    if abs(v) > Decimal(MAXF):
-        assert got == -math.inf
-    else:
+
+    def bound() -> Decimal:
         # conditioning: a = -gamma z carries one rounding, so e^a carries |a| EPS/2; log q in the log
         # domain |log q| EPS; the sums and expm1 a few EPS per term:
         # |error| <= 4 EPS sum q (1 + e^a)(|a| + |log q| + 2) / gamma
-        with localcontext() as ctx:
-            ctx.prec = 60
-            a = [-dec(gamma) * dec(t) for t in z]
-            bound = 4 * Decimal(EPS) * sum(dec(qi) * (1 + ai.exp()) * (abs(ai) + abs(dec(qi).ln()) + 2)
-                                           for qi, ai in zip(q, a, strict=True) if qi > 0) / dec(gamma)
-            assert abs(dec(got) - v) <= bound
-    pos = q > 0
-    gg, hh = m.gradient(z, q), np.diag(m.hessian(z, q))
-    for k in np.flatnonzero(pos):
-        for got_k, want in ((gg[k], grad[k]), (hh[k], hess[k])):
-            want_f = to_float(want)
-            if math.isinf(want_f) or abs(want_f) < TINYF:  # overflow: inf; underflow: subnormal rounding
-                assert got_k == want_f or abs(got_k - want_f) <= 2.0**-1070
-            else:  # one rounding of a (|a| EPS/2), log q in the log domain (|log q| EPS): relative
-                rel = 2 * EPS * (abs(gamma * z[k]) + abs(math.log(q[k])) + 4)
-                assert got_k == pytest.approx(want_f, rel=rel)
+        a = [-dec(gamma) * dec(t) for t in z]
+        return 4 * Decimal(EPS) * sum(dec(qi) * (1 + ai.exp()) * (abs(ai) + abs(dec(qi).ln()) + 2)
+                                      for qi, ai in zip(q, a, strict=True) if qi > 0) / dec(gamma)
+
+    check_value(m.value(z, q), v, bound)
+    # one rounding of a (|a| EPS/2), log q in the log domain (|log q| EPS): relative
+    check_derivatives(m, z, q, grad, hess,
+                      lambda k: 2 * EPS * (abs(gamma * z[k]) + abs(math.log(q[k])) + 4))
 
 
 def test_cara_cvx_form_matches_value():
@@ -490,37 +505,28 @@ def test_crra_against_decimal(q, data, eta, shift):
     m = ExpectedUtility("crra", eta=eta, shift=shift)
     v, mass, grad, hess = crra_oracle(q.tolist(), z.tolist(), eta, shift)
     assume(abs(abs(v) - Decimal(MAXF)) > Decimal(MAXF) * Decimal("1e-10"))
-    got = m.value(z, q)
-    if abs(v) > Decimal(MAXF):
-        assert got == -math.inf
-    else:
+
+    def bound() -> Decimal:
         # per term: r = log(y/s) to EPS (|log y| + |log s| + 2) absolute, y = z + s one rounding, the
         # power and the log-domain product EPS |log q + (1-eta) log base|; so |error| <= 8 EPS
         # sum q top (|log y| + |log s| + |log q| + 4 + 2/|1-eta|) plus n EPS sum |q u| for the sum
         # (top = max(y^(1-eta), s^(1-eta), 1))
-        with localcontext() as ctx:
-            ctx.prec = 60
-            s = dec(shift)
-            bound = Decimal(0)
-            for qi, zi in zip(q.tolist(), z.tolist(), strict=True):
-                if qi == 0:
-                    continue
-                yd, qd = dec(zi) + s, dec(qi)
-                tops = [yd ** (1 - dec(eta))] + ([s ** (1 - dec(eta))] if shift > 0 else [])
-                logs = abs(yd.ln()) + (abs(s.ln()) if shift > 0 else 0) + abs(qd.ln()) + 4
-                inv = 2 / abs(1 - dec(eta)) if eta != 1 else Decimal(0)
-                bound += 8 * Decimal(EPS) * qd * max(max(tops), Decimal(1)) * (logs + inv)
-            bound += q.size * Decimal(EPS) * mass
-            assert abs(dec(got) - v) <= bound
-    gg, hh = m.gradient(z, q), np.diag(m.hessian(z, q))
-    for k in np.flatnonzero(q > 0):
-        for got_k, want in ((gg[k], grad[k]), (hh[k], hess[k])):
-            want_f = to_float(want)
-            if math.isinf(want_f) or abs(want_f) < TINYF:
-                assert got_k == want_f or abs(got_k - want_f) <= 2.0**-1070
-            else:  # y = z + s (one rounding: eta EPS), the power or the log domain (|log| EPS)
-                rel = 2 * EPS * ((eta + 1) * (abs(math.log(y[k])) + 1) + abs(math.log(q[k])) + 4)
-                assert got_k == pytest.approx(want_f, rel=rel)
+        s = dec(shift)
+        total = Decimal(0)
+        for qi, zi in zip(q.tolist(), z.tolist(), strict=True):
+            if qi == 0:
+                continue
+            yd, qd = dec(zi) + s, dec(qi)
+            tops = [yd ** (1 - dec(eta))] + ([s ** (1 - dec(eta))] if shift > 0 else [])
+            logs = abs(yd.ln()) + (abs(s.ln()) if shift > 0 else 0) + abs(qd.ln()) + 4
+            inv = 2 / abs(1 - dec(eta)) if eta != 1 else Decimal(0)
+            total += 8 * Decimal(EPS) * qd * max(max(tops), Decimal(1)) * (logs + inv)
+        return total + q.size * Decimal(EPS) * mass
+
+    check_value(m.value(z, q), v, bound)
+    # y = z + s (one rounding: eta EPS), the power or the log domain (|log| EPS): relative
+    check_derivatives(m, z, q, grad, hess,
+                      lambda k: 2 * EPS * ((eta + 1) * (abs(math.log(y[k])) + 1) + abs(math.log(q[k])) + 4))
 
 
 def test_expected_utility_agrees_with_the_direct_formula_on_moderate_inputs():
