@@ -31,6 +31,7 @@ from .agent import Agent
 from .allocation import AllocationBlock, AllocationSet, AnchoredComonotone, Restriction
 from .backends import run
 from .certificate import Certificate, certify_problem
+from .constraints import ConstraintDual, ConstraintSpec, add_constraints, read_constraints
 from .degeneracy import allocation_unique, price_intervals
 from .duals import RowUniqueness, state_prices
 from .errors import ModelError, SolveError
@@ -195,7 +196,20 @@ class Program:
         """Improve a solved point in place (builders with a polish override this)."""
 
     def hint(self, status: Status) -> str:
-        """What a failed status most likely means for this program (overridden by builders)."""
+        """What a failed status most likely means for this program, naming the user constraints
+        (those a solver's infeasibility certificate involves, where it gives one)."""
+        text = self._hint(status)
+        user = [g for g in self.groups if g.startswith("constraint:") or self.groups[g].meaning ==
+                "user constraint"]
+        if Status(status).base is Status.INFEASIBLE and user:
+            involved = [g for g in user if _certificate_weight(self.groups[g]) > 0]
+            names = [g.removeprefix("constraint:") for g in (involved or user)]
+            text += ("; the solver's infeasibility certificate involves your constraints " if involved
+                     else "; your constraints: ") + ", ".join(names)
+        return text
+
+    def _hint(self, status: Status) -> str:
+        """The general hint of a failed status (builders override it)."""
         return {
             Status.INFEASIBLE: "the constraints admit no allocation; check caps, user constraints and bounds",
             Status.UNBOUNDED: "the objective can be improved without limit; a constraint is missing",
@@ -211,6 +225,17 @@ class Program:
     def interpret(self, solution_fields: dict[str, Any]) -> dict[str, Any]:
         """Builders add their economic fields (allocation, values, prices) to a solution."""
         return solution_fields
+
+
+def _certificate_weight(group: ConstraintGroup) -> float:
+    """How much a group's rows weigh in an infeasibility certificate (0 without one)."""
+    total = 0.0
+    for c in group.constraints:
+        d = c.dual_value
+        if d is not None:
+            arr = np.asarray(d, float)
+            total += float(np.nansum(np.abs(arr))) if arr.size else 0.0
+    return total
 
 
 class AllocationView(Mapping[str, cp.Expression]):
@@ -239,6 +264,32 @@ UNIQUENESS_MAX_VARIABLES = 20_000
 #: a curved program's multiplier interval narrower than this fraction of the multipliers' size is a
 #: point (the interval's LPs run at HiGHS's 1e-7 feasibility tolerance in units of the dual scale)
 MULTIPLIER_UNIQUE_RTOL = 1e-6
+
+
+class SharingTarget:
+    """What a sharing program offers to user constraints (:mod:`riskopt.constraints`): the role
+    ``agent``, the quantity ``allocation`` per state (gains in a welfare program, losses in a
+    total-risk one), ``P`` or the agent's own law, and the aggregate ``X``."""
+
+    def __init__(self, program: SharingProgram):
+        self.program = program
+        self.roles = {"agent": [a.name for a in program.agents]}
+        gains = "gains" if program.orientation == "utility" else "losses"
+        self.quantities = {"allocation": f"the agent's allocation xi_i(s) per state ({gains})"}
+
+    def quantity(self, what: str, role: str, name: str) -> cp.Expression:
+        return self.program.block.xi[self.roles["agent"].index(name), :]
+
+    def law(self, role: str, name: str, law: str) -> np.ndarray:
+        if law == "own":
+            measure = self.program.agents[self.roles["agent"].index(name)].measure
+            weights = getattr(measure, "weights", None)
+            if weights is not None:
+                return np.asarray(weights(self.program.space), float)
+        return np.asarray(self.program.probs, float)
+
+    def aggregate(self) -> np.ndarray:
+        return np.asarray(self.program.aggregate, float)
 
 
 class SharingProgram(Program):
@@ -297,6 +348,17 @@ class SharingProgram(Program):
         self.set_objective(self._solver_weights @ self.values)
         self.view = AllocationView(names, self.block.xi)
         self._kkt: KKTSystem | str | None = None
+        self.user_specs: tuple[ConstraintSpec, ...] = ()
+
+    def add_constraints(self, constraints: Sequence[ConstraintSpec]) -> None:
+        """Add declared constraints (:class:`~riskopt.constraints.ConstraintSpec`, ``[[constraints]]``):
+        one named group each, their duals read back by :meth:`constraint_duals`."""
+        add_constraints(self, constraints, SharingTarget(self))
+        self.user_specs = (*self.user_specs, *constraints)
+
+    def constraint_duals(self, solution: Solution) -> dict[str, ConstraintDual]:
+        """Each declared constraint's dual (``d objective / d rhs``), slack and binding rows."""
+        return read_constraints(self, solution, self.user_specs, SharingTarget(self))
 
     def _before_solve(self) -> None:
         """The solver's weights from the declared ones (``program.set(weights=...)`` or a direct
@@ -494,7 +556,7 @@ class SharingProgram(Program):
     def user_view(self) -> AllocationView:
         return self.view
 
-    def hint(self, status: Status) -> str:
+    def _hint(self, status: Status) -> str:
         base = Status(status).base
         w = np.asarray(self.weights.value)
         monetary = all(a.measure.monetary for a in self.agents)
@@ -504,7 +566,7 @@ class SharingProgram(Program):
                     "maximises the unweighted sum, so use equal weights")
         if base is Status.INFEASIBLE and any(r.name == "limited_liability" for r in self.restrictions):
             return "limited liability leaves no allocation: total capacity below the aggregate loss?"
-        return super().hint(status)
+        return super()._hint(status)
 
     def interpret(self, fields: dict[str, Any]) -> dict[str, Any]:
         xi = np.asarray(self.block.xi.value, float)

@@ -24,6 +24,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
+from .constraints import to_json
 from .errors import ModelError
 from .status import Check, Status
 
@@ -58,10 +59,17 @@ class Result(Protocol):
 
 
 class ResultBase:
-    """What results share: the registered mechanism name and ``to_frame``."""
+    """What results share: the registered mechanism name, the contract's JSON keys and ``to_frame``."""
 
     #: the registered mechanism name (``[model] mechanism`` in a card)
     mechanism_name: str = ""
+
+    def contract_json(self) -> dict[str, Any]:
+        """The keys every result's JSON has: ``method`` (the path that ran: ``"fast"``, ``"program"``
+        or a named decomposition), ``objective_sense`` (``"min"``/``"max"``) and ``constraints``
+        (``{name: {"dual": ..., "binding": ...}}``, :mod:`riskopt.constraints`)."""
+        return {"method": self.method, "objective_sense": self.objective_sense,
+                "constraints": to_json(getattr(self, "constraints", None) or {})}
 
     def agent_rows(self) -> list[dict[str, Any]]:
         raise NotImplementedError

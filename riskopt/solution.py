@@ -17,6 +17,7 @@ import numpy as np
 
 from .backends.base import SolveReport
 from .certificate import ZERO_DATA, Certificate, relative
+from .constraints import ConstraintDual
 from .data import json_object, jsonable, without_timings
 from .duals import Prices
 from .plots import plot_sharing
@@ -67,6 +68,13 @@ class Solution(ResultBase):
     extra: Mapping[str, Any] = field(default_factory=dict)
     verification: tuple[Check, ...] = ()
     method: str = "program"
+    #: the user constraints' duals by name (:mod:`riskopt.constraints`)
+    constraints: Mapping[str, ConstraintDual] = field(default_factory=dict)
+
+    @property
+    def objective_sense(self) -> str:
+        """``"max"`` (welfare) or ``"min"`` (total risk)."""
+        return self.sense
 
     def agent_rows(self) -> list[dict[str, Any]]:
         """One row per agent (name, measure, weight, value)."""
@@ -102,7 +110,7 @@ class Solution(ResultBase):
                        "iterations": rep.iterations, "options": rep.options, "polish": rep.polish},
             **{k: v for k, v in self.extra.items()},
             **({"verification": [c.to_dict() for c in self.verification]} if self.verification else {}),
-            "method": self.method,
+            **self.contract_json(),
         })
 
     def table(self, title: str = "") -> str:

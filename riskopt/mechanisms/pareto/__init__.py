@@ -34,16 +34,20 @@ __all__ = ["CARD", "AllocationSpec", "ClosedForm", "Frontier", "ObjectiveSpec", 
 def program(spec: ParetoSpec) -> SharingProgram:
     """The paper's declarative program (welfare or total risk over the allocation set)."""
     allocation, restrictions = spec.allocation.build()
-    return SharingProgram(spec.space, spec.agents, allocation=allocation, objective=spec.objective.kind,
+    prog = SharingProgram(spec.space, spec.agents, allocation=allocation, objective=spec.objective.kind,
                           weights=spec.weights, restrictions=restrictions,
                           name="welfare" if spec.objective.kind == "welfare" else "sharing")
+    prog.add_constraints(spec.constraints)
+    return prog
 
 
 def fast_applies(spec: ParetoSpec) -> bool:
-    """The closed form applies: equal-weight entropic welfare under the common prior, no restriction."""
+    """The closed form applies: equal-weight entropic welfare under the common prior, no restriction
+    and no user constraint."""
     w = spec.weights
     return (spec.objective.kind == "welfare" and is_entropic_common_prior(spec.agents)
-            and not spec.allocation.restrictions and (w is None or bool(np.allclose(w, w[0]))))
+            and not spec.allocation.restrictions and not spec.constraints
+            and (w is None or bool(np.allclose(w, w[0]))))
 
 
 def solve(spec: ParetoSpec, *, method: str = "auto", backend: str = "cvxpy", solver: str | None = None,
@@ -52,10 +56,13 @@ def solve(spec: ParetoSpec, *, method: str = "auto", backend: str = "cvxpy", sol
     if method == "fast":
         if not fast_applies(spec):
             raise ModelError("method", method, "'program' for this spec: the closed form needs "
-                             "equal-weight entropic welfare under a common prior, without restrictions")
+                             "equal-weight entropic welfare under a common prior, without restrictions "
+                             "or constraints")
         return closed_form_solution(spec)
     prog = program(spec)
     solution = prog.solve(backend=backend, solver=solver, **options)
+    if spec.constraints:
+        solution = dataclasses.replace(solution, constraints=prog.constraint_duals(solution))
     check = closed_form_check(prog, solution)
     if check is not None:
         solution = dataclasses.replace(solution, extra={**solution.extra, "closed_form": check})

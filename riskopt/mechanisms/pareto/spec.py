@@ -24,6 +24,7 @@ from ...allocation import (
     SignRestriction,
 )
 from ...cardschema import agents_option, space_option
+from ...constraints import Constrained, ConstraintSpec, check_constraints, constraints_option
 from ...errors import ModelError
 from ...program import Agent
 from ...space import Scenarios
@@ -108,8 +109,13 @@ class ObjectiveSpec:
         "not all zero", check=lambda w: all(x >= 0 for x in w) and sum(w) > 0)
 
 
+#: what a pareto constraint may read (the program's quantities; see riskopt.constraints)
+QUANTITIES = {"allocation": "the agent's allocation xi_i(s) per state (gains for welfare, losses for "
+                            "total_risk)"}
+
+
 @dataclass(frozen=True)
-class ParetoSpec:
+class ParetoSpec(Constrained):
     """Pareto optimum / Borch-Wilson welfare of agents sharing ``X`` (the pareto mechanism)."""
 
     agents: tuple[Agent, ...] = agents_option()
@@ -118,9 +124,11 @@ class ParetoSpec:
                                         shown_default="anchored_comonotone, no restrictions")
     objective: ObjectiveSpec = option(default_factory=ObjectiveSpec, help="what is optimised",
                                       shown_default="equal-weight welfare")
+    constraints: tuple[ConstraintSpec, ...] = constraints_option()
 
     def __post_init__(self) -> None:
         n = len(self.agents)
+        check_constraints(self.constraints, {"agent": [a.name for a in self.agents]}, QUANTITIES)
         for i, a in enumerate(self.agents):
             if a.endowment is not None and a.endowment.size != self.space.size:
                 raise ModelError(f"agents[{i}].endowment", f"{a.endowment.size} values",
