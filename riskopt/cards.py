@@ -341,4 +341,25 @@ def reference_page(mechanism: str) -> str:
         default = f"`{r.default}`" if r.default not in ("required", "") else r.default
         cells = [f"`{r.path}`", r.kind, default, r.allowed, help_]
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + constraint_examples(mechanism)) + "\n"
+
+
+def constraint_examples(mechanism: str) -> list[str]:
+    """Markdown lines showing the ``[[constraints]]`` tables of the bundled ``*_constrained`` cards
+    of ``mechanism`` (the example the card reference gives for user constraints)."""
+    lines: list[str] = []
+    for name in bundled_names():
+        if not name.endswith("_constrained"):
+            continue
+        path = bundled_card(name)
+        if path is None:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if tomllib.loads(text).get("model", {}).get("mechanism") != mechanism:
+            continue
+        start = text.find("\n[[constraints]]")  # the first table (a comment may name it too)
+        tables = text[start:] if start >= 0 else ""
+        lines += ["", f"## Your own constraints: `{name}`", "",
+                  f"From the bundled card `{name}` (`riskopt run {name} --format json`: each constraint's "
+                  "dual and whether it binds under `\"constraints\"`):", "", "```toml", tables.strip(), "```"]
+    return lines

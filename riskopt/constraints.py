@@ -56,7 +56,8 @@ __all__ = [
 Sense = Literal["<=", ">=", "=="]
 #: card keys that say who a constraint binds: the singular names one member, the plural several
 ROLE_KEYS = ("agent", "agents", "insurer", "insurers", "reinsurer", "reinsurers", "region", "regions")
-#: a row binds when its slack is within this fraction of the row's scale (max of 1, |lhs| terms, |rhs|)
+#: a row binds when its slack is within this fraction of the row's scale (the largest of |lhs|,
+#: |rhs| and the program's unit max |X|): solvers stop at ~1e-8 relative feasibility
 BINDING_TOLERANCE = 1e-7
 
 
@@ -257,8 +258,8 @@ def require_no_constraints(constraints: Sequence[ConstraintSpec], method: str, w
         raise ModelError("method", method, f"'program' or 'auto' for a spec with constraints ({why})")
 
 
-def _lhs_rhs(c: ConstraintSpec, target: ConstraintTarget) -> tuple[cp.Expression, np.ndarray, np.ndarray]:
-    """The constraint's left side, right side and the scale its slack is compared to."""
+def _lhs_rhs(c: ConstraintSpec, target: ConstraintTarget) -> tuple[cp.Expression, np.ndarray]:
+    """The constraint's left side (a cvxpy expression) and right side (one value per row)."""
     members = c.members(list(target.roles[c.role]))
     coef = np.ones(len(members)) if c.coefficients is None else np.asarray(c.coefficients, float)
     terms = [target.quantity(c.quantity, c.role, m) for m in members]
@@ -281,8 +282,7 @@ def _lhs_rhs(c: ConstraintSpec, target: ConstraintTarget) -> tuple[cp.Expression
         else:
             rhs = np.broadcast_to(base + (c.aggregate_multiple * X if c.aggregate_multiple else 0.0),
                                   (rows,)).astype(float)
-    scale = np.maximum(1.0, np.abs(rhs))
-    return lhs, rhs, scale
+    return lhs, rhs
 
 
 def _row(lhs: cp.Expression, sense: str, rhs: np.ndarray) -> cp.Constraint:
@@ -300,7 +300,7 @@ def add_constraints(program: Any, constraints: Sequence[ConstraintSpec], target:
     check_constraints(constraints, target.roles, target.quantities)
     for k, c in enumerate(constraints):
         try:
-            lhs, rhs, _ = _lhs_rhs(c, target)
+            lhs, rhs = _lhs_rhs(c, target)
         except ModelError as err:
             raise err.with_prefix(f"constraints[{k}]") from None
         program.constrain(group_name(c), [_row(lhs, c.sense, rhs)], f"user constraint: {c.describe()}")
@@ -361,8 +361,11 @@ def read_constraints(program: Any, solution: Any, constraints: Sequence[Constrai
     out: dict[str, ConstraintDual] = {}
     duals = getattr(solution, "duals", None) or {}
     for c in constraints:
-        lhs, rhs, scale = _lhs_rhs(c, target)
+        lhs, rhs = _lhs_rhs(c, target)
         value = np.atleast_1d(np.asarray(lhs.value, float)).ravel()
+        # a row's slack is compared with its own magnitude, never below the program's units (max |X|)
+        unit = float(np.max(np.abs(target.aggregate()), initial=0.0)) or 1.0
+        scale = np.maximum(np.maximum(np.abs(rhs), np.abs(value)), unit)
         slack = (value - rhs) if c.sense == ">=" else (rhs - value)
         raw = duals.get(group_name(c))
         dual = (np.full(slack.shape, np.nan) if raw is None
