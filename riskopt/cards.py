@@ -142,12 +142,23 @@ def load_card(path: str | Path) -> Card:
     return parse_card(data, source=source)
 
 
+#: the largest card file read (a 5,000,000-state discrete card written out is ~60 MiB)
+MAX_CARD_BYTES = 64 * 2**20
+
+
 def read_card_data(path: str | Path) -> tuple[dict[str, Any], str]:
     """The parsed TOML document of a card (a path or a bundled name, see :func:`resolve_card`) and
     its source path."""
     p, _ = resolve_card(path)
+    if not p.is_file():  # a device (/dev/zero), a FIFO or a folder would be read without end
+        raise ModelError("card", str(path), "a regular file (not a device, pipe or folder)")
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as handle:  # bounded read: a file that grows is not followed
+            raw = handle.read(MAX_CARD_BYTES + 1)
+        if len(raw) > MAX_CARD_BYTES:
+            raise ModelError("card", str(path), f"a card of at most {MAX_CARD_BYTES // 2**20} MiB",
+                             detail="larger cards: put the data in the law or scenario generator fields")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ModelError("card", str(path), "a readable UTF-8 TOML file", detail=str(err)) from None
     try:

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from .data import jsonable, without_timings, write_atomic
 from .errors import ModelError, RiskoptError, RiskoptWarning, SolveError
 from .status import Status
+from .terminal import safe, safe_stderr
 
 __all__ = ["main"]
 
@@ -173,7 +174,7 @@ def _sweep(args: argparse.Namespace) -> int:
         # nothing ran: the grid itself is refused; report it as a user error, on one line
         raise ModelError("sweep", f"all {failed} points failed", "a grid the card accepts",
                          detail=str(result.rows[0].get("message", "")))
-    print(result.table())
+    print(safe(result.table()))
     print(f"{len(result.rows)} points in {result.seconds:.2f} s; {failed} failed, {not_ok} not ok"
           + (f"; rows written to {args.out}" if args.out else ""), file=sys.stderr)
     return 3 if not_ok else 0
@@ -205,8 +206,8 @@ def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
         if card.units:
             out["model"]["units"] = card.units
         _print_json(out, args.reproducible, output=args.output)
-    elif args.format == "csv":
-        _emit(_agents_csv(result.agent_rows()), args.output)
+    elif args.format == "csv":  # exact strings into a file or a pipe, escaped on a terminal
+        _emit(_agents_csv(result.agent_rows()), args.output, exact=not sys.stdout.isatty())
     else:
         heading = title or f"{card.name} ({card.source})"
         if card.units:
@@ -221,13 +222,14 @@ def _print_json(out: dict[str, Any], reproducible: bool, *, output: str | None =
     if reproducible:
 
         out = without_timings(out)
-    _emit(json.dumps(out, allow_nan=False), output)
+    _emit(json.dumps(out, allow_nan=False), output, exact=True)
 
 
-def _emit(text: str, output: str | None) -> None:
-    """The result: on stdout, or written atomically to ``--output`` (said on stderr)."""
+def _emit(text: str, output: str | None, *, exact: bool = False) -> None:
+    """The result: on stdout, or written atomically to ``--output`` (said on stderr). On stdout,
+    text is terminal-safe (:mod:`riskopt.terminal`) unless ``exact`` (JSON escapes its own)."""
     if output is None:
-        print(text)
+        print(text if exact else safe(text))
         return
     try:
         write_atomic(output, text + "\n")
@@ -347,7 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .report import table_options
 
         # warnings are collected and printed as one line after a success (an error line stands alone)
-        with (warnings.catch_warnings(record=True) as caught, quiet(getattr(args, "quiet", False)),
+        with (safe_stderr(), warnings.catch_warnings(record=True) as caught,
+              quiet(getattr(args, "quiet", False)),
               table_options(digits=getattr(args, "digits", None), all_rows=getattr(args, "all_rows", None))):
             code = _main(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
@@ -355,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _closed_pipe()
     messages = list(dict.fromkeys(_one_line(str(w.message)) for w in caught))
     if code in (0, 3) and messages:
-        print("riskopt: warning: " + "; ".join(messages), file=sys.stderr)
+        print(safe("riskopt: warning: " + "; ".join(messages)), file=sys.stderr)
     return code
 
 

@@ -68,8 +68,9 @@ class ResultBase:
         """The keys every result's JSON has: ``method`` (the path that ran: ``"fast"``, ``"program"``
         or a named decomposition), ``objective_sense`` (``"min"``/``"max"``) and ``constraints``
         (``{name: {"dual": ..., "binding": ...}}``, :mod:`riskopt.constraints`)."""
-        return {"method": self.method, "objective_sense": self.objective_sense,
-                "constraints": to_json(getattr(self, "constraints", None) or {})}
+        result = cast(Any, self)  # every result declares these three (tests/test_result_contract.py)
+        return {"method": result.method, "objective_sense": result.objective_sense,
+                "constraints": to_json(result.constraints)}
 
     def agent_rows(self) -> list[dict[str, Any]]:
         raise NotImplementedError

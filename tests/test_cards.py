@@ -273,7 +273,7 @@ def test_missing_file_directory_and_binary_file(tmp_path):
         load_card(tmp_path / "nope.toml")
     with pytest.raises(ModelError, match=r"^card = .*file not found"):
         load_card("no_such_bundled_card")
-    with pytest.raises(ModelError, match=r"^card = .*readable UTF-8"):
+    with pytest.raises(ModelError, match=r"^card = .*regular file"):
         load_card(tmp_path)
     binary = tmp_path / "binary.toml"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01" * 10)

@@ -235,7 +235,7 @@ def test_missing_file_directory_binary_and_empty_file(capfd, tmp_path):
     binary.write_bytes(bytes(range(256)))
     empty = write(tmp_path / "empty.toml", "")
     for target, fragment in ((tmp_path / "nope.toml", "file not found"), ("no_such_card", "file not found"),
-                             (tmp_path, "readable UTF-8"), (binary, "readable UTF-8"), (empty, "model")):
+                             (tmp_path, "regular file"), (binary, "readable UTF-8"), (empty, "model")):
         code, out, err = run_cli(capfd, "run", target)
         assert_user_error(code, out, err, fragment)
 
