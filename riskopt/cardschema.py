@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import measures as measures_lib
+from .backends.options import check_options
 from .errors import ModelError
 from .laws import Exponential as ExpLaw
 from .laws import Law, Uniform, censored_exponential
@@ -449,6 +450,7 @@ def read_solver(root: Node) -> SolverChoice:
     options = node.take("options", dict, default={})
     node.finish()
     _check_solver(backend, solver, node)
+    check_options(options, node.at("options"))
     return SolverChoice(backend, solver, dict(options))
 
 

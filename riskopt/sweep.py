@@ -194,16 +194,37 @@ class Dask:
         return gathered
 
 
+#: at most this many local workers per core (``processes:N``, ``dask:N``): more only thrashes
+WORKERS_PER_CORE = 4
+
+
+def max_workers() -> int:
+    """The largest ``N`` of ``processes:N`` / ``dask:N``: :data:`WORKERS_PER_CORE` per usable core."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return WORKERS_PER_CORE * max(cores, 1)
+
+
+def _workers(spec: str, count: str) -> int:
+    limit = max_workers()
+    if not count.isdigit() or not 1 <= int(count) <= limit:
+        raise ModelError("runner", spec, f"a worker count N in [1, {limit}] ({WORKERS_PER_CORE} per core "
+                         "on this machine) after the colon")
+    return int(count)
+
+
 def runner_from(spec: str | None) -> Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]:
     """``None``/``"serial"``, ``"processes"``/``"processes:N"``, ``"dask"``/``"dask:N"`` (a local
-    cluster of N workers) or a scheduler address ``"tcp://host:port"``."""
+    cluster of N workers, ``1 <= N <=`` :func:`max_workers`) or a scheduler address
+    ``"tcp://host:port"``."""
     if spec is None or spec == "serial":
         return serial
-    kind, _, count = spec.partition(":")
+    kind, colon, count = spec.partition(":")
     if kind == "processes":
-        return Processes(int(count) if count else None)
+        return Processes(_workers(spec, count) if colon else None)
     if kind == "dask":
-        return Dask(workers=int(count) if count else 2)
+        return Dask(workers=_workers(spec, count) if colon else 2)
     if spec.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
         return Dask(address=spec)
     raise ModelError("runner", spec, "'serial', 'processes[:N]', 'dask[:N]' or a scheduler address tcp://...")

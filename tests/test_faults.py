@@ -74,3 +74,49 @@ def test_an_oversized_card_is_refused_without_reading_it_all(tmp_path: Any, capf
     t0 = time.perf_counter()
     code, out, err = run_cli(capfd, "run", big)
     assert code == 2 and out == "" and "MiB" in err and time.perf_counter() - t0 < 2
+
+
+@pytest.mark.parametrize(("option", "fragment"), [
+    ("max_iter = -1", "solver.options.max_iter"), ("max_iter = 1e20", "solver.options.max_iter"),
+    ("max_iter = 2.5", "solver.options.max_iter"), ("tol_gap_abs = -1", "solver.options.tol_gap_abs"),
+    ("tol_feas = nan", "solver.options.tol_feas"), ("time_limit = 0", "solver.options.time_limit"),
+])
+def test_solver_options_out_of_range_are_user_errors(tmp_path: Any, capfd: Any, option: str,
+                                                     fragment: str) -> None:
+    text = (Path(__file__).resolve().parents[1] / "models" / "hurricane_pool.toml").read_text()
+    text = text.replace('solver = "CLARABEL"', f'solver = "CLARABEL"\noptions = {{ {option} }}')
+    card = tmp_path / "options.toml"
+    card.write_text(text)
+    code, out, err = run_cli(capfd, "run", card)
+    assert code == 2 and out == "" and fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_api_options_are_checked_too() -> None:
+    import riskopt as ro
+    from riskopt.errors import ModelError
+    from riskopt.mechanisms.pareto import welfare
+
+    pool = ro.Scenarios.bernoulli_hits([0.1, 0.2])
+    agents = [ro.Agent("a", ro.measures.Entropic(1.0)), ro.Agent("b", ro.measures.Entropic(2.0))]
+    with pytest.raises(ModelError, match=r"options\.max_iters"):
+        welfare(pool, agents).solve(solver="SCS", max_iters=0)
+
+
+def test_a_highs_time_limit_before_any_point_is_a_status_not_a_crash() -> None:
+    """HiGHS stopped by time_limit = 1e-9 has no point: status time_limit (exit 3), no TypeError."""
+    import riskopt as ro
+    from riskopt.mechanisms.pareto import welfare
+    from riskopt.status import Status
+
+    pool = ro.Scenarios.bernoulli_hits([0.1, 0.2])
+    agents = [ro.Agent("a", ro.measures.Distortion("es", level=0.5)), ro.Agent("b", ro.measures.Expectation())]
+    sol = welfare(pool, agents).solve(backend="highs", time_limit=1e-9, check=False)
+    assert sol.status is Status.TIME_LIMIT and sol.objective is None
+
+
+@pytest.mark.parametrize("runner", ["processes:abc", "processes:0", "processes:100000", "dask:-1", "dask:"])
+def test_runner_specs_are_validated_before_any_worker_starts(capfd: Any, runner: str) -> None:
+    t0 = time.perf_counter()
+    code, out, err = run_cli(capfd, "sweep", "ogaku_example1", "--grid", "game.deviations=10:20:2",
+                             "--runner", runner)
+    assert code == 2 and out == "" and "worker count" in err and time.perf_counter() - t0 < 2

@@ -31,7 +31,9 @@ def run(problem: cp.Problem, *, backend: str = "cvxpy", solver: str | None = Non
     defaults (e.g. tighter tolerances), applied under ``options`` and over the backend's defaults.
     """
     from .base import backend as get_backend
+    from .options import check_options
 
+    check_options(options or {})
     b = get_backend(backend)
     chosen = b.check_solver(solver)
     opts = {**(defaults(b.name, chosen) if defaults else {}), **(options or {})}

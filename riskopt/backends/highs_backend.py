@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sps
 
 from ..errors import ModelError
-from ..status import Status, from_solver
+from ..status import Status, from_highs, from_solver
 from .base import SolveReport, register_backend
 from .quiet import new_highs, quiet_stdout
 from .standard_form import HighsFedBackend, StandardForm, unpack
@@ -62,6 +62,12 @@ class HighsBackend(HighsFedBackend):
             z = bounds.duals(np.asarray(sol.row_dual, float), np.asarray(sol.col_dual, float))
         info = h.getInfo()
         iters = int(info.simplex_iteration_count + info.ipm_iteration_count + info.qp_iteration_count)
+        if x is None and clarabel_status in ("MaxTime", "MaxIterations"):
+            # a limit reached before any point: cvxpy unpacks a limit only with a point, so nothing is
+            # handed back (a status without a point: nothing reads the cvxpy values) and the status is
+            # HiGHS's own
+            return SolveReport(self.name, solver, from_highs(status.name), status.name,
+                               compile_s=sf.compile_s, solve_s=solve_s, iterations=iters, options=opts)
         unpack(problem, sf, clarabel_status, x, z, iters, solve_s)
         return SolveReport(self.name, solver, from_solver(problem.status, raw=status.name), status.name,
                            compile_s=sf.compile_s, solve_s=solve_s, iterations=iters, options=opts,
