@@ -109,7 +109,8 @@ def test_a_highs_time_limit_before_any_point_is_a_status_not_a_crash() -> None:
     from riskopt.status import Status
 
     pool = ro.Scenarios.bernoulli_hits([0.1, 0.2])
-    agents = [ro.Agent("a", ro.measures.Distortion("es", level=0.5)), ro.Agent("b", ro.measures.Expectation())]
+    agents = [ro.Agent("a", ro.measures.Distortion("es", level=0.5)),
+              ro.Agent("b", ro.measures.Expectation())]
     sol = welfare(pool, agents).solve(backend="highs", time_limit=1e-9, check=False)
     assert sol.status is Status.TIME_LIMIT and sol.objective is None
 
