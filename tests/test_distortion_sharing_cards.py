@@ -7,8 +7,6 @@ import json
 import pytest
 from _cardkit import MODELS, bundled, run_cli, write
 
-import riskopt as ro
-
 
 @pytest.mark.parametrize(("name", "p", "value"), [("grw_table2_row1", [0.5129, 0.4871], 0.8141),
                                                   ("grw_table2_row2", [0.3371, 0.6629], 0.3992)])
@@ -155,7 +153,7 @@ def test_solve_through_the_registry_with_every_method():
     from riskopt.result import Result
 
     assert mechanisms()["distortion_sharing"].methods == ("fast", "program")
-    assert mechanisms()["distortion_portfolio"].methods == ("fast",)
+    assert mechanisms()["distortion_portfolio"].methods == ("fast", "program")
     spec = load_card(MODELS / "grw_risk_seeking_pair.toml").spec
     out = {m: solve(spec, method=m) for m in ("auto", "fast", "program")}
     for m, res in out.items():
@@ -177,5 +175,6 @@ def test_solve_through_the_registry_with_every_method():
     assert fast.lambda_closed == auto.lambda_closed and "program_minus_closed_form" not in fast.checks
     assert isinstance(fast, Result) and fast.status == "verified"
     assert np.all(np.concatenate(list(fast.allocation.values())) <= 1e-12)  # shares of the loss -W
-    with pytest.raises(ro.ModelError, match="method"):
-        solve(pm, method="program")
+    program = solve(pm, method="program")  # the manager's QP in lambda over the mechanism's programs
+    assert program.method == "program"
+    assert program.lambda_program == pytest.approx(fast.lambda_closed, abs=1e-7)  # the QP's tolerance

@@ -10,9 +10,11 @@ proportion (Proposition 4, with the reconstructed wealth). Methods:
 * ``"fast"``: closed forms and specialised solvers only (the layer LP straight into highspy or in
   closed form, Theorem 3's representative ``h~`` and the jackpot of Lemma 3, Theorem 2(iii),
   Proposition 4), no modelling layer;
-* ``"program"`` (``distortion_sharing`` only): every value that has a program is solved on the
-  backend (the layer LP, the sharing program of risk averters, the tail-probability program of risk
-  seekers) and checked against the closed forms.
+* ``"program"``: every value that has a program is solved on the backend (the layer LP, the sharing
+  program of risk averters, the tail-probability program of risk seekers) and checked against the
+  closed forms; the portfolio manager's problem as the inner programs and a convex QP in ``lambda``
+  (:func:`~riskopt.mechanisms.distortion.portfolio.manager_program`). A ``SharingSpec`` with
+  ``constraints`` needs it: ``"auto"`` then runs ``"program"``, ``"fast"`` refuses.
 
 The mathematics of distortion functions that only this mechanism needs (inf- and sup-convolutions,
 the representative ``h~``, pointwise minima and maxima, attitudes) is in
@@ -66,7 +68,7 @@ from .jackpot import (
     one_sided,
 )
 from .layers import AtomLayers, layers_of
-from .portfolio import manage, wealth
+from .portfolio import ManagerProgram, manage, manager_program, wealth
 from .program import ComonotoneLayerLP, TailProgram, convex_form, layer_program, tail_program
 from .result import (
     InfConvolutionMethods,
@@ -81,13 +83,15 @@ from .spec import PortfolioOptions, PortfolioSpec, SharingOptions, SharingSpec, 
 
 __all__ = [
     "CARDS", "AtomLayers", "Attitude", "ComonotoneLayerLP", "ComonotoneResult", "Convolution",
-    "DirectReport", "InfConvolutionMethods", "InfConvolutions", "Jackpot", "LayerPrices", "Normalised",
+    "DirectReport", "InfConvolutionMethods", "InfConvolutions", "Jackpot", "LayerPrices", "ManagerProgram",
+    "Normalised",
     "PointwiseMax", "PointwiseMin", "PortfolioOptions", "PortfolioResult", "PortfolioSpec", "Representative",
     "SharingOptions", "SharingResult", "SharingSpec", "TailProgram", "Theorem2", "attitude",
     "comonotone_inf_convolution", "convex_form", "derivative", "derivative_inverse", "distortions_of",
     "gain_distortion", "group_attitude", "inf_convolution", "is_concave", "is_convex",
     "is_dually_subadditive", "is_subadditive", "is_superadditive", "jackpot_events", "jackpot_from_pieces",
     "jackpot_from_split", "lambda_curve", "layer_program", "layers_of", "lemma3_jackpot", "manage",
+    "manager_program",
     "minimum_is_agent", "one_sided", "optimal_proportion", "power_lottery", "representative", "share",
     "solve", "solve_layers_highs", "sup_convolution", "tail_program", "var_jackpot", "wealth",
 ]
@@ -105,14 +109,14 @@ def solve(spec: PortfolioSpec, *, method: str = "auto", backend: str = "cvxpy", 
 
 def solve(spec: SharingSpec | PortfolioSpec, *, method: str = "auto", backend: str = "cvxpy",
           solver: str | None = None, **options: Any) -> SharingResult | PortfolioResult:
-    """Solve a distortion spec: :func:`share` for a :class:`SharingSpec` (``method``: ``"auto"``,
-    ``"fast"`` or ``"program"``), :func:`manage` for a :class:`PortfolioSpec` (``"auto"`` or
-    ``"fast"``); ``options`` go to the backend."""
+    """Solve a distortion spec: :func:`share` for a :class:`SharingSpec` (with its constraints),
+    :func:`manage` for a :class:`PortfolioSpec` (``method``: ``"auto"``, ``"fast"`` or
+    ``"program"``); ``options`` go to the backend."""
     if isinstance(spec, SharingSpec):
         s = spec.sharing
         return share(spec.space, spec.agents, method=method, randomisation=s.randomisation,
                      comonotone=s.comonotone, backend=backend, solver=solver, cross_check=s.cross_check,
-                     **options)
+                     constraints=spec.constraints, **options)
     if isinstance(spec, PortfolioSpec):
         p = spec.portfolio
         return manage(spec.payoff, spec.agents, endowment=p.endowment, cost=p.cost, grid=p.grid,
@@ -141,4 +145,5 @@ CARDS = (CardMechanism.of("distortion_sharing", SharingSpec, _solve_card, _SHARI
          CardMechanism.of("distortion_portfolio", PortfolioSpec, solve, _PORTFOLIO))
 SHARING = register_mechanism(Mechanism("distortion_sharing", SharingSpec, solve, ("fast", "program"),
                                        _SHARING))
-PORTFOLIO = register_mechanism(Mechanism("distortion_portfolio", PortfolioSpec, solve, ("fast",), _PORTFOLIO))
+PORTFOLIO = register_mechanism(Mechanism("distortion_portfolio", PortfolioSpec, solve, ("fast", "program"),
+                                         _PORTFOLIO))

@@ -29,6 +29,20 @@ is evaluated at each ``lambda`` by the general machinery (the Choquet sum of ``-
 refined by bounded Brent; at ``lambda*`` the inner value is also solved as a program (the
 comonotone layer LP, or the tail-probability program for risk seekers) unless the method is
 ``"fast"``.
+
+**Program path** (``method="program"``, :class:`ManagerProgram`). The inner value is a Choquet
+integral ``rho_g~`` (``g~ = min_i h_i``, or the representative ``h~`` of the nonpositive side for
+risk seekers), comonotone additive and positively homogeneous, and ``-W_lambda = c_lambda + lambda w
+(-xi)`` with the constant ``c_lambda = kappa lambda^2 - (1 - lambda) w``; so
+
+    inner(lambda) = g~(1) (kappa lambda^2 - (1 - lambda) w) + lambda w rho_g~(-xi),
+
+whose two coefficients are the group's optimal sharing of ``-xi`` and of the constant ``-1``, each
+solved by the mechanism's program (the layer LP for risk averters, the tail-probability program for
+risk seekers: ``g~(1) = -rho_g~(-1)``), and the manager's problem is the convex QP
+``min_{0 <= lambda <= 1} inner(lambda)`` (``kappa g~(1) > 0``) on the backend. A joint program in
+``lambda`` and the allocation is not convex for risk seekers: the layers of ``W_lambda`` scale with
+``lambda``, making the objective bilinear in ``lambda`` and the tail probabilities.
 """
 
 from __future__ import annotations
@@ -36,13 +50,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import cvxpy as cp
 import numpy as np
 from scipy.optimize import minimize_scalar
 
 from ...certificate import ZERO_DATA
 from ...errors import ModelError
 from ...measures.distortion import DistortionFunction, choquet_sorted
-from ...program import Agent
+from ...program import Agent, Program
 from ...space import Scenarios
 from ...status import DEFAULT_TOLERANCES, Check
 from .comonotone import comonotone_inf_convolution
@@ -52,7 +67,7 @@ from .program import tail_program
 from .result import PortfolioResult
 from .spec import distortions_of
 
-__all__ = ["manage", "wealth"]
+__all__ = ["ManagerProgram", "manage", "manager_program", "wealth"]
 
 
 def wealth(xi: np.ndarray, w: float, kappa: float, lam: float) -> np.ndarray:
@@ -90,16 +105,69 @@ def _inner(hs: list[DistortionFunction], rep: DistortionFunction | None, payoff:
     return value
 
 
+class ManagerProgram(Program):
+    """The manager's convex QP in ``lambda`` (variable ``"lambda"``, group ``"proportion"``:
+    ``lambda <= 1``), ``min g1 (kappa lambda^2 - (1 - lambda) w) + lambda w r`` with ``g1 = g~(1)``
+    and ``r = rho_g~(-xi)`` from the inner programs (see the module docstring)."""
+
+    mechanism = "distortion_portfolio"
+
+    def __init__(self, endowment: float, cost: float, g1: float, r: float):
+        super().__init__("portfolio_manager", "min")
+        if not g1 > 0:
+            raise ModelError("agents", g1, "a group whose representative has g~(1) > 0")
+        self.endowment, self.cost, self.g1, self.r = float(endowment), float(cost), float(g1), float(r)
+        lam = self.variable("lambda", nonneg=True)
+        self.constrain("proportion", [lam <= 1.0], "lambda <= 1: at most the endowment is invested")
+        w, kappa = self.endowment, self.cost
+        self.set_objective(g1 * kappa * cp.square(lam) + (g1 * w + w * r) * lam - g1 * w)
+
+    def inner(self, lam: float) -> float:
+        """``inner(lambda)`` evaluated exactly."""
+        w, kappa = self.endowment, self.cost
+        return self.g1 * (kappa * lam**2 - (1.0 - lam) * w) + lam * w * self.r
+
+    def interpret(self, fields: dict[str, Any]) -> dict[str, Any]:
+        lam = float(np.clip(float(self.variables["lambda"].value), 0.0, 1.0))
+        fields["objective"] = self.inner(lam)
+        fields["extra"] = {**fields.get("extra", {}), "lambda": lam}
+        return fields
+
+
+def manager_program(payoff: Scenarios, hs: Sequence[DistortionFunction], *, endowment: float, cost: float,
+                    attitude: str, backend: str = "cvxpy", solver: str | None = None, aggregate: str = "X",
+                    **options: Any) -> tuple[ManagerProgram, list[Any]]:
+    """The inner programs (the group's optimal sharing of ``-xi`` and of ``-1``) and the manager's QP
+    built on their values; returns the QP and the inner solves' statuses."""
+    minus_xi = Scenarios(payoff.p, {"X": -payoff[aggregate]})
+    minus_one = Scenarios(np.ones(1), {"X": -np.ones(1)})
+    values, statuses = [], []
+    for loss in (minus_xi, minus_one):
+        if attitude == "risk_seeking":
+            sol = tail_program(loss, hs).solve(backend=backend, solver=solver, **options)
+            value, status = sol.objective, sol.status
+        else:
+            co = comonotone_inf_convolution(loss, hs, method="program", backend=backend, solver=solver,
+                                            **options)
+            value, status = co.value, co.status
+        assert value is not None  # a usable solve has a value
+        values.append(float(value))
+        statuses.append(status)
+    return ManagerProgram(endowment, cost, -values[1], values[0]), statuses
+
+
 def manage(payoff: Scenarios, agents: Sequence[Agent], *, endowment: float, cost: float, grid: int = 201,
            method: str = "auto", solver_check: bool = True, backend: str = "cvxpy", solver: str | None = None,
            aggregate: str = "X", **options: Any) -> PortfolioResult:
     """Proposition 4's ``lambda*`` by the closed form and by brute force (see the module docstring).
 
     ``method``: ``"auto"`` also solves the inner problem at ``lambda*`` as a program on
-    ``backend``/``solver`` when ``solver_check`` (the default); ``"fast"`` never does.
+    ``backend``/``solver`` when ``solver_check`` (the default); ``"fast"`` never does; ``"program"``
+    solves the manager's problem by :func:`manager_program` (its ``lambda`` and value are the
+    result's, checked against the closed form).
     """
-    if method not in ("auto", "fast"):
-        raise ModelError("method", method, "'auto' or 'fast' (the portfolio manager has no program path)")
+    if method not in ("auto", "fast", "program"):
+        raise ModelError("method", method, "'auto', 'fast' or 'program'")
     hs = distortions_of(agents)
     names = [a.name for a in agents]
     lam, rho, g, attitude, scale = optimal_proportion(payoff, hs, endowment, cost, aggregate)
@@ -127,7 +195,23 @@ def manage(payoff: Scenarios, agents: Sequence[Agent], *, endowment: float, cost
         # optimality: no point of the grid (refined by Brent) does better than the closed form
         Check("brute_force_not_better", max(value_cf - value_bf, 0.0), tight * size)]
     at_optimum = wealth(xi, w, kappa, lam)
-    if solver_check and method != "fast":
+    lam_program = value_program = None
+    if method == "program":
+        qp, statuses = manager_program(payoff, hs, endowment=w, cost=kappa, attitude=attitude,
+                                       backend=backend, solver=solver, aggregate=aggregate, **options)
+        sol = qp.solve(backend=backend, solver=solver, polish=False, **options)
+        lam_program, value_program = float(sol.extra["lambda"]), sol.objective
+        assert value_program is not None
+        route = "tail-probability program" if attitude == "risk_seeking" else "comonotone layer LP"
+        checks["program"] = f"the inner programs ({route}) and the manager's QP"
+        checks["program_statuses"] = ", ".join(str(st) for st in (*statuses, sol.status))
+        checks["program_lambda_minus_closed_form"] = lam_program - lam
+        checks["program_minus_closed_form"] = value_program - value_cf
+        # lambda to 1e-6 (the QP's optimum is flat: a value error e moves lambda by sqrt(e / kappa g1))
+        verification += [Check("program_lambda_minus_closed_form", lam_program - lam, 1e-6),
+                         Check("program_minus_closed_form", value_program - value_cf, tight * size)]
+        at_optimum = wealth(xi, w, kappa, lam_program)
+    elif solver_check and method != "fast":
         loss = Scenarios(payoff.p, {"X": -at_optimum})
         if attitude == "risk_seeking":
             sol = tail_program(loss, hs).solve(backend=backend, solver=solver, check=False, **options)
@@ -148,4 +232,5 @@ def manage(payoff: Scenarios, agents: Sequence[Agent], *, endowment: float, cost
                                           "not counted against the closed form")
     return PortfolioResult(tuple(names), tuple(hs), attitude, w, kappa, g, rho, scale, lam, lam_bf, value_cf,
                            value_bf, lams, curve, payoff, at_optimum, kappa_max=w * float(np.min(xi)),
-                           checks=checks, verification=tuple(verification), method=method)
+                           checks=checks, verification=tuple(verification), method=method,
+                           lambda_program=lam_program, value_program=value_program)

@@ -8,6 +8,20 @@
 * :func:`unconstrained_program`: the sharing program over all allocations of risk-averse agents
   (the LP form of concave distortions on :class:`~riskopt.allocation.Budget`).
 
+**User constraints** (``[[constraints]]``, :mod:`riskopt.constraints`) are written on the rows of
+the space's states, ``allocation`` being agent ``i``'s loss there:
+
+* the sharing program: ``X_i(s)`` itself (:class:`riskopt.program.SharingTarget`);
+* the layer LP (:class:`LayerTarget`): ``f_i(X(s))``, the cumulated layer shares of agent ``i`` up
+  to the atom ``X(s)`` (``sum_{0 < x_j <= X(s)} L_ij`` above 0, ``-sum_{X(s) <= x_j < 0} L_ij``
+  below);
+* the tail program (:class:`TailTarget`): the jackpot's loss averaged over the lottery that
+  decides who bears the atom, ``E[X_i | X = x] = x P(A_i | X = x) = x (T_ik - T_i,k-1) / P(|X| =
+  y_k)``. Its expectation under ``P`` is ``E[X_i] = sum_k w_k T_ik``: constraints on expected
+  losses keep the program exact over all nonnegative allocations (the jackpot improvement of
+  Theorem 1 is a convex-order improvement, which keeps every ``E[X_i]``), while per-state rows
+  constrain the jackpot class (the conditional mean losses).
+
 **Tail-probability program (solver cross-check).** On the jackpot class the unknowns are the tail
 probabilities ``T_ik = P(A_i ∩ {|X| >= y_k})`` (atoms ``y_1 > ... > y_K`` of ``|X|``): with layer
 widths ``w_k = y_k - y_{k+1}``,
@@ -21,7 +35,7 @@ the closed form ``rho_{h~}(X)`` of Theorem 3.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cvxpy as cp
@@ -30,6 +44,7 @@ import scipy.sparse as sps
 from scipy import special
 
 from ...allocation import Budget
+from ...constraints import ConstraintDual, ConstraintSpec, add_constraints, read_constraints
 from ...duals import value_derivative
 from ...errors import ModelError
 from ...measures.distortion import (
@@ -41,13 +56,18 @@ from ...measures.distortion import (
     Power,
 )
 from ...program import Agent, Program, SharingProgram
+from ...solution import Solution
 from ...space import Scenarios
 from .convolution import is_convex
 from .jackpot import Jackpot, jackpot_from_pieces, one_sided, pieces_from_split, tail_levels
 from .layers import AtomLayers
 
-__all__ = ["TIGHT_CLARABEL", "ComonotoneLayerLP", "TailProgram", "convex_form", "layer_program",
-           "tail_program", "unconstrained_program"]
+__all__ = ["QUANTITIES", "TIGHT_CLARABEL", "ComonotoneLayerLP", "LayerTarget", "TailProgram", "TailTarget",
+           "convex_form", "layer_program", "tail_program", "unconstrained_program"]
+
+#: what a distortion_sharing constraint may read (``allocation``: losses, per state of the space)
+QUANTITIES = {"allocation": "agent i's loss X_i(s) in each state of the space (risk-seeking agents: "
+                            "its jackpot loss averaged over the lottery, E[X_i | X = X(s)])"}
 
 #: Clarabel options for the tail-probability cross-check (see :meth:`TailProgram.solver_defaults`)
 TIGHT_CLARABEL = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
@@ -60,10 +80,19 @@ class ComonotoneLayerLP(Program):
 
     mechanism = "distortion_comonotone"
 
-    def __init__(self, layers: AtomLayers, names: Sequence[str]):
+    def __init__(self, layers: AtomLayers, names: Sequence[str], probs: np.ndarray | None = None,
+                 aggregate: np.ndarray | None = None):
         super().__init__("comonotone_layers", "min")
         self.layers = layers
         self.names = list(names)
+        #: the rows of user constraints: the states (given their probabilities), else the atoms
+        states = probs is not None
+        self.row_atom = layers.state_atom if states else np.arange(layers.size)
+        self.probs = np.asarray(probs, float) if states else layers.probs
+        self.aggregate = layers.atoms[self.row_atom] if aggregate is None else np.asarray(aggregate, float)
+        if self.probs.shape != self.row_atom.shape:
+            raise ModelError("probs", self.probs.shape, f"{self.row_atom.size} state probabilities")
+        self.user_specs: tuple[ConstraintSpec, ...] = ()
         n, K = layers.W.shape
         L = self.variable("layers", n * K, nonneg=True)  # agent-major: column k of agent i at i K + k
         A = sps.csr_matrix((np.ones(n * K), (np.tile(np.arange(K), n), np.arange(n * K))), shape=(K, n * K))
@@ -71,10 +100,31 @@ class ComonotoneLayerLP(Program):
                        "sum_i L_ik = width_k: every layer of X is held (dual: the layer price)")
         self.set_objective(layers.W.ravel() @ L)
 
+    def add_constraints(self, constraints: Sequence[ConstraintSpec]) -> None:
+        """Declared constraints on ``f_i(X(s))`` (:class:`LayerTarget`), one named group each."""
+        add_constraints(self, constraints, LayerTarget(self))
+        self.user_specs = (*self.user_specs, *constraints)
+
+    def constraint_duals(self, solution: Solution) -> dict[str, ConstraintDual]:
+        """Each declared constraint's dual (``d value / d rhs``), slack and binding rows."""
+        return read_constraints(self, solution, self.user_specs, LayerTarget(self))
+
     def shares(self) -> np.ndarray:
-        """The solver's layer shares ``L`` (``(n, K)``), projected on the constraints."""
+        """The solver's layer shares ``L`` (``(n, K)``), projected on the budget rows (user
+        constraints' slacks are read at the solver's point)."""
         lay = self.layers
         return lay.feasible(np.asarray(self.variables["layers"].value, float).reshape(lay.W.shape))
+
+    def function_rows(self, i: int) -> cp.Expression:
+        """``f_i(X(s))`` on the rows (states, or atoms) as an affine expression of agent ``i``'s layer
+        shares."""
+        lay = self.layers
+        K = lay.size
+        Li = self.variables["layers"][i * K:(i + 1) * K]
+        above = lay.above.astype(float)
+        up = cp.cumsum(cp.multiply(above, Li))
+        down = cp.cumsum(cp.multiply(1.0 - above, Li)[::-1])[::-1]
+        return (up - down)[self.row_atom]
 
     def interpret(self, fields: dict[str, Any]) -> dict[str, Any]:
         lay = self.layers
@@ -92,10 +142,33 @@ class ComonotoneLayerLP(Program):
         return fields
 
 
-def layer_program(layers: AtomLayers, names: Sequence[str] | None = None) -> ComonotoneLayerLP:
-    """The comonotone layer LP as a Program (solve on any backend: ``.solve(backend="highs")``)."""
+class LayerTarget:
+    """What the layer LP offers to user constraints: the role ``agent``, ``allocation`` = the
+    agent's loss ``f_i(X(s))`` per state (its cumulated layer shares), ``P`` (``own``: the same, a
+    distortion agent has no subjective law) and ``X`` on the states."""
+
+    quantities: Mapping[str, str] = QUANTITIES
+
+    def __init__(self, program: ComonotoneLayerLP):
+        self.program = program
+        self.roles = {"agent": list(program.names)}
+
+    def quantity(self, what: str, role: str, name: str) -> cp.Expression:
+        return self.program.function_rows(self.roles["agent"].index(name))
+
+    def law(self, role: str, name: str, law: str) -> np.ndarray:
+        return np.asarray(self.program.probs, float)
+
+    def aggregate(self) -> np.ndarray:
+        return np.asarray(self.program.aggregate, float)
+
+
+def layer_program(layers: AtomLayers, names: Sequence[str] | None = None, *, probs: np.ndarray | None = None,
+                  aggregate: np.ndarray | None = None) -> ComonotoneLayerLP:
+    """The comonotone layer LP as a Program (solve on any backend: ``.solve(backend="highs")``);
+    ``probs``/``aggregate``: the states' (the rows of user constraints)."""
     names = list(names) if names is not None else [f"agent {i + 1}" for i in range(layers.n_agents)]
-    return ComonotoneLayerLP(layers, names)
+    return ComonotoneLayerLP(layers, names, probs, aggregate)
 
 
 # ------------------------------------------------------------------ tail-probability program
@@ -127,8 +200,9 @@ class TailProgram(Program):
     mechanism = "distortion_jackpot"
 
     def __init__(self, space: Scenarios, hs: Sequence[DistortionFunction], aggregate: str = "X",
-                 field: str = "agents"):
+                 field: str = "agents", names: Sequence[str] | None = None):
         super().__init__("tail_probabilities", "min")
+        self.names = list(names) if names is not None else [f"agent {i + 1}" for i in range(len(hs))]
         x = space[aggregate]
         self.side = one_sided(x, aggregate)
         self.hs = list(hs)
@@ -138,6 +212,9 @@ class TailProgram(Program):
         self.space, self.aggregate = space, aggregate
         y = np.abs(x)
         self.atoms, self.masses, S = tail_levels(y, space.p)
+        #: each state's atom in the program's (decreasing) order
+        self.state_atom = self.atoms.size - 1 - np.unique(y, return_inverse=True)[1].ravel()
+        self.user_specs: tuple[ConstraintSpec, ...] = ()
         self.levels = S[1:]
         K, n = self.atoms.size, len(self.hs)
         self.width = self.atoms - np.append(self.atoms[1:], 0.0)
@@ -159,6 +236,24 @@ class TailProgram(Program):
         self.scale = abs(self.exact_value(np.tile(self.levels / n, (n, 1)))) or 1.0
         self.objective_unit = self.scale
         self.set_objective(cp.sum(cp.hstack(terms)) / self.scale)
+
+    def add_constraints(self, constraints: Sequence[ConstraintSpec]) -> None:
+        """Declared constraints on the jackpot's conditional mean losses (:class:`TailTarget`)."""
+        add_constraints(self, constraints, TailTarget(self))
+        self.user_specs = (*self.user_specs, *constraints)
+
+    def constraint_duals(self, solution: Solution) -> dict[str, ConstraintDual]:
+        """Each declared constraint's dual (``d value / d rhs``), slack and binding rows."""
+        return read_constraints(self, solution, self.user_specs, TailTarget(self))
+
+    def loss_rows(self, i: int) -> cp.Expression:
+        """``E[X_i | X = X(s)] = X(s) (T_ik - T_i,k-1) / P(|X| = y_k)`` on the states (``k`` the
+        state's atom): agent ``i``'s jackpot loss averaged over the lottery within the atom."""
+        T = self.variables["tail"][i]
+        pieces = T - cp.hstack([np.zeros(1), T[:-1]]) if self.atoms.size > 1 else T
+        sign = 1.0 if self.side == "nonnegative" else -1.0
+        mass = np.where(self.masses > 0, self.masses, 1.0)
+        return cp.multiply(sign * self.atoms / mass, pieces)[self.state_atom]
 
     def solver_defaults(self, backend: str, solver: str) -> dict[str, Any]:
         """On Clarabel the gap and feasibility tolerances default to 1e-10 (at Clarabel's 1e-8 the
@@ -196,10 +291,32 @@ class TailProgram(Program):
                                    aggregate=self.aggregate, field=field)
 
 
-def tail_program(space: Scenarios, hs: Sequence[DistortionFunction], aggregate: str = "X") -> TailProgram:
+class TailTarget:
+    """What the tail program offers to user constraints: the role ``agent``, ``allocation`` = the
+    jackpot's loss averaged over the lottery in each state (:meth:`TailProgram.loss_rows`), ``P``
+    (``own``: the same) and ``X`` on the states."""
+
+    quantities: Mapping[str, str] = QUANTITIES
+
+    def __init__(self, program: TailProgram):
+        self.program = program
+        self.roles = {"agent": list(program.names)}
+
+    def quantity(self, what: str, role: str, name: str) -> cp.Expression:
+        return self.program.loss_rows(self.roles["agent"].index(name))
+
+    def law(self, role: str, name: str, law: str) -> np.ndarray:
+        return np.asarray(self.program.space.p, float)
+
+    def aggregate(self) -> np.ndarray:
+        return np.asarray(self.program.space[self.program.aggregate], float)
+
+
+def tail_program(space: Scenarios, hs: Sequence[DistortionFunction], aggregate: str = "X",
+                 names: Sequence[str] | None = None) -> TailProgram:
     """The tail-probability program (a Program: ``.solve()`` on a conic backend, or ``highs`` when
     every ``h_i`` is piecewise linear)."""
-    return TailProgram(space, hs, aggregate)
+    return TailProgram(space, hs, aggregate, names=names)
 
 
 # ------------------------------------------------------------- the unconstrained sharing program

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ...constraints import ConstraintDual, to_json
 from ...data import json_object
 from ...measures.distortion import DistortionFunction
 from ...result import ResultBase
@@ -128,6 +129,16 @@ class SharingResult(ResultBase):
     solved: tuple[Status, ...] = ()
     verification: tuple[Check, ...] = ()
     method: str = "auto"
+    #: the user constraints' duals of the program behind :attr:`objective` (the layer LP's are in
+    #: ``comonotone.constraints``)
+    constraints: Mapping[str, ConstraintDual] = field(default_factory=dict)
+    #: which of the three values took the user constraints (empty without constraints)
+    constrained_values: tuple[str, ...] = ()
+
+    @property
+    def objective_sense(self) -> str:
+        """``"min"``: the values are minimal total risks (losses)."""
+        return "min"
 
     @property
     def status(self) -> Status:
@@ -186,7 +197,9 @@ class SharingResult(ResultBase):
                            "layer_prices_lower": lp.lower, "layer_prices_upper": lp.upper,
                            "build_s": co.build_s, "compile_s": co.compile_s, "solve_s": co.solve_s,
                            "atoms": lp.atoms, "functions": dict(zip(self.names, co.functions,
-                                                                           strict=True))},
+                                                                           strict=True)),
+                           "constraints": to_json(co.constraints)},
+            "constrained_values": list(self.constrained_values),
             "solver": {"backend": "riskopt layer LP", "solver": co.method, "compile_s": co.compile_s,
                        "solve_s": co.solve_s},
             "theorem2": self.theorem2.to_dict(),
@@ -203,7 +216,7 @@ class SharingResult(ResultBase):
             out["jackpot"] = {"atoms": jp.atoms, "shift": jp.shift, "constants": jp.constants,
                               "randomised": jp.randomised,
                               "pieces": {nm: jp.pieces[:, i] for i, nm in enumerate(self.names)}}
-        out["method"] = self.method
+        out.update(self.contract_json())
         return json_object(out)
 
     def table(self, title: str = "") -> str:
@@ -254,6 +267,16 @@ class PortfolioResult(ResultBase):
     checks: Mapping[str, float | str] = field(default_factory=dict)
     verification: tuple[Check, ...] = ()
     method: str = "auto"
+    #: user constraints: none (the portfolio manager takes none)
+    constraints: Mapping[str, ConstraintDual] = field(default_factory=dict)
+    #: method "program": the manager's QP's ``lambda`` and value
+    lambda_program: float | None = None
+    value_program: float | None = None
+
+    @property
+    def objective_sense(self) -> str:
+        """``"min"``: the group's minimal total risk at ``lambda*``."""
+        return "min"
 
     @property
     def status(self) -> Status:
@@ -262,8 +285,14 @@ class PortfolioResult(ResultBase):
 
     @property
     def objective(self) -> float:
-        """The group's minimal total risk at ``lambda*`` (closed form)."""
-        return self.value_closed
+        """The group's minimal total risk at ``lambda*`` (the program's with method ``"program"``,
+        else the closed form's)."""
+        return self.value_program if self.value_program is not None else self.value_closed
+
+    @property
+    def lambda_star(self) -> float:
+        """The optimal proportion (the program's with method ``"program"``, else the closed form's)."""
+        return self.lambda_program if self.lambda_program is not None else self.lambda_closed
 
     @cached_property
     def _sharing(self) -> tuple[Scenarios, np.ndarray]:
@@ -297,13 +326,15 @@ class PortfolioResult(ResultBase):
                        "choice, the paper leaves the cost unspecified)"),
             "endowment": self.endowment, "cost_kappa": self.cost,
             "g": self.g.describe(), "rho_g_xi": self.rho_g, "G_at_1": self.scale,
-            "lambda_star": self.lambda_closed, "lambda_brute_force": self.lambda_brute,
-            "objective": self.value_closed, "value_brute_force": self.value_brute,
+            "lambda_star": self.lambda_star, "lambda_closed_form": self.lambda_closed,
+            "lambda_brute_force": self.lambda_brute,
+            "objective": self.objective, "value_closed_form": self.value_closed,
+            "value_brute_force": self.value_brute,
             "agents": self.agent_rows(),
             "curve": {"lambda": self.grid, "value": self.curve}, "checks": dict(self.checks),
             "solver": {"backend": "riskopt", "solver": "closed form (Proposition 4) + brute-force grid",
                        "compile_s": 0.0, "solve_s": None},
-            "method": self.method})
+            **self.contract_json()})
 
     def table(self, title: str = "") -> str:
         """Plain-text report: ``lambda*`` by both routes, the value, the checks."""

@@ -40,6 +40,15 @@ highspy (or in closed form), Theorem 3's closed form and jackpot, Theorem 2(iii)
 (``□ = □^+``, attained by the comonotone allocation). ``"program"`` solves every value that has a
 program on the backend: the layer LP, the sharing program, and the tail-probability program, whose
 value and jackpot are then checked against the closed form.
+
+**Your own constraints** (``constraints``, ``[[constraints]]`` in cards; :mod:`riskopt.constraints`)
+need programs: ``"auto"`` then runs ``"program"`` and ``"fast"`` refuses them. Every program that
+runs takes them: the layer LP (``comonotone`` is then the constrained comonotone value), the
+tail-probability program (risk seekers: ``unconstrained`` = ``counter_monotone``, a jackpot being
+counter-monotone) or the sharing program (risk averters: ``unconstrained``). A value the paper gives
+only in closed form (Theorem 2(ii)'s ``counter_monotone``, Theorem 2(iii) and Example 1 for other
+distortions) ignores constraints and is reported as undetermined; ``constrained_values`` lists the
+values that took them and ``constraints`` holds the duals of the program behind the headline value.
 """
 
 
@@ -53,6 +62,7 @@ from typing import Any
 import numpy as np
 
 from ...certificate import ZERO_DATA
+from ...constraints import ConstraintDual, ConstraintSpec, check_constraints, require_no_constraints
 from ...errors import ModelError
 from ...measures.distortion import DistortionFunction, Power, VaRDistortion, choquet_sorted
 from ...program import Agent
@@ -71,7 +81,7 @@ from .convolution import (
 )
 from .fast import power_lottery, var_jackpot
 from .jackpot import Jackpot, lemma3_jackpot, one_sided
-from .program import tail_program, unconstrained_program
+from .program import QUANTITIES, tail_program, unconstrained_program
 from .result import InfConvolutionMethods, InfConvolutions, SharingResult, Theorem2
 from .spec import COMONOTONE_ROUTES, distortions_of
 
@@ -113,6 +123,11 @@ class _Draft:
     notes: list[str] = field(default_factory=list)
     solved: list[Status] = field(default_factory=list)
     verification: list[Check] = field(default_factory=list)
+    constraints: tuple[ConstraintSpec, ...] = ()
+    names: list[str] = field(default_factory=list)
+    #: the duals of the program behind ``unconstrained`` (when it took the user constraints)
+    duals: dict[str, ConstraintDual] | None = None
+    constrained: list[str] = field(default_factory=list)
 
     def agree(self, name: str, difference: float) -> None:
         """Record that two routes to one value agree within the tight tolerance (relative to E|X|)."""
@@ -121,7 +136,8 @@ class _Draft:
 
 def share(space: Scenarios, agents: Sequence[Agent], *, method: str = "auto", randomisation: bool = True,
           comonotone: str | None = None, backend: str = "cvxpy", solver: str | None = None,
-          cross_check: bool = True, aggregate: str = "X", **options: Any) -> SharingResult:
+          cross_check: bool = True, aggregate: str = "X", constraints: Sequence[ConstraintSpec] = (),
+          **options: Any) -> SharingResult:
     """The three inf-convolutions of the agents' distortion risk measures at ``X`` (see the module
     docstring for which result of the paper determines each value, and for the methods).
 
@@ -129,37 +145,51 @@ def share(space: Scenarios, agents: Sequence[Agent], *, method: str = "auto", ra
     highspy, ``"closed_form"``; default: by the method). ``randomisation``: atoms of ``X`` may be
     split (an independent uniform exists); otherwise a jackpot whose pieces the states cannot form
     is refused. ``cross_check``: with method ``"auto"``, also solve the tail-probability program
-    (risk-seeking agents).
+    (risk-seeking agents). ``constraints``: the modeler's own (see the module docstring).
     """
+    constraints = tuple(constraints)
+    if method == "fast":
+        require_no_constraints(constraints, method, "closed forms and the layer LP in highspy ignore them")
+    if constraints and method == "auto":
+        method = "program"  # the fast path cannot take them: every value that has a program is solved
     route, overridden = comonotone_route(method, comonotone)
     t0 = time.perf_counter()
     hs = distortions_of(agents)
     names = [a.name for a in agents]
+    check_constraints(constraints, {"agent": names}, QUANTITIES)
     attitude = group_attitude(hs, "agents")
     x = space[aggregate]
     side = "nonnegative" if np.all(x >= 0) else "nonpositive" if np.all(x <= 0) else "two-sided"
     if attitude == "risk_seeking":
         one_sided(x, "space")  # Proposition 2
     co = comonotone_inf_convolution(space, hs, method=route, backend=backend, solver=solver,
-                                    names=names, aggregate=aggregate,
+                                    names=names, aggregate=aggregate, constraints=constraints,
                                     **(options if route == "program" else {}))
     k_min = minimum_is_agent(hs)
     h_min = PointwiseMin(hs)
     thm2 = Theorem2(None if k_min is None else names[k_min], is_concave(h_min), is_dually_subadditive(h_min))
     draft = _Draft({"comonotone": co.value},
                    {"comonotone": f"layer LP on the sorted atoms ({co.method}); = rho_(min h_i)(X)"},
-                   co.agent_values.copy(), float(space.p @ np.abs(space.X)) or ZERO_DATA)
+                   co.agent_values.copy(), float(space.p @ np.abs(space.X)) or ZERO_DATA,
+                   constraints=constraints, names=names)
     if overridden is not None:
         draft.notes.append(overridden)
+    if constraints:
+        draft.constrained.append("comonotone")
+        draft.methods["comonotone"] = ("with your constraints: the layer LP on the sorted atoms (program); "
+                                       f">= rho_(min h_i)(X) = {co.closed_form:.10g}")
     if attitude == "risk_seeking":
         _risk_seeking(draft, space, hs, method, randomisation, cross_check, backend, solver, aggregate,
                       options)
     elif attitude in ("risk_averse", "neutral"):
         _risk_averse(draft, co, space, agents, attitude, hs, k_min, method, backend, solver, aggregate,
                      options)
+    elif constraints:
+        _general_constrained(draft)
     else:
         _general(draft, co, space, names, hs, k_min, thm2, randomisation, aggregate)
     values, methods = draft.values, draft.methods
+    duals = draft.duals if draft.duals is not None else dict(co.constraints)
     return SharingResult(
         names=tuple(names), hs=tuple(hs), space=space, attitude=attitude, side=side,
         values=InfConvolutions(co.value, values["unconstrained"], values["counter_monotone"]),
@@ -169,7 +199,7 @@ def share(space: Scenarios, agents: Sequence[Agent], *, method: str = "auto", ra
         jackpot=draft.jackpot, representative=draft.representative,
         program_allocation=draft.program_allocation, checks=draft.checks, notes=tuple(draft.notes),
         seconds=time.perf_counter() - t0, solved=tuple(draft.solved), verification=tuple(draft.verification),
-        method=method)
+        method=method, constraints=duals, constrained_values=tuple(draft.constrained))
 
 
 def _risk_seeking(res: _Draft, space: Scenarios, hs: list[DistortionFunction], method: str,
@@ -178,6 +208,8 @@ def _risk_seeking(res: _Draft, space: Scenarios, hs: list[DistortionFunction], m
     x = space[aggregate]
     if method == "program":
         _tail_program_route(res, space, hs, randomisation, backend, solver, aggregate, options)
+        if res.constraints:  # Proposition 3's lottery is the unconstrained optimum: not compared
+            return
     else:
         jp, rep = lemma3_jackpot(space, hs, randomisation=randomisation, aggregate=aggregate)
         closed = choquet_sorted(x, space.p, rep)
@@ -225,7 +257,8 @@ def _tail_program_route(res: _Draft, space: Scenarios, hs: list[DistortionFuncti
     x = space[aggregate]
     rep = representative(hs, one_sided(x, aggregate))
     closed = choquet_sorted(x, space.p, rep)
-    prog = tail_program(space, hs, aggregate)
+    prog = tail_program(space, hs, aggregate, names=res.names)
+    prog.add_constraints(res.constraints)
     sol = prog.solve(backend=backend, solver=solver, **options)  # raises unless the status is usable
     res.solved.append(sol.status)
     assert sol.objective is not None
@@ -233,13 +266,24 @@ def _tail_program_route(res: _Draft, space: Scenarios, hs: list[DistortionFuncti
     jp = prog.jackpot(randomisation=randomisation)
     vals = jp.values(hs)
     res.values["unconstrained"] = res.values["counter_monotone"] = value
-    res.methods["unconstrained"] = res.methods["counter_monotone"] = (
-        "the tail-probability program (Theorem 3), attained by its jackpot; checked against rho_h~(X)")
     res.agent_values, res.probabilities = vals, jp.probabilities()
     res.jackpot, res.representative = jp, rep
     res.checks["tail_program_status"] = sol.status
-    res.checks["tail_program_minus_closed_form"] = value - closed
-    res.agree("tail_program_minus_closed_form", value - closed)
+    if res.constraints:
+        res.duals = prog.constraint_duals(sol)
+        res.constrained += ["unconstrained", "counter_monotone"]
+        res.methods["unconstrained"] = res.methods["counter_monotone"] = (
+            "with your constraints: the tail-probability program (Theorem 3's jackpot class, exact for "
+            "constraints on expected losses), attained by its jackpot (counter-monotone); >= rho_h~(X) "
+            f"= {closed:.10g}")
+        res.checks["constrained_minus_unconstrained_closed_form"] = value - closed
+        # constraints cannot lower the minimum (a violation beyond the tolerance is a failure)
+        res.agree("closed_form_minus_constrained_value", max(closed - value, 0.0))
+    else:
+        res.methods["unconstrained"] = res.methods["counter_monotone"] = (
+            "the tail-probability program (Theorem 3), attained by its jackpot; checked against rho_h~(X)")
+        res.checks["tail_program_minus_closed_form"] = value - closed
+        res.agree("tail_program_minus_closed_form", value - closed)
     res.checks["jackpot_minus_tail_program"] = float(vals.sum() - value)
     res.agree("jackpot_minus_tail_program", float(vals.sum() - value))
 
@@ -249,7 +293,7 @@ def _risk_averse(res: _Draft, co: ComonotoneResult, space: Scenarios, agents: Se
                  solver: str | None, aggregate: str, options: dict[str, Any]) -> None:
     x = space[aggregate]
     names = [a.name for a in agents]
-    if attitude == "neutral":
+    if attitude == "neutral" and not res.constraints:
         res.values["unconstrained"] = res.values["counter_monotone"] = float(space.p @ x)
         res.methods["unconstrained"] = res.methods["counter_monotone"] = \
             "every h_i = id: E[X] for any allocation"
@@ -260,18 +304,31 @@ def _risk_averse(res: _Draft, co: ComonotoneResult, space: Scenarios, agents: Se
                                         "comonotone allocation)")
     else:
         prog = unconstrained_program(space, agents, aggregate)
+        prog.add_constraints(res.constraints)
         sol = prog.solve(backend=backend, solver=solver, polish=False, **options)
         res.solved.append(sol.status)
         assert sol.objective is not None
         res.values["unconstrained"] = sol.objective
-        res.methods["unconstrained"] = ("convex program over all allocations (LP form of concave "
-                                        "distortions); Theorem 2(iii): = rho_(min h_i)(X)")
         res.agent_values = np.array([sol.values[nm] for nm in names])
         res.program_allocation = {nm: np.asarray(sol.allocation[nm], float) for nm in names}
         difference = float(sol.objective - co.value)
         res.checks["unconstrained_minus_comonotone"] = difference
-        res.agree("unconstrained_minus_comonotone (Theorem 2(iii))", difference)
-    if k_min is not None:
+        if res.constraints:
+            res.duals = prog.constraint_duals(sol)
+            res.constrained.append("unconstrained")
+            res.methods["unconstrained"] = ("with your constraints: convex program over all allocations "
+                                            "(LP form of concave distortions)")
+            # comonotone allocations are allocations: the constrained □ is no higher than □^+
+            res.agree("unconstrained_not_above_comonotone", max(difference, 0.0))
+        else:
+            res.methods["unconstrained"] = ("convex program over all allocations (LP form of concave "
+                                            "distortions); Theorem 2(iii): = rho_(min h_i)(X)")
+            res.agree("unconstrained_minus_comonotone (Theorem 2(iii))", difference)
+    if res.constraints:
+        res.values["counter_monotone"] = None
+        res.methods["counter_monotone"] = ("undetermined with your constraints (Theorem 2's closed forms "
+                                           "ignore them)")
+    elif k_min is not None:
         res.values["counter_monotone"] = choquet_sorted(x, space.p, hs[k_min])
         res.methods["counter_monotone"] = (f"Theorem 2(ii)/Corollary 1: h_min = h of {names[k_min]}, "
                                            "who takes X (others 0)")
@@ -313,6 +370,15 @@ def _general(res: _Draft, co: ComonotoneResult, space: Scenarios, names: list[st
     else:
         res.values["counter_monotone"] = None
         res.methods["counter_monotone"] = "undetermined by the paper's results for these distortions"
+
+
+def _general_constrained(res: _Draft) -> None:
+    """Distortions neither all concave nor all convex, with constraints: only the layer LP is a
+    program (Theorem 2(iii) and Example 1 are closed forms that ignore constraints)."""
+    res.values["unconstrained"] = res.values["counter_monotone"] = None
+    res.methods["unconstrained"] = res.methods["counter_monotone"] = (
+        "undetermined with your constraints: for these distortions the paper's values are closed forms "
+        "(Theorem 2, Example 1) that ignore them, and the allocation problem is not convex")
 
 
 def _level(h: DistortionFunction) -> float:

@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from ...cardschema import agents_option, space_option
+from ...constraints import Constrained, ConstraintSpec, check_constraints, constraints_option
 from ...errors import ModelError
 from ...measures.distortion import Distortion, DistortionFunction, check_distortion
 from ...program import Agent
@@ -27,6 +28,7 @@ from ...spec import option
 from .convolution import group_attitude
 from .fast import feasible_payoff, gain_distortion
 from .jackpot import one_sided
+from .program import QUANTITIES
 
 __all__ = ["COMONOTONE_ROUTES", "PortfolioOptions", "PortfolioSpec", "SharingOptions", "SharingSpec",
            "distortions_of"]
@@ -79,16 +81,25 @@ class SharingOptions:
 
 
 @dataclass(frozen=True)
-class SharingSpec:
+class SharingSpec(Constrained):
     """Distortion risk sharing: the three inf-convolutions of the agents' distortion risk measures at
-    the aggregate loss ``X`` of the space (the ``distortion_sharing`` mechanism)."""
+    the aggregate loss ``X`` of the space (the ``distortion_sharing`` mechanism).
+
+    ``constraints`` (``[[constraints]]``, what = ``allocation``, ``expected_allocation`` or
+    ``share_of_aggregate``; who = ``agent``/``agents``) bind each agent's loss ``X_i(s)`` per state
+    of the space, or its expectation ``E_P[X_i]`` (``law = "own"`` is ``P``: a distortion agent has
+    no law of its own). Risk-seeking agents: the loss per state is the jackpot's averaged over the
+    lottery, ``E[X_i | X = X(s)]``; constraints on expected losses are exact over all allocations.
+    """
 
     agents: tuple[Agent, ...] = agents_option()
     space: Scenarios = space_option()
     sharing: SharingOptions = option(default_factory=SharingOptions, help="how the values are computed",
                                      shown_default="randomisation, the method's layer LP, cross-check")
+    constraints: tuple[ConstraintSpec, ...] = constraints_option()
 
     def __post_init__(self) -> None:
+        check_constraints(self.constraints, {"agent": [a.name for a in self.agents]}, QUANTITIES)
         hs = distortions_of(self.agents)
         if group_attitude(hs, "agents") == "risk_seeking":
             one_sided(self.space.X, "space")  # Proposition 2
@@ -109,7 +120,7 @@ class PortfolioOptions:
 
 
 @dataclass(frozen=True)
-class PortfolioSpec:
+class PortfolioSpec(Constrained):
     """The portfolio manager of Ghossoub-Ren-Wang, Section 6, with the reconstructed wealth
     ``W_lambda = (1 - lambda) w + lambda w xi - kappa lambda^2`` (the ``distortion_portfolio``
     mechanism)."""
@@ -118,8 +129,15 @@ class PortfolioSpec:
     payoff: Scenarios = space_option("payoff")
     portfolio: PortfolioOptions = option(help="the endowment, the cost of investing and the grid",
                                          allowed="a [portfolio] table with at least cost")
+    constraints: tuple[ConstraintSpec, ...] = option(
+        (), help="none: the portfolio manager takes no user constraints (its program is a QP in the "
+        "proportion lambda over the group's optimal sharing; constrain the sharing on distortion_sharing)",
+        allowed="no [[constraints]] tables")
 
     def __post_init__(self) -> None:
+        if self.constraints:
+            raise ModelError("constraints[0]", self.constraints[0].name, "no constraints",
+                             detail="the portfolio manager takes no user constraints")
         xi = self.payoff.X
         if np.any(xi < 0):
             raise ModelError("payoff.values", float(np.min(xi)), "a nonnegative risky payoff xi >= 0")
