@@ -121,3 +121,12 @@ def test_runner_specs_are_validated_before_any_worker_starts(capfd: Any, runner:
     code, out, err = run_cli(capfd, "sweep", "ogaku_example1", "--grid", "game.deviations=10:20:2",
                              "--runner", runner)
     assert code == 2 and out == "" and "worker count" in err and time.perf_counter() - t0 < 2
+
+
+def test_an_extreme_crra_is_refused_at_construction() -> None:
+    """eta = 1e6 crashed inside cvxpy (ZeroDivisionError in its rational power approximation)."""
+    import riskopt as ro
+
+    with pytest.raises(ro.ModelError, match=r"eta = 1000000.0: expected relative risk aversion at most 1000"):
+        ro.measures.CRRA(1e6, shift=5.0)
+    assert ro.measures.CRRA(1000.0, shift=5.0).eta == 1000.0  # the documented maximum itself is taken

@@ -179,8 +179,16 @@ class CRRA(UtilityFunction):
     ``top = max(y^(1-eta), s^(1-eta))``, ``u = sign(z) top (1 - exp(-|1 - eta| |r|)) / |1 - eta|``.
     """
 
+    #: the largest relative risk aversion taken: cvxpy writes ``(z + s)^(1 - eta)`` with rational
+    #: powers, which fail beyond ~1e4 (a division by zero inside cvxpy), and at 1e3 the utility's
+    #: values already sit near the double-precision underflow at ordinary wealth levels
+    MAX_ETA = 1000.0
+
     def __init__(self, eta: float, shift: float = 0.0):
         self.eta = positive("eta", eta, "relative risk aversion")
+        if self.eta > self.MAX_ETA:
+            raise ModelError("eta", eta, f"relative risk aversion at most {self.MAX_ETA:g} (beyond, "
+                             "(z + s)^(1 - eta) under- or overflows double precision)")
         self.shift = nonnegative("shift", shift)
         self.lower = -self.shift
 
