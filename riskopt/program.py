@@ -349,16 +349,31 @@ class SharingProgram(Program):
         self.view = AllocationView(names, self.block.xi)
         self._kkt: KKTSystem | str | None = None
         self.user_specs: tuple[ConstraintSpec, ...] = ()
+        self.user_target = SharingTarget(self)
 
-    def add_constraints(self, constraints: Sequence[ConstraintSpec]) -> None:
+    def add_constraints(self, constraints: Sequence[ConstraintSpec],
+                        target: SharingTarget | None = None) -> None:
         """Add declared constraints (:class:`~riskopt.constraints.ConstraintSpec`, ``[[constraints]]``):
-        one named group each, their duals read back by :meth:`constraint_duals`."""
-        add_constraints(self, constraints, SharingTarget(self))
+        one named group each, their duals read back by :meth:`constraint_duals`. ``target`` (default
+        :class:`SharingTarget`) says what they may read; a mechanism with laws of its own passes a
+        subclass."""
+        self.user_target = target or SharingTarget(self)
+        add_constraints(self, constraints, self.user_target)
         self.user_specs = (*self.user_specs, *constraints)
 
     def constraint_duals(self, solution: Solution) -> dict[str, ConstraintDual]:
-        """Each declared constraint's dual (``d objective / d rhs``), slack and binding rows."""
-        return read_constraints(self, solution, self.user_specs, SharingTarget(self))
+        """Each declared constraint's dual (``d objective / d rhs``), slack and binding rows. On an
+        anchored set the rows of the anchor's states read a constant (``f_i(anchor) = 0``): no
+        right-hand side there moves the optimum (one that excludes 0 empties the set), so their
+        arbitrary solver duals are reported as 0."""
+        out = read_constraints(self, solution, self.user_specs, self.user_target)
+        if self.block.anchored:
+            pinned = self.block.atom_values[self.block.state_atom] == 0.0
+            for c in self.user_specs:
+                d = out[c.name]
+                if c.rows == "every_state" and d.dual.size == pinned.size and np.any(pinned):
+                    out[c.name] = dataclasses.replace(d, dual=np.where(pinned, 0.0, d.dual))
+        return out
 
     def _before_solve(self) -> None:
         """The solver's weights from the declared ones (``program.set(weights=...)`` or a direct

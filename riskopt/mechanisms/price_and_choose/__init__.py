@@ -15,6 +15,11 @@ own module:
    payoffs (:mod:`.game`), the SPNE checks and Lipschitz constants (:mod:`.spne`);
 4. the first-mover auction (:mod:`.auction`).
 
+A modeler's own constraints (``[[constraints]]``, ``spec.add_constraint``; :data:`.spec.QUANTITIES`)
+are rows of the conic program on the kept atoms of X: ``method="auto"`` then runs ``"program"``
+(``"fast"`` refuses them) and ``Result.constraints`` prices each by its dual ``dW*/d rhs``. The game,
+its SPNE checks and the auction are then not run (:data:`GAME_SKIPPED`).
+
 With credal beliefs every utility is the max-min utility: W*_mm, Avg-underbar, eta_mm.
 
 Example (Ogaku 2025, Example 1)::
@@ -36,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ...cardschema import CardMechanism
+from ...constraints import require_no_constraints
 from ...errors import ModelError
 from .. import Mechanism, register_mechanism
 from .atom_level import KOptimum, MenuComparison, atom_priors, atom_space, compare_menus, welfare_atoms
@@ -55,38 +61,67 @@ from .pools import Pool, atom_gaps, keep_atoms, lattice_steps, leave_one_out_law
 from .priors import PlayerLaws, player_laws
 from .program import ConicCheck, conic_comonotone, conic_route
 from .result import AtomPrices, PriceAndChooseResult
-from .spec import MAX_ATOM_FARMERS, Beliefs, GameSpec, HitSpace, MenuSpec, PriceAndChoose, WelfareSpec
+from .spec import (
+    MAX_ATOM_FARMERS,
+    QUANTITIES,
+    Beliefs,
+    GameSpec,
+    HitSpace,
+    MenuSpec,
+    PriceAndChoose,
+    WelfareSpec,
+)
 from .spne import Lipschitz, SPNEVerification, lipschitz, verify
 
-__all__ = ["CARD", "MAX_ATOM_FARMERS", "MECHANISM", "AtomPrices", "Auction", "Beliefs", "ClosedFormCheck",
-           "ConicCheck", "Game", "GameSpec", "HitSpace", "KOptimum", "Lipschitz", "Menu", "MenuComparison",
-           "MenuSpec", "PlayerLaws", "Pool", "PoolOptimum", "PriceAndChoose", "PriceAndChooseResult",
-           "SPNEVerification", "WelfareOptimum", "WelfareSpec", "atom_gaps", "atom_priors", "atom_space",
-           "choose", "compare_menus", "conic_comonotone", "conic_route", "custom_menu", "dirichlet_atoms",
-           "dirichlet_menu", "expected_payoffs", "first_mover_auction", "geometric_mean_closed_form",
-           "keep_atoms", "lattice_menu", "lattice_steps", "leave_one_out_laws", "lipschitz", "log_mean_exp",
-           "play", "player_laws", "pool_optimum", "result_figure", "simplex_xy", "solve", "solve_comonotone",
-           "utility_table", "verify", "welfare_atoms", "welfare_optimum"]
+__all__ = ["CARD", "GAME_SKIPPED", "MAX_ATOM_FARMERS", "MECHANISM", "QUANTITIES", "AtomPrices", "Auction",
+           "Beliefs", "ClosedFormCheck", "ConicCheck", "Game", "GameSpec", "HitSpace", "KOptimum",
+           "Lipschitz", "Menu", "MenuComparison", "MenuSpec", "PlayerLaws", "Pool", "PoolOptimum",
+           "PriceAndChoose", "PriceAndChooseResult", "SPNEVerification", "WelfareOptimum", "WelfareSpec",
+           "atom_gaps", "atom_priors", "atom_space", "choose", "compare_menus", "conic_comonotone",
+           "conic_route", "custom_menu", "dirichlet_atoms", "dirichlet_menu", "expected_payoffs",
+           "first_mover_auction", "geometric_mean_closed_form", "keep_atoms", "lattice_menu",
+           "lattice_steps", "leave_one_out_laws", "lipschitz", "log_mean_exp", "play", "player_laws",
+           "pool_optimum", "result_figure", "simplex_xy", "solve", "solve_comonotone", "utility_table",
+           "verify", "welfare_atoms", "welfare_optimum"]
 
 METHODS = ("fast", "program")
+#: why a constrained spec's menu is not played (the result's ``game_skipped``)
+GAME_SKIPPED = ("user constraints: the P^{n-1}&C game, its SPNE checks and the first-mover auction are "
+                "not run. Ogaku's equilibrium is established for a menu on the whole anchored comonotone "
+                "set C (lattice or Dirichlet points of C around the optimum); with constraints the menu "
+                "would hold allocations the constraints forbid, and no SPNE result is proved for a menu "
+                "cut down to C intersected with them, so no eta, bid or payoffs are reported next to the "
+                "constrained welfare.")
 
 
 def solve(spec: PriceAndChoose, *, method: str = "auto", backend: str = "cvxpy", solver: str | None = None,
           **options: Any) -> PriceAndChooseResult:
     """Solve the welfare optimum, build the menu, play the game, verify it and run the auction.
 
-    ``method``: ``"auto"`` = ``"fast"`` (closed forms and the log-price Newton method), or
-    ``"program"`` (the conic welfare program over C on ``backend``/``solver`` with ``options``; the
-    welfare optimum and the game are then the program's). ``backend``, ``solver`` and ``options``
-    also drive the conic cross-check of the fast route (``[welfare] cross_check = "conic"``).
+    ``method``: ``"fast"`` (closed forms and the log-price Newton method), or ``"program"`` (the
+    conic welfare program over C on ``backend``/``solver`` with ``options``; the welfare optimum and
+    the game are then the program's); ``"auto"`` is ``"fast"`` without user constraints, else
+    ``"program"`` (with them the game is skipped: :data:`GAME_SKIPPED`). ``backend``, ``solver``
+    and ``options`` also drive the conic cross-check of the fast route (``[welfare] cross_check =
+    "conic"``).
     """
     if method not in ("auto", *METHODS):
         raise ModelError("method", method, f"one of {['auto', *METHODS]}")
-    program = method == "program"
+    if method == "fast":
+        require_no_constraints(spec.constraints, method, "the log-price Newton method solves the "
+                               "program over C without them")
+    program = method == "program" or bool(spec.constraints)
+    credal = spec.welfare.credal_program
+    if credal == "auto":
+        credal = "worst_case" if spec.constraints else "epigraph"
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    route = conic_route(backend=backend, solver=solver, **options) if program else None
-    po = pool_optimum(spec.pool, spec.beliefs, tail_tol=spec.welfare.tail_tol, route=route)
+    route = conic_route(backend=backend, solver=solver, constraints=spec.constraints, credal=credal,
+                        **options) if program else None
+    po = pool_optimum(spec.pool, spec.beliefs, tail_tol=spec.welfare.tail_tol, route=route,
+                      constrained=bool(spec.constraints))
+    solution = po.optimum.solution
+    constraints = dict(solution.constraints) if solution is not None else {}
     timings["welfare_s"] = time.perf_counter() - t0
     conic = atoms_check = None
     if spec.welfare.cross_check == "conic":
@@ -103,7 +138,8 @@ def solve(spec: PriceAndChoose, *, method: str = "auto", backend: str = "cvxpy",
         timings["menu_K_s"] = time.perf_counter() - t
     menu = game = verification = auction = None
     reference_avg = None
-    if spec.menu is not None:
+    skipped = GAME_SKIPPED if spec.menu is not None and spec.constraints else None
+    if spec.menu is not None and not spec.constraints:
         t = time.perf_counter()
         opt = po.optimum
         if spec.menu.kind == "lattice":
@@ -126,7 +162,7 @@ def solve(spec: PriceAndChoose, *, method: str = "auto", backend: str = "cvxpy",
         auction = first_mover_auction(game.avg, game.eta)
     timings["total_s"] = time.perf_counter() - t0
     return PriceAndChooseResult(spec, po, conic, atoms_check, menu, game, reference_avg, verification,
-                                auction, timings, "program" if program else "fast")
+                                auction, timings, "program" if program else "fast", constraints, skipped)
 
 
 SUMMARY = ("Price-and-choose for hurricane pools (Ogaku 2025): the welfare optimum over the anchored "

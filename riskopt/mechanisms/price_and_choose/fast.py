@@ -57,7 +57,7 @@ from ...errors import ModelError, SolveError
 from ...solution import Solution
 from ...status import Status
 
-__all__ = ["Identifiability", "WelfareOptimum", "geometric_mean_closed_form", "identifiability",
+__all__ = ["Identifiability", "UserRows", "WelfareOptimum", "geometric_mean_closed_form", "identifiability",
            "lam_and_shares", "log_mean_exp", "loss_scale", "solve_comonotone", "tilted_tail_mass",
            "welfare_optimum"]
 
@@ -170,7 +170,7 @@ class WelfareOptimum:
         xs = float(np.abs(self.x).max(initial=0.0)) or 1.0
         c = self.certificate
         return float(max(c["budget"] / xs, c["monotonicity"] / xs, c["complementarity"] / xs,
-                         c["stationarity"], c["dual"]))
+                         c["stationarity"], c["dual"], c.get("feasibility", 0.0) / xs))
 
     @property
     def prices(self) -> np.ndarray:
@@ -194,6 +194,21 @@ class WelfareOptimum:
         """``E_nu[f_i(X)] / E_nu[X]``: the marginal shares averaged with weights ``g_k nu(N >= k)``
         (the proportional rule's ``w_i`` when the rule is proportional)."""
         return np.asarray((self.F @ self.prices) / float(self.x @ self.prices))
+
+
+@dataclass(frozen=True)
+class UserRows:
+    """User constraints in the KKT certificate (:mod:`riskopt.constraints`). Each row
+    ``a^T F <= b`` (``>=``, ``==``) with dual ``y = dW*/d b`` enters stationarity as
+    ``Q^i_k = nu_k + rho_ik - rho_i,k+1 + sum_rows y a_ik``: ``gradient`` is that sum (n x atoms);
+    ``wrong_sign`` the largest dual of the wrong sign (``<=``: ``y >= 0``, ``>=``: ``y <= 0``),
+    ``violation`` the largest infeasibility and ``complementarity`` the largest ``|y slack|`` (in
+    the problem's units)."""
+
+    gradient: np.ndarray
+    wrong_sign: float
+    violation: float
+    complementarity: float
 
 
 # ------------------------------------------------------------------------- closed forms
@@ -465,9 +480,10 @@ def _tilts(F: np.ndarray, logpi: np.ndarray, gs: np.ndarray) -> tuple[np.ndarray
 def _certified(x: np.ndarray, c: float, probs: np.ndarray, laws: np.ndarray, gammas: np.ndarray,
                F: np.ndarray, ell: np.ndarray, lse: np.ndarray, tilts: np.ndarray, rho: np.ndarray,
                pooled: tuple[tuple[int, int, int], ...], iterations: int, method: str, seconds: float,
-               solution: Solution | None = None) -> WelfareOptimum:
+               solution: Solution | None = None, user: UserRows | None = None) -> WelfareOptimum:
     """A point ``F`` (unit scale), its log prices ``ell`` and monotonicity multipliers ``rho`` with
-    the KKT certificate recomputed from them (rows k = 1..K) and the gaps' identifiability."""
+    the KKT certificate recomputed from them (rows k = 1..K) and the gaps' identifiability; ``user``
+    adds the user constraints' terms (:class:`UserRows`)."""
     n = F.shape[0]
     gs = gammas * c
     utilities = -lse / gs
@@ -482,6 +498,12 @@ def _certified(x: np.ndarray, c: float, probs: np.ndarray, laws: np.ndarray, gam
             "stationarity": float(np.abs(station).max(initial=0.0)),
             "dual": float(max(-rho.min(initial=0.0), 0.0)) + 0.0,
             "complementarity": float(comp.max(initial=0.0)) * c}
+    if user is not None:
+        station = station - user.gradient[:, 1:]
+        cert.update(stationarity=float(np.abs(station).max(initial=0.0)),
+                    dual=max(cert["dual"], user.wrong_sign),
+                    complementarity=max(cert["complementarity"], user.complementarity),
+                    feasibility=user.violation)
     # in units of the largest gap (a farmer's loss): the paper's 1e-8 threshold is for L = 1
     unit = float(np.max(-np.diff(x), initial=0.0)) or 1.0
     ident = identifiability(x / unit, tilts, gammas * unit)
@@ -491,11 +513,13 @@ def _certified(x: np.ndarray, c: float, probs: np.ndarray, laws: np.ndarray, gam
 
 def welfare_optimum(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray, probs: np.ndarray, F: np.ndarray,
                     prices: np.ndarray, multipliers: np.ndarray, *, method: str, iterations: int,
-                    seconds: float, solution: Solution | None = None) -> WelfareOptimum:
+                    seconds: float, solution: Solution | None = None,
+                    user: UserRows | None = None) -> WelfareOptimum:
     """An allocation ``F`` over C computed elsewhere (a conic program), with its state prices and
     monotonicity multipliers (``multipliers[i, k]`` of the row ``F_ik <= F_i,k-1``), certified like
     the Newton optimum: utilities and tilts at ``F``, the KKT certificate, the identifiability.
-    Prices at or below 0 (a conic solver's, at tiny atoms) have log price ``-inf``."""
+    Prices at or below 0 (a conic solver's, at tiny atoms) have log price ``-inf``. ``user``: the
+    user constraints' stationarity terms, sign, slack and complementarity (:class:`UserRows`)."""
     x = np.asarray(x, float)
     laws = np.asarray(laws, float)
     gammas = np.asarray(gammas, float)
@@ -514,7 +538,7 @@ def welfare_optimum(x: np.ndarray, laws: np.ndarray, gammas: np.ndarray, probs: 
             if run.size:
                 pooled.append((i, int(run[0]) - 1, int(run[-1])))
     return _certified(x, c, np.asarray(probs, float), laws, gammas, Fu, ell, lse, tilts, rho, tuple(pooled),
-                      iterations, method, seconds, solution)
+                      iterations, method, seconds, solution, user)
 
 
 def identifiability(x: np.ndarray, tilts: np.ndarray, gammas: np.ndarray,

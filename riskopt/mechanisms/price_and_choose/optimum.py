@@ -11,6 +11,7 @@ too large) and against the closed forms (:class:`ClosedFormCheck`).
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,10 +35,39 @@ from .pools import Pool, keep_atoms, lattice_steps
 from .priors import PlayerLaws, player_laws
 from .spec import TAIL_TOL, Beliefs
 
-__all__ = ["ClosedFormCheck", "PoolOptimum", "Route", "newton_route", "pool_optimum"]
+__all__ = ["CONIC_COMPARISON", "MATERIAL_MASS", "ClosedFormCheck", "PoolOptimum", "Route",
+           "allocation_error", "newton_route", "pool_optimum", "price_error"]
 
 #: a route solves the welfare program on the kept atoms under the players' laws
 Route = Callable[[Pool, Beliefs, Scenarios, PlayerLaws], WelfareOptimum]
+#: atoms of smaller P-mass do not pin a conic point's allocation (compared modulo constants above it)
+MATERIAL_MASS = 1e-8
+#: how a conic point is compared with the closed forms (:func:`price_error`, :func:`allocation_error`)
+CONIC_COMPARISON = ("conic point: prices compared relative to the largest price, allocations modulo a "
+                    f"constant per player on atoms of P-mass >= {MATERIAL_MASS:g} (reported, not gated: "
+                    "the KKT certificate gates the point)")
+
+
+def price_error(prices: np.ndarray, ref: np.ndarray, conic: bool) -> float:
+    """The prices' (or densities') distance to the closed form's: relative on every atom for the
+    Newton route (log space); relative to the largest for a conic point (its prices are accurate to
+    the solver's tolerance in absolute terms: a 500-farmer pool's atoms of probability 1e-26 cannot
+    be priced relatively by an interior point)."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # both 0 (underflow): no error
+        if conic:
+            return float(np.max(np.abs(prices - ref)) / np.max(ref))
+        return float(np.max(np.where(prices == ref, 0.0, np.abs(prices / ref - 1))))
+
+
+def allocation_error(F: np.ndarray, ref: np.ndarray, probs: np.ndarray, conic: bool) -> float:
+    """``max |F - ref|``; for a conic point on the atoms of P-mass >= ``MATERIAL_MASS`` modulo a
+    P-weighted constant per player (the cash moved across unidentified gaps, welfare-neutral)."""
+    diff = F - ref
+    if not conic:
+        return float(np.abs(diff).max(initial=0.0))
+    material = probs >= MATERIAL_MASS
+    d, p = diff[:, material], probs[material]
+    return float(np.abs(d - (d @ p)[:, None] / p.sum()).max(initial=0.0))
 
 
 @dataclass(frozen=True)
@@ -107,13 +137,14 @@ def newton_route(start: np.ndarray | None = None) -> Route:
 
 def pool_optimum(pool: Pool, beliefs: Beliefs | None = None, *, prune: float | None = None,
                  tail_tol: float = TAIL_TOL, start: np.ndarray | None = None,
-                 route: Route | None = None) -> PoolOptimum:
+                 route: Route | None = None, constrained: bool = False) -> PoolOptimum:
     """Welfare optimum over C of ``pool`` under ``beliefs`` (credal: the worst case on C, the all-high
     vertex). Atoms of mass below ``prune`` (default: the pool's) beyond the last heavy one are
     dropped; if the estimated state-price mass of the dropped atoms exceeds ``tail_tol`` the tolerance
     is lowered (by 1e-8, at most four times) and the pool re-solved: the check is on the *tilted*
     mass, not on P. ``route`` solves each pruned program (default: :func:`newton_route` at
-    ``start``)."""
+    ``start``); ``constrained``: the route has user constraints, so the closed forms (which solve
+    the program without them) are only an upper bound on W*."""
     beliefs = (beliefs or Beliefs.common()).checked(pool)
     if not (np.isfinite(tail_tol) and tail_tol > 0):
         raise ModelError("tail_tol", tail_tol, "a positive tolerance for the pruned state-price mass")
@@ -142,16 +173,22 @@ def pool_optimum(pool: Pool, beliefs: Beliefs | None = None, *, prune: float | N
         warnings.warn(f"prune: the pruned atoms still carry state-price mass {tail:.2e}", RiskoptWarning,
                       stacklevel=2)
     closed = closed_form_check(pool, beliefs, law, atoms, laws, opt, ext)
+    if constrained:
+        note = f"user constraints: the closed form ({closed.kind}) solves the program without them, an " \
+               "upper bound on W*"
+        closed = dataclasses.replace(closed, exact=False, note=note)
     return PoolOptimum(pool, beliefs, law, atoms, laws, opt, closed, tail, tol, tuple(notes))
 
 
 def closed_form_check(pool: Pool, beliefs: Beliefs, law: Scenarios, atoms: Scenarios, laws: PlayerLaws,
                       opt: WelfareOptimum, ext: int) -> ClosedFormCheck:
     """Closed forms as oracle: proportional rule + Esscher prices (common law: P, or the common
-    all-high law of the box reading), tilted geometric mean otherwise (exact iff monotone)."""
+    all-high law of the box reading), tilted geometric mean otherwise (exact iff monotone); a conic
+    point is compared as far as it is identified (:data:`CONIC_COMPARISON`)."""
     lam, w = lam_and_shares(pool.gammas)
     common = beliefs.kind == "common" or (beliefs.kind == "credal" and beliefs.reading == "box")
-    welfare_product = density_error = allocation_error = bound = None
+    welfare_product = density_error = alloc_error = bound = None
+    conic = opt.solution is not None
     note = None
     if beliefs.kind == "common":
         cf = entropic_closed_form(law, pool.gammas.tolist())
@@ -169,10 +206,9 @@ def closed_form_check(pool: Pool, beliefs: Beliefs, law: Scenarios, atoms: Scena
                                  np.logaddexp(np.log1p(-pool.p), np.log(pool.p) + a))
             welfare_product = float(-np.sum(terms) / lam)
         dens = cf.state_density[: atoms.size]
-        with np.errstate(divide="ignore", invalid="ignore"):  # both 0 (underflow): no error
-            rel = np.where(opt.density == dens, 0.0, np.abs(opt.density / dens - 1))
-        density_error = float(np.max(rel))
-        allocation_error = float(np.max(np.abs(opt.F - w[:, None] * atoms.X[None, :])))
+        density_error = (price_error(opt.prices, dens * atoms.p, conic) if conic  # nu_k = density_k P_k
+                         else price_error(opt.density, dens, conic))
+        alloc_error = allocation_error(opt.F, w[:, None] * atoms.X[None, :], atoms.p, conic)
     else:
         # the geometric mean on the kept atoms and their tail window (the laws' lattice extension)
         assert laws.worst_tail is not None
@@ -189,8 +225,8 @@ def closed_form_check(pool: Pool, beliefs: Beliefs, law: Scenarios, atoms: Scena
         welfare, exact = gm["welfare"], gm_kept["monotone"]
         if gm_kept["monotone"]:
             nu_gm = np.exp(gm["log_prices"][:S])
-            density_error = float(np.max(np.abs(opt.prices / (nu_gm / nu_gm.sum()) - 1)))
-            allocation_error = float(np.max(np.abs(opt.F - gm_kept["F"])))
+            density_error = price_error(opt.prices, nu_gm / nu_gm.sum(), conic)
+            alloc_error = allocation_error(opt.F, gm_kept["F"], atoms.p, conic)
         else:
             note = ("a monotonicity row binds: the geometric mean is only an upper bound "
                     f"({gm_kept['welfare']:.10g} >= W_C)")
@@ -199,8 +235,10 @@ def closed_form_check(pool: Pool, beliefs: Beliefs, law: Scenarios, atoms: Scena
     # the same, relative to the problem's units (what the result's status is gated on when exact)
     xs = float(np.abs(atoms.X).max(initial=0.0)) or 1.0
     rel_errors = [welfare_error / max(abs(float(welfare)), np.finfo(float).tiny)]
-    if allocation_error is not None and density_error is not None:
-        rel_errors += [allocation_error / xs, density_error]
+    if alloc_error is not None and density_error is not None:
+        rel_errors += [density_error] if conic else [alloc_error / xs, density_error]
+    if conic:
+        note = CONIC_COMPARISON if note is None else f"{note}; {CONIC_COMPARISON}"
     max_rel = float(max(rel_errors)) if np.all(np.isfinite(rel_errors)) else float("inf")
     return ClosedFormCheck(lam, kind, welfare, exact, welfare_error, max_rel, welfare_product, density_error,
-                           allocation_error, note, bound)
+                           alloc_error, note, bound)

@@ -10,6 +10,14 @@ prior.
 
 * :func:`conic_route` is the route of ``method="program"``: the program's point, certified like the
   Newton optimum (the KKT certificate recomputed from the allocation, prices and multipliers).
+  User constraints (``[[constraints]]``, :mod:`riskopt.constraints`) go into the same program over
+  the kept atoms of X (:class:`PoolTarget`), their duals ``dW*/d rhs`` come back in the solution's
+  ``constraints`` and enter the certificate's stationarity rows (:class:`~.fast.UserRows`).
+* credal beliefs are written as max-min epigraphs over each player's vertices (``credal =
+  "epigraph"``, the general program) or as the entropic utility under each player's worst-case law
+  on C (``"worst_case"``): the same program on C (the all-high vertex is the worst case of every
+  allocation in C, :mod:`.priors`), a constrained one included, with one exponential cone per atom
+  and player instead of one per vertex, atom and player and no epigraph rows.
 * :func:`conic_comonotone` compares the program with a :class:`~.optimum.PoolOptimum` (welfare,
   prices (relative), allocations (raw, modulo constants, and shares on the identifiable gaps)) and
   **polishes** it: the log-price Newton warm-started at the conic prices, which turns an
@@ -19,25 +27,29 @@ prior.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ...constraints import ConstraintDual, ConstraintSpec
 from ...duals import value_derivative
 from ...measures import Entropic, MaxMin, Measure
-from ...program import Agent
+from ...program import Agent, SharingProgram, SharingTarget
 from ...solution import Solution
 from ...space import Scenarios
 from ..pareto import welfare
-from .fast import WelfareOptimum, geometric_mean_closed_form, solve_comonotone, welfare_optimum
+from .fast import UserRows, WelfareOptimum, geometric_mean_closed_form, solve_comonotone, welfare_optimum
 from .optimum import PoolOptimum, Route
 from .pools import Pool
 from .priors import PlayerLaws
-from .spec import Beliefs
+from .spec import QUANTITIES, Beliefs
 
-__all__ = ["ConicCheck", "agents_on_atoms", "conic_comonotone", "conic_route", "solve_program", "warm_start"]
+__all__ = ["ConicCheck", "PoolTarget", "agents_on_atoms", "conic_comonotone", "conic_route",
+           "solve_program", "user_rows", "warm_start"]
 
 #: conic prices below this fraction of the largest are only accurate in absolute terms
 RELIABLE_PRICE = 1e-6
@@ -78,15 +90,16 @@ class ConicCheck:
         return out
 
 
-def agents_on_atoms(pool: Pool, beliefs: Beliefs, laws: PlayerLaws) -> list[Agent]:
+def agents_on_atoms(pool: Pool, beliefs: Beliefs, laws: PlayerLaws, credal: str = "epigraph") -> list[Agent]:
     """The players as riskopt agents on the kept atoms: entropic under P, under their own law, or
-    max-min over their vertex laws (duplicate vertices dropped)."""
+    max-min over their vertex laws (duplicate vertices dropped; ``credal = "worst_case"``: entropic
+    under the worst-case law on C)."""
     agents = []
     for i, (name, g) in enumerate(zip(pool.names, pool.gammas, strict=True)):
         measure: Measure
         if beliefs.kind == "common":
             measure = Entropic(g)
-        elif beliefs.kind == "own_hit_prior":
+        elif beliefs.kind == "own_hit_prior" or credal == "worst_case":
             measure = Entropic(g, law=laws.worst[i])
         else:
             verts: list[np.ndarray] = []
@@ -98,13 +111,64 @@ def agents_on_atoms(pool: Pool, beliefs: Beliefs, laws: PlayerLaws) -> list[Agen
     return agents
 
 
+class PoolTarget(SharingTarget):
+    """What the pool's program offers to user constraints: the farmers (role ``agent``), their
+    allocation ``f_i(x_k)`` on the kept atoms of X (gains; X = 0 first), expectations under P (the
+    atoms' probabilities) or under each farmer's ``own`` law: his prior (own-hit prior), his
+    worst-case law on C (credal: the law his max-min utility uses on C), P (common prior)."""
+
+    def __init__(self, program: SharingProgram, laws: PlayerLaws):
+        super().__init__(program)
+        self.laws = laws
+        self.quantities = dict(QUANTITIES)
+
+    def law(self, role: str, name: str, law: str) -> np.ndarray:
+        if law == "own":
+            return np.asarray(self.laws.worst[self.roles["agent"].index(name)], float)
+        return np.asarray(self.program.probs, float)
+
+
 def solve_program(pool: Pool, beliefs: Beliefs, atoms: Scenarios, laws: PlayerLaws, *,
                   backend: str = "cvxpy", solver: str | None = None,
+                  constraints: Sequence[ConstraintSpec] = (), credal: str = "epigraph",
                   **options: Any) -> tuple[Solution, list[Agent]]:
-    """The welfare program over C on the kept atoms, solved on a conic backend."""
+    """The welfare program over C on the kept atoms with the user ``constraints``, solved on a conic
+    backend; the solution's ``constraints`` hold their duals (:meth:`SharingProgram.constraint_duals`)."""
     space = Scenarios(atoms.p, {"X": atoms.X})
-    agents = agents_on_atoms(pool, beliefs, laws)
-    return welfare(space, agents).solve(backend=backend, solver=solver, **options), agents
+    agents = agents_on_atoms(pool, beliefs, laws, credal)
+    prog = welfare(space, agents)
+    prog.add_constraints(constraints, PoolTarget(prog, laws))
+    sol = prog.solve(backend=backend, solver=solver, **options)
+    if constraints and sol.objective is not None:
+        sol = dataclasses.replace(sol, constraints=prog.constraint_duals(sol))
+    return sol, agents
+
+
+def user_rows(constraints: Sequence[ConstraintSpec], duals: Mapping[str, ConstraintDual],
+              names: Sequence[str], laws: PlayerLaws, probs: np.ndarray) -> UserRows:
+    """The constraints' terms of the KKT certificate (:class:`~.fast.UserRows`): each row's gradient
+    in ``F`` (``coefficient`` on its member and atom, ``coefficient x law`` in expectation, the law
+    as :meth:`PoolTarget.law` reads it) times its dual, the duals' signs, the rows' violations and
+    complementarity."""
+    names = list(names)
+    grad = np.zeros(laws.worst.shape)
+    wrong = violation = comp = 0.0
+    for c in constraints:
+        d = duals[c.name]
+        members = c.members(names)
+        coef = np.ones(len(members)) if c.coefficients is None else np.asarray(c.coefficients, float)
+        for a, m in zip(coef, members, strict=True):
+            weights = laws.worst[names.index(m)] if c.law == "own" else probs
+            row = d.dual if c.rows == "every_state" else d.dual[0] * weights
+            grad[names.index(m)] += a * row
+        if c.sense == "<=":
+            wrong = max(wrong, float(np.max(-d.dual, initial=0.0)))
+        elif c.sense == ">=":
+            wrong = max(wrong, float(np.max(d.dual, initial=0.0)))
+        violation = max(violation, float(np.max(-d.slack if c.sense != "==" else np.abs(d.slack),
+                                                initial=0.0)))
+        comp = max(comp, float(np.max(np.abs(d.dual * d.slack), initial=0.0)))
+    return UserRows(grad, wrong, violation, comp)
 
 
 def _allocation(sol: Solution, agents: list[Agent]) -> np.ndarray:
@@ -123,17 +187,24 @@ def _multipliers(sol: Solution, n: int, S: int) -> np.ndarray:
     return rho
 
 
-def conic_route(*, backend: str = "cvxpy", solver: str | None = None, **options: Any) -> Route:
-    """The route of ``method="program"``: the conic program's point on the kept atoms, certified."""
+def conic_route(*, backend: str = "cvxpy", solver: str | None = None,
+                constraints: Sequence[ConstraintSpec] = (), credal: str = "epigraph",
+                **options: Any) -> Route:
+    """The route of ``method="program"``: the conic program's point on the kept atoms (with the user
+    ``constraints``; ``credal``: how credal sets enter, :data:`.spec.CREDAL_PROGRAMS`), certified."""
     def route(pool: Pool, beliefs: Beliefs, atoms: Scenarios, laws: PlayerLaws) -> WelfareOptimum:
         t0 = time.perf_counter()
-        sol, agents = solve_program(pool, beliefs, atoms, laws, backend=backend, solver=solver, **options)
+        sol, agents = solve_program(pool, beliefs, atoms, laws, backend=backend, solver=solver,
+                                    constraints=constraints, credal=credal, **options)
         F = _allocation(sol, agents)
         prices = np.asarray(sol.prices.state_prices, float)
         rho = _multipliers(sol, pool.n, atoms.size)
+        user = user_rows(constraints, sol.constraints, pool.names, laws, atoms.p) if constraints else None
+        method = "conic program" + (" (worst-case laws on C)" if credal == "worst_case"
+                                    and beliefs.kind == "credal" else "")
         return welfare_optimum(atoms.X, laws.worst, pool.gammas, atoms.p, F, prices, rho,
-                               method="conic program", iterations=int(sol.solver.iterations or 0),
-                               seconds=time.perf_counter() - t0, solution=sol)
+                               method=method, iterations=int(sol.solver.iterations or 0),
+                               seconds=time.perf_counter() - t0, solution=sol, user=user)
 
     return route
 

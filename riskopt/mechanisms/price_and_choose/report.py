@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
+import numpy as np
+
+from ...constraints import ConstraintDual
 from ...report import fit, format_table, number, plural
 from ...status import Status
 from .atom_level import MenuComparison
@@ -53,6 +57,12 @@ class PriceAndChooseView(Protocol):
     @property
     def spne(self) -> SPNEVerification | None: ...
 
+    @property
+    def constraints(self) -> Mapping[str, ConstraintDual]: ...
+
+    @property
+    def game_skipped(self) -> str | None: ...
+
     def agent_rows(self) -> list[dict[str, Any]]: ...
 
 MAX_ATOM_ROWS = 12
@@ -93,6 +103,13 @@ def result_table(res: PriceAndChooseView, title: str = "") -> str:
                    f"best other point {_g(g.welfare - g.best_other, 4)} below W*")
         out.append(f"surplus      eta = {_g(g.eta)}   first-mover bid b* = {_g(res.auction.bid)}   "
                    f"each loser receives {_g(res.auction.loser_receives)}")
+    for name, d in res.constraints.items():
+        top = int(np.argmax(np.abs(d.dual)))
+        out.append(f"constraint   {name}: {d.meaning}; binds on {plural(int(np.sum(d.binding)), 'row')}, "
+                   f"dual dW*/d rhs {_g(float(d.dual[top]))}" + (f" (largest, atom {top})" if d.dual.size > 1
+                                                                  else ""))
+    if res.game_skipped is not None:
+        out.append("game         not played: user constraints (see game_skipped in the JSON)")
     if res.spne is not None:
         v = res.spne
         gap = max((c["gap_error"] for c in v.perturbations), default=0.0)

@@ -10,12 +10,13 @@ units (and its distance to the closed form when that is exact) gated by the SPNE
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...constraints import ConstraintDual
 from ...data import jsonable
 from ...result import ResultBase
 from ...status import Check, Status, from_certificate, from_checks
@@ -66,7 +67,9 @@ class PriceAndChooseResult(ResultBase):
 
     ``method`` is the route of the welfare optimum (``"fast"``: closed forms and the log-price
     Newton method; ``"program"``: the conic program over C); ``spne`` the SPNE verification of the
-    game (``None`` without a menu), whose checks are the result's :attr:`verification`.
+    game (``None`` without a menu), whose checks are the result's :attr:`verification`;
+    ``constraints`` the user constraints' duals ``dW*/d rhs`` by name (per kept atom of X, or one in
+    expectation); ``game_skipped`` why the menu was not played (user constraints), else ``None``.
     """
 
     mechanism_name = "price_and_choose"
@@ -82,6 +85,13 @@ class PriceAndChooseResult(ResultBase):
     auction: Auction | None
     timings: Mapping[str, float]
     method: str = "fast"
+    constraints: Mapping[str, ConstraintDual] = field(default_factory=dict)
+    game_skipped: str | None = None
+
+    @property
+    def objective_sense(self) -> str:
+        """The welfare W* is maximised."""
+        return "max"
 
     # ----------------------------------------------------------------- headline numbers
     @property
@@ -190,8 +200,9 @@ class PriceAndChooseResult(ResultBase):
             "game": None if self.game is None else self.game.to_dict(),
             "spne": None if self.spne is None else self.spne.to_dict(),
             "auction": None if self.auction is None else self.auction.to_dict(),
+            "game_skipped": self.game_skipped,
             "timings": dict(self.timings),
-            "method": self.method,
+            **self.contract_json(),
             "verification": [c.to_dict() for c in self.verification],
         }
         return jsonable(out)  # type: ignore[no-any-return]

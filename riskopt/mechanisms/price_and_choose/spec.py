@@ -19,13 +19,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ...cardschema import agents_rows, build_agents
+from ...constraints import Constrained, ConstraintSpec, check_constraints, constraints_option
 from ...errors import ModelError
 from ...measures import Entropic
 from ...spec import Context, Node, Row, number_list, option, read_spec, reference
 from .pools import PRUNE, Pool, probabilities
 
-__all__ = ["MAX_ATOM_FARMERS", "TAIL_TOL", "Beliefs", "GameSpec", "HitSpace", "MenuSpec", "PriceAndChoose",
-           "WelfareSpec"]
+__all__ = ["CREDAL_PROGRAMS", "MAX_ATOM_FARMERS", "QUANTITIES", "TAIL_TOL", "Beliefs", "GameSpec", "HitSpace",
+           "MenuSpec", "PriceAndChoose", "WelfareSpec"]
 
 #: the atom-level menu K has 2^n states: at most this many farmers
 MAX_ATOM_FARMERS = 12
@@ -34,6 +35,16 @@ TAIL_TOL = 1e-12
 #: coordinate comparisons (pairs x players x states) for the Lipschitz constants: every pair when
 #: they fit, else a seeded sample of pairs (see :mod:`.spne`)
 PAIR_WORK = 200_000_000
+#: what a price-and-choose constraint may read (``what``; :mod:`riskopt.constraints`): the program's
+#: rows are the kept atoms of X, not the 2^n hit states
+QUANTITIES = {"allocation": "farmer i's share f_i(x_k) of the aggregate loss on each kept atom x_k of X, "
+                            "as a gain (<= 0; X = -hits x loss); the rows are the kept atoms of X (X = 0 "
+                            "first), not the 2^n hit states; in expectation under P (the atoms' "
+                            "probabilities) or law = \"own\" (the farmer's own prior, his worst-case "
+                            "prior on C under credal beliefs, P under the common prior, pushed to the "
+                            "atoms); share_of_aggregate: f_i(x_k) >= rhs x_k caps his share at rhs"}
+#: how credal sets enter the conic program (see :mod:`.program`)
+CREDAL_PROGRAMS = ("auto", "epigraph", "worst_case")
 PER_FARMER = "a number, a list with one value per farmer, or a random spec {uniform = [lo, hi]}"
 
 
@@ -348,13 +359,19 @@ class WelfareSpec:
         "method under method = 'program') and compare", allowed="'none' or 'conic'")
     compare_atoms: bool = option(False, help="also solve the atom-level menu K (2^n states, at most "
                                  f"{MAX_ATOM_FARMERS} farmers) and compare W_K with W_C")
+    credal_program: Literal["auto", "epigraph", "worst_case"] = option(
+        "auto", help="how credal sets enter the conic program: max-min epigraphs over each farmer's "
+        "vertices (epigraph), or the entropic utility under his worst-case law on C, the all-high "
+        "vertex (worst_case: the same optimum on C, far fewer cones); auto: epigraph without user "
+        "constraints, worst_case with them", allowed="'auto', 'epigraph' or 'worst_case'")
 
 
 # ------------------------------------------------------------------------------ the spec
 @dataclass(frozen=True)
-class PriceAndChoose:
-    """What to solve: the pool, its beliefs, the menu (``None``: welfare only), the game checks and the
-    welfare optimum's tolerances and cross-checks (the price_and_choose mechanism)."""
+class PriceAndChoose(Constrained):
+    """What to solve: the pool, its beliefs, the menu (``None``: welfare only), the game checks, the
+    welfare optimum's tolerances and cross-checks and the modeler's own constraints (the
+    price_and_choose mechanism)."""
 
     pool: Pool = option(help="the farmers ([[agents]] or [pool], entropic measures) and their hits ([space])",
                         whole=True, read=_read_pool, rows=_pool_rows)
@@ -366,9 +383,17 @@ class PriceAndChoose:
                             shown_default="the defaults below")
     welfare: WelfareSpec = option(default_factory=WelfareSpec, help="the welfare optimum's checks",
                                   shown_default="no cross-checks")
+    constraints: tuple[ConstraintSpec, ...] = constraints_option()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "beliefs", self.beliefs.checked(self.pool))
+        check_constraints(self.constraints, {"agent": list(self.pool.names)}, QUANTITIES)
+        if self.constraints and self.welfare.cross_check != "none":
+            raise ModelError("welfare.cross_check", self.welfare.cross_check, "'none' with [[constraints]] "
+                             "(the other route, the log-price Newton method, has no user constraints)")
+        if self.constraints and self.welfare.compare_atoms:
+            raise ModelError("welfare.compare_atoms", True, "false with [[constraints]] (the atom-level "
+                             "menu K is solved without them)")
         if self.welfare.compare_atoms and self.pool.n > MAX_ATOM_FARMERS:
             raise ModelError("welfare.compare_atoms", True, f"at most {MAX_ATOM_FARMERS} farmers for the "
                              "atom-level menu K (2^n states)")
