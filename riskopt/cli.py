@@ -11,10 +11,11 @@ report). Only the result goes to stdout. Output files are written only after a s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from .data import jsonable, without_timings, write_atomic
@@ -71,7 +72,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="serial | processes[:N] | dask[:N] (a local cluster) | a scheduler address")
     sw.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler, e.g. tcp://10.0.0.1:8786")
     sw.add_argument("--chunks", type=int, help="number of chunks (default: one per worker, >= points/50)")
-    sw.add_argument("--out", metavar="FILE.csv", help="write the rows as CSV")
+    sw.add_argument("--out", metavar="FILE", help="write the rows: FILE.csv (CSV, written at the end; "
+                    "finished rows are kept meanwhile in FILE.csv.partial.jsonl) or FILE.jsonl (JSON "
+                    "lines, each row appended as it finishes)")
+    sw.add_argument("--resume", action="store_true",
+                    help="keep the rows a previous run of the same --out finished, solve only the rest")
     sw.add_argument("--backend", help="override the card's backend")
     sw.add_argument("--solver", help="override the card's solver")
     _view_flags(sw)
@@ -152,6 +157,8 @@ def _scalar(text: str) -> Any:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .cards import CardPoint, read_card_data
     from .sweep import grid, sweep
 
@@ -160,15 +167,27 @@ def _sweep(args: argparse.Namespace) -> int:
     axes = dict(_grid_values(g) for g in args.grid)
     points = grid(**axes)
     runner = args.scheduler or args.runner
+    journal = None
     if args.out:
-        from pathlib import Path
-
-        parent = Path(args.out).resolve().parent
-        if not parent.is_dir():
+        out = Path(args.out)
+        if out.suffix not in (".csv", ".jsonl"):
+            raise ModelError("--out", args.out, "a file name ending in .csv or .jsonl")
+        if not out.resolve().parent.is_dir() or out.is_dir():
             raise ModelError("--out", args.out, "a file in an existing directory")
-    result = sweep(parse_check, points, runner=runner, chunks=args.chunks, progress=None)
-    if args.out:
+        journal = out if out.suffix == ".jsonl" else out.with_name(out.name + ".partial.jsonl")
+    elif args.resume:
+        raise ModelError("--resume", True, "an --out file to resume from")
+    try:
+        with _signals_as_interrupts():
+            result = sweep(parse_check, points, runner=runner, chunks=args.chunks, progress=None,
+                           journal=journal, resume=args.resume)
+    except _InterruptError as stop:
+        kept = f"; the finished rows are in {journal} (--resume continues)" if journal else ""
+        print(f"riskopt: interrupted by {stop.name}{kept}", file=sys.stderr)
+        return 128 + stop.signum
+    if args.out and journal is not None and journal.suffix == ".jsonl" and Path(args.out).suffix == ".csv":
         result.to_csv(args.out)
+        journal.unlink(missing_ok=True)  # the CSV now holds every row
     failed, not_ok = len(result.failed), len(result.not_ok)
     if failed == len(result.rows) and all(r.get("status") == Status.ERROR for r in result.rows):
         # nothing ran: the grid itself is refused; report it as a user error, on one line
@@ -178,6 +197,38 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"{len(result.rows)} points in {result.seconds:.2f} s; {failed} failed, {not_ok} not ok"
           + (f"; rows written to {args.out}" if args.out else ""), file=sys.stderr)
     return 3 if not_ok else 0
+
+
+class _InterruptError(Exception):
+    """SIGINT or SIGTERM during a sweep (the workers are stopped, finished rows kept)."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts() -> Iterator[None]:
+    """Within the block SIGINT and SIGTERM raise :class:`_InterruptError` (the main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _InterruptError(signum)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:

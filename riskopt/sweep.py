@@ -18,6 +18,13 @@ bundled runners also take ``done=callback``, called with an item's index as soon
 A failure at one point is recorded in its row (``status``: the failed solve's status, or ``error``,
 with the message under ``message``) and does not lose the others. Results come back in the order of
 the points, whatever the runner.
+
+**Nothing finished is lost.** With ``journal=PATH`` every finished chunk's rows are appended to a
+JSON-lines file (flushed and fsync'd) as they arrive, and ``resume=True`` skips the points already
+there. A worker that dies (an abort, the OOM killer, SIGKILL) loses only its chunk, which is run
+again point by point; a point that kills its worker a second time becomes a row with status
+``error`` and the message ``worker died``. An interrupt (Ctrl-C, SIGTERM) stops the workers and
+leaves every finished row in the journal.
 """
 
 from __future__ import annotations
@@ -25,11 +32,14 @@ from __future__ import annotations
 import csv
 import functools
 import itertools
+import json
 import math
+import os
 import time
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,13 +49,20 @@ from .progress import bar, enabled
 from .progress import quiet as quiet_progress
 from .status import Status
 
-__all__ = ["Compiled", "Dask", "Processes", "SweepResult", "grid", "pointwise", "runner_from", "serial",
-           "sweep"]
+__all__ = ["Compiled", "Dask", "Journal", "Processes", "SweepResult", "WorkerLost", "grid", "pointwise",
+           "runner_from", "serial", "sweep"]
 
 Point = dict[str, Any]
 Row = dict[str, Any]
-#: called with an item's index when the runner has finished it
-Done = Callable[[int], None]
+#: called with an item's index and its result when the runner has finished it
+Done = Callable[[int, Any], None]
+
+
+@dataclass(frozen=True)
+class WorkerLost:
+    """What a runner returns for an item whose worker died before answering (never raised)."""
+
+    message: str
 
 
 def grid(**axes: Iterable[Any]) -> list[Point]:
@@ -132,26 +149,50 @@ def serial(fn: Callable[[Any], Any], items: Sequence[Any], *, done: Done | None 
     for i, x in enumerate(items):
         out.append(fn(x))
         if done is not None:
-            done(i)
+            done(i, out[-1])
     return out
 
 
 @dataclass
 class Processes:
-    """Local processes (``concurrent.futures.ProcessPoolExecutor``); the task must be picklable."""
+    """Local processes (``concurrent.futures.ProcessPoolExecutor``); the task must be picklable.
+
+    A worker that dies makes the pool unusable: the items it had not answered come back as
+    :class:`WorkerLost` (the sweep runs them again). An interrupt terminates the workers (no
+    orphans) before it propagates."""
 
     workers: int | None = None
 
     def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any], *,
                  done: Done | None = None) -> list[Any]:
-        with ProcessPoolExecutor(max_workers=self.workers) as pool:
+        out: list[Any] = [None] * len(items)
+        pool = ProcessPoolExecutor(max_workers=self.workers)
+        try:
             futures = {pool.submit(fn, x): i for i, x in enumerate(items)}
-            out: list[Any] = [None] * len(futures)
             for fut in as_completed(futures):
-                out[futures[fut]] = fut.result()
+                i = futures[fut]
+                try:
+                    out[i] = fut.result()
+                except BrokenProcessPool as err:
+                    out[i] = WorkerLost(f"worker died: {err}"[:200])
                 if done is not None:
-                    done(futures[fut])
-            return out
+                    done(i, out[i])
+        except BaseException:  # KeyboardInterrupt, SystemExit from a signal: stop every worker
+            _terminate(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return out
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool's worker processes (an interrupted sweep leaves no orphans)."""
+    processes = getattr(pool, "_processes", None) or {}
+    for proc in list(processes.values()):
+        if proc.is_alive():
+            proc.terminate()
+    for proc in list(processes.values()):
+        proc.join(timeout=5)
 
 
 @dataclass
@@ -186,12 +227,17 @@ class Dask:
         task = client.scatter(fn, broadcast=True)
         data = client.scatter(list(items))
         futures = client.map(lambda f, x: f(x), [task] * len(data), data, pure=False)
-        if done is not None:
-            index = {f.key: i for i, f in enumerate(futures)}
-            for fut in completed(futures):
-                done(index[fut.key])
-        gathered: list[Any] = client.gather(futures)
-        return gathered
+        index = {f.key: i for i, f in enumerate(futures)}
+        out: list[Any] = [None] * len(futures)
+        for fut in completed(futures, raise_errors=False):
+            i = index[fut.key]
+            try:  # the task records a point's own errors: an exception here is the cluster's
+                out[i] = fut.result()
+            except Exception as err:  # KilledWorker, a cancelled future
+                out[i] = WorkerLost(f"worker died: {type(err).__name__}: {err}"[:200])
+            if done is not None:
+                done(i, out[i])
+        return out
 
 
 #: at most this many local workers per core (``processes:N``, ``dask:N``): more only thrashes
@@ -252,13 +298,18 @@ class SweepResult:
         return list(dict.fromkeys(k for r in self.rows for k in r))
 
     def to_csv(self, path: str | Path) -> Path:
-        out = Path(path)
-        with open(out, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=self.columns())
-            writer.writeheader()
-            for r in self.rows:
-                writer.writerow({k: _cell(v) for k, v in r.items()})
-        return out
+        """Write the rows as CSV, atomically (an existing file is replaced whole or not at all)."""
+        import io
+
+        from .data import write_atomic
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.columns())
+        writer.writeheader()
+        for r in self.rows:
+            writer.writerow({k: _cell(v) for k, v in r.items()})
+        write_atomic(path, buffer.getvalue())
+        return Path(path)
 
     def table(self) -> str:
         """The rows as text (:func:`riskopt.report.format_table`: long sweeps cut, wide ones split)."""
@@ -273,9 +324,57 @@ def _cell(v: Any) -> Any:
     return v
 
 
+class Journal:
+    """Rows appended to a JSON-lines file as they finish (flushed and fsync'd, so a crash keeps
+    them); :meth:`done_rows` reads back what a previous run finished (``--resume``)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @staticmethod
+    def key(point: Point, names: Sequence[str]) -> str:
+        """A point's identity: its parameters as sorted JSON."""
+        return json.dumps({k: point.get(k) for k in names}, sort_keys=True, default=str)
+
+    def done_rows(self, names: Sequence[str]) -> dict[str, Row]:
+        """The rows already in the journal by point key. A last line a crash cut short is cut off
+        the file (the rows appended next start on a line of their own)."""
+        if not self.path.is_file():
+            return {}
+        with self.path.open("rb+") as fh:
+            data = fh.read()
+            end = data.rfind(b"\n") + 1
+            if end < len(data):
+                fh.truncate(end)
+        rows: dict[str, Row] = {}
+        with self.path.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # the line a crash cut short
+                    continue
+                if isinstance(row, dict):
+                    rows[self.key(row, names)] = row
+        return rows
+
+    def append(self, rows: Sequence[Row]) -> None:
+        from .data import jsonable
+
+        with self.path.open("a", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(jsonable(row), allow_nan=False, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _lost_rows(piece: Sequence[Point], lost: WorkerLost) -> list[Row]:
+    return [{"status": Status.ERROR, "message": lost.message} for _ in piece]
+
+
 def sweep(task: Callable[[Sequence[Point]], list[Row]] | Callable[[Point], Mapping[str, Any]],
           points: Sequence[Point], *, runner: Any = None, chunks: int | None = None,
-          progress: bool | None = None, quiet: bool = False) -> SweepResult:
+          progress: bool | None = None, quiet: bool = False, journal: str | Path | None = None,
+          resume: bool = False) -> SweepResult:
     """Evaluate ``task`` on every point and return the rows in the order of ``points``.
 
     ``task`` is a chunk task (:func:`pointwise`, :class:`Compiled`) or a plain per-point function
@@ -284,7 +383,9 @@ def sweep(task: Callable[[Sequence[Point]], list[Row]] | Callable[[Point], Mappi
     ``runner(fn, items)`` or a spec for :func:`runner_from`. A progress bar on stderr counts the
     points as their chunks complete, on every bundled runner (a runner of your own reports at the
     end); it shows when ``progress`` is true, or by default when stderr is a terminal and not
-    ``quiet``.
+    ``quiet``. ``journal``: a JSON-lines file each finished row is appended to at once;
+    ``resume=True`` takes the rows already there and evaluates only the other points. Chunks whose
+    worker died are run again point by point (module docstring).
     """
     points = [dict(p) for p in points]
     if not points:
@@ -292,30 +393,59 @@ def sweep(task: Callable[[Sequence[Point]], list[Row]] | Callable[[Point], Mappi
     if not isinstance(task, (_Pointwise, Compiled)):
         task = pointwise(typing.cast(Callable[[Point], Mapping[str, Any]], task))
     run = runner if callable(runner) else runner_from(runner)
+    names = list(dict.fromkeys(k for p in points for k in p))
+    book = None if journal is None else Journal(journal)
+    if book is not None and not resume and book.path.exists():
+        book.path.unlink()  # a fresh sweep starts a fresh journal
+    finished = book.done_rows(names) if book is not None and resume else {}
+    todo = [p for p in points if Journal.key(p, names) not in finished]
+    t0 = time.perf_counter()
+    computed: dict[str, Row] = {}
+    if todo:
+        computed = _evaluate(task, todo, run, chunks, names, book,
+                             show=False if quiet and progress is None else enabled(progress))
+    rows = [finished.get(k) or computed[k] for k in (Journal.key(p, names) for p in points)]
+    return SweepResult(rows, time.perf_counter() - t0)
+
+
+def _evaluate(task: Callable[[Sequence[Point]], list[Row]], points: list[Point], run: Any,
+              chunks: int | None, names: list[str], book: Journal | None, *, show: bool) -> dict[str, Row]:
+    """The rows of ``points`` by point key; chunks whose worker died are run again point by point."""
     n = len(points)
     workers = getattr(run, "workers", None) or 1
     k = chunks or max(workers, math.ceil(n / 50))
     k = max(1, min(k, n))
     bounds = [round(i * n / k) for i in range(k + 1)]
     pieces = [points[a:b] for a, b in itertools.pairwise(bounds) if b > a]
-    show = False if quiet and progress is None else enabled(progress)
-    t0 = time.perf_counter()
     work = _Quietly(task)
+    rows: dict[str, Row] = {}
+    lost: list[Point] = []
+
     with bar(n, "sweep", unit="point", show=show, delay=0.0) as meter:
-        if run is serial or isinstance(run, (Processes, Dask)):
-            def done(i: int) -> None:
-                meter.update(len(pieces[i]))
+        def take(piece: Sequence[Point], out: Any, final: bool) -> None:
+            if isinstance(out, WorkerLost) and not final:
+                lost.extend(piece)  # run again, one point per item: only the culprit fails
+                return
+            out = _lost_rows(piece, out) if isinstance(out, WorkerLost) else out
+            if len(out) != len(piece):
+                raise RuntimeError(f"a chunk task returned {len(out)} rows for {len(piece)} points")
+            merged = []
+            for p, r in zip(piece, out, strict=True):
+                rest = {key: v for key, v in r.items() if key != "status"}
+                merged.append({**p, **({"status": r["status"]} if "status" in r else {}), **rest})
+            if book is not None:
+                book.append(merged)
+            rows.update({Journal.key(p, names): m for p, m in zip(piece, merged, strict=True)})
+            meter.update(len(piece))
 
-            results = run(work, pieces, done=done)
-        else:  # a runner of its own: no word until it returns
-            results = run(work, pieces)
-            meter.update(n)
-    rows = []
-    for piece, out in zip(pieces, results, strict=True):
-        if len(out) != len(piece):
-            raise RuntimeError(f"a chunk task returned {len(out)} rows for {len(piece)} points")
-        for p, r in zip(piece, out, strict=True):
-            rest = {k: v for k, v in r.items() if k != "status"}
-            rows.append({**p, **({"status": r["status"]} if "status" in r else {}), **rest})
-    return SweepResult(rows, time.perf_counter() - t0)
+        def drive(items: list[list[Point]], final: bool) -> None:
+            if run is serial or isinstance(run, (Processes, Dask)):
+                run(work, items, done=lambda i, out: take(items[i], out, final))
+            else:  # a runner of its own: no word until it returns
+                for piece, out in zip(items, run(work, items), strict=True):
+                    take(piece, out, final)
 
+        drive(pieces, final=False)
+        if lost:
+            drive([[p] for p in lost], final=True)
+    return rows

@@ -130,3 +130,106 @@ def test_an_extreme_crra_is_refused_at_construction() -> None:
     with pytest.raises(ro.ModelError, match=r"eta = 1000000.0: expected relative risk aversion at most 1000"):
         ro.measures.CRRA(1e6, shift=5.0)
     assert ro.measures.CRRA(1000.0, shift=5.0).eta == 1000.0  # the documented maximum itself is taken
+
+
+# ---------------------------------------------------------------- sweeps keep what they finished
+def _killer(p: dict[str, Any]) -> dict[str, Any]:
+    """A point that kills its own worker process (as an abort or the OOM killer would)."""
+    import signal
+
+    if p["x"] == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"y": p["x"] ** 2}
+
+
+def test_a_killed_worker_loses_only_its_point() -> None:
+    from riskopt.sweep import Processes, sweep
+
+    points = [{"x": x} for x in range(8)]
+    res = sweep(_killer, points, runner=Processes(2), chunks=2, progress=False)
+    assert [r["x"] for r in res.rows] == list(range(8))
+    assert [r.get("y") for r in res.rows] == [x * x if x != 3 else None for x in range(8)]
+    dead = res.rows[3]
+    assert dead["status"] == "error" and dead["message"].startswith("worker died")
+
+
+SERIAL_ABORT = """
+import os, sys
+from riskopt.sweep import sweep
+def task(p):
+    if p["x"] == int(sys.argv[2]):
+        os.abort()
+    return {"y": p["x"] ** 2}
+res = sweep(task, [{"x": x} for x in range(6)], chunks=6, journal=sys.argv[1], resume=True, progress=False)
+print(len(res.rows))
+"""
+
+
+def test_a_serial_sweep_that_aborts_keeps_its_finished_rows_and_resumes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    journal = tmp_path / "rows.jsonl"
+    script = tmp_path / "abort.py"
+    script.write_text(SERIAL_ABORT)
+    died = subprocess.run([sys.executable, str(script), str(journal), "4"], capture_output=True, timeout=120)
+    assert died.returncode != 0  # the process aborted at x = 4
+    kept = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [r["x"] for r in kept] == [0, 1, 2, 3] and all(r["y"] == r["x"] ** 2 for r in kept)
+    done = subprocess.run([sys.executable, str(script), str(journal), "-1"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "6"
+    rows = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [r["x"] for r in rows] == [0, 1, 2, 3, 4, 5]  # only the two missing points were solved
+
+
+def test_cli_sweep_resumes_from_its_jsonl(tmp_path: Path, capfd: Any) -> None:
+    out = tmp_path / "rows.jsonl"
+    args = ["sweep", "ogaku_example1", "--grid", "game.deviations=10,20,30", "--out", out, "--chunks", "3"]
+    code, _, _ = run_cli(capfd, *args)
+    assert code == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3
+    out.write_text("\n".join(lines[:2]) + "\n" + lines[2][: len(lines[2]) // 2])  # a torn last line
+    code, _, err = run_cli(capfd, *args, "--resume")
+    assert code == 0 and "3 points" in err
+    again = out.read_text().splitlines()
+    assert again[:2] == lines[:2]  # the finished rows were kept as they were, not solved again
+    assert json.loads(again[-1])["game.deviations"] == 30 and json.loads(again[-1])["status"] == "verified"
+
+
+def test_cli_sweep_csv_is_written_atomically_and_its_journal_removed(tmp_path: Path, capfd: Any) -> None:
+    out = tmp_path / "rows.csv"
+    out.write_text("old contents\n")
+    code, _, _ = run_cli(capfd, "sweep", "ogaku_example1", "--grid", "game.deviations=10,20", "--out", out)
+    assert code == 0 and out.read_text().startswith("game.deviations,status")
+    assert not (tmp_path / "rows.csv.partial.jsonl").exists()
+    code, _, err = run_cli(capfd, "sweep", "ogaku_example1", "--grid", "game.deviations=10", "--out",
+                           tmp_path / "rows.txt")
+    assert code == 2 and ".csv or .jsonl" in err
+
+
+def test_sigterm_stops_the_workers_and_keeps_finished_rows(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "rows.jsonl"
+    cmd = [sys.executable, "-m", "riskopt.cli", "sweep", "hurricane_pool",
+           "--grid", "pool.measure.gamma=0.5:5:24", "--runner", "processes:2", "--chunks", "24",
+           "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 2):
+        time.sleep(0.2)
+    workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert len(err.strip().splitlines()) == 1 and "interrupted by SIGTERM" in err and "--resume" in err
+    rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    assert len(rows) >= 2 and all(r["status"] == "optimal" for r in rows)
+    time.sleep(0.5)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+             and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
+    assert alive == [], "orphaned workers"
