@@ -195,6 +195,10 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
         proc.join(timeout=5)
 
 
+#: how long a sweep waits to reach a dask scheduler given by address
+SCHEDULER_TIMEOUT_S = 10
+
+
 @dataclass
 class Dask:
     """A dask.distributed cluster: ``Dask("tcp://host:8786")`` connects to a scheduler, ``Dask()``
@@ -212,7 +216,12 @@ class Dask:
             raise ModelError("runner", "dask", "dask.distributed installed: "
                              "pip install 'riskopt[dask]'") from None
         if self.address:
-            with Client(self.address) as client:
+            try:
+                client = Client(self.address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
+            except OSError as err:  # unreachable, refused, not a scheduler
+                raise ModelError("scheduler", self.address, f"a dask scheduler reachable within "
+                                 f"{SCHEDULER_TIMEOUT_S} s", detail=str(err)) from None
+            with client:
                 return self._map(client, fn, items, done)
         with LocalCluster(n_workers=self.workers, threads_per_worker=self.threads_per_worker,
                           processes=True, dashboard_address=None) as cluster, Client(cluster) as client:

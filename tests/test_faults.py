@@ -233,3 +233,15 @@ def test_sigterm_stops_the_workers_and_keeps_finished_rows(tmp_path: Path) -> No
     alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
              and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
     assert alive == [], "orphaned workers"
+
+
+def test_an_unreachable_scheduler_is_a_user_error_within_its_timeout(capfd: Any, monkeypatch: Any) -> None:
+    pytest.importorskip("distributed")
+    import riskopt.sweep
+
+    monkeypatch.setattr(riskopt.sweep, "SCHEDULER_TIMEOUT_S", 1)
+    t0 = time.perf_counter()
+    code, out, err = run_cli(capfd, "sweep", "ogaku_example1", "--grid", "game.deviations=10,20",
+                             "--scheduler", "tcp://127.0.0.1:1")
+    assert code == 2 and out == "" and "scheduler = 'tcp://127.0.0.1:1'" in err
+    assert time.perf_counter() - t0 < 10
