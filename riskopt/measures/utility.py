@@ -245,11 +245,14 @@ class CRRA(UtilityFunction):
             return -self.eta * (np.asarray(z, float) + self.shift) ** (-self.eta - 1)
 
     def cvx(self, z: cp.Expression) -> cp.Expression:
-        """``log`` or power of ``z + s`` less the constant ``u(0)`` (concave)."""
+        """``log`` or power of ``z + s`` less the constant ``u(0)`` (concave). The power is written
+        with power cones (``approx=False``): cvxpy's default replaces ``1 - eta`` by a rational
+        within ~1e-5 (``-80/37`` for ``-2.16218``), a different utility; solvers without power cones
+        (ECOS) are then refused by cvxpy rather than handed the approximation."""
         y = z + self.shift
         if self.eta == 1:
             return cp.log(y) - self._const()
-        return cp.power(y, 1 - self.eta) / (1 - self.eta) - self._const()
+        return cp.power(y, 1 - self.eta, approx=False) / (1 - self.eta) - self._const()
 
     def expectation(self, q: np.ndarray, z: np.ndarray) -> float:
         """``sum_s q_s u(z_s)`` with each term ``sign c (q base^(1-eta))``, the product in the log domain

@@ -12,7 +12,7 @@
 the space's states, ``allocation`` being agent ``i``'s loss there:
 
 * the sharing program: ``X_i(s)`` itself (:class:`riskopt.program.SharingTarget`);
-* the layer LP (:class:`LayerTarget`): ``f_i(X(s))``, the cumulated layer shares of agent ``i`` up
+* the layer LP (:class:`ComonotoneLayerTarget`): ``f_i(X(s))``, the cumulated layer shares of agent ``i`` up
   to the atom ``X(s)`` (``sum_{0 < x_j <= X(s)} L_ij`` above 0, ``-sum_{X(s) <= x_j < 0} L_ij``
   below);
 * the tail program (:class:`TailTarget`): the jackpot's loss averaged over the lottery that
@@ -62,8 +62,8 @@ from .convolution import is_convex
 from .jackpot import Jackpot, jackpot_from_pieces, one_sided, pieces_from_split, tail_levels
 from .layers import AtomLayers
 
-__all__ = ["QUANTITIES", "TIGHT_CLARABEL", "ComonotoneLayerLP", "LayerTarget", "TailProgram", "TailTarget",
-           "convex_form", "layer_program", "tail_program", "unconstrained_program"]
+__all__ = ["QUANTITIES", "TIGHT_CLARABEL", "ComonotoneLayerLP", "ComonotoneLayerTarget", "TailProgram",
+           "TailTarget", "convex_form", "layer_program", "tail_program", "unconstrained_program"]
 
 #: what a distortion_sharing constraint may read (``allocation``: losses, per state of the space)
 QUANTITIES = {"allocation": "agent i's loss X_i(s) in each state of the space (risk-seeking agents: "
@@ -101,13 +101,13 @@ class ComonotoneLayerLP(Program):
         self.set_objective(layers.W.ravel() @ L)
 
     def add_constraints(self, constraints: Sequence[ConstraintSpec]) -> None:
-        """Declared constraints on ``f_i(X(s))`` (:class:`LayerTarget`), one named group each."""
-        add_constraints(self, constraints, LayerTarget(self))
+        """Declared constraints on ``f_i(X(s))`` (:class:`ComonotoneLayerTarget`), one named group each."""
+        add_constraints(self, constraints, ComonotoneLayerTarget(self))
         self.user_specs = (*self.user_specs, *constraints)
 
     def constraint_duals(self, solution: Solution) -> dict[str, ConstraintDual]:
         """Each declared constraint's dual (``d value / d rhs``), slack and binding rows."""
-        return read_constraints(self, solution, self.user_specs, LayerTarget(self))
+        return read_constraints(self, solution, self.user_specs, ComonotoneLayerTarget(self))
 
     def shares(self) -> np.ndarray:
         """The solver's layer shares ``L`` (``(n, K)``), projected on the budget rows (user
@@ -142,7 +142,7 @@ class ComonotoneLayerLP(Program):
         return fields
 
 
-class LayerTarget:
+class ComonotoneLayerTarget:
     """What the layer LP offers to user constraints: the role ``agent``, ``allocation`` = the
     agent's loss ``f_i(X(s))`` per state (its cumulated layer shares), ``P`` (``own``: the same, a
     distortion agent has no subjective law) and ``X`` on the states."""
