@@ -1,5 +1,5 @@
 """The house's shape, checked: an acyclic import graph, mechanisms that keep their internals, one
-class per name, the five mechanism packages and nothing else under riskopt/mechanisms/.
+class per name, the six mechanism packages and nothing else under riskopt/mechanisms/.
 
 The import graph counts every import riskopt's modules make of each other: module level,
 ``TYPE_CHECKING`` blocks and imports inside functions (a function-local import hides a cycle, it
@@ -15,7 +15,7 @@ from pathlib import Path
 import riskopt
 
 PACKAGE = Path(riskopt.__file__).parent
-MECHANISMS = ("distortion", "pareto", "price_and_choose", "reinsurance", "taxation")
+MECHANISMS = ("distortion", "equilibrium", "pareto", "price_and_choose", "reinsurance", "taxation")
 
 
 def _modules() -> dict[str, Path]:
@@ -119,7 +119,7 @@ def test_no_module_outside_a_mechanism_imports_its_internals():
     assert not offenders, offenders
 
 
-def test_mechanisms_are_the_five_packages():
+def test_mechanisms_are_the_six_packages():
     entries = sorted(p.name for p in (PACKAGE / "mechanisms").iterdir()
                      if p.name != "__pycache__" and p.name != "__init__.py")
     assert entries == list(MECHANISMS)
