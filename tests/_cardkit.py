@@ -40,6 +40,8 @@ CHEAP: dict[str, dict[str, Any]] = {
     "hurricane_pool": {"pool.count": 12, "space.p.n": 12},
     "hurricane_pool_500": {"pool.count": 12, "space.p.n": 12, "menu.size": 20, "game.deviations": 20},
     "niakh_storm212": {"storm.regions": 12, "storm.scenarios": 2000, "insurer.capital": 60.0},
+    # the constraints name regions of the 212: only the scenarios shrink (the caps still bind)
+    "taxation_constrained": {"storm.scenarios": 5000},
     "ogaku_example1": {"game.deviations": 50},
     "ogaku_credal": {"game.deviations": 50},
 }

@@ -209,8 +209,8 @@ def test_reference_documents_every_card_key():
 
 def test_solve_fast_and_program_on_the_two_region_card():
     """solve(spec, method=...): "fast" (today's default, the card's run) and "program" (the AFPO
-    program on the 200 quantile bins, Lambda from the budget duals) agree; the storm study has no
-    program path (yet) and says so; both results are on the one result contract."""
+    program on the 200 quantile bins, Lambda from the budget duals) agree; the storm study's program
+    runs on the positive atoms of S_eps; both results are on the one result contract."""
     import riskopt.mechanisms as mechs
     from riskopt.data import without_timings
     from riskopt.result import Result
@@ -224,11 +224,11 @@ def test_solve_fast_and_program_on_the_two_region_card():
         assert all(c.passed for c in res.verification) and set(res.allocation) == {"region 1", "region 2"}
         assert list(res.to_frame().index) == ["region 1", "region 2"]
     assert np.abs(prog.alpha - fast.alpha).max() < 1e-6
-    assert prog.method == "program" and prog.to_dict()["solve_method"] == "program"
+    assert prog.method == "program" and prog.to_dict()["method"] == "program"
     assert prog.prices.source.startswith("the program's budget duals")
     s = prog.prices.s
     assert np.allclose(prog.prices.Lambda, prog.afpo.rule.lam(s), rtol=1e-6, atol=0)  # duals = the exact rule
     assert {c.name for c in prog.verification} == {"fairness_residual", "program_alpha_minus_fast_path"}
     assert mechs.mechanisms()["disaster_taxation"].methods == ("fast", "program")
-    with pytest.raises(ModelError, match=r"method = 'program'.*storm study"):
-        mechs.solve(parse_card(small_storm()).spec, method="program")
+    storm = mechs.solve(parse_card(small_storm()).spec, method="program")  # on the atoms of S_eps
+    assert storm.method == "program" and storm.status.ok

@@ -292,9 +292,10 @@ class PowerFamily(LinearShareFamily):
         e = self.eta
         if e == 1.0:
             return cp.multiply(k, np.log(B) - cp.log(B - T))
+        # power cones (approx=False): cvxpy's default rational exponent is a different disutility
         if e < 1.0:
-            return cp.multiply(k / (1 - e), B ** (1 - e) - cp.power(B - T, 1 - e))
-        return cp.multiply(k / (e - 1), cp.power(B - T, 1 - e) - B ** (1 - e))
+            return cp.multiply(k / (1 - e), B ** (1 - e) - cp.power(B - T, 1 - e, approx=False))
+        return cp.multiply(k / (e - 1), cp.power(B - T, 1 - e, approx=False) - B ** (1 - e))
 
     def cvx_psi(self, T: Any) -> Any:
         B = self.B[:, None]

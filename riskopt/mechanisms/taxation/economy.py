@@ -27,8 +27,10 @@ from typing import Any
 import numpy as np
 
 from ...checks import nonnegative
-from ...errors import ModelError
+from ...errors import ModelError, SolveError
+from ...status import Status
 from ...sweep import serial
+from .constrained import DECOMPOSITION, with_caps
 from .disutility import ExponentialPayments, PaymentDisutility, regionwise, taxation_family
 from .fast import DEFAULT_METHOD, DEFAULT_TOL, AfpoResult, single_thread_blas, solve_afpo
 from .law import residual_law
@@ -251,13 +253,16 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Defa
                 premium_basis: str = "sample", expected_losses: Any = None, loss_sd: Any = None,
                 runner: Runner | None = None, method: str = DEFAULT_METHOD, tol: float = DEFAULT_TOL,
                 schemes: Sequence[str] = ("pure", "hybrid"), event: str | int = "median_default",
-                chunk: int = 20_000) -> Economy:
+                chunk: int = 20_000, tax_caps: Any = None) -> Economy:
     """DefaultableInsurer, residual claims, AFPO rules (pure sharing and hybrid) and the scheme comparison.
 
     ``premium_basis``: ``"sample"`` (premiums from the sample's means and standard deviations: one
     extra pass over the blocks) or ``"expected"`` (from ``expected_losses`` / ``loss_sd``, e.g. the
     storm model's exact Beta moments: the insurer "estimates E[X_i] exactly"). ``runner`` maps the
-    block tasks (default: serial). ``schemes`` selects the AFPO problems solved.
+    block tasks (default: serial). ``schemes`` selects the AFPO problems solved. ``tax_caps`` (one
+    per region, ``inf`` for none) caps the hybrid taxes in every scenario on top of the capacities
+    ``w_i - pi_i`` (a modeler's per-scenario caps, :mod:`.constrained`): when they leave no AFPO,
+    :class:`~riskopt.errors.SolveError` with status ``infeasible``.
     """
     timings: dict[str, float] = {}
     run = runner or serial
@@ -349,7 +354,10 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Defa
                              detail=f"no scenario has S > K (max S = {S.max():.6g}): nothing to tax")
         fam = taxation_family(dlist, premiums, caps)
         law = residual_law(np.maximum(S - K, 0.0), probs)
-        hybrid = solve_afpo(fam, law, eps, method=method, tol=tol, names=names)
+        if tax_caps is None:
+            hybrid = solve_afpo(fam, law, eps, method=method, tol=tol, names=names)
+        else:
+            hybrid = _capped_afpo(fam, law, eps, np.asarray(tax_caps, float), method, tol, names)
     if "pure" in schemes or no_insurer:
         fam_p = taxation_family(dlist, np.zeros(n), w)
         pure = solve_afpo(fam_p, residual_law(S, probs), expected_loss, method=method, tol=tol, names=names)
@@ -368,6 +376,21 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Defa
         timings["comparison"] = time.perf_counter() - t0
     return Economy(names, w, ins, task.disutility, premiums, k, K, caps, surplus, expected_loss, eps, S,
                    probs, hybrid, pure, comparison, ev, timings)
+
+
+def _capped_afpo(fam: Any, law: Any, eps: np.ndarray, tax_caps: np.ndarray, method: str, tol: float,
+                 names: tuple[str, ...]) -> AfpoResult:
+    """The hybrid AFPO with the taxes also capped by ``tax_caps`` (the rule is pointwise in
+    ``S_eps``: a cap constant across scenarios is one more cap of the layer rule)."""
+    capped = with_caps(fam, np.minimum(fam.caps, tax_caps))
+    if capped is None:
+        raise ModelError("constraints", "per-scenario tax caps", "exponential or power disutilities for "
+                         "the capped AFPO (method = 'program' takes the others)")
+    try:
+        return solve_afpo(capped, law, eps, method=method, tol=tol, names=names)
+    except ModelError as err:  # the caps leave no fair rule: infeasible, not a bad card
+        raise SolveError(Status.INFEASIBLE, backend="riskopt", solver=DECOMPOSITION,
+                         hint=f"the per-scenario tax caps leave no AFPO rule: {err}") from None
 
 
 def _event_index(S: np.ndarray, K: float, event: str | int) -> int:

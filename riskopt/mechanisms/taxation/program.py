@@ -21,8 +21,12 @@ of atom ``k`` prices one more unit of residual claim there, ``d f*/d s_k``.
 
 For CARA disutilities ``Psi_i(t) = (t^2/2 + h_i t)/g_i``: the AFPO and log-form programs are QPs that
 the ``"cvxpy"`` (Clarabel), ``"highs"`` and ``"pyomo"`` backends solve; power disutilities give
-entropy terms (exponential cone, cvxpy only). Users add linear constraints on ``T`` by region name
-(tax floors, regional groupings), where the fast solver of :mod:`.fast` does not apply::
+entropy terms (exponential cone, cvxpy only). The atoms are those of any finite law: quantile bins
+of a law economy's law, or the scenarios with a default of the storm study (its residual ``S_eps``).
+The modeler's constraints of a card (``[[constraints]]``: ``tax``, ``tax_share_of_wealth``, per atom
+or in expectation) enter through :meth:`TaxationProgram.add_constraints` and come back priced by
+:meth:`TaxationProgram.constraint_duals` (``d f*/d rhs``); in Python, any linear constraint on ``T``
+by region name (tax floors, regional groupings)::
 
     prog.add_constraint(lambda t: t["north"] >= 0.1 * t.s)
 """
@@ -36,11 +40,13 @@ import cvxpy as cp
 import numpy as np
 from scipy.special import logsumexp
 
+from ...constraints import ConstraintDual, ConstraintSpec, add_constraints, read_constraints
 from ...duals import Prices, value_derivative
 from ...errors import ModelError
 from ...program import Program
 from ...space import Scenarios
 from ...status import Status
+from .constrained import TaxTarget, check_region_constraints
 from .disutility import TaxFamily
 from .law import describe, nodes
 
@@ -129,6 +135,23 @@ class TaxationProgram(Program):
     def user_view(self) -> TaxView:
         return self.view
 
+    def add_constraints(self, constraints: Sequence[ConstraintSpec], wealth: Any) -> None:
+        """The modeler's constraints (:mod:`.constrained`: ``tax``, ``tax_share_of_wealth`` per atom or
+        in expectation), one named group ``constraint:<name>`` each."""
+        check_region_constraints(constraints, self.names)
+        w = np.asarray(wealth, float)
+        if w.shape != (len(self.names),):
+            raise ModelError("wealth", w, f"{len(self.names)} wealths, one per region")
+        self.target = TaxTarget(self.names, self.variables["taxes"], self.s, self.p, w)
+        self.user_specs: tuple[ConstraintSpec, ...] = (*getattr(self, "user_specs", ()), *constraints)
+        add_constraints(self, constraints, self.target)
+
+    def constraint_duals(self, solution: Any) -> dict[str, ConstraintDual]:
+        """Each user constraint's ``d f*/d rhs`` (``f* = E[sum_i Psi_i(T_i)]`` for AFPO), slack and
+        binding rows."""
+        specs = getattr(self, "user_specs", ())
+        return read_constraints(self, solution, specs, self.target) if specs else {}
+
     def solver_defaults(self, backend: str, solver: str) -> dict[str, Any]:
         """Tolerances tight enough for ``alpha`` to ~1e-10 (the caller's options win).
 
@@ -144,11 +167,11 @@ class TaxationProgram(Program):
             return {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol, "tol_ktratio": 1e-10}
         return {}
 
-    def hint(self, status: Status) -> str:
+    def _hint(self, status: Status) -> str:
         if Status(status).base is Status.INFEASIBLE:
             return ("no rule meets the budget, caps, fairness and user constraints together: check the "
                     "attainability of the targets (check_targets) and the user constraints")
-        return super().hint(status)
+        return super()._hint(status)
 
     def interpret(self, fields: dict[str, Any]) -> dict[str, Any]:
         T = np.asarray(self.variables["taxes"].value, float)

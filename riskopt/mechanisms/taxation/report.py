@@ -13,10 +13,20 @@ import numpy as np
 from ...report import fit, format_table, number, plural
 from .law import describe
 
-__all__ = ["law_table", "storm_table"]
+__all__ = ["constraint_lines", "law_table", "storm_table"]
 
 #: regions whose taxes the tax table of a law result shows (one column each)
 TAX_COLUMNS = 4
+
+
+def constraint_lines(res: Any) -> list[str]:
+    """The path that ran, the objective and each user constraint: rows binding, dV/d rhs summed over
+    the rows (the derivative for a right-hand side the same in every row)."""
+    lines = [f"method     {res.method}; objective E[sum_i Psi_i(T_i)] = {number(res.objective)} (min)"]
+    lines += [f"constraint {name}: {c.meaning}; binds in {int(c.binding.sum())} of {c.dual.size} rows, "
+              f"d objective / d rhs summed over them {number(float(c.dual.sum()))}"
+              for name, c in res.constraints.items()]
+    return lines
 
 
 def law_table(res: Any, title: str = "") -> str:
@@ -48,6 +58,7 @@ def law_table(res: Any, title: str = "") -> str:
         lines.append(f"declarative program ({p.backend}/{p.solver}, {plural(p.atoms, 'atom')}): "
                      f"{p.status}, max |alpha - fast path| {p.alpha_max_error:.1e}, fairness "
                      f"residual {p.fairness_residual:.1e}")
+    lines += ["", *constraint_lines(res)]
     return fit("\n".join(lines))
 
 
@@ -69,6 +80,9 @@ def storm_table(res: Any, title: str = "") -> str:
                f"{number(h.alpha.max(), 3)} ({h.family.convention})")
     out.append(f"pure sharing AFPO: {plural(p.iterations, 'iteration')}, residual "
                f"{res.verified.get('pure', p.residual):.1e}")
+    out += constraint_lines(res)
+    if res.comparison_note:
+        out.append(f"note: {res.comparison_note}")
     out.append("")
     out.append("scheme comparison: E[v(l_i) | set], mean over regions, share of regions better off")
     srows = [{"set": r["set"], "difference": r["difference"], "mean": r["mean_over_regions"],

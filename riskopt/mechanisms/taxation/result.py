@@ -6,19 +6,22 @@
 
 Both are frozen dataclasses of the family :class:`TaxationResultBase`: a status computed from the
 checks made (the fairness residual recomputed at every atom, the program against the fast path, the
-closed form of Proposition 4), the objective (the convex potential of the paper at the AFPO weights),
-the taxes by region (``allocation``), the tax multiplier ``Lambda(s)`` (``prices``), ``to_dict``,
-``table`` and ``plot``.
+closed form of Proposition 4), the objective ``V = E[sum_i Psi_i(T_i(S_eps))]`` (minimised; by
+duality ``V = -F(a*)``, minus the convex potential of the paper at the AFPO weights), the modeler's
+constraints with their duals ``d V / d rhs`` (:mod:`.constrained`), the taxes by region
+(``allocation``), the tax multiplier ``Lambda(s)`` (``prices``), ``to_dict``, ``table`` and ``plot``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...constraints import ConstraintDual
 from ...data import jsonable
 from ...result import ResultBase
 from ...status import Check, Status, from_checks, from_convergence
@@ -59,7 +62,8 @@ def fairness_check(name: str, res: AfpoResult, verified: float) -> Check:
 def afpo_potential(result: AfpoResult) -> float:
     """The convex potential the AFPO weights minimise, at the solution:
     ``F(a) = sum_i e_i a_i - E[g(S_eps; a)]`` with ``g`` the per-scenario value of
-    ``min sum_i Psi_i(T_i) + a_i T_i`` (reported as the objective)."""
+    ``min sum_i Psi_i(T_i) + a_i T_i``. At the AFPO, ``F(a*) = -E[sum_i Psi_i(T_i)]`` (duality):
+    its negative is the reported objective."""
     value = moments(result.rule, result.law, jacobian=False, value=True).expected_value
     assert value is not None
     return float(result.targets @ result.a - value)
@@ -122,6 +126,11 @@ class TaxationResultBase(ResultBase):
 
     mechanism_name = MECHANISM
 
+    @property
+    def objective_sense(self) -> str:
+        """``"min"``: the objective ``E[sum_i Psi_i(T_i)]`` is what the AFPO rule minimises."""
+        return "min"
+
 
 # ----------------------------------------------------------------------------- law economies
 @dataclass(frozen=True)
@@ -143,6 +152,9 @@ class TaxationResult(TaxationResultBase):
     program: ProgramCheck | None = None
     method: str = "fast"
     multiplier: TaxMultiplier | None = field(default=None, repr=False)
+    #: the program's optimal value when its constraints are more than caps of the layer rule
+    value: float | None = None
+    constraints: Mapping[str, ConstraintDual] = field(default_factory=dict)
 
     @property
     def alpha(self) -> np.ndarray:
@@ -165,7 +177,8 @@ class TaxationResult(TaxationResultBase):
 
     @property
     def objective(self) -> float:
-        return afpo_potential(self.afpo)
+        """``V = E[sum_i Psi_i(T_i)]`` (``-F(a*)``, or the program's optimal value)."""
+        return self.value if self.value is not None else -afpo_potential(self.afpo)
 
     def _grid(self) -> dict[str, np.ndarray]:
         return _tax_grid(self.afpo.rule, upper(self.afpo.law), self.grid_points)
@@ -206,7 +219,7 @@ class TaxationResult(TaxationResultBase):
             "law": describe(r.law), "agents": self.agent_rows(), "fairness_residual": self.verified_residual,
             "objective": self.objective,
             "solver": self._solver(),
-            "solver_residual": r.residual, "iterations": r.iterations, "method": r.method,
+            "solver_residual": r.residual, "iterations": r.iterations, "afpo_algorithm": r.method,
             "seconds": r.seconds, "note": r.note,
             "tax_table": {"s": grid["s"], "Lambda": grid["Lambda"],
                           "T": {nm: grid["T"][i] for i, nm in enumerate(self.names)}}}
@@ -221,7 +234,7 @@ class TaxationResult(TaxationResultBase):
             out["program"] = self.program.to_dict()
         if self.multiplier is not None:
             out["prices"] = self.multiplier.to_dict()
-        out["solve_method"] = self.method
+        out.update(self.contract_json())
         return jsonable(out)  # type: ignore[no-any-return]
 
     def _solver(self) -> dict[str, Any]:
@@ -257,6 +270,13 @@ class StudyResult(TaxationResultBase):
     timings: dict[str, float] = field(default_factory=dict)
     grid_points: int = GRID_POINTS
     method: str = "fast"
+    #: the program's optimal value when its constraints are more than caps of the layer rule
+    value: float | None = None
+    constraints: Mapping[str, ConstraintDual] = field(default_factory=dict)
+    #: what the scheme comparison's hybrid rule is, when it is not the solved rule itself
+    comparison_note: str = ""
+    #: the program path: the program's weights against the fast path (or the decomposition) on the law
+    program: ProgramCheck | None = None
 
     @property
     def hybrid(self) -> AfpoResult:
@@ -270,8 +290,9 @@ class StudyResult(TaxationResultBase):
 
     @property
     def verification(self) -> tuple[Check, ...]:
-        return tuple(fairness_check(f"fairness_residual_{k}", r, self.verified[k])
-                     for k, r in (("hybrid", self.hybrid), ("pure", self.pure)) if k in self.verified)
+        return (*(fairness_check(f"fairness_residual_{k}", r, self.verified[k])
+                  for k, r in (("hybrid", self.hybrid), ("pure", self.pure)) if k in self.verified),
+                *(self.program.checks() if self.program is not None else ()))
 
     @property
     def status(self) -> Status:
@@ -280,8 +301,8 @@ class StudyResult(TaxationResultBase):
 
     @property
     def objective(self) -> float:
-        """The hybrid rule's convex potential at its AFPO weights."""
-        return afpo_potential(self.hybrid)
+        """The hybrid rule's ``V = E[sum_i Psi_i(T_i)]`` (``-F(a*)``, or the program's optimal value)."""
+        return self.value if self.value is not None else -afpo_potential(self.hybrid)
 
     def _grid(self) -> dict[str, np.ndarray]:
         return _tax_grid(self.hybrid.rule, upper(self.hybrid.law), self.grid_points)
@@ -329,6 +350,7 @@ class StudyResult(TaxationResultBase):
             "agents": self.agent_rows(),
             "fairness_residual": self.verified.get("hybrid", h.residual), "iterations": h.iterations,
             "objective": self.objective,
+            "afpo_algorithm": h.method,
             "solver": {"backend": "riskopt", "solver": f"AFPO {h.method} (hybrid and pure)", "compile_s": 0.0,
                        "solve_s": h.seconds + p.seconds, "iterations": h.iterations + p.iterations},
             "fairness_residual_from": ("direct evaluation at every atom" if self.verified
@@ -342,8 +364,12 @@ class StudyResult(TaxationResultBase):
                 "min_eigenvalue": self.model.min_eigenvalue, "factor_rank": self.model.factor_rank,
                 "correlation_error": self.model.correlation_error},
             "timings": {**self.timings, **e.timings},
-            "solve_method": self.method,
+            **self.contract_json(),
         }
+        if self.comparison_note:
+            out["comparison_note"] = self.comparison_note
+        if self.program is not None:
+            out["program"] = self.program.to_dict()
         return jsonable(out)  # type: ignore[no-any-return]
 
     def table(self, title: str = "") -> str:

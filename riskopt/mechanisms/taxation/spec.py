@@ -25,14 +25,16 @@ from typing import Any, Literal
 import numpy as np
 
 from ...cardschema import MAX_AGENTS, MAX_STATES, Draws
+from ...constraints import Constrained, ConstraintSpec, constraints_option
 from ...errors import ModelError
 from ...space import Scenarios
 from ...spec import Context, Node, Row, number_list, option, read_spec
+from .constrained import check_region_constraints
 from .disutility import ExponentialPayments, PaymentDisutility, payment_disutility
 from .economy import STUDY_INSURER, DefaultableInsurer
 from .fast import METHODS, solve_afpo
 from .law import ResidualLaw, UniformAtomLaw, residual_law
-from .storm import StormModel, StormTrack
+from .storm import StormModel, StormTrack, synthetic_names
 from .studies import law_economy, storm_study
 
 __all__ = ["CARD_SPEC", "CARD_SUMMARY", "MAX_CELLS", "AfpoSpec", "ComparisonSpec", "LawEconomySpec",
@@ -110,8 +112,9 @@ _AFPO_DEFAULT = f"{AfpoSpec().method}, tol {AfpoSpec().tol:g}"
 
 
 @dataclass(frozen=True)
-class TaxationSpec:
-    """The base of the taxation specs (what :func:`riskopt.mechanisms.solve` dispatches on)."""
+class TaxationSpec(Constrained):
+    """The base of the taxation specs (what :func:`riskopt.mechanisms.solve` dispatches on); both take
+    the modeler's ``constraints`` on the regions' taxes (:mod:`.constrained`)."""
 
 
 # ----------------------------------------------------------------------------- law economies
@@ -195,6 +198,7 @@ class LawEconomySpec(TaxationSpec):
                                 shown_default=f"a {OutputSpec().grid}-point tax table")
     program: ProgramSpec | None = option(None, help="also solve the declarative program on quantile bins "
                                          "(the fast path's cross-check; the bins of method='program')")
+    constraints: tuple[ConstraintSpec, ...] = constraints_option()
 
     def __post_init__(self) -> None:
         if not isinstance(self.law, (Scenarios, UniformAtomLaw)):
@@ -208,6 +212,7 @@ class LawEconomySpec(TaxationSpec):
                 raise ModelError(f"regions[{i}].name", name, "distinct region names",
                                  detail="duplicated region name")
             seen.add(name)
+        check_region_constraints(self.constraints, self.names)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -377,6 +382,7 @@ class StormStudySpec(TaxationSpec):
                                         shown_default=f"event {ComparisonSpec().event!r}")
     seed: int | None = option(_default(storm_study, "seed"), card=False,
                               help="the storm's seed (a card's [model] seed)")
+    constraints: tuple[ConstraintSpec, ...] = constraints_option()
 
     def __post_init__(self) -> None:
         n = self.storm.synthetic
@@ -387,6 +393,8 @@ class StormStudySpec(TaxationSpec):
         event = self.comparison.event
         if isinstance(event, int) and not 0 <= event < self.storm.scenarios:
             raise ModelError("comparison.event", event, f"a scenario index in [0, {self.storm.scenarios})")
+        if n is not None:  # csv regions: checked when the file is read
+            check_region_constraints(self.constraints, synthetic_names(n))
 
 
 # ------------------------------------------------------------------------------------ cards
@@ -416,7 +424,9 @@ CARD_SPEC = _card_spec()
 CARD_SUMMARY = ("Disaster risk financing through ex-post taxation (Niakh, Charpentier, Hillairet, Ratz). "
                 "A card is a law economy "
                 "([[regions]], [law], optionally [output] and [program]) or the storm study ([storm], "
-                "optionally [insurer], [disutility] and [comparison]); both read [afpo].")
+                "optionally [insurer], [disutility] and [comparison]); both read [afpo] and take "
+                "[[constraints]] on the regions' taxes (what = \"tax\" or \"tax_share_of_wealth\", per "
+                "scenario with a default or in expectation).")
 
 
 def read_card(root: Node, draws: Draws) -> LawEconomySpec | StormStudySpec:

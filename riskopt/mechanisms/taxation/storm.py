@@ -45,7 +45,7 @@ from ...progress import bar
 from ...space import PSD_TOL, nearest_correlation
 
 __all__ = ["BetaQuantileTable", "StormModel", "StormRegions", "StormTrack", "regions_from_csv",
-           "spec_instance", "synthetic_regions"]
+           "spec_instance", "synthetic_names", "synthetic_regions"]
 
 #: the paper's synthetic instance
 SPEC_SEED = 20250601
@@ -109,8 +109,12 @@ def synthetic_regions(n: int = SPEC_REGIONS, seed: int | np.random.Generator = S
     lat = rng.uniform(36, 66, n - nc)
     xy = np.vstack([core, np.column_stack([lon, lat])])
     wealth = rng.normal(math.log(45000.0), 0.75, n)
-    names = tuple(f"R{i + 1:0{len(str(n))}d}" for i in range(n))
-    return StormRegions(names, wealth, xy), rng
+    return StormRegions(synthetic_names(n), wealth, xy), rng
+
+
+def synthetic_names(n: int) -> tuple[str, ...]:
+    """The synthetic regions' names: ``R1..R9``, ``R01..R99``, ``R001..R212``, ..."""
+    return tuple(f"R{i + 1:0{len(str(n))}d}" for i in range(n))
 
 
 def regions_from_csv(path: str | Path) -> StormRegions:

@@ -5,21 +5,27 @@
   declarative program on the binned law as a cross-check);
 * :func:`program_economy`: the same economy by the declarative program on the quantile-binned law
   (``solve(spec, method="program")``), checked against the fast path on that same law;
+* :func:`law_decomposition`: the economy with the modeler's per-region caps folded into the rule
+  (the decomposition of :mod:`.constrained`);
 * :func:`storm_study`: the storm study of the paper (regions, scenarios, insurer, both AFPO rules, the
-  scheme comparison and one event).
+  scheme comparison and one event); :func:`storm_program`: its hybrid rule by the program on the
+  positive atoms of ``S_eps``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ...constraints import ConstraintSpec
 from ...errors import ModelError
 from ...solution import Solution
 from ...space import Scenarios
+from .constrained import DECOMPOSITION, CapFold, decomposition_duals, infeasible, with_caps
 from .disutility import ExponentialPayments, PaymentDisutility, TaxFamily, taxation_family
 from .economy import STUDY_INSURER, DefaultableInsurer, MatrixSource, Runner, StormSource, run_economy
 from .fast import DEFAULT_METHOD, DEFAULT_TOL, AfpoResult, check_targets, relative_residual, solve_afpo
@@ -37,7 +43,8 @@ from .result import (
 from .storm import SPEC_REGIONS, SPEC_SCENARIOS, SPEC_SEED, StormModel, StormRegions, synthetic_regions
 from .two_region import TwoRegionSolution, proposition4
 
-__all__ = ["PROGRAM_TOL", "law_economy", "program_check", "program_economy", "storm_study"]
+__all__ = ["PROGRAM_TOL", "law_decomposition", "law_economy", "program_check", "program_economy",
+           "storm_program", "storm_study"]
 
 #: the program route's fairness allowance: its weights come from solver duals (accurate to ~1e-10),
 #: so the rule they imply is fair to ~1e-9 relative; the check allows 1e3 times that (1e-6)
@@ -95,11 +102,38 @@ def _finite(law: ResidualLaw, bins: int | None) -> Scenarios:
 
 
 def _run_program(family: TaxFamily, law: Scenarios, targets: np.ndarray, names: Sequence[str],
-                 backend: str, solver: str | None, options: dict[str, Any]) -> tuple[Solution, float]:
+                 backend: str, solver: str | None, options: dict[str, Any],
+                 constraints: Sequence[ConstraintSpec] = (), wealth: Any = None
+                 ) -> tuple[Solution, float, TaxationProgram]:
     prog = TaxationProgram(family, law, targets=targets, names=names)
+    if constraints:
+        prog.add_constraints(constraints, wealth)
     t0 = time.perf_counter()
     sol = prog.solve(backend=backend, solver=solver, **options)  # raises unless usable
-    return sol, time.perf_counter() - t0
+    return sol, time.perf_counter() - t0, prog
+
+
+def _optimal_value(sol: Solution) -> float:
+    """The program's optimal value (a usable solve has one)."""
+    assert sol.objective is not None
+    return float(sol.objective)
+
+
+def _capped(family: TaxFamily, fold: CapFold | None) -> TaxFamily:
+    """The family whose layer rule is the constrained rule (caps folded), else ``family``."""
+    capped = None if fold is None else with_caps(family, np.minimum(family.caps, fold.caps))
+    return family if capped is None else capped
+
+
+def _program_afpo(family: TaxFamily, law: Scenarios, targets: np.ndarray, sol: Solution,
+                  seconds: float) -> AfpoResult:
+    """The rule of the program's weights (fairness duals) as an :class:`AfpoResult`."""
+    a = np.log(np.asarray(sol.extra["alpha"], float))
+    ET = np.asarray(sol.extra["expected_tax"], float)
+    return AfpoResult(family, law, targets, a, layers(family, a), ET, relative_residual(ET, targets),
+                      int(sol.solver.iterations or 0), sol.status.ok, "program", seconds,
+                      zero_target=targets <= 0, tol=PROGRAM_TOL,
+                      note=f"{sol.solver.backend}/{sol.solver.solver}: {sol.status}")
 
 
 def _compare(sol: Solution, seconds: float, fast: AfpoResult, law: Scenarios) -> ProgramCheck:
@@ -118,7 +152,7 @@ def program_check(family: TaxFamily, law: ResidualLaw, targets: np.ndarray, name
     """The declarative AFPO program on the binned law vs the fast path on the same binned law."""
     finite = _finite(law, bins)
     fast = solve_afpo(family, finite, targets, method=method, tol=tol, names=names)
-    sol, seconds = _run_program(family, finite, targets, names, backend, solver, options or {})
+    sol, seconds, _ = _run_program(family, finite, targets, names, backend, solver, options or {})
     return _compare(sol, seconds, fast, finite)
 
 
@@ -126,29 +160,83 @@ def program_economy(names: Sequence[str], wealth: Any, disutilities: Sequence[Pa
                     law: ResidualLaw, expected_losses: Any, *, bins: int | None = None,
                     method: str = DEFAULT_METHOD, tol: float = DEFAULT_TOL, grid_points: int = GRID_POINTS,
                     backend: str = "cvxpy", solver: str | None = None,
-                    options: dict[str, Any] | None = None) -> TaxationResult:
+                    options: dict[str, Any] | None = None, constraints: Sequence[ConstraintSpec] = (),
+                    fold: CapFold | None = None) -> TaxationResult:
     """The law economy by the declarative program (``method="program"``): the AFPO program on the
     finite law (quantile bins of ``law`` when it is continuous or has more than ``bins`` atoms). The
     weights are read from the fairness duals, ``Lambda`` at the atoms from the budget duals; the rule
     those weights give is checked for fairness at every atom, and the fast path (``method``,
-    ``tol``) is run on the same finite law for comparison."""
+    ``tol``) is run on the same finite law for comparison. ``constraints`` (the modeler's) are rows of
+    the program; when they are caps of the rule (``fold``) the comparison is with the capped AFPO
+    (the decomposition), otherwise the rule is the program's table (its fairness residual is the
+    program's, and no comparison is made)."""
     names, w, fam = _family(names, wealth, disutilities)
     finite = _finite(law, bins)
     targets = check_targets(fam, finite, expected_losses, names)
-    sol, seconds = _run_program(fam, finite, targets, names, backend, solver, options or {})
-    alpha = np.asarray(sol.extra["alpha"], float)
-    a = np.log(alpha)
-    ET = np.asarray(sol.extra["expected_tax"], float)
-    afpo = AfpoResult(fam, finite, targets, a, layers(fam, a), ET, relative_residual(ET, targets),
-                      int(sol.solver.iterations or 0), sol.status.ok, "program", seconds,
-                      zero_target=targets <= 0, tol=PROGRAM_TOL,
-                      note=f"{sol.solver.backend}/{sol.solver.solver}: {sol.status}")
-    verified, _ = direct_residual(afpo)
-    fast = solve_afpo(fam, finite, targets, method=method, tol=tol, names=names)
+    sol, seconds, prog = _run_program(fam, finite, targets, names, backend, solver, options or {},
+                                      constraints, w)
+    rule_family = _capped(fam, fold)
+    afpo = _program_afpo(rule_family, finite, targets, sol, seconds)
     multiplier = TaxMultiplier(nodes(finite)[0], np.asarray(sol.extra["Lambda"], float),
                                "the program's budget duals: d f*/d s_k / p_k (duals.value_derivative)")
-    return TaxationResult(names, w, afpo, verified, grid_points, None, _compare(sol, seconds, fast, finite),
-                          method="program", multiplier=multiplier)
+    check = None
+    if constraints and fold is None:
+        verified = float(sol.extra["fairness_residual"])
+    else:
+        verified, _ = direct_residual(afpo)
+        fast = solve_afpo(rule_family, finite, targets, method=method, tol=tol, names=names)
+        check = _compare(sol, seconds, fast, finite)
+    return TaxationResult(names, w, afpo, verified, grid_points, None, check, method="program",
+                          multiplier=multiplier, value=_optimal_value(sol),
+                          constraints=prog.constraint_duals(sol))
+
+
+def law_decomposition(names: Sequence[str], wealth: Any, disutilities: Sequence[PaymentDisutility],
+                      law: ResidualLaw, expected_losses: Any, constraints: Sequence[ConstraintSpec],
+                      fold: CapFold, *, method: str = DEFAULT_METHOD, tol: float = DEFAULT_TOL,
+                      grid_points: int = GRID_POINTS) -> TaxationResult:
+    """The law economy with the modeler's per-region caps folded into the rule: the AFPO Newton of
+    the capped family on the law itself (exact for continuous laws), duals from KKT
+    (:func:`~.constrained.decomposition_duals`; rows: the law's positive atoms, or its quadrature
+    nodes for a continuous law). Caps that leave no fair rule: ``SolveError`` (``infeasible``)."""
+    names, w, fam = _family(names, wealth, disutilities)
+    targets = check_targets(fam, law, expected_losses, names)  # the card's own errors first
+    try:
+        res = solve_afpo(_capped(fam, fold), law, targets, method=method, tol=tol, names=names)
+    except ModelError as err:
+        raise infeasible(f"the per-scenario tax caps leave no AFPO rule: {err}", constraints) from None
+    verified, _ = direct_residual(res)
+    duals = decomposition_duals(fold, res, names, w, law, constraints)
+    return TaxationResult(names, w, res, verified, grid_points, method=DECOMPOSITION, constraints=duals)
+
+
+def storm_program(study: StudyResult, disutility: PaymentDisutility, constraints: Sequence[ConstraintSpec],
+                  fold: CapFold | None, *, backend: str = "cvxpy", solver: str | None = None,
+                  options: dict[str, Any] | None = None) -> StudyResult:
+    """The storm study's hybrid rule by the declarative program on the positive atoms of ``S_eps``
+    (regions x atoms variables), with the modeler's constraints as rows. ``study`` is the fast run
+    (the capped AFPO when the constraints are caps of the rule): its hybrid weights are replaced by
+    the program's and compared with them; the pure-sharing rule and the scheme comparison are the
+    fast run's (``comparison_note`` says so when the constraints are more than caps)."""
+    e = study.economy
+    h = study.hybrid
+    assert isinstance(h.law, Scenarios)
+    fam = taxation_family([disutility] * len(e.names), e.premiums, e.caps)
+    sol, seconds, prog = _run_program(fam, h.law, h.targets, e.names, backend, solver, options or {},
+                                      constraints, e.wealth)
+    afpo = _program_afpo(h.family, h.law, h.targets, sol, seconds)
+    verified = dict(study.verified)
+    check, note = None, ""
+    if constraints and fold is None:
+        verified["hybrid"] = float(sol.extra["fairness_residual"])
+        note = ("the scheme comparison and the event use the unconstrained AFPO layer rule: the "
+                "constraints are more than per-region caps (their rule is the program's table)")
+    else:
+        verified["hybrid"] = direct_residual(afpo)[0]
+        check = _compare(sol, seconds, h, h.law)
+    return dataclasses.replace(study, economy=dataclasses.replace(e, hybrid=afpo), verified=verified,
+                               method="program", value=_optimal_value(sol),
+                               constraints=prog.constraint_duals(sol), program=check, comparison_note=note)
 
 
 # ----------------------------------------------------------------------------------- storm
@@ -157,7 +245,7 @@ def storm_study(regions: int | StormRegions = SPEC_REGIONS, scenarios: int = SPE
                 disutility: PaymentDisutility | None = None, streams: str = "single",
                 runner: Runner | None = None, premium_basis: str = "sample", method: str = DEFAULT_METHOD,
                 tol: float = DEFAULT_TOL, event: str | int = "median_default", block: int | None = None,
-                verify: bool = True, **model_options: Any) -> StudyResult:
+                verify: bool = True, tax_caps: Any = None, **model_options: Any) -> StudyResult:
     """The storm study end to end: regions (synthetic stand-in, or given), scenarios,
     insurer (default :data:`~.economy.STUDY_INSURER`: ``theta = 0.3``, ``K = 1000``), both AFPO rules
     and the scheme comparison.
@@ -165,6 +253,7 @@ def storm_study(regions: int | StormRegions = SPEC_REGIONS, scenarios: int = SPE
     ``streams="single"`` follows the paper's draw order exactly (in memory, serial);
     ``streams="blocks"`` draws each block from its own seeded generator, lets ``runner`` (e.g.
     ``riskopt.sweep.Dask()``) spread the blocks and gives identical numbers on any runner.
+    ``tax_caps`` caps the hybrid taxes in every scenario (:func:`~.economy.run_economy`).
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -193,7 +282,7 @@ def storm_study(regions: int | StormRegions = SPEC_REGIONS, scenarios: int = SPE
     sd = reg.wealth * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
     eco = run_economy(source, reg.names, reg.wealth, insurer=ins, disutility=disp,
                       premium_basis=premium_basis, expected_losses=model.expected_losses(), loss_sd=sd,
-                      runner=runner, method=method, tol=tol, event=event)
+                      runner=runner, method=method, tol=tol, event=event, tax_caps=tax_caps)
     verified = {}
     if verify:
         assert eco.hybrid is not None and eco.pure is not None
