@@ -167,14 +167,17 @@ class ConstraintSpec:
     def describe(self) -> str:
         who = getattr(self, self.who_key)
         rhs = self.rhs if not isinstance(self.rhs, tuple) else f"{len(self.rhs)} values"
-        return f"{self.what}[{who}] {self.sense} {rhs} ({self.rows})"
+        multiple = f" + {self.aggregate_multiple:g} X" if self.aggregate_multiple else ""
+        return f"{self.what}[{who}] {self.sense} {rhs}{multiple} ({self.rows})"
 
 
-def constraints_option() -> Any:
-    """The ``constraints`` field every mechanism spec declares (last)."""
+def constraints_option(quantities: Mapping[str, str] | None = None) -> Any:
+    """The ``constraints`` field every mechanism spec declares (last); ``quantities`` (what -> meaning)
+    are listed in its help, so the generated card reference says what a constraint may read."""
+    what = "" if not quantities else " What: " + "; ".join(f"{k} ({v})" for k, v in quantities.items())
     return option((), help="your own constraints, each a table ([[constraints]]): who (agent/agents/"
                           "insurer/reinsurer/region), what, sense, rhs, scope; see 'Your own "
-                          "constraints' on the mechanism's page")
+                          "constraints' on the mechanism's page." + what)
 
 
 class Constrained:
@@ -265,7 +268,7 @@ def _lhs_rhs(c: ConstraintSpec, target: ConstraintTarget) -> tuple[cp.Expression
     terms = [target.quantity(c.quantity, c.role, m) for m in members]
     X = np.asarray(target.aggregate(), float)
     if c.rows == "expectation":
-        lhs = sum(float(a) * (target.law(c.role, m, c.law) @ q if q.size > 1 else q)
+        lhs = sum(float(a) * (target.law(c.role, m, c.law) @ q if q.ndim > 0 else q)
                   for a, m, q in zip(coef, members, terms, strict=True))
         mean_X = float(target.law(c.role, members[0], "P") @ X)
         level = float(np.asarray(c.rhs, float))  # one number (checked by the spec)

@@ -9,6 +9,7 @@ the status (key order is each card's historical order: JSON stays byte-identical
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -34,6 +35,11 @@ def test_every_card_solves_through_the_one_contract(name):
     doc = result.to_dict()
     assert doc["status"] == result.status
     json.dumps(doc, allow_nan=False)
+    # the path that ran, the objective's sense and the user constraints' duals (issue 13's contract)
+    assert doc["method"] == result.method and doc["objective_sense"] in ("min", "max")  # type: ignore[attr-defined]
+    assert set(doc["constraints"]) == {c.name for c in card.spec.constraints}
+    for entry in doc["constraints"].values():
+        assert {"dual", "binding"} <= set(entry)
     rows = result.agent_rows()
     assert rows and all("name" in r for r in rows)
     frame = result.to_frame()
@@ -50,13 +56,20 @@ def test_every_card_solves_through_the_one_contract(name):
 def test_every_mechanism_is_registered_with_its_methods():
     registry = mech.mechanisms()
     # the names a card's `mechanism = ...` takes; every mechanism package registers at least one
-    assert sorted(registry) == ["disaster_taxation", "distortion_portfolio", "distortion_sharing", "pareto",
-                                "price_and_choose", "reinsurance_market"]
+    assert sorted(registry) == ["disaster_taxation", "distortion_portfolio", "distortion_sharing",
+                                "equilibrium", "pareto", "price_and_choose", "reinsurance_market"]
     packages = {m.spec.__module__.split(".")[2] for m in registry.values()}
-    assert packages == {"distortion", "pareto", "price_and_choose", "reinsurance", "taxation"}
+    assert packages == {"distortion", "equilibrium", "pareto", "price_and_choose", "reinsurance", "taxation"}
     for m in registry.values():
         assert set(m.methods) <= {"fast", "program"} and m.methods
         assert m.spec.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        # every mechanism takes a modeler's own constraints: the field, last, and add_constraint (a
+        # registered base spec without fields, such as taxation's, stands for its concrete specs)
+        concrete = [m.spec] if dataclasses.fields(m.spec) else m.spec.__subclasses__()
+        assert concrete
+        for spec in concrete:
+            assert dataclasses.fields(spec)[-1].name == "constraints", spec
+            assert callable(getattr(spec, "add_constraint", None))
 
 
 def test_an_unknown_method_is_refused_naming_what_is_allowed():

@@ -1,10 +1,10 @@
 """The mechanisms, one package each, on one contract.
 
 Each mechanism package (``pareto``, ``price_and_choose``, ``reinsurance``, ``distortion``,
-``taxation``, ``equilibrium``) registers a :class:`Mechanism`: its name (the ``[model] mechanism`` of a card), the
-spec dataclass it solves (:mod:`riskopt.spec`: the spec also reads and documents the card), the
-methods it offers (``"fast"``: closed forms and specialised solvers; ``"program"``: the declarative
-program on a backend) and its ``solve``. :func:`solve` dispatches on the paper's type::
+``taxation``, ``equilibrium``) registers a :class:`Mechanism`: its name (the ``[model] mechanism``
+of a card), the spec dataclass it solves (:mod:`riskopt.spec`: the spec also reads and documents
+the card), the methods it offers (``"fast"``: closed forms and specialised solvers; ``"program"``:
+the declarative program on a backend) and its ``solve``. :func:`solve` dispatches on the paper's type::
 
     result = riskopt.mechanisms.solve(spec, method="auto", backend="cvxpy", solver=None)
 

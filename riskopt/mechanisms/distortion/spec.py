@@ -96,7 +96,7 @@ class SharingSpec(Constrained):
     space: Scenarios = space_option()
     sharing: SharingOptions = option(default_factory=SharingOptions, help="how the values are computed",
                                      shown_default="randomisation, the method's layer LP, cross-check")
-    constraints: tuple[ConstraintSpec, ...] = constraints_option()
+    constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
         check_constraints(self.constraints, {"agent": [a.name for a in self.agents]}, QUANTITIES)

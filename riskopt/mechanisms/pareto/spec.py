@@ -124,7 +124,7 @@ class ParetoSpec(Constrained):
                                         shown_default="anchored_comonotone, no restrictions")
     objective: ObjectiveSpec = option(default_factory=ObjectiveSpec, help="what is optimised",
                                       shown_default="equal-weight welfare")
-    constraints: tuple[ConstraintSpec, ...] = constraints_option()
+    constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
         n = len(self.agents)

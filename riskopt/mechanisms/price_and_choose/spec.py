@@ -383,7 +383,7 @@ class PriceAndChoose(Constrained):
                             shown_default="the defaults below")
     welfare: WelfareSpec = option(default_factory=WelfareSpec, help="the welfare optimum's checks",
                                   shown_default="no cross-checks")
-    constraints: tuple[ConstraintSpec, ...] = constraints_option()
+    constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "beliefs", self.beliefs.checked(self.pool))

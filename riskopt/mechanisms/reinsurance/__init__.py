@@ -17,7 +17,10 @@ spec; see :mod:`.spec`):
 * ``"auto"`` (the default) follows ``market.solve``: ``"spne"`` and ``"best_response"`` take the fast
   route (an SPNE run is checked against the Pareto LP when ``market.pareto_check``, and compared
   with the monopoly market of ``market.compare_with``), ``"pareto"`` the program (there is no
-  pointwise route for a Pareto optimum with its premium rules and capacity limits).
+  pointwise route for a Pareto optimum with its premium rules and capacity limits). With user
+  constraints (``spec.constraints``, ``[[constraints]]``) ``"auto"`` and ``"program"`` solve the
+  constrained Pareto layer LP (dual premiums; its duals in ``result.constraints``) and ``"fast"``
+  is refused.
 
 :class:`Market` is the validated market (curves ``alpha_i``, ``tau_ij``; ``spne``,
 ``best_response``, ``monopoly``) and :func:`pareto` / :func:`best_response_lp` the LP routes on it;
@@ -32,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ...cardschema import CardMechanism, Draws
+from ...constraints import require_no_constraints
 from ...errors import ModelError
 from ...spec import Context, Node, read_spec
 from .. import Mechanism, register_mechanism
@@ -52,7 +56,16 @@ from .layers import (
 from .market import Market
 from .program import CAPACITY_WEIGHTS, FACE_TOL, LayerLP, best_response_lp, capacity_prices, pareto
 from .result import GridInfo, MarketOutcome, MarketPrices, ParetoCheck, SolverInfo
-from .spec import CELLS, NODES, InsurerSpec, LawSpec, MarketOptions, ReinsuranceSpec, ReinsurerSpec
+from .spec import (
+    CELLS,
+    NODES,
+    QUANTITIES,
+    InsurerSpec,
+    LawSpec,
+    MarketOptions,
+    ReinsuranceSpec,
+    ReinsurerSpec,
+)
 from .verification import MarketVerification, verify_cells
 
 __all__ = [
@@ -61,6 +74,7 @@ __all__ = [
     "CELLS",
     "FACE_TOL",
     "NODES",
+    "QUANTITIES",
     "ChainCurve",
     "Combination",
     "CurveBank",
@@ -116,11 +130,17 @@ def solve(spec: ReinsuranceSpec, *, method: str = "auto", backend: str = "cvxpy"
     module docstring). ``backend``, ``solver`` and ``options`` are the layer LP's."""
     if method not in ("auto", "fast", "program"):
         raise ModelError("method", method, "one of ['auto', 'fast', 'program']")
+    if method == "fast":
+        require_no_constraints(spec.constraints, method, "the pointwise route has no rows for them; "
+                               "the layer LP takes them")
     market = Market.of(spec)
     mk = spec.market
     route = method if method != "auto" else ("program" if mk.solve == "pareto" else "fast")
     lp: dict[str, Any] = {"backend": backend, "solver": solver, "cells": mk.cells, "nodes": mk.nodes,
                           **options}
+    if spec.constraints:  # the constrained Pareto optimum (the spec refuses best responses and VCG)
+        return pareto(market, premiums=mk.premiums, capacity_weight=mk.capacity_weight,
+                      constraints=spec.constraints, **lp)
     if mk.solve == "pareto":
         if route == "fast":
             raise ModelError("method", method, "'program' or 'auto' for market.solve = 'pareto'",

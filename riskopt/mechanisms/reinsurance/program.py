@@ -8,6 +8,7 @@ the variable ``y_cj >= 0`` is the amount of cell c ceded to reinsurer j (``gamma
     subject to sum_j y_cj <= w_c            (row "layer", dual mu_c >= 0)
                y_cj >= 0                    (row "ceded_nonneg", dual = reduced cost)
                sum_c a_cj y_cj <= K_j       (row "capacity", dual lambda_j >= 0; optional)
+               the modeler's own rows           (groups "constraint:<name>", :class:`LayerTarget`)
 
 with ``cost_cj`` the cell average of ``tau_ij - alpha_i`` (aggregate risk: Lemma A.1) or of
 ``nu_ij - alpha_i`` (an insurer's best response to prices nu). Costs are cell averages and the
@@ -24,20 +25,29 @@ The duals are not the SPNE prices. Those come from m more solves of the same com
     surplus_j = V*_{-j} - V*,     pi_ij = int tau_ij gamma_ij + (V*_{i,-j} - V*_i),
 
 and the price of a layer won by j is ``alpha_i - mu^{(-j)}``, which is tau-bar_i.
+
+User constraints (``[[constraints]]``, :mod:`riskopt.constraints`) are linear rows on ``y``
+(:class:`LayerTarget`: ceded and retained shares per layer cell, expected ceded and retained losses,
+limits): the LP stays an LP, each constraint's dual is ``dV*/d rhs``, and premiums are the
+competitive (dual) prices, where a reinsurer's own constraints add their scarcity rents
+``-dV*/d rhs * d lhs/d y_cj`` to its price per unit of layer (the VCG identities are not used: see
+:func:`pareto`).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import cvxpy as cp
 import numpy as np
 
+from ...constraints import ConstraintDual, ConstraintSpec, add_constraints, read_constraints
 from ...duals import value_derivative
-from ...errors import ModelError
+from ...errors import ModelError, SolveError
 from ...program import Program
 from ...solution import Solution
 from ...status import Status
@@ -53,14 +63,19 @@ from .layers import (
 )
 from .market import Market
 from .result import GridInfo, MarketOutcome, MarketPrices, SolverInfo
-from .spec import CELLS, NODES
+from .spec import CELLS, NODES, QUANTITIES, SCALAR_QUANTITIES
 from .verification import MarketVerification, verify_cells
 
-__all__ = ["CAPACITY_WEIGHTS", "FACE_TOL", "LayerLP", "best_response_lp", "capacity_prices", "pareto"]
+__all__ = ["CAPACITY_WEIGHTS", "FACE_TOL", "LayerLP", "LayerTarget", "best_response_lp", "capacity_prices",
+           "pareto"]
 
 #: reduced costs and layer duals below this count as zero (the HiGHS tolerances)
 FACE_TOL = 1e-9
 CAPACITY_WEIGHTS = ("limit", "expected")
+#: why a run with user constraints has no VCG premiums (the result and its JSON say it)
+VCG_SKIPPED = ("VCG premiums not computed: user constraints couple the insurers and change each "
+               "reinsurer's marginal value, so the VCG split is not defined and the SPNE "
+               "characterisation does not apply; premiums are the dual (competitive) prices")
 
 
 class LayerLP(Program):
@@ -91,9 +106,14 @@ class LayerLP(Program):
         # reinsurers, 48 GB at 80,000); vec(cost) @ vec(y) compiles in 0.05 s at 40,000
         self.set_objective(cp.vec(self.cost, order="F") @ cp.vec(y, order="F") + constant)
 
-    def hint(self, status: Status) -> str:
-        return {Status.INFEASIBLE: "the layer LP is always feasible (y = 0): report this",
-                Status.UNBOUNDED: "a cost is not finite"}.get(Status(status).base, super().hint(status))
+    def _hint(self, status: Status) -> str:
+        if any(g.startswith("constraint:") for g in self.groups):
+            infeasible = ("the layer LP alone is feasible (y = 0): your constraints ask for more than the "
+                          "layers allow (a share above 1, a retention above the loss, a floor above a cap)")
+        else:
+            infeasible = "the layer LP is always feasible (y = 0): report this"
+        return {Status.INFEASIBLE: infeasible,
+                Status.UNBOUNDED: "a cost is not finite"}.get(Status(status).base, super()._hint(status))
 
 
 def layer_values(solution: Solution) -> np.ndarray:
@@ -127,6 +147,15 @@ class _Cells:
         self.ints = table.integrals[self.row, :, self.g]  # (C, K)
         self.shape = w.shape
 
+    def merged(self, starts: np.ndarray) -> _Cells:
+        """Consecutive cells of one insurer summed into one from each of ``starts`` (sorted, holding
+        every insurer's first cell): widths and cell integrals are additive."""
+        out = _Cells.__new__(_Cells)
+        out.row, out.g, out.shape = self.row[starts], starts, self.shape
+        out.w = np.add.reduceat(self.w, starts)
+        out.ints = np.add.reduceat(self.ints, starts, axis=0)
+        return out
+
     def scatter(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """Cell values (``(C,)`` or ``(C, m)``) back onto the padded grid (``(n, G)``/``(n, m, G)``)."""
         n, G = self.shape
@@ -145,6 +174,150 @@ class _Cells:
                                      for j in range(values.shape[1])]).T)
 
 
+class LayerTarget:
+    """What the layer LP offers to user constraints (:mod:`riskopt.constraints`): the roles
+    ``insurer`` and ``reinsurer`` and the quantities of :data:`~.spec.QUANTITIES`, linear in ``y``.
+
+    Rows: insurer i's live cells (contiguous in the flattened cells), or every cell for a
+    reinsurer. Per cell, ``ceded`` is ``sum_j y_cj / w_c`` (insurer) or ``y_cj / w_c`` (reinsurer j),
+    ``retention`` ``1 - sum_j y_cj / w_c``; ``limit`` is ``sum y`` over the insurer's cells (or
+    reinsurer j's column), one number. Expectation weights are the cell integrals ``int_c P(X_i > z)
+    dz`` (law P; an insurer's own law) or ``int_c tau_ij / (1 + theta_j) dz`` (a reinsurer's own
+    belief or capacity), so that ``weights @ share = E[I(X_i)]``. :meth:`view` gives the
+    :class:`~riskopt.constraints.ConstraintTarget` of one constraint (its rows fix the aggregate, the
+    whole layer: share 1 per row)."""
+
+    quantities: Mapping[str, str] = QUANTITIES
+
+    def __init__(self, market: Market, cells: _Cells, y: cp.Variable, survival: np.ndarray,
+                 tau: np.ndarray) -> None:
+        self.roles: dict[str, list[str]] = {"insurer": [ins.name for ins in market.insurers],
+                                            "reinsurer": [re.name for re in market.reinsurers]}
+        self.cells, self.y, self.survival = cells, y, survival
+        self.own = tau / (1.0 + np.array([re.loading for re in market.reinsurers]))[None, :]
+        ends = np.searchsorted(cells.row, np.arange(market.n + 1))
+        self.span = [slice(int(a), int(b)) for a, b in itertools.pairwise(ends)]
+
+    def _rows(self, role: str, name: str) -> slice:
+        return self.span[self.roles["insurer"].index(name)] if role == "insurer" else slice(None)
+
+    def _column(self, name: str) -> int:
+        return self.roles["reinsurer"].index(name)
+
+    def quantity(self, what: str, role: str, name: str) -> cp.Expression:
+        """``Q(name)`` over its rows (``limit``: a scalar)."""
+        if role == "insurer":
+            rows = self._rows(role, name)
+            block = self.y[rows, :]
+            if what == "limit":
+                return cp.sum(block)
+            share = cp.sum(block, axis=1) / self.cells.w[rows]
+            return 1.0 - share if what == "retention" else share
+        column = self.y[:, self._column(name)]
+        return cp.sum(column) if what == "limit" else column / self.cells.w
+
+    def law(self, role: str, name: str, law: str) -> np.ndarray:
+        """Cell integrals of ``P(X_i > z)`` (an insurer's own law is P) or of ``tau_ij / (1 +
+        theta_j)`` (``law = "own"`` for reinsurer j)."""
+        if role == "reinsurer" and law == "own":
+            return np.asarray(self.own[:, self._column(name)])
+        return np.asarray(self.survival[self._rows(role, name)])
+
+    def view(self, c: ConstraintSpec) -> _ConstraintView:
+        return _ConstraintView(self, c)
+
+    def add(self, program: LayerLP, constraints: Sequence[ConstraintSpec]) -> None:
+        """Write each constraint into ``program`` (one group ``constraint:<name>``)."""
+        for k, c in enumerate(constraints):
+            view = self.view(c)
+            if isinstance(c.rhs, tuple) and len(c.rhs) != view.rows:
+                raise ModelError(f"constraints[{k}].rhs", f"{len(c.rhs)} values", f"{view.rows} values, one "
+                                 "per layer cell of the LP (or one number)")
+            add_constraints(program, [c], view)
+
+    def read(self, program: LayerLP, solution: Solution,
+             constraints: Sequence[ConstraintSpec]) -> dict[str, ConstraintDual]:
+        """Each constraint's dual ``dV*/d rhs``, slack and binding rows."""
+        out: dict[str, ConstraintDual] = {}
+        for c in constraints:
+            out.update(read_constraints(program, solution, [c], self.view(c)))
+        return out
+
+    def add_gradient(self, out: np.ndarray, c: ConstraintSpec, scale: float) -> None:
+        """``out += scale * d lhs / d y`` (``(C, m)``) for a one-row constraint (``limit``, or an
+        expectation), in place: an insurer's rows touch its cells only."""
+        w = self.cells.w
+        members = c.members(self.roles[c.role])
+        coef = np.ones(len(members)) if c.coefficients is None else np.asarray(c.coefficients, float)
+        for a, name in zip(coef, members, strict=True):
+            rows = self._rows(c.role, name)
+            g = np.ones(w[rows].size) if c.quantity == "limit" else self.law(c.role, name, c.law) / w[rows]
+            if c.role == "insurer":
+                out[rows, :] += ((-a if c.quantity == "retention" else a) * scale * g)[:, None]
+            else:
+                out[:, self._column(name)] += a * scale * g
+
+    def gradient(self, c: ConstraintSpec) -> np.ndarray:
+        """``d lhs / d y_cj`` (``(C, m)``) of a one-row constraint (``limit``, or an expectation)."""
+        out = np.zeros((self.cells.w.size, len(self.roles["reinsurer"])))
+        self.add_gradient(out, c, 1.0)
+        return out
+
+    def rents(self, c: ConstraintSpec, dual: np.ndarray) -> np.ndarray:
+        """``-dV*/d rhs * d lhs / d y_cj`` (``(C, m)``): the scarcity rent per unit of layer a
+        constraint on reinsurers adds to their competitive prices (0 for an insurer's constraint: its
+        shadow cost is the insurer's own)."""
+        w = self.cells.w
+        if c.role != "reinsurer":
+            return np.zeros((w.size, len(self.roles["reinsurer"])))
+        if c.quantity == "limit" or c.rows == "expectation":
+            return np.asarray(-dual[0] * self.gradient(c))
+        out = np.zeros((w.size, len(self.roles["reinsurer"])))
+        members = c.members(self.roles["reinsurer"])
+        coef = np.ones(len(members)) if c.coefficients is None else np.asarray(c.coefficients, float)
+        for a, name in zip(coef, members, strict=True):
+            out[:, self._column(name)] -= a * dual / w
+        return out
+
+
+@dataclass
+class _ConstraintView:
+    """One constraint's :class:`~riskopt.constraints.ConstraintTarget`: the layer target with the
+    aggregate on that constraint's rows (the whole layer, share 1 per cell)."""
+
+    target: LayerTarget
+    spec: ConstraintSpec
+    roles: Mapping[str, Sequence[str]] = field(init=False)
+    quantities: Mapping[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.roles, self.quantities = self.target.roles, self.target.quantities
+
+    @property
+    def scalar(self) -> bool:
+        return self.spec.quantity in SCALAR_QUANTITIES
+
+    @property
+    def rows(self) -> int:
+        """The constraint's rows: 1 (a scalar, or an expectation) or its member's layer cells."""
+        if self.scalar or self.spec.rows == "expectation":
+            return 1
+        first = self.spec.members(self.roles[self.spec.role])[0]
+        return int(self.target.survival[self.target._rows(self.spec.role, first)].size)
+
+    def quantity(self, what: str, role: str, name: str) -> cp.Expression:
+        return self.target.quantity(what, role, name)
+
+    def law(self, role: str, name: str, law: str) -> np.ndarray:
+        return np.ones(1) if self.scalar else self.target.law(role, name, law)
+
+    def aggregate(self) -> np.ndarray:
+        if self.scalar:  # aggregate_multiple is refused for scalars (spec): the aggregate is unused
+            return np.zeros(1)
+        first = self.spec.members(self.roles[self.spec.role])[0]
+        return np.ones(self.target.survival[self.target._rows(self.spec.role, first)].size)
+
+
 @dataclass
 class _Solved:
     """A solved layer LP read back on its cells."""
@@ -154,6 +327,8 @@ class _Solved:
     solution: Solution
     cost: np.ndarray
     cap_col: int | None
+    target: LayerTarget | None = None
+    constraints: dict[str, ConstraintDual] = field(default_factory=dict)
 
     @property
     def y(self) -> np.ndarray:
@@ -184,18 +359,117 @@ def _objective(solution: Solution) -> float:
 
 
 def _solve(market: Market, table: LayerTable, cap_col: int | None, backend: str, solver: str | None,
-           options: dict[str, Any]) -> _Solved:
-    """The aggregate-risk LP on ``table`` (cost: cell averages of tau - alpha)."""
+           options: dict[str, Any], constraints: Sequence[ConstraintSpec] = ()) -> _Solved:
+    """The aggregate-risk LP on ``table`` (cost: cell averages of tau - alpha), with the user's
+    ``constraints`` (the table then holds ``P(X_i > z)`` in column ``m + 1``)."""
+    return _solve_cells(market, _Cells(table), cap_col, backend, solver, options, constraints)
+
+
+def _solve_cells(market: Market, cells_: _Cells, cap_col: int | None, backend: str, solver: str | None,
+                 options: dict[str, Any], constraints: Sequence[ConstraintSpec] = ()) -> _Solved:
+    """The aggregate-risk LP on the cells ``cells_`` (see :func:`_solve`)."""
     m = market.m
-    cells_ = _Cells(table)
     A, T, w = cells_.ints[:, 0], cells_.ints[:, 1:m + 1], cells_.w
     cost = (T - A[:, None]) / w[:, None]
     capacity = None
     if np.isfinite(market.capacities).any():
         capacity = (_capacity_weights(cells_, cap_col, m), market.capacities)
     prog = LayerLP(w, cost, constant=float(A.sum()), capacity=capacity, name="pareto_layers")
-    return _Solved(cells_, prog, prog.solve(backend=backend, solver=solver, polish=False, **options),
-                   cost, cap_col)
+    target = None
+    if constraints:
+        target = LayerTarget(market, cells_, prog.variables["ceded"], cells_.ints[:, m + 1], T)
+        target.add(prog, constraints)
+    solution = prog.solve(backend=backend, solver=solver, polish=False, **options)
+    duals = {} if target is None else target.read(prog, solution, constraints)
+    return _Solved(cells_, prog, solution, cost, cap_col, target, duals)
+
+
+@dataclass
+class _Refined(_Solved):
+    """A working-set solve read back on the fine cells: the merged cells' shares, and the layer
+    values ``mu_c = -min(0, min_j shifted cost_cj)`` of the fine LP."""
+
+    fine_y: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    fine_mu: np.ndarray = field(default_factory=lambda: np.empty(0))
+    rounds: int = 0
+    merged_cells: int = 0
+    gap: float = 0.0
+    optimal: bool = True
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.fine_y
+
+    @property
+    def mu(self) -> np.ndarray:
+        return self.fine_mu
+
+
+#: fine cells merged per block in the first round of the working-set solve, and into how many pieces
+#: a block whose fine cells are not all optimal is split for the next round (n = 100, m = 10,
+#: G = 2000 with 110 constraints: 128/16 solves 1,600 then 7,900 cells in 26 s, 64/8 in 32 s,
+#: 32/32 in 52 s; every cell at once: far beyond 30 s)
+BLOCK, SPLIT = 128, 16
+#: a fine cell is optimal when its chosen cost is within this (times the cost scale) of the
+#: pointwise minimum of the shifted costs (HiGHS solves to 1e-9)
+OPTIMALITY_TOL = 1e-9
+
+
+def working_set_applies(market: Market, constraints: Sequence[ConstraintSpec]) -> bool:
+    """The working-set solve takes constraints of one row each (``limit``, expectations) on a market
+    without built-in capacities (every-state rows are cell by cell, which keeps the LP easy)."""
+    return bool(constraints) and not np.isfinite(market.capacities).any() and all(
+        c.quantity in SCALAR_QUANTITIES or c.rows == "expectation" for c in constraints)
+
+
+def _working_set(market: Market, fine: _Cells, backend: str, solver: str | None, options: dict[str, Any],
+                 constraints: Sequence[ConstraintSpec]) -> _Solved:
+    """The constrained layer LP on the fine cells, solved on merged cells (exact: widths and cell
+    integrals add up, so shares constant on a merged cell are a feasible point of the fine LP with the
+    same value and constraint rows).
+
+    The constraints couple the cells only through their multipliers: at the LP's duals ``d_k`` every
+    fine cell must pick a cheapest option of its shifted costs ``cost_cj - sum_k d_k dlhs_k/dy_cj``
+    (retention costing 0). That is checked cell by cell; a merged cell holding a fine cell that does
+    not is split (``SPLIT`` pieces) and the LP re-solved, until every fine cell is optimal: the point
+    and the duals then satisfy the fine LP's optimality conditions (``mu_c`` as the layer duals).
+    A merged LP that fails (its feasible set is the fine one's restricted to constant shares per
+    merged cell) hands over to the LP on every cell, which decides."""
+    m, C = market.m, fine.w.size
+    cost = (fine.ints[:, 1:m + 1] - fine.ints[:, :1]) / fine.w[:, None]
+    target = LayerTarget(market, fine, cp.Variable((C, m)), fine.ints[:, m + 1], fine.ints[:, 1:m + 1])
+    first = np.searchsorted(fine.row, np.arange(market.n))
+    offset = np.arange(C) - first[fine.row]
+    starts_mask = offset % BLOCK == 0
+    tol = OPTIMALITY_TOL * max(1.0, float(np.abs(cost).max()))
+    rounds = 0
+    while True:
+        starts = np.flatnonzero(starts_mask)
+        coarse = fine.merged(starts)
+        try:
+            lp = _solve_cells(market, coarse, None, backend, solver, options, constraints)
+        except SolveError:  # merged cells may miss a point only the fine cells have: decide there
+            return _solve_cells(market, fine, None, backend, solver, options, constraints)
+        rounds += 1
+        group = np.cumsum(starts_mask) - 1
+        shares = (lp.y / coarse.w[:, None])[group]
+        shifted = cost.copy()
+        for c in constraints:
+            target.add_gradient(shifted, c, -lp.constraints[c.name].dual[0])
+        best = np.minimum(shifted.min(axis=1), 0.0)
+        gap = (shares * shifted).sum(axis=1) - best
+        bad = gap > tol
+        size = np.diff(np.append(starts, C))[group]
+        split = np.isin(group, np.unique(group[bad & (size > 1)]))
+        piece = np.maximum(size // SPLIT, 1)
+        more = split & ((np.arange(C) - starts[group]) % piece == 0) & ~starts_mask
+        if not more.any():
+            break
+        starts_mask |= more
+    return _Refined(fine, lp.program, lp.solution, cost, None, target, lp.constraints,
+                    fine_y=shares * fine.w[:, None], fine_mu=-best, rounds=rounds,
+                    merged_cells=int(coarse.w.size), gap=float(gap.max(initial=0.0)),
+                    optimal=bool(not bad.any()))
 
 
 def _capacity_weights(cells_: _Cells, cap_col: int | None, m: int) -> np.ndarray:
@@ -214,7 +488,8 @@ def _winner(shares: np.ndarray) -> np.ndarray:
 
 def pareto(market: Market, *, backend: str = "highs", solver: str | None = None, cells: int = CELLS,
            nodes: int = NODES, premiums: str | None = None, capacity_weight: str = "limit",
-           exact_capacity: bool = True, **options: Any) -> MarketOutcome:
+           exact_capacity: bool = True, constraints: Sequence[ConstraintSpec] = (),
+           working_set: bool = True, **options: Any) -> MarketOutcome:
     """A Pareto optimum by the aggregate-risk LP on ``backend`` ("highs", "cvxpy", "pyomo"), with
     its layer values (duals) and premiums.
 
@@ -230,6 +505,16 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
     ``tau_ij + lambda_j a_ij`` but not in the ``tau_ij``: ``exact_capacity`` finds the continuum
     prices ``lambda*`` (:func:`capacity_prices`) and re-solves on a grid holding the crossings of
     the shifted curves, where the LP is exact.
+
+    ``constraints``: the modeler's own rows (:class:`LayerTarget`), solved on the layer grid (the
+    optimum of the grid's piecewise-constant shares; ``exact_capacity`` is not used, its continuum
+    prices ignore them). ``working_set``: constraints of one row each are solved on merged cells,
+    refined where the duals say a fine cell is not optimal (:func:`_working_set`: the same optimum,
+    a far smaller LP; ``False``: the LP on every cell). Premiums are the dual rule, where the duals
+    of constraints on reinsurers add their scarcity rents to the price per unit of layer
+    (:meth:`LayerTarget.rents`). The VCG rule is refused: its identities split ``V*`` insurer by
+    insurer, which coupled rows break, and nothing says the SPNE of a market with these
+    constraints is its VCG outcome.
     """
     t0 = time.perf_counter()
     capped = np.isfinite(market.capacities)
@@ -242,15 +527,29 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
         raise ModelError("premiums", "vcg", "'dual' with capacity limits",
                          detail="capacity rows couple the insurers: the VCG split of premiums among "
                                 "insurers is not defined")
+    constraints = tuple(constraints)
+    if constraints:
+        if premiums == "vcg":
+            raise ModelError("premiums", "vcg", "'dual' with user constraints",
+                             detail="the VCG identities split V* insurer by insurer and price each "
+                                    "reinsurer by its marginal value; user constraints change both")
+        rule, exact_capacity = "dual", False
     m, n = market.m, market.n
     cap_col = m + 1 if (capped.any() and capacity_weight == "expected") else None
-    bank = market.bank if cap_col is None else CurveBank(
+    bank = market.bank if cap_col is None and not constraints else CurveBank(
         [[*market.bank.curves[i], DistortedSurvival(market.loss_law(i))] for i in range(n)])
     group = [list(range(m + 1))]
     table = tabulate(bank, np.arange(n), cells=cells, nodes=nodes, groups=group, bound=market.layer_bound,
                      span=market.bound)
-    lp = _solve(market, table, cap_col, backend, solver, options)
+    if working_set and working_set_applies(market, constraints):
+        lp: _Solved = _working_set(market, _Cells(table), backend, solver, options, constraints)
+    else:
+        lp = _solve(market, table, cap_col, backend, solver, options, constraints)
     checks: dict[str, float | bool] = {}
+    if isinstance(lp, _Refined):
+        checks.update({"working-set rounds": lp.rounds, "working-set LP cells": lp.merged_cells,
+                       "working-set max optimality gap": lp.gap,
+                       "working-set point optimal on every cell": lp.optimal})
     scarcity: dict[str, float] | None = None
     scarcity_lp: dict[str, float] | None = None
     vcg_surplus: dict[str, float] | None = None
@@ -274,13 +573,14 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
         lagrangian = lp.cells.ints[:, 0].sum() + float(
             np.minimum((lp.cost + lam[None, :] * a).min(axis=1), 0.0) @ lp.cells.w) - float(
             lam[capped] @ market.capacities[capped])
-        checks["Lagrangian value at the LP multipliers - V*"] = lagrangian - lp.value
+        if not constraints:  # the Lagrangian of the capacity rows alone
+            checks["Lagrangian value at the LP multipliers - V*"] = lagrangian - lp.value
     cells_, y, mu = lp.cells, lp.y, lp.mu
     A, T, w = cells_.ints[:, 0], cells_.ints[:, 1:m + 1], cells_.w
     shares = y / w[:, None]
     gains = float(mu @ w + (lp.lam(m)[capped] * market.capacities[capped]).sum())
-    checks = {"V* (LP)": lp.value,
-              "sum of layer values and capacity rents - gains from trade": gains - (A.sum() - lp.value),
+    checks = {"V* (LP)": lp.value, **({} if constraints else {
+        "sum of layer values and capacity rents - gains from trade": gains - (A.sum() - lp.value)}),
               **checks}
     layer_value_sums = {ins.name: float(v) for ins, v in
                         zip(market.insurers, cells_.per_insurer(mu * w, n), strict=True)}
@@ -290,10 +590,13 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
         source = -5
     else:
         unit = T / w[:, None] + rent[None, :] * _capacity_weights(cells_, cap_col, m)
+        for c in constraints:
+            assert lp.target is not None  # built with the constraints
+            unit = unit + lp.target.rents(c, lp.constraints[c.name].dual)
         prem = cells_.per_insurer(y * unit, n)
         source = -4
     winner = _winner(shares)
-    if not capped.any():
+    if not capped.any() and not constraints:
         # the grid must hold every crossing of the curves (bang-bang cells; shared ones are ties)
         lowest = cells_.scatter(np.where(winner == -2, -1.0, winner + 1.0), -1.0).astype(int)
         gaps = order_gap(market.bank, np.arange(n), table.edges, list(range(m + 1)), lowest,
@@ -305,14 +608,16 @@ def pareto(market: Market, *, backend: str = "highs", solver: str | None = None,
                              cells_.scatter(np.where(winner != -1, source, -1.0), -1).astype(np.int32),
                              share_matrix=cells_.scatter(shares))
     prices = MarketPrices(layers.price, layer_value=cells_.scatter(mu), scarcity=lp.lam(m))
-    return MarketOutcome(market, "pareto (capacity)" if capped.any() else "pareto", f"lp ({backend})",
+    kind = "pareto (constrained)" if constraints else "pareto (capacity)" if capped.any() else "pareto"
+    return MarketOutcome(market, kind, f"lp ({backend})",
                          cells_.per_insurer(A, n), prem, cells_.per_insurer(A * shares.sum(axis=1), n),
                          cells_.per_insurer(T * shares, n), layers, prices, "program", checks=checks,
                          grid=GridInfo(cells, nodes, table.breakpoints, lp_variables=int(y.size)),
                          seconds=time.perf_counter() - t0, solver=SolverInfo.of(lp.solution),
                          premiums_rule=rule, layer_values=layer_value_sums, vcg_surplus=vcg_surplus,
                          scarcity_prices=scarcity, scarcity_prices_lp=scarcity_lp, solution=lp.solution,
-                         program=lp.program, tabulation=table)
+                         program=lp.program, tabulation=table, constraints=lp.constraints,
+                         notes=(VCG_SKIPPED,) if constraints else ())
 
 
 def _shifted_bank(market: Market, lam: np.ndarray, capacity_weight: str) -> CurveBank:

@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from ...constraints import ConstraintDual
 from ...data import jsonable
 from ...plots import save_figure
 from ...program import Program
@@ -154,7 +155,8 @@ class MarketOutcome(ResultBase):
     (numbers, and yes/no facts that gate the status). From the LP: ``layer_values`` (``sum mu w`` per
     insurer), ``vcg_surplus`` (``V*_{-j} - V*``), ``scarcity_prices`` (the continuum ``lambda*``) and
     ``scarcity_prices_lp`` (the LP's multipliers) by name, the solved ``program``, its ``solution``
-    and the layer ``tabulation``.
+    and the layer ``tabulation``. ``constraints``: the user constraints' duals ``dV*/d rhs`` by name
+    (:mod:`riskopt.constraints`); ``notes``: what the run did not compute, and why.
     """
 
     mechanism_name = "reinsurance_market"
@@ -184,8 +186,15 @@ class MarketOutcome(ResultBase):
     solution: Solution | None = field(default=None, repr=False)
     program: Program | None = field(default=None, repr=False)
     tabulation: LayerTable | None = field(default=None, repr=False)
+    constraints: Mapping[str, ConstraintDual] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ numbers
+    @property
+    def objective_sense(self) -> str:
+        """``"min"``: the objective is the aggregate risk."""
+        return "min"
+
     @property
     def insurer_post(self) -> np.ndarray:
         return np.asarray(self.initial_risk - self.ceded_value + self.premium.sum(axis=1))
@@ -272,10 +281,11 @@ class MarketOutcome(ResultBase):
     def to_dict(self, *, layers: bool = True) -> dict[str, Any]:
         """JSON-safe: agents (name, initial_risk, premium_paid / premium_received,
         post_transfer_risk, welfare_gain), premiums per pair, layer patterns, checks, the grid and
-        the solver (``method`` holds :attr:`route`)."""
+        the solver; ``method`` (``"fast"``/``"program"``), ``route`` (in words), ``objective_sense``
+        and the user ``constraints`` (the result contract)."""
         mk = self.market
         out: dict[str, Any] = {
-            "mechanism": "reinsurance_market", "kind": self.kind, "method": self.route,
+            "mechanism": "reinsurance_market", "kind": self.kind, **self.contract_json(), "route": self.route,
             "status": self.status.value, "bound": mk.bound, "bound_used": mk.layer_bound,
             "objective": self.aggregate_risk,
             "aggregate_risk": self.aggregate_risk,
@@ -307,6 +317,8 @@ class MarketOutcome(ResultBase):
                       ("solver", self.solver.to_dict()), ("premiums_rule", self.premiums_rule),
                       ("grid", grid), ("seconds", self.seconds))
         out.update((k, v) for k, v in extras if v is not None)
+        if self.notes:
+            out["notes"] = list(self.notes)
         doc: dict[str, Any] = jsonable(out)
         return doc
 
@@ -319,6 +331,9 @@ class MarketOutcome(ResultBase):
                    + (f" (bound {mk.bound:g} declared: nothing to share above the losses)"
                       if mk.layer_bound < mk.bound else "") + f"; status {self.status.value}")
         prices = [(label, getattr(self, key) or {}) for key, label in _PRICE_LINES]
+        if self.constraints:
+            prices.append(("your constraints: dV*/d rhs (a row per cell: summed over the rows)",
+                           {k: float(v.dual.sum()) for k, v in self.constraints.items()}))
         comparison = None if self.comparison is None else comparison_table(
             self.comparison.kind, self.comparison.agent_rows(), self.kind, self.agent_rows())
         layers = ([(ins.name, self.segments(i)) for i, ins in enumerate(mk.insurers)]
@@ -326,7 +341,7 @@ class MarketOutcome(ResultBase):
         return market_table(heading=heading, rows=self.agent_rows(), aggregate_risk=self.aggregate_risk,
                             individually_rational=self.individually_rational, equilibrium=self.equilibrium,
                             checks=self.checks, prices=prices, comparison=comparison, layers=layers,
-                            title=title)
+                            title=title) + "".join(f"\nnote: {n}" for n in self.notes)
 
     def plot(self, path: str | Path, title: str = "", *, max_insurers: int = 4) -> Path:
         """Write :meth:`figure` to ``path``."""

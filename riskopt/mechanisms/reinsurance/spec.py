@@ -37,14 +37,15 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from ...cardschema import Draws, build_measure, measure_rows
+from ...constraints import Constrained, ConstraintSpec, check_constraints, constraints_option
 from ...errors import ModelError
 from ...laws import Discrete, Exponential, Law, Uniform, censored_exponential
 from ...measures import Measure
 from ...space import Scenarios
 from ...spec import Context, Node, Option, Row, number_list, option, read_spec, reference
 
-__all__ = ["CELLS", "LAWS", "MAX_CARD_AGENTS", "MAX_CELLS", "MAX_NODES", "NODES", "InsurerSpec", "LawSpec",
-           "MarketOptions", "ReinsuranceSpec", "ReinsurerSpec"]
+__all__ = ["CELLS", "LAWS", "MAX_CARD_AGENTS", "MAX_CELLS", "MAX_NODES", "NODES", "QUANTITIES", "InsurerSpec",
+           "LawSpec", "MarketOptions", "ReinsuranceSpec", "ReinsurerSpec"]
 
 #: uniform cells and Gauss nodes of the default layer grid (exact breakpoints are added to it)
 CELLS, NODES = 256, 8
@@ -60,6 +61,24 @@ SOLVES = ("spne", "pareto", "best_response")
 #: posted prices for ``solve = "best_response"``: every reinsurer at its own valuation (``tau``),
 #: or every reinsurer at the insurer's monopoly price (``alpha``)
 POSTED = ("own", "monopoly")
+
+#: what a reinsurance constraint reads on the layer LP (``[[constraints]]``, :mod:`riskopt.constraints`).
+#: Rows (``scope = "every_state"``) are layer cells: an insurer's own cells, or, for a reinsurer, every
+#: insurer's cells in insurer order; ``scope = "expectation"`` weights the per-cell shares by the cell
+#: integrals of ``P(X_i > z)`` (``law = "own"``: a reinsurer's own belief or capacity ``tau_ij / (1 +
+#: theta_j)``; an insurer's own law is P), which makes them expected losses.
+QUANTITIES = {
+    "ceded": "the share of each layer cell ceded (dimensionless, in [0, 1]): an insurer's Gamma_i(z) = "
+             "sum_j gamma_ij(z), a reinsurer's gamma_ij(z) on every insurer's cells; in expectation the "
+             "expected ceded loss int share(z) P(X_i > z) dz = E[I(X_i)] (loss units), summed over the "
+             "insurers for a reinsurer",
+    "retention": "insurers only: the share of each layer cell kept, 1 - Gamma_i(z) (dimensionless); in "
+                 "expectation the expected retained loss E[X_i - I_i(X_i)] (loss units)",
+    "limit": "the total limit ceded, int Gamma_i dz = I_i(M) (insurer), or written, sum_i I_ij(M) "
+             "(reinsurer): one number in loss units, the same in both scopes",
+}
+#: quantities that are one number (not a row per layer cell)
+SCALAR_QUANTITIES = ("limit",)
 
 T = TypeVar("T")
 
@@ -289,7 +308,8 @@ class MarketOptions:
         "spne", help="spne: the canonical SPNE (Stackelberg with one reinsurer), pointwise, checked "
         "against the Pareto LP; pareto: a Pareto optimum by the layer LP (capacity limits, VCG or dual "
         "premiums); best_response: the insurers' best responses to posted prices, verified as an "
-        "equilibrium", allowed=f"one of {list(SOLVES)}")
+        "equilibrium; with [[constraints]], spne and pareto solve the constrained Pareto LP",
+        allowed=f"one of {list(SOLVES)}")
     bound: float | None = option(
         None, help="M, an upper bound of every loss; layers above the losses' support are worth nothing "
         "and not gridded (the result reports bound_used); an unbounded law is truncated at M",
@@ -307,7 +327,8 @@ class MarketOptions:
                                 "optimality, VCG premiums)")
     premiums: Literal["vcg", "dual"] | None = option(
         None, help="solve = 'pareto': VCG premiums (the SPNE's, m more solves) or dual (competitive) "
-        "prices", allowed="'vcg' or 'dual'", shown_default="vcg, or dual with capacity limits")
+        "prices", allowed="'vcg' or 'dual'",
+        shown_default="vcg, or dual with capacity limits or [[constraints]]")
     capacity_weight: Literal["limit", "expected"] = option(
         "limit", help="what a reinsurer's capacity bounds: the limits written, sum_i I_ij(M), or the "
         "expected claims, sum_i E[I_ij(X_i)]", allowed="'limit' or 'expected'")
@@ -330,7 +351,7 @@ class MarketOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReinsuranceSpec:
+class ReinsuranceSpec(Constrained):
     """A reinsurance market with many insurers and many reinsurers (Andraos, Ghossoub, Zhu 2025)
     and how it is solved: the reinsurance_market mechanism."""
 
@@ -343,10 +364,13 @@ class ReinsuranceSpec:
         help="the reinsurers ([[reinsurers]])", read=_agents(ReinsurerSpec, "reinsurers", "reinsurer"),
         rows=lambda prefix: [*_agent_rows(ReinsurerSpec, "reinsurers", "one table per reinsurer")(prefix),
                              *measure_rows("<agent>.measure")])
+    constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "insurers", tuple(self.insurers))
         object.__setattr__(self, "reinsurers", tuple(self.reinsurers))
+        object.__setattr__(self, "constraints", tuple(self.constraints))
+        self._check_constraints()
         if self.market.solve == "spne":
             for j, re in enumerate(self.reinsurers):
                 if re.capacity is not None:
@@ -358,3 +382,41 @@ class ReinsuranceSpec:
         names = [re.name for re in self.reinsurers]
         if self.market.compare_with is not None and self.market.compare_with not in names:
             raise ModelError("market.compare_with", self.market.compare_with, f"one of {names}")
+
+    def _check_constraints(self) -> None:
+        """The layer LP's own limits on ``[[constraints]]`` (beyond unknown names, refused by
+        :func:`~riskopt.constraints.check_constraints`): retention is an insurer's; several insurers'
+        rows are different layers; ``aggregate_multiple`` needs one aggregate; and the routes that
+        cannot take constraints (best responses, VCG premiums, the monopoly comparison)."""
+        cons = self.constraints
+        check_constraints(cons, {"insurer": [i.name for i in self.insurers],
+                                 "reinsurer": [r.name for r in self.reinsurers]}, QUANTITIES)
+        for k, c in enumerate(cons):
+            at = f"constraints[{k}]"
+            many = len(c.members([i.name for i in self.insurers] if c.role == "insurer"
+                                 else [r.name for r in self.reinsurers])) > 1
+            if c.quantity == "retention" and c.role == "reinsurer":
+                raise ModelError(f"{at}.what", c.what, "ceded or limit for a reinsurer (retention is an "
+                                 "insurer's)")
+            per_cell = c.quantity not in SCALAR_QUANTITIES
+            if c.role == "insurer" and many and c.rows == "every_state" and per_cell:
+                raise ModelError(f"{at}.insurers", list(c.members([i.name for i in self.insurers])),
+                                 "one insurer for scope = 'every_state' (each insurer's layer cells are its "
+                                 "own), or scope = 'expectation'")
+            if c.aggregate_multiple and (c.quantity in SCALAR_QUANTITIES or (c.role == "insurer" and many)):
+                raise ModelError(f"{at}.aggregate_multiple", c.aggregate_multiple,
+                                 "0 here: the aggregate (the whole layer, share 1) is defined for one "
+                                 "insurer's or every insurer's cells, not for limit")
+        if not cons:
+            return
+        if self.market.solve == "best_response":
+            raise ModelError("market.solve", "best_response", "'pareto' (or 'spne') with [[constraints]]",
+                             detail="user constraints are written into the Pareto layer LP")
+        if self.market.premiums == "vcg":
+            raise ModelError("market.premiums", "vcg", "'dual' with [[constraints]]",
+                             detail="the VCG identities split V* insurer by insurer and price each "
+                                    "reinsurer by its marginal value in the unconstrained market; user "
+                                    "constraints change both (see 'Your own constraints')")
+        if self.market.compare_with is not None:
+            raise ModelError("market.compare_with", self.market.compare_with, "none with [[constraints]]",
+                             detail="the constraints name agents of this market, not of the monopoly")

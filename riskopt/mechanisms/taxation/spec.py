@@ -29,7 +29,7 @@ from ...constraints import Constrained, ConstraintSpec, constraints_option
 from ...errors import ModelError
 from ...space import Scenarios
 from ...spec import Context, Node, Row, number_list, option, read_spec
-from .constrained import check_region_constraints
+from .constrained import QUANTITIES, check_region_constraints
 from .disutility import ExponentialPayments, PaymentDisutility, payment_disutility
 from .economy import STUDY_INSURER, DefaultableInsurer
 from .fast import METHODS, solve_afpo
@@ -198,7 +198,7 @@ class LawEconomySpec(TaxationSpec):
                                 shown_default=f"a {OutputSpec().grid}-point tax table")
     program: ProgramSpec | None = option(None, help="also solve the declarative program on quantile bins "
                                          "(the fast path's cross-check; the bins of method='program')")
-    constraints: tuple[ConstraintSpec, ...] = constraints_option()
+    constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
         if not isinstance(self.law, (Scenarios, UniformAtomLaw)):
@@ -382,7 +382,7 @@ class StormStudySpec(TaxationSpec):
                                         shown_default=f"event {ComparisonSpec().event!r}")
     seed: int | None = option(_default(storm_study, "seed"), card=False,
                               help="the storm's seed (a card's [model] seed)")
-    constraints: tuple[ConstraintSpec, ...] = constraints_option()
+    constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
         n = self.storm.synthetic
