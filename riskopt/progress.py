@@ -17,6 +17,8 @@ from typing import Never
 
 from tqdm import tqdm
 
+from .terminal import raw
+
 __all__ = ["bar", "enabled", "quiet"]
 
 _QUIET: ContextVar[bool] = ContextVar("riskopt_progress_quiet", default=False)
@@ -48,7 +50,7 @@ def bar(total: int, desc: str, *, unit: str = "it", show: bool | None = None,
     work has taken ``delay`` seconds (quick work shows nothing); call ``.update(n)`` as work completes
     and ``.close()`` (or use it as a context manager)."""
     cols, rows = _screen()
-    return tqdm(None, total=total, desc=desc, unit=unit, file=sys.stderr, disable=not enabled(show),
+    return tqdm(None, total=total, desc=desc, unit=unit, file=raw(sys.stderr), disable=not enabled(show),
                 leave=False, mininterval=0.2, delay=delay, ncols=cols, nrows=rows)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-__all__ = ["SafeStream", "safe", "safe_stderr"]
+__all__ = ["SafeStream", "raw", "safe", "safe_stderr"]
 
 # C0 controls but tab and line feed, DEL, C1 controls, and invisible format / bidi controls
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -42,6 +42,11 @@ class SafeStream:
 
     def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, ...
         return getattr(self.stream, name)
+
+
+def raw(stream: Any) -> Any:
+    """The stream a :class:`SafeStream` wraps (a progress bar draws its own carriage returns)."""
+    return stream.stream if isinstance(stream, SafeStream) else stream
 
 
 @contextmanager

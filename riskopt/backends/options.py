@@ -22,10 +22,14 @@ MAX_ITERATIONS = 10**9
 #: iteration caps of at least one iteration (Clarabel, ECOS, SCS, OSQP)
 _CAPS = {"max_iter", "max_iters", "maxiter", "max_iterations"}
 #: HiGHS's iteration limits, where 0 is allowed (stop after presolve)
-_LIMITS = {"iteration_limit", "simplex_iteration_limit", "ipm_iteration_limit", "pdlp_iteration_limit",
-           "qp_iteration_limit"}
-_TIMES = {"time_limit", "max_time", "time_limit_sec", "timelimit"}
+_LIMITS = {"simplex_iteration_limit", "ipm_iteration_limit", "pdlp_iteration_limit", "qp_iteration_limit"}
 _TOLERANCES = {"feastol", "abstol", "reltol", "feastol_inacc", "abstol_inacc", "reltol_inacc", "mip_rel_gap"}
+
+
+def _is_time(key: str) -> bool:
+    """A time limit in seconds (HiGHS's and SCS's ``time_limit...``, ``max_time``, ``timelimit``)."""
+    k = key.lower()
+    return "time" in k and ("limit" in k or k.startswith("max_"))
 
 
 def _is_tolerance(key: str) -> bool:
@@ -50,7 +54,7 @@ def check_options(options: Mapping[str, Any], field: str = "options") -> None:
             low = 0 if key in _LIMITS else 1
             if v is None or not v.is_integer() or not low <= v <= MAX_ITERATIONS:
                 raise ModelError(path, value, f"an iteration limit: an integer in [{low}, 10^9]")
-        elif key in _TIMES:
+        elif _is_time(key):
             if v is None or math.isnan(v) or not v > 0:
                 raise ModelError(path, value, "a time limit in seconds: a number > 0")
         elif _is_tolerance(key) and (v is None or not math.isfinite(v) or not 0 <= v < 1):

@@ -19,6 +19,7 @@ LP's own status; ``allocation`` gives each agent's layer shares; ``prices`` the 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -338,10 +339,11 @@ class MarketOutcome(ResultBase):
             self.comparison.kind, self.comparison.agent_rows(), self.kind, self.agent_rows())
         layers = ([(ins.name, self.segments(i)) for i, ins in enumerate(mk.insurers)]
                   if len(mk.insurers) <= 12 else [])
+        notes = "".join("\n" + textwrap.fill(f"note: {n}", 100, subsequent_indent="  ") for n in self.notes)
         return market_table(heading=heading, rows=self.agent_rows(), aggregate_risk=self.aggregate_risk,
                             individually_rational=self.individually_rational, equilibrium=self.equilibrium,
                             checks=self.checks, prices=prices, comparison=comparison, layers=layers,
-                            title=title) + "".join(f"\nnote: {n}" for n in self.notes)
+                            title=title) + notes
 
     def plot(self, path: str | Path, title: str = "", *, max_insurers: int = 4) -> Path:
         """Write :meth:`figure` to ``path``."""

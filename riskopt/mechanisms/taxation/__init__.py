@@ -47,7 +47,7 @@ from .constrained import (
     check_region_constraints,
     decomposition_duals,
     fold_caps,
-    infeasible,
+    infeasibility,
     with_caps,
 )
 from .disutility import (
@@ -329,7 +329,7 @@ def _solve_storm(spec: StormStudySpec, method: str, backend: str, solver: str | 
                             method=spec.afpo.method, tol=spec.afpo.tol, event=spec.comparison.event,
                             tax_caps=caps, **st.model_options())
     except SolveError as err:  # the folded caps leave no AFPO
-        raise infeasible(err.hint, spec.constraints) from None
+        raise infeasibility(err.hint, spec.constraints) from None
     if method == "program":
         return storm_program(study, spec.disutility, spec.constraints, fold, backend=backend, solver=solver,
                              options=options)

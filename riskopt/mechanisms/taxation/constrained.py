@@ -42,7 +42,7 @@ from .fast import AfpoResult
 from .law import ResidualLaw, nodes
 
 __all__ = ["DECOMPOSITION", "QUANTITIES", "CapFold", "TaxTarget", "check_region_constraints",
-           "decomposition_duals", "fold_caps", "infeasible", "with_caps"]
+           "decomposition_duals", "fold_caps", "infeasibility", "with_caps"]
 
 #: the name of the structured decomposition (``Result.method``)
 DECOMPOSITION = "capped_afpo_newton"
@@ -137,7 +137,7 @@ def with_caps(family: TaxFamily, caps: np.ndarray) -> TaxFamily | None:
     return None
 
 
-def infeasible(why: str, constraints: Sequence[ConstraintSpec]) -> SolveError:
+def infeasibility(why: str, constraints: Sequence[ConstraintSpec]) -> SolveError:
     """The decomposition's infeasibility (exit 3), naming the user constraints."""
     return SolveError(Status.INFEASIBLE, backend="riskopt", solver=DECOMPOSITION,
                       hint=f"{why}; your constraints: " + ", ".join(c.name for c in constraints))
@@ -161,7 +161,7 @@ def _expectation_duals(fold: CapFold, names: Sequence[str], wealth: np.ndarray, 
         slack = lhs - rhs if c.sense == ">=" else rhs - lhs
         tol = 1e-9 * max(1.0, abs(rhs))  # the AFPO's fairness accuracy (residual <= 1e-11 relative)
         if (slack < -tol) or (c.sense == "==" and abs(slack) > tol):
-            raise infeasible(f"constraint '{c.name}' asks {c.what} {c.sense} {rhs:.10g} but fairness "
+            raise infeasibility(f"constraint '{c.name}' asks {c.what} {c.sense} {rhs:.10g} but fairness "
                              f"fixes it at {lhs:.10g} (E[T_i] = E[eps_i])", constraints)
         out[c.name] = make_dual(c, np.zeros(1), np.array([slack]), np.array([max(1.0, abs(rhs))]))
     return out

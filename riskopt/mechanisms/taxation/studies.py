@@ -25,7 +25,7 @@ from ...constraints import ConstraintSpec
 from ...errors import ModelError
 from ...solution import Solution
 from ...space import Scenarios
-from .constrained import DECOMPOSITION, CapFold, decomposition_duals, infeasible, with_caps
+from .constrained import DECOMPOSITION, CapFold, decomposition_duals, infeasibility, with_caps
 from .disutility import ExponentialPayments, PaymentDisutility, TaxFamily, taxation_family
 from .economy import STUDY_INSURER, DefaultableInsurer, MatrixSource, Runner, StormSource, run_economy
 from .fast import DEFAULT_METHOD, DEFAULT_TOL, AfpoResult, check_targets, relative_residual, solve_afpo
@@ -204,7 +204,7 @@ def law_decomposition(names: Sequence[str], wealth: Any, disutilities: Sequence[
     try:
         res = solve_afpo(_capped(fam, fold), law, targets, method=method, tol=tol, names=names)
     except ModelError as err:
-        raise infeasible(f"the per-scenario tax caps leave no AFPO rule: {err}", constraints) from None
+        raise infeasibility(f"the per-scenario tax caps leave no AFPO rule: {err}", constraints) from None
     verified, _ = direct_residual(res)
     duals = decomposition_duals(fold, res, names, w, law, constraints)
     return TaxationResult(names, w, res, verified, grid_points, method=DECOMPOSITION, constraints=duals)
