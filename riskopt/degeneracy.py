@@ -83,7 +83,7 @@ from .errors import ModelError, SolveError
 from .protocols import NamedProgram
 from .status import from_highs
 
-__all__ = ["PriceIntervals", "PrimalUniqueness", "allocation_unique", "price_intervals",
+__all__ = ["PriceIntervals", "PrimalUniqueness", "allocation_unique", "dual_range", "price_intervals",
            "primal_uniqueness"]
 
 #: an interval is a point when its width is at most ``UNIQUE_RTOL * max(|c|_inf, |y_r|)`` (the dual
@@ -474,6 +474,57 @@ def price_intervals(program: NamedProgram, group: str, *, rows: Sequence[int] | 
     return PriceIntervals(lower, upper, unique, method, group=group,
                           rows=None if rows is None else sel, point=point, tolerance=tolerance,
                           seconds=time.perf_counter() - t0, solves=1 + lp.extra_solves, stats=stats)
+
+
+def dual_range(program: NamedProgram, group: str, weights: Any) -> tuple[float, float]:
+    """``[min, max]`` of ``weights @ y`` over every optimal dual ``y`` of the rows of group ``group``
+    of an LP program (cvxpy's convention, in the units of ``solution.duals``).
+
+    The range of a linear function of the prices, not the box of their intervals: with
+    ``w'y = sum_r w_r s_r z_r`` (``s`` the rows' signs) and ``d = -s w`` on the rows,
+    ``max_{D*} w'y = max_{D*} -d'z = p'(b; d)`` and ``min = -p'(b; -d)``, two directional-derivative
+    LPs warm-started from the optimal basis (module docstring). An infinite end means the right-hand
+    side cannot move that way. Where the prices are unique both ends equal ``w'y``.
+    """
+    constraints = _group_constraints(program, group)
+    lp = _StandardLP(program)
+    std_rows, signs = lp.dual_rows(constraints)
+    w = np.asarray(weights, float).ravel()
+    if w.size != std_rows.size or not np.all(np.isfinite(w)):
+        raise ModelError("weights", f"{w.size} values", f"{std_rows.size} finite weights, one per row of "
+                         f"group {group!r}")
+    protect = np.zeros(lp.m, bool)
+    protect[std_rows] = True
+    lp.prepare(protect)
+    lp.solve()
+    pos = lp.row_pos[std_rows]
+    _shift_to_active_cone(lp)
+    moving = lp.is_eq[pos] | lp.row_active[pos]  # a slack row's dual is 0 at every optimum
+    d = np.bincount(pos[moving], weights=(-w * signs)[moving], minlength=lp.kept.size)
+    unit = float(getattr(program, "objective_unit", 1.0))
+    return -_direction_value(lp, -d) * unit, _direction_value(lp, d) * unit
+
+
+def _direction_value(lp: _StandardLP, d: np.ndarray) -> float:
+    """``p'(b; d)`` for a right-hand-side direction ``d`` per HiGHS row, on the shifted model
+    (:func:`_shift_to_active_cone`); ``+inf`` where the LP cannot move that way."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    rows = np.flatnonzero(d)
+    for r in rows.tolist():
+        lp.h.changeRowBounds(r, float(d[r]) if lp.is_eq[r] else -inf, float(d[r]))
+    status = lp.run_counted()
+    if status == highspy.HighsModelStatus.kOptimal:
+        y = np.asarray(lp.h.getSolution().col_value, float)[: lp.n]
+        value = float(lp.c @ y)
+    elif status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        value = np.inf
+    else:
+        value = np.nan
+    for r in rows.tolist():
+        lp.h.changeRowBounds(r, 0.0 if lp.is_eq[r] else -inf, 0.0)
+    return value
 
 
 def _shift_to_active_cone(lp: _StandardLP) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ...agent import Agent
 from ...allocation import Budget
+from ...degeneracy import dual_range
 from ...errors import SolveError
 from ...measures import Entropic, ExpectedUtility
 from ...measures.utility import CARA
@@ -78,15 +79,18 @@ def monetary(spec: EquilibriumSpec, t0: float, backend: str, solver: str | None,
     total = float(psi_raw.sum())
     psi = psi_raw / total
     xi = np.vstack([sol.allocation[a.name] for a in agents])
-    xi = xi + (W - xi.sum(axis=0))[None, :] / len(agents)  # clearing to rounding (solver: ~1e-9)
-    xi = xi + ((E - xi) @ psi)[:, None]  # side payments
+    xi_star = xi + (W - xi.sum(axis=0))[None, :] / len(agents)  # clearing to rounding (solver: ~1e-9)
+    xi = xi_star + ((E - xi_star) @ psi)[:, None]  # side payments
     bounds = None
     pr = sol.prices
     notes = []
+    payments = None
     if pr.lower is not None and pr.upper is not None and pr.all_unique is False:
         bounds = (np.asarray(pr.lower, float) / total, np.asarray(pr.upper, float) / total)
+        payments = side_payment_ranges(prog, E - xi_star, total)
         notes.append("the prices are not unique (kinks): every price vector supporting the welfare "
-                     "optimum is an equilibrium price, with side payments E[phi (e_i - xi*_i)] at it")
+                     "optimum is an equilibrium price, with side payments E[phi (e_i - xi*_i)] at it; "
+                     "each agent's side payment ranges over [side_payment_lower, side_payment_upper]")
     if sol.allocation_unique is False:
         notes.append("the welfare optimum is not unique: every other optimum, with its own side "
                      "payments at these prices, is an equilibrium allocation too")
@@ -94,7 +98,17 @@ def monetary(spec: EquilibriumSpec, t0: float, backend: str, solver: str | None,
             "solve_s": sol.solver.solve_s, "program_status": str(sol.status)}
     return assemble(spec, sol.status, "program", "welfare + side payments", xi, psi, t0, price_bounds=bounds,
                     solver=info, notes=tuple(notes), allocation_unique=sol.allocation_unique,
-                    price_unique=pr.unique)
+                    price_unique=pr.unique, side_payment_bounds=payments)
+
+
+def side_payment_ranges(prog: SharingProgram, trades: np.ndarray, total: float
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Each agent's side payment ``E_Q[e_i - xi*_i]`` over every optimal dual ``Q`` of the welfare
+    LP's budget rows (the equilibrium prices; they sum to ``total`` by cash invariance): the exact
+    range of a linear function over the optimal dual face (:func:`riskopt.degeneracy.dual_range`),
+    not the box of the per-state price intervals."""
+    ends = np.array([dual_range(prog, "budget", t) for t in trades]) / total
+    return ends[:, 0], ends[:, 1]
 
 
 def negishi_program(spec: EquilibriumSpec, t0: float, backend: str, solver: str | None,

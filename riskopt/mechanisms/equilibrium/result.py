@@ -62,6 +62,10 @@ class Equilibrium(ResultBase):
     price_unique: np.ndarray | None = None
     #: is the allocation unique (None: not known; False: other optima are equilibria too)
     allocation_unique: bool | None = None
+    #: where the prices are not unique: each agent's side payment ``E[phi (e_i - xi*_i)]`` ranges over
+    #: ``[lower_i, upper_i]`` as ``phi`` runs over the equilibrium prices (the equilibrium set of the
+    #: welfare optimum ``xi*``: allocations ``xi*_i + c_i``, the ``c_i`` summing to 0)
+    side_payment_bounds: tuple[np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ the contract
     @property
@@ -164,6 +168,9 @@ class Equilibrium(ResultBase):
                 "gain": float(ce_x[i] - ce_e[i]),
                 "endowment": np.asarray(a.endowment),
                 "allocation": None if self.xi is None else self.xi[i],
+                **({} if self.side_payment_bounds is None else {
+                    "side_payment_lower": float(self.side_payment_bounds[0][i]),
+                    "side_payment_upper": float(self.side_payment_bounds[1][i])}),
             })
         return rows
 

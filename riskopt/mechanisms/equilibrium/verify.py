@@ -139,7 +139,7 @@ def conditions(agents: Sequence[Agent], space: Scenarios, xi: np.ndarray, psi: n
     value = float(np.max(np.abs(xi) @ psi + np.abs(E) @ psi, initial=0.0)) or np.finfo(float).tiny
     budget = np.abs(xi @ psi - E @ psi) / value
     if log_psi is None:
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # a price <= 0: NaN fails its check
             log_psi = np.log(psi)
     opt = np.zeros(len(agents))
     kinds: list[str] = []
