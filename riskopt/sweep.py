@@ -457,4 +457,5 @@ def _evaluate(task: Callable[[Sequence[Point]], list[Row]], points: list[Point],
         drive(pieces, final=False)
         if lost:
             drive([[p] for p in lost], final=True)
+        meter.refresh()  # the final count is drawn, even when every chunk finished within one interval
     return rows
