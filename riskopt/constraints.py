@@ -25,7 +25,7 @@ per row for ``every_state`` constraints, one number in expectation, and whether 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -218,6 +218,33 @@ class ConstraintTarget(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RowsTarget:
+    """A :class:`ConstraintTarget` of one role whose members' quantities are rows a program gives by
+    member index (``rows(what, i)``), with ``P`` for every law (members without laws of their own)
+    and the aggregate ``X`` on the rows."""
+
+    role: str
+    names: Sequence[str]
+    quantities: Mapping[str, str]
+    rows: Callable[[str, int], cp.Expression]
+    probs: np.ndarray
+    X: np.ndarray
+
+    @property
+    def roles(self) -> Mapping[str, Sequence[str]]:
+        return {self.role: list(self.names)}
+
+    def quantity(self, what: str, role: str, name: str) -> cp.Expression:
+        return self.rows(what, list(self.names).index(name))
+
+    def law(self, role: str, name: str, law: str) -> np.ndarray:
+        return np.asarray(self.probs, float)
+
+    def aggregate(self) -> np.ndarray:
+        return np.asarray(self.X, float)
+
+
 def check_constraints(constraints: Sequence[ConstraintSpec], roles: Mapping[str, Sequence[str]],
                       quantities: Mapping[str, str]) -> None:
     """Refuse what no program could build: unknown roles, members, quantities, duplicate names, a
@@ -307,7 +334,6 @@ def add_constraints(program: Any, constraints: Sequence[ConstraintSpec], target:
         except ModelError as err:
             raise err.with_prefix(f"constraints[{k}]") from None
         program.constrain(group_name(c), [_row(lhs, c.sense, rhs)], f"user constraint: {c.describe()}")
-        program.user_constraints = (*getattr(program, "user_constraints", ()), c.name)
 
 
 def group_name(c: ConstraintSpec) -> str:

@@ -31,7 +31,7 @@ from .agent import Agent
 from .allocation import AllocationBlock, AllocationSet, AnchoredComonotone, Restriction
 from .backends import run
 from .certificate import Certificate, certify_problem
-from .constraints import ConstraintDual, ConstraintSpec, add_constraints, read_constraints
+from .constraints import ConstraintDual, ConstraintSpec, ConstraintTarget, add_constraints, read_constraints
 from .degeneracy import allocation_unique, price_intervals
 from .duals import RowUniqueness, state_prices
 from .errors import ModelError, SolveError
@@ -71,6 +71,8 @@ class Program:
         self._problem: cp.Problem | None = None
         self._build_s = 0.0
         self._user_count = 0
+        self.user_specs: tuple[ConstraintSpec, ...] = ()  # declared constraints ([[constraints]])
+        self.user_target: ConstraintTarget | None = None  # what they read
         self._dpp = False  # becomes True once a parameter is changed: compile once, re-solve fast
 
     # ------------------------------------------------------------ declaration
@@ -123,6 +125,20 @@ class Program:
         self._user_count += 1
         self.constrain(gname, items, "user constraint")
         return gname
+
+    def declare(self, constraints: Sequence[ConstraintSpec], target: ConstraintTarget) -> None:
+        """Add declared constraints (:class:`~riskopt.constraints.ConstraintSpec`, ``[[constraints]]``)
+        reading the program's quantities through ``target``: one named group each, their duals read
+        back by :meth:`constraint_duals`."""
+        add_constraints(self, constraints, target)
+        self.user_specs = (*self.user_specs, *constraints)
+        self.user_target = target
+
+    def constraint_duals(self, solution: Solution) -> dict[str, ConstraintDual]:
+        """Each declared constraint's dual (``d objective / d rhs``), slack and binding rows."""
+        if not self.user_specs or self.user_target is None:
+            return {}
+        return read_constraints(self, solution, self.user_specs, self.user_target)
 
     def set(self, **values: Any) -> Program:
         """Set parameter values (``program.set(weights=[...])``); no recompilation."""
@@ -348,27 +364,22 @@ class SharingProgram(Program):
         self.set_objective(self._solver_weights @ self.values)
         self.view = AllocationView(names, self.block.xi)
         self._kkt: KKTSystem | str | None = None
-        self.user_specs: tuple[ConstraintSpec, ...] = ()
-        self.user_target = SharingTarget(self)
 
     def add_constraints(self, constraints: Sequence[ConstraintSpec],
                         target: SharingTarget | None = None) -> None:
-        """Add declared constraints (:class:`~riskopt.constraints.ConstraintSpec`, ``[[constraints]]``):
-        one named group each, their duals read back by :meth:`constraint_duals`. ``target`` (default
-        :class:`SharingTarget`) says what they may read; a mechanism with laws of its own passes a
+        """Declared constraints on the allocation (:meth:`Program.declare`); ``target`` (default
+        :class:`SharingTarget`) says what they may read: a mechanism with laws of its own passes a
         subclass."""
-        self.user_target = target or SharingTarget(self)
-        add_constraints(self, constraints, self.user_target)
-        self.user_specs = (*self.user_specs, *constraints)
+        self.declare(constraints, target or SharingTarget(self))
 
     def constraint_duals(self, solution: Solution) -> dict[str, ConstraintDual]:
-        """Each declared constraint's dual (``d objective / d rhs``), slack and binding rows. On an
-        anchored set the rows of the anchor's states read a constant (``f_i(anchor) = 0``): no
-        right-hand side there moves the optimum (one that excludes 0 empties the set), so their
-        arbitrary solver duals are reported as 0."""
-        out = read_constraints(self, solution, self.user_specs, self.user_target)
+        """As :meth:`Program.constraint_duals`. On an anchored set the rows of the anchor's states
+        read a constant (``f_i(anchor) = 0``): no right-hand side there moves the optimum (one that
+        excludes 0 empties the set), so their arbitrary solver duals are reported as 0."""
+        out = super().constraint_duals(solution)
         if self.block.anchored:
-            pinned = self.block.atom_values[self.block.state_atom] == 0.0
+            anchor = getattr(self.allocation_set, "anchor", 0.0)  # anchored blocks come from Comonotone
+            pinned = self.block.atom_values[self.block.state_atom] == anchor
             for c in self.user_specs:
                 d = out[c.name]
                 if c.rows == "every_state" and d.dual.size == pinned.size and np.any(pinned):

@@ -12,10 +12,10 @@
 the space's states, ``allocation`` being agent ``i``'s loss there:
 
 * the sharing program: ``X_i(s)`` itself (:class:`riskopt.program.SharingTarget`);
-* the layer LP (:class:`ComonotoneLayerTarget`): ``f_i(X(s))``, the cumulated layer shares of agent ``i`` up
-  to the atom ``X(s)`` (``sum_{0 < x_j <= X(s)} L_ij`` above 0, ``-sum_{X(s) <= x_j < 0} L_ij``
-  below);
-* the tail program (:class:`TailTarget`): the jackpot's loss averaged over the lottery that
+* the layer LP (:meth:`ComonotoneLayerLP.function_rows`): ``f_i(X(s))``, the cumulated layer
+  shares of agent ``i`` up to the atom ``X(s)`` (``sum_{0 < x_j <= X(s)} L_ij`` above 0,
+  ``-sum_{X(s) <= x_j < 0} L_ij`` below);
+* the tail program (:meth:`TailProgram.loss_rows`): the jackpot's loss averaged over the lottery that
   decides who bears the atom, ``E[X_i | X = x] = x P(A_i | X = x) = x (T_ik - T_i,k-1) / P(|X| =
   y_k)``. Its expectation under ``P`` is ``E[X_i] = sum_k w_k T_ik``: constraints on expected
   losses keep the program exact over all nonnegative allocations (the jackpot improvement of
@@ -35,7 +35,7 @@ the closed form ``rho_{h~}(X)`` of Theorem 3.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import cvxpy as cp
@@ -44,7 +44,7 @@ import scipy.sparse as sps
 from scipy import special
 
 from ...allocation import Budget
-from ...constraints import ConstraintDual, ConstraintSpec, add_constraints, read_constraints
+from ...constraints import ConstraintSpec, RowsTarget
 from ...duals import value_derivative
 from ...errors import ModelError
 from ...measures.distortion import (
@@ -56,14 +56,13 @@ from ...measures.distortion import (
     Power,
 )
 from ...program import Agent, Program, SharingProgram
-from ...solution import Solution
 from ...space import Scenarios
 from .convolution import is_convex
 from .jackpot import Jackpot, jackpot_from_pieces, one_sided, pieces_from_split, tail_levels
 from .layers import AtomLayers
 
-__all__ = ["QUANTITIES", "TIGHT_CLARABEL", "ComonotoneLayerLP", "ComonotoneLayerTarget", "TailProgram",
-           "TailTarget", "convex_form", "layer_program", "tail_program", "unconstrained_program"]
+__all__ = ["QUANTITIES", "TIGHT_CLARABEL", "ComonotoneLayerLP", "TailProgram", "convex_form",
+           "layer_program", "tail_program", "unconstrained_program"]
 
 #: what a distortion_sharing constraint may read (``allocation``: losses, per state of the space)
 QUANTITIES = {"allocation": "agent i's loss X_i(s) in each state of the space (risk-seeking agents: "
@@ -92,7 +91,6 @@ class ComonotoneLayerLP(Program):
         self.aggregate = layers.atoms[self.row_atom] if aggregate is None else np.asarray(aggregate, float)
         if self.probs.shape != self.row_atom.shape:
             raise ModelError("probs", self.probs.shape, f"{self.row_atom.size} state probabilities")
-        self.user_specs: tuple[ConstraintSpec, ...] = ()
         n, K = layers.W.shape
         L = self.variable("layers", n * K, nonneg=True)  # agent-major: column k of agent i at i K + k
         A = sps.csr_matrix((np.ones(n * K), (np.tile(np.arange(K), n), np.arange(n * K))), shape=(K, n * K))
@@ -101,13 +99,11 @@ class ComonotoneLayerLP(Program):
         self.set_objective(layers.W.ravel() @ L)
 
     def add_constraints(self, constraints: Sequence[ConstraintSpec]) -> None:
-        """Declared constraints on ``f_i(X(s))`` (:class:`ComonotoneLayerTarget`), one named group each."""
-        add_constraints(self, constraints, ComonotoneLayerTarget(self))
-        self.user_specs = (*self.user_specs, *constraints)
-
-    def constraint_duals(self, solution: Solution) -> dict[str, ConstraintDual]:
-        """Each declared constraint's dual (``d value / d rhs``), slack and binding rows."""
-        return read_constraints(self, solution, self.user_specs, ComonotoneLayerTarget(self))
+        """Declared constraints on the agents' losses ``f_i(X(s))`` per state (their cumulated layer
+        shares, :meth:`function_rows`), ``P`` for every law."""
+        rows = RowsTarget("agent", self.names, QUANTITIES, lambda what, i: self.function_rows(i),
+                          self.probs, self.aggregate)
+        self.declare(constraints, rows)
 
     def shares(self) -> np.ndarray:
         """The solver's layer shares ``L`` (``(n, K)``), projected on the budget rows (user
@@ -140,27 +136,6 @@ class ComonotoneLayerLP(Program):
         fields["extra"] = {**fields.get("extra", {}), "layer_prices": prices}
         fields["agents"] = tuple({"name": nm, "risk": float(values[i])} for i, nm in enumerate(self.names))
         return fields
-
-
-class ComonotoneLayerTarget:
-    """What the layer LP offers to user constraints: the role ``agent``, ``allocation`` = the
-    agent's loss ``f_i(X(s))`` per state (its cumulated layer shares), ``P`` (``own``: the same, a
-    distortion agent has no subjective law) and ``X`` on the states."""
-
-    quantities: Mapping[str, str] = QUANTITIES
-
-    def __init__(self, program: ComonotoneLayerLP):
-        self.program = program
-        self.roles = {"agent": list(program.names)}
-
-    def quantity(self, what: str, role: str, name: str) -> cp.Expression:
-        return self.program.function_rows(self.roles["agent"].index(name))
-
-    def law(self, role: str, name: str, law: str) -> np.ndarray:
-        return np.asarray(self.program.probs, float)
-
-    def aggregate(self) -> np.ndarray:
-        return np.asarray(self.program.aggregate, float)
 
 
 def layer_program(layers: AtomLayers, names: Sequence[str] | None = None, *, probs: np.ndarray | None = None,
@@ -214,7 +189,6 @@ class TailProgram(Program):
         self.atoms, self.masses, S = tail_levels(y, space.p)
         #: each state's atom in the program's (decreasing) order
         self.state_atom = self.atoms.size - 1 - np.unique(y, return_inverse=True)[1].ravel()
-        self.user_specs: tuple[ConstraintSpec, ...] = ()
         self.levels = S[1:]
         K, n = self.atoms.size, len(self.hs)
         self.width = self.atoms - np.append(self.atoms[1:], 0.0)
@@ -238,13 +212,11 @@ class TailProgram(Program):
         self.set_objective(cp.sum(cp.hstack(terms)) / self.scale)
 
     def add_constraints(self, constraints: Sequence[ConstraintSpec]) -> None:
-        """Declared constraints on the jackpot's conditional mean losses (:class:`TailTarget`)."""
-        add_constraints(self, constraints, TailTarget(self))
-        self.user_specs = (*self.user_specs, *constraints)
-
-    def constraint_duals(self, solution: Solution) -> dict[str, ConstraintDual]:
-        """Each declared constraint's dual (``d value / d rhs``), slack and binding rows."""
-        return read_constraints(self, solution, self.user_specs, TailTarget(self))
+        """Declared constraints on the jackpot's loss averaged over the lottery in each state
+        (:meth:`loss_rows`), ``P`` for every law."""
+        self.declare(constraints, RowsTarget("agent", self.names, QUANTITIES,
+                                             lambda what, i: self.loss_rows(i), self.space.p,
+                                             self.space[self.aggregate]))
 
     def loss_rows(self, i: int) -> cp.Expression:
         """``E[X_i | X = X(s)] = X(s) (T_ik - T_i,k-1) / P(|X| = y_k)`` on the states (``k`` the
@@ -289,27 +261,6 @@ class TailProgram(Program):
         pieces = np.diff(np.hstack([np.zeros((T.shape[0], 1)), T]), axis=1).T
         return jackpot_from_pieces(self.space, np.maximum(pieces, 0.0), randomisation=randomisation,
                                    aggregate=self.aggregate, field=field)
-
-
-class TailTarget:
-    """What the tail program offers to user constraints: the role ``agent``, ``allocation`` = the
-    jackpot's loss averaged over the lottery in each state (:meth:`TailProgram.loss_rows`), ``P``
-    (``own``: the same) and ``X`` on the states."""
-
-    quantities: Mapping[str, str] = QUANTITIES
-
-    def __init__(self, program: TailProgram):
-        self.program = program
-        self.roles = {"agent": list(program.names)}
-
-    def quantity(self, what: str, role: str, name: str) -> cp.Expression:
-        return self.program.loss_rows(self.roles["agent"].index(name))
-
-    def law(self, role: str, name: str, law: str) -> np.ndarray:
-        return np.asarray(self.program.space.p, float)
-
-    def aggregate(self) -> np.ndarray:
-        return np.asarray(self.program.space[self.program.aggregate], float)
 
 
 def tail_program(space: Scenarios, hs: Sequence[DistortionFunction], aggregate: str = "X",

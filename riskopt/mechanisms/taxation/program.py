@@ -40,7 +40,7 @@ import cvxpy as cp
 import numpy as np
 from scipy.special import logsumexp
 
-from ...constraints import ConstraintDual, ConstraintSpec, add_constraints, read_constraints
+from ...constraints import ConstraintSpec
 from ...duals import Prices, value_derivative
 from ...errors import ModelError
 from ...program import Program
@@ -142,15 +142,7 @@ class TaxationProgram(Program):
         w = np.asarray(wealth, float)
         if w.shape != (len(self.names),):
             raise ModelError("wealth", w, f"{len(self.names)} wealths, one per region")
-        self.target = TaxTarget(self.names, self.variables["taxes"], self.s, self.p, w)
-        self.user_specs: tuple[ConstraintSpec, ...] = (*getattr(self, "user_specs", ()), *constraints)
-        add_constraints(self, constraints, self.target)
-
-    def constraint_duals(self, solution: Any) -> dict[str, ConstraintDual]:
-        """Each user constraint's ``d f*/d rhs`` (``f* = E[sum_i Psi_i(T_i)]`` for AFPO), slack and
-        binding rows."""
-        specs = getattr(self, "user_specs", ())
-        return read_constraints(self, solution, specs, self.target) if specs else {}
+        self.declare(constraints, TaxTarget(self.names, self.variables["taxes"], self.s, self.p, w))
 
     def solver_defaults(self, backend: str, solver: str) -> dict[str, Any]:
         """Tolerances tight enough for ``alpha`` to ~1e-10 (the caller's options win).
