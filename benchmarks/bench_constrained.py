@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +28,18 @@ Metrics = dict[str, Any]
 
 @dataclass(frozen=True)
 class ConstrainedCase:
-    """One mechanism's instance and its three paths (each ``fn(inputs) -> metrics``)."""
+    """One mechanism's instance and how to solve and summarise it.
+
+    ``prepare(quick)`` gives ``{"instance": label, "free": spec, "constrained": spec}``;
+    ``solve(spec, method)`` the result; ``metrics(result)`` its row (``status``, ``objective`` and,
+    where they exist, ``compile_s``, ``solve_s``, ``constraint_dual``, ``binding``); ``methods`` the
+    methods of the three paths (fast, program, program with the constraint)."""
 
     mechanism: str
-    prepare: Callable[[bool], dict[str, Any]]  # prepare(quick) -> inputs (with an "instance" label)
-    fast: Callable[[dict[str, Any]], Metrics]
-    program: Callable[[dict[str, Any]], Metrics]
-    constrained: Callable[[dict[str, Any]], Metrics]
+    prepare: Callable[[bool], dict[str, Any]]
+    solve: Callable[[Any, str], Any]
+    metrics: Callable[[Any], Metrics]
+    methods: tuple[str, str, str] = ("fast", "program", "program")
 
 
 #: the mechanisms in ``size`` order (module ``benchmarks.constrained.<name>`` defines ``CASE``)
@@ -53,11 +59,17 @@ def case(size: int) -> dict[str, Any]:
     return inputs
 
 
-def _path(kind: str) -> Callable[[dict[str, Any]], Metrics]:
+def _path(index: int) -> Callable[[dict[str, Any]], Metrics]:
+    """The runner of path ``index`` (0 fast, 1 program, 2 program with the constraint): the solve
+    timed, the mechanism's metrics added."""
     def run(inputs: dict[str, Any]) -> Metrics:
         c: ConstrainedCase = inputs["_case"]
-        out = getattr(c, kind)(inputs)
-        return {"mechanism": c.mechanism, "instance": inputs.get("instance", ""), **out}
+        spec = inputs["constrained" if index == 2 else "free"]
+        t0 = time.perf_counter()
+        result = c.solve(spec, c.methods[index])
+        total = time.perf_counter() - t0
+        return {"mechanism": c.mechanism, "instance": inputs.get("instance", ""), "total_s": total,
+                **c.metrics(result)}
 
     return run
 
@@ -73,7 +85,7 @@ CONSTRAINED = register(Family(
              "constraint_dual", "binding"],
     ratio_to="fast (unconstrained)",
     # sizes are signed mechanism indices (negative: the quick instance), so no size is out of range
-    runners=[Runner("fast (unconstrained)", _path("fast"), min_size=-math.inf),
-             Runner("program (unconstrained)", _path("program"), min_size=-math.inf),
-             Runner("program + constraint", _path("constrained"), min_size=-math.inf)],
+    runners=[Runner("fast (unconstrained)", _path(0), min_size=-math.inf),
+             Runner("program (unconstrained)", _path(1), min_size=-math.inf),
+             Runner("program + constraint", _path(2), min_size=-math.inf)],
 ))

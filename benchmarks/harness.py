@@ -161,7 +161,8 @@ def plot(family: Family, rows: list[dict[str, Any]], path: Path) -> Path | None:
         ax = axes[0][0]
         for runner in dict.fromkeys(r["runner"] for r in rows):
             pts = sorted((r["size"], r["total_s"]) for r in rows if r["runner"] == runner
-                         and isinstance(r.get("total_s"), float) and r["total_s"] > 0)
+                         and isinstance(r.get("total_s"), float) and r["total_s"] > 0
+                         and r["size"] > 0)  # a log axis: signed sizes (quick instances) are labels
             if pts:
                 ax.loglog(*zip(*pts, strict=True), marker="o", label=runner)
         ax.set_xlabel("problem size")
@@ -170,7 +171,7 @@ def plot(family: Family, rows: list[dict[str, Any]], path: Path) -> Path | None:
         if ax.has_data():
             readable_log(ax, "x")
             readable_log(ax, "y")
-        ax.legend(loc="best")
+            ax.legend(loc="best")
         if family.accuracy:
             ax = axes[0][1]
             for runner in dict.fromkeys(r["runner"] for r in rows):

@@ -4,7 +4,6 @@ risk-averse farmer's burden capped at half its unconstrained share of X in every
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -31,30 +30,18 @@ def prepare(quick: bool) -> dict[str, Any]:
                          rhs=0.5 * float(shares[i]))
     instance = (f"{n} farmers, anchored comonotone, {spec.space.size} atoms; {agents[i].name}'s share "
                 f"<= {0.5 * shares[i]:.4g} of X")
-    return {"spec": spec, "cap": cap, "instance": instance}
+    return {"free": spec, "constrained": spec.add_constraint(cap), "instance": instance}
 
 
-def _metrics(sol: Any, t0: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"total_s": time.perf_counter() - t0, "status": str(sol.status),
-                           "objective": sol.objective}
-    rep = sol.solver
+def metrics(sol: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": str(sol.status), "objective": sol.objective}
     if sol.method == "program":
-        out.update(compile_s=rep.compile_s, solve_s=rep.solve_s)
+        out.update(compile_s=sol.solver.compile_s, solve_s=sol.solver.solve_s)
     if sol.constraints:
         c = sol.constraints[CAP]
-        out.update(constraint_dual=float(c.dual @ sol.aggregate) if sol.aggregate is not None else None,
-                   binding=int(np.sum(c.binding)))
+        out.update(constraint_dual=float(c.dual @ sol.aggregate), binding=int(np.sum(c.binding)))
     return out
 
 
-def run(method: str, constrained: bool) -> Any:
-    def fn(inp: dict[str, Any]) -> dict[str, Any]:
-        spec = inp["spec"].add_constraint(inp["cap"]) if constrained else inp["spec"]
-        t0 = time.perf_counter()
-        return _metrics(pareto.solve(spec, method=method), t0)
-
-    return fn
-
-
-CASE = ConstrainedCase(mechanism="pareto", prepare=prepare, fast=run("fast", False),
-                       program=run("program", False), constrained=run("program", True))
+CASE = ConstrainedCase(mechanism="pareto", prepare=prepare, metrics=metrics,
+                       solve=lambda spec, method: pareto.solve(spec, method=method))

@@ -9,7 +9,6 @@ quick: Example 1 (3 farmers, common prior)."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +41,12 @@ def prepare(quick: bool) -> dict[str, Any]:
     card = load_card(MODELS / ("ogaku_example1.toml" if quick else "hurricane_pool_500.toml"))
     spec, cap = capped(card.spec)
     beliefs = spec.beliefs.description
-    return {"spec": spec, "cap": cap, "instance": f"{spec.pool.n} farmers, {beliefs}; {cap.agent}'s share "
-                                                  f"<= {cap.rhs:.4g} of X"}
+    return {"free": spec, "constrained": spec.add_constraint(cap),
+            "instance": f"{spec.pool.n} farmers, {beliefs}; {cap.agent}'s share <= {cap.rhs:.4g} of X"}
 
 
-def _metrics(res: pc.PriceAndChooseResult, t0: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"total_s": time.perf_counter() - t0, "status": str(res.status),
-                           "objective": res.welfare}
+def metrics(res: pc.PriceAndChooseResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": str(res.status), "objective": res.welfare}
     sol = res.optimum.optimum.solution
     if sol is not None:
         out.update(compile_s=sol.solver.compile_s, solve_s=sol.solver.solve_s)
@@ -57,14 +55,6 @@ def _metrics(res: pc.PriceAndChooseResult, t0: float) -> dict[str, Any]:
     return out
 
 
-def run(method: str, constrained: bool) -> Any:
-    def fn(inp: dict[str, Any]) -> dict[str, Any]:
-        spec = inp["spec"].add_constraint(inp["cap"]) if constrained else inp["spec"]
-        t0 = time.perf_counter()
-        return _metrics(pc.solve(spec, method=method), t0)
-
-    return fn
-
-
-CASE = ConstrainedCase(mechanism="price_and_choose", prepare=prepare, fast=run("fast", False),
-                       program=run("program", False), constrained=run("auto", True))
+CASE = ConstrainedCase(mechanism="price_and_choose", prepare=prepare, metrics=metrics,
+                       solve=lambda spec, method: pc.solve(spec, method=method),
+                       methods=("fast", "program", "auto"))

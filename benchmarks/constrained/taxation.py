@@ -7,7 +7,6 @@ that ``method="auto"`` runs there is timed by the ``constrained_taxation`` famil
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +35,18 @@ def prepare(quick: bool) -> dict[str, Any]:
                                    constraints=())
         caps = card.constraints
         label = "212 regions, 10,000 scenarios"
-    return {"spec": spec, "caps": caps, "instance": label}
+    return {"free": spec, "constrained": dataclasses.replace(spec, constraints=caps), "instance": label}
 
 
-def run(method: str, constrained: bool) -> Any:
-    def fn(inp: dict[str, Any]) -> dict[str, Any]:
-        spec = inp["spec"]
-        if constrained:
-            spec = dataclasses.replace(spec, constraints=inp["caps"])
-        t0 = time.perf_counter()
-        res = taxation.solve(spec, method=method)
-        out: dict[str, Any] = {"total_s": time.perf_counter() - t0, "status": str(res.status),
-                               "objective": res.objective}
-        if res.program is not None:
-            out.update(compile_s=res.program.compile_s, solve_s=res.program.solve_s)
-        if res.constraints:
-            first = res.constraints[inp["caps"][0].name]
-            out.update(constraint_dual=float(np.sum(first.dual)), binding=int(np.sum(first.binding)))
-        return out
-
-    return fn
+def metrics(res: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": str(res.status), "objective": res.objective}
+    if res.program is not None:
+        out.update(compile_s=res.program.compile_s, solve_s=res.program.solve_s)
+    if res.constraints:
+        first = next(iter(res.constraints.values()))  # the card's first cap (constraints keep their order)
+        out.update(constraint_dual=float(np.sum(first.dual)), binding=int(np.sum(first.binding)))
+    return out
 
 
-CASE = ConstrainedCase(mechanism="taxation", prepare=prepare, fast=run("fast", False),
-                       program=run("program", False), constrained=run("program", True))
+CASE = ConstrainedCase(mechanism="taxation", prepare=prepare, metrics=metrics,
+                       solve=lambda spec, method: taxation.solve(spec, method=method))
