@@ -476,9 +476,10 @@ def price_intervals(program: NamedProgram, group: str, *, rows: Sequence[int] | 
                           seconds=time.perf_counter() - t0, solves=1 + lp.extra_solves, stats=stats)
 
 
-def dual_range(program: NamedProgram, group: str, weights: Any) -> tuple[float, float]:
-    """``[min, max]`` of ``weights @ y`` over every optimal dual ``y`` of the rows of group ``group``
-    of an LP program (cvxpy's convention, in the units of ``solution.duals``).
+def dual_range(program: NamedProgram, group: str, weights: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``[min, max]`` of ``w @ y`` over every optimal dual ``y`` of the rows of group ``group`` of an
+    LP program (cvxpy's convention, in the units of ``solution.duals``), for each row ``w`` of
+    ``weights`` (one vector, or a matrix of them: the LP is compiled and solved once for all).
 
     The range of a linear function of the prices, not the box of their intervals: with
     ``w'y = sum_r w_r s_r z_r`` (``s`` the rows' signs) and ``d = -s w`` on the rows,
@@ -489,10 +490,10 @@ def dual_range(program: NamedProgram, group: str, weights: Any) -> tuple[float, 
     constraints = _group_constraints(program, group)
     lp = _StandardLP(program)
     std_rows, signs = lp.dual_rows(constraints)
-    w = np.asarray(weights, float).ravel()
-    if w.size != std_rows.size or not np.all(np.isfinite(w)):
-        raise ModelError("weights", f"{w.size} values", f"{std_rows.size} finite weights, one per row of "
-                         f"group {group!r}")
+    W = np.atleast_2d(np.asarray(weights, float))
+    if W.shape[1] != std_rows.size or not np.all(np.isfinite(W)):
+        raise ModelError("weights", f"{W.shape[1]} values", f"{std_rows.size} finite weights, one per row "
+                         f"of group {group!r}")
     protect = np.zeros(lp.m, bool)
     protect[std_rows] = True
     lp.prepare(protect)
@@ -500,9 +501,12 @@ def dual_range(program: NamedProgram, group: str, weights: Any) -> tuple[float, 
     pos = lp.row_pos[std_rows]
     _shift_to_active_cone(lp)
     moving = lp.is_eq[pos] | lp.row_active[pos]  # a slack row's dual is 0 at every optimum
-    d = np.bincount(pos[moving], weights=(-w * signs)[moving], minlength=lp.kept.size)
     unit = float(getattr(program, "objective_unit", 1.0))
-    return -_direction_value(lp, -d) * unit, _direction_value(lp, d) * unit
+    lower, upper = np.empty(W.shape[0]), np.empty(W.shape[0])
+    for k, w in enumerate(W):
+        d = np.bincount(pos[moving], weights=(-w * signs)[moving], minlength=lp.kept.size)
+        lower[k], upper[k] = -_direction_value(lp, -d) * unit, _direction_value(lp, d) * unit
+    return lower, upper
 
 
 def _direction_value(lp: _StandardLP, d: np.ndarray) -> float:

@@ -107,8 +107,8 @@ def side_payment_ranges(prog: SharingProgram, trades: np.ndarray, total: float
     LP's budget rows (the equilibrium prices; they sum to ``total`` by cash invariance): the exact
     range of a linear function over the optimal dual face (:func:`riskopt.degeneracy.dual_range`),
     not the box of the per-state price intervals."""
-    ends = np.array([dual_range(prog, "budget", t) for t in trades]) / total
-    return ends[:, 0], ends[:, 1]
+    lower, upper = dual_range(prog, "budget", trades)  # one compile and solve for every agent
+    return lower / total, upper / total
 
 
 def negishi_program(spec: EquilibriumSpec, t0: float, backend: str, solver: str | None,
