@@ -185,7 +185,7 @@ def _sweep(args: argparse.Namespace) -> int:
         kept = f"; the finished rows are in {journal} (--resume continues)" if journal else ""
         print(f"riskopt: interrupted by {stop.name}{kept}", file=sys.stderr)
         return 128 + stop.signum
-    if args.out and journal is not None and journal.suffix == ".jsonl" and Path(args.out).suffix == ".csv":
+    if journal is not None and journal != Path(args.out):  # a CSV: written whole, its journal retired
         result.to_csv(args.out)
         journal.unlink(missing_ok=True)  # the CSV now holds every row
     failed, not_ok = len(result.failed), len(result.not_ok)

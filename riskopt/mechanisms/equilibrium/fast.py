@@ -133,26 +133,20 @@ def welfare_optimum(prefs: Preferences, theta: np.ndarray, W: np.ndarray,
             out: np.ndarray = np.sum(xi, axis=0) - W
         return out
 
-    # bracket: lo with F >= 0, hi with F <= 0
-    F = excess(ell)
-    lo, hi = ell.copy(), ell.copy()
-    step = np.ones(S)
-    for _ in range(200):
-        need = ~(F >= 0)
-        if not need.any():
-            break
-        lo = np.where(need, lo - step, lo)
-        step = np.where(need, 2 * step, step)
-        F = np.where(need, excess(lo), F)
-    Fhi = excess(hi)
-    step = np.ones(S)
-    for _ in range(200):
-        need = ~(Fhi <= 0)
-        if not need.any():
-            break
-        hi = np.where(need, hi + step, hi)
-        step = np.where(need, 2 * step, step)
-        Fhi = np.where(need, excess(hi), Fhi)
+    def bracket(sign: float) -> np.ndarray:
+        """From ``ell``, doubling steps in direction ``sign`` until ``sign F <= 0`` in every state
+        (the excess demand falls in x): ``lo`` with ``F >= 0`` (sign -1), ``hi`` with ``F <= 0``."""
+        x, F, step = ell.copy(), excess(ell), np.ones(S)
+        for _ in range(200):
+            need = ~(sign * F <= 0)
+            if not need.any():
+                break
+            x = np.where(need, x + sign * step, x)
+            step = np.where(need, 2 * step, step)
+            F = np.where(need, excess(x), F)
+        return x
+
+    lo, hi = bracket(-1.0), bracket(1.0)
     x = lo.copy()
     for _ in range(200):
         xi, r = consumption(prefs, c, x)
