@@ -458,3 +458,17 @@ def mutated_card(draw: st.DrawFn, small: bool = False, others: bool = False) -> 
             target = parent[key] if isinstance(parent[key], dict) else card
             target[draw(keys)] = draw(values)
     return card
+
+
+def run_json(capfd: Any, tmp_path: Path, name: str, *, constraints: bool = True) -> dict[str, Any]:
+    """``riskopt run`` of the bundled card ``name`` (without its ``[[constraints]]`` tables when
+    ``constraints=False``) as its JSON document; the run must exit 0."""
+    import json
+
+    card = bundled(name)
+    if not constraints:
+        del card["constraints"]
+    code, out, err = run_cli(capfd, "run", write(tmp_path / f"{name}.toml", card), "--format", "json")
+    assert code == 0, err
+    doc: dict[str, Any] = json.loads(out)
+    return doc

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _cardkit import bundled, run_cli, write
 
 import riskopt as ro
-from riskopt.constraints import ConstraintSpec, allowed_quantities, check_constraints
+from riskopt.constraints import ROLE_KEYS, ConstraintSpec, allowed_quantities, check_constraints
 from riskopt.errors import ModelError
 from riskopt.mechanisms import pareto
 
@@ -68,9 +69,28 @@ def test_linear_combination_and_multiple_of_the_aggregate_hold_at_the_optimum() 
     X = np.array([0.0, -1.0, -3.0])
     slack = 0.1 + 0.2 * X - (xa - 2 * xb)
     assert np.all(slack >= -1e-9)  # the solver's feasibility tolerance, polished
+    # the same numbers, re-added
     np.testing.assert_allclose(sol.constraints["combo"].slack, slack, atol=1e-12)
     sol = pareto.solve(_spec(name="mean", agents=("a", "b"), what="expected_allocation", sense=">=",
                              rhs=0.0, aggregate_multiple=0.8))
     p = np.array([0.5, 0.3, 0.2])
     assert p @ (sol.allocation["a"] + sol.allocation["b"]) >= 0.8 * (p @ X) - 1e-9
     assert sol.constraints["mean"].binds  # unconstrained a and b hold 6/7 of X: the floor binds
+
+
+CONSTRAINED_CARDS = ["pareto_constrained", "price_and_choose_constrained", "reinsurance_constrained",
+                     "distortion_constrained", "taxation_constrained"]
+
+
+@pytest.mark.parametrize("card_name", CONSTRAINED_CARDS)
+@pytest.mark.parametrize("mistake", ["who", "what", "sense"])
+def test_a_bad_constraint_exits_2_naming_its_toml_path(tmp_path: Any, capfd: Any, card_name: str,
+                                                       mistake: str) -> None:
+    """On every mechanism's constrained card: an unknown member, quantity or sense is one line on
+    stderr naming ``constraints[0].<key>``, exit 2, nothing on stdout."""
+    card = bundled(card_name)
+    table = card["constraints"][0]
+    key = {"who": next(k for k in ROLE_KEYS if k in table), "what": "what", "sense": "sense"}[mistake]
+    table[key] = {"who": "nobody", "what": "no_such_quantity", "sense": "<"}[mistake]
+    code, out, err = run_cli(capfd, "run", write(tmp_path / "bad.toml", card))
+    assert code == 2 and out == "" and f"constraints[0].{key}" in err and len(err.strip().splitlines()) == 1
