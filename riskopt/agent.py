@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import real_array
 from .errors import ModelError
 from .measures.base import Measure
 
@@ -26,7 +27,7 @@ class Agent:
         if not isinstance(self.measure, Measure):
             raise ModelError(f"agents['{self.name}'].measure", self.measure, "a riskopt measure")
         if self.endowment is not None:
-            e = np.asarray(self.endowment, float)
+            e = real_array(f"agents['{self.name}'].endowment", self.endowment, "finite values, one per state")
             if e.ndim != 1 or not np.all(np.isfinite(e)):
                 raise ModelError(f"agents['{self.name}'].endowment", e, "finite values, one per state")
             object.__setattr__(self, "endowment", e)

@@ -29,6 +29,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sps
 
+from .checks import finite, real_array
 from .errors import ModelError
 
 __all__ = [
@@ -119,7 +120,7 @@ class Comonotone(AllocationSet):
     name = "comonotone"
 
     def __init__(self, anchor: float | None = None):
-        self.anchor = None if anchor is None else float(anchor)
+        self.anchor = None if anchor is None else finite("anchor", anchor, "the point where every f_i is 0")
 
     @property
     def implies_sign(self) -> bool:  # type: ignore[override]
@@ -234,8 +235,8 @@ class LimitedLiability(Restriction):
     name = "limited_liability"
 
     def __init__(self, caps: Any):
-        c = np.atleast_1d(np.asarray(caps, float))
-        if np.any(~np.isfinite(c)) or np.any(c < 0):
+        c = np.atleast_1d(real_array("caps", caps, "finite caps >= 0: one, or one per agent"))
+        if c.ndim != 1 or np.any(~np.isfinite(c)) or np.any(c < 0):
             raise ModelError("caps", caps, "finite caps >= 0")
         self.caps = c
 

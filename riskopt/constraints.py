@@ -34,7 +34,7 @@ import numpy as np
 
 from .duals import value_derivative
 from .errors import ModelError
-from .spec import number_list, option
+from .spec import Checked, number_list, option
 
 __all__ = [
     "Constrained",
@@ -78,7 +78,7 @@ def _names(value: Any, path: str, context: Any) -> tuple[str, ...] | str:
 
 
 @dataclass(frozen=True)
-class ConstraintSpec:
+class ConstraintSpec(Checked):
     """One user constraint (``[[constraints]]``): who, what, sense, right-hand side, scope."""
 
     name: str = option(help="the constraint's name: its dual is reported under it (Result.constraints)",
@@ -114,6 +114,7 @@ class ConstraintSpec:
                                       "law (its subjective prior)", allowed='"P" or "own"')
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.what.startswith("expected_") and self.scope == "every_state":
             raise ModelError("scope", self.scope, f'"expectation" (or no scope) for what = "{self.what}"')
         given = [k for k in ROLE_KEYS if getattr(self, k) is not None]
@@ -180,7 +181,7 @@ def constraints_option(quantities: Mapping[str, str] | None = None) -> Any:
                           "constraints' on the mechanism's page." + what)
 
 
-class Constrained:
+class Constrained(Checked):
     """Mixin of mechanism specs: ``spec.add_constraint(...)`` returns a copy with one more."""
 
     constraints: tuple[ConstraintSpec, ...]

@@ -79,6 +79,7 @@ from .backends.base import CONE_NAMES, HIGHS_OPTIONS
 from .backends.highs_backend import pass_lp, single_entry_rows
 from .backends.quiet import new_highs
 from .backends.standard_form import extract
+from .checks import real_array
 from .errors import ModelError, SolveError
 from .protocols import NamedProgram
 from .status import from_highs
@@ -409,9 +410,13 @@ def price_intervals(program: NamedProgram, group: str, *, rows: Sequence[int] | 
     if rows is None:
         sel = np.arange(total)
     else:
-        sel = np.asarray(rows, int).ravel()
+        allowed = f"integer positions in the group's {total} rows"
+        given = real_array("rows", rows, allowed)
+        if given.ndim > 1 or not np.all(np.isfinite(given)) or np.any(given != np.round(given)):
+            raise ModelError("rows", rows, allowed)
+        sel = np.atleast_1d(given).astype(int)
         if sel.size and (sel.min() < -total or sel.max() >= total):
-            raise ModelError("rows", rows, f"positions in the group's {total} rows")
+            raise ModelError("rows", rows, allowed)
         sel = np.where(sel < 0, sel + total, sel)
     protect = np.zeros(lp.m, bool)
     protect[std_rows[sel]] = True
@@ -490,10 +495,10 @@ def dual_range(program: NamedProgram, group: str, weights: Any) -> tuple[np.ndar
     constraints = _group_constraints(program, group)
     lp = _StandardLP(program)
     std_rows, signs = lp.dual_rows(constraints)
-    W = np.atleast_2d(np.asarray(weights, float))
-    if W.shape[1] != std_rows.size or not np.all(np.isfinite(W)):
-        raise ModelError("weights", f"{W.shape[1]} values", f"{std_rows.size} finite weights, one per row "
-                         f"of group {group!r}")
+    allowed = f"{std_rows.size} finite weights, one per row of group {group!r} (or a matrix of such rows)"
+    W = np.atleast_2d(real_array("weights", weights, allowed))
+    if W.ndim != 2 or W.shape[1] != std_rows.size or not np.all(np.isfinite(W)):
+        raise ModelError("weights", weights, allowed)
     protect = np.zeros(lp.m, bool)
     protect[std_rows] = True
     lp.prepare(protect)

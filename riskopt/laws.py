@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import finite, integer, positive, real_array
 from .errors import ModelError
 from .probability import Law, validate_probabilities
 from .space import Scenarios
@@ -43,17 +44,17 @@ class Exponential(Law):
     rate: float
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.rate) and self.rate > 0):
-            raise ModelError("rate", self.rate, "a finite number > 0")
+        positive("rate", self.rate, "the rate of the exponential law")
 
     def sf(self, x: np.ndarray | float) -> np.ndarray:
         """``exp(-rate x)`` for ``x >= 0``, 1 below."""
-        x = np.asarray(x, float)
+        x = real_array("x", x)
         return np.where(x < 0, 1.0, np.exp(-self.rate * np.maximum(x, 0.0)))
 
     def ppf(self, u: np.ndarray | float) -> np.ndarray:
-        """``-log(1 - u) / rate``."""
-        out: np.ndarray = -np.log1p(-np.asarray(u, float)) / self.rate
+        """``-log(1 - u) / rate`` (``inf`` at ``u = 1``)."""
+        with np.errstate(divide="ignore"):  # log1p(-1) = -inf: the top of the support, no warning
+            out: np.ndarray = -np.log1p(-real_array("u", u)) / self.rate
         return out
 
     def support(self) -> tuple[float, float]:
@@ -73,16 +74,17 @@ class Uniform(Law):
     hi: float
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.lo) and np.isfinite(self.hi) and self.hi > self.lo):
-            raise ModelError("hi", self.hi, f"a finite number > lo = {self.lo}")
+        lo = finite("lo", self.lo, f"a finite number below hi = {self.hi}")
+        if not finite("hi", self.hi, f"a finite number > lo = {lo}") > lo:
+            raise ModelError("hi", self.hi, f"a finite number > lo = {lo}")
 
     def sf(self, x: np.ndarray | float) -> np.ndarray:
         """``(hi - x) / (hi - lo)`` clipped to ``[0, 1]``."""
-        return np.clip((self.hi - np.asarray(x, float)) / (self.hi - self.lo), 0.0, 1.0)
+        return np.clip((self.hi - real_array("x", x)) / (self.hi - self.lo), 0.0, 1.0)
 
     def ppf(self, u: np.ndarray | float) -> np.ndarray:
         """``lo + u (hi - lo)``."""
-        return self.lo + np.asarray(u, float) * (self.hi - self.lo)
+        return self.lo + real_array("u", u) * (self.hi - self.lo)
 
     def support(self) -> tuple[float, float]:
         """``[lo, hi]``."""
@@ -103,13 +105,16 @@ class Dirac(Law):
 
     value: float
 
+    def __post_init__(self) -> None:
+        finite("value", self.value, "the point: a finite number")
+
     def sf(self, x: np.ndarray | float) -> np.ndarray:
         """1 below ``value``, 0 at and above."""
-        return (np.asarray(x, float) < self.value).astype(float)
+        return (real_array("x", x) < self.value).astype(float)
 
     def ppf(self, u: np.ndarray | float) -> np.ndarray:
         """``value`` for every ``u``."""
-        return np.full(np.shape(u), self.value, dtype=float)
+        return np.full(real_array("u", u).shape, self.value, dtype=float)
 
     def atoms(self) -> tuple[np.ndarray, np.ndarray]:
         """The single atom ``value`` with mass 1."""
@@ -128,7 +133,7 @@ def Discrete(values: Any, probs: Any) -> Scenarios:  # noqa: N802 - the finite l
     """A finite law: ``values`` with probabilities ``probs``, as the one finite type -- a
     :class:`~riskopt.space.Scenarios` whose states are the values in ascending order (``X``). It
     is a :class:`Law` (``sf``, ``ppf``, ``atoms``, ``support``, ``mean`` of ``X``)."""
-    v = np.asarray(values, float).ravel()
+    v = real_array("values", values).ravel()
     p = validate_probabilities(probs, field="probs")
     if v.shape != p.shape:
         raise ModelError("values", v, f"{p.size} values, one per probability")
@@ -147,12 +152,12 @@ class Censored(Law):
 
     def __post_init__(self) -> None:
         lo, _ = self.base.support()
-        if not (np.isfinite(self.cap) and self.cap > lo):
+        if not finite("cap", self.cap, f"a finite number above the lower end {lo} of the law") > lo:
             raise ModelError("cap", self.cap, f"a finite number above the lower end {lo} of the law")
 
     def sf(self, x: np.ndarray | float) -> np.ndarray:
         """The base ``sf`` below ``cap``, 0 at and above."""
-        x = np.asarray(x, float)
+        x = real_array("x", x)
         return np.where(x >= self.cap, 0.0, self.base.sf(np.minimum(x, self.cap)))
 
     def ppf(self, u: np.ndarray | float) -> np.ndarray:
@@ -209,7 +214,7 @@ class Mixture(Law):
     def ppf(self, u: np.ndarray | float) -> np.ndarray:
         """By bisection on the mixed ``sf``, exact at the atoms."""
         lo, hi = self.support()
-        u = np.asarray(u, float)
+        u = real_array("u", u)
         q = _ppf_by_bisection(self.sf, u, lo, hi)
         for x, m in zip(*self.atoms(), strict=True):  # exact at atoms: u in (F(x-), F(x)] maps to x
             if m > 0:
@@ -277,8 +282,15 @@ class FromSurvival(Law):
     check_points: int = 2001
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.lo) and np.isfinite(self.hi) and self.hi > self.lo):
-            raise ModelError("hi", self.hi, f"a finite upper bound of the loss above lo = {self.lo}")
+        lo = finite("lo", self.lo, "the lower end of the loss: a finite number")
+        if not finite("hi", self.hi, f"a finite upper bound of the loss above lo = {lo}") > lo:
+            raise ModelError("hi", self.hi, f"a finite upper bound of the loss above lo = {lo}")
+        if integer("check_points", self.check_points, "an integer number of points >= 2") < 2:
+            raise ModelError("check_points", self.check_points, "an integer number of points >= 2")
+        kinks = real_array("kink_points", self.kink_points, "a list of finite points")
+        if kinks.ndim > 1 or not np.all(np.isfinite(kinks)):
+            raise ModelError("kink_points", self.kink_points, "a list of finite points")
+        object.__setattr__(self, "kink_points", kinks.ravel())
         grid = np.linspace(self.lo, self.hi, self.check_points)
         s = np.asarray(self.survival(grid), float)
         if s.shape != grid.shape or not np.all(np.isfinite(s)):
@@ -295,13 +307,13 @@ class FromSurvival(Law):
 
     def sf(self, x: np.ndarray | float) -> np.ndarray:
         """``survival`` on ``[lo, hi)``, 1 below ``lo`` and 0 from ``hi`` on."""
-        x = np.asarray(x, float)
+        x = real_array("x", x)
         inside = np.clip(x, self.lo, self.hi)
         return np.where(x < self.lo, 1.0, np.where(x >= self.hi, 0.0, self.survival(inside)))
 
     def ppf(self, u: np.ndarray | float) -> np.ndarray:
         """By bisection on ``sf`` over ``[lo, hi]``."""
-        return _ppf_by_bisection(self.sf, np.asarray(u, float), self.lo, self.hi)
+        return _ppf_by_bisection(self.sf, real_array("u", u), self.lo, self.hi)
 
     def support(self) -> tuple[float, float]:
         """``[lo, hi]``."""

@@ -8,6 +8,7 @@ colour cycle, constrained layout, light grid) by :func:`styled`; many agents are
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
@@ -16,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from .data import atomic_path
+from .data import write_atomic
 from .errors import ModelError
 from .report import SolutionView
 
@@ -94,15 +95,21 @@ def finish_figure(fig: Any, title: str = "") -> Any:
 
 
 def save_figure(fig: Any, path: str | Path, *, dpi: int = 150) -> Path:
-    """Write ``fig`` to ``path`` atomically (a temporary file, then a rename) and close it (figures
-    are not kept open across a sweep), unless inside :func:`keep_figures`."""
+    """Write ``fig`` to ``path`` atomically (:func:`riskopt.data.write_atomic`) and close it
+    (figures are not kept open across a sweep), unless inside :func:`keep_figures`. The figure is
+    rendered in memory first: a failing write is an :class:`OSError` of the write alone (matplotlib's
+    PDF writer turns a failing file into an AttributeError) and leaves nothing behind."""
     out = Path(path)
-    with styled(), atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=out.suffix.lstrip(".").lower() or None)
-    if _kept:
-        _kept[-1].append(fig)
-    else:
-        pyplot().close(fig)
+    buffer = io.BytesIO()
+    try:
+        with styled():
+            fig.savefig(buffer, dpi=dpi, format=out.suffix.lstrip(".").lower() or None)
+    finally:
+        if _kept:
+            _kept[-1].append(fig)
+        else:
+            pyplot().close(fig)
+    write_atomic(out, buffer.getvalue())
     return out
 
 

@@ -31,6 +31,7 @@ from .agent import Agent
 from .allocation import AllocationBlock, AllocationSet, AnchoredComonotone, Restriction
 from .backends import run
 from .certificate import Certificate, certify_problem
+from .checks import integer, real_array
 from .constraints import ConstraintDual, ConstraintSpec, ConstraintTarget, add_constraints, read_constraints
 from .degeneracy import allocation_unique, price_intervals
 from .duals import RowUniqueness, state_prices
@@ -80,7 +81,7 @@ class Program:
         """Declare a named variable (cvxpy attributes such as ``nonneg=True`` allowed)."""
         if name in self.variables:
             raise ModelError("variable", name, "a name not used yet in this program")
-        v = cp.Variable(shape, name=name, **attrs)
+        v = cp.Variable(_shape(shape), name=name, **attrs)
         self.variables[name] = v
         self._problem = None
         return v
@@ -90,7 +91,9 @@ class Program:
         """Declare a named Parameter: changing it re-solves without recompiling."""
         if name in self.parameters:
             raise ModelError("parameter", name, "a name not used yet in this program")
-        p = cp.Parameter(shape, name=name, value=value, **attrs)
+        p = cp.Parameter(_shape(shape), name=name, **attrs)
+        if value is not None:
+            _assign(p, name, value)
         self.parameters[name] = p
         self._problem = None
         return p
@@ -145,7 +148,7 @@ class Program:
         for k, v in values.items():
             if k not in self.parameters:
                 raise ModelError("parameter", k, f"one of {sorted(self.parameters)}")
-            self.parameters[k].value = np.broadcast_to(np.asarray(v, float), self.parameters[k].shape)
+            _assign(self.parameters[k], k, v)
         self._dpp = True
         return self
 
@@ -243,6 +246,25 @@ class Program:
         return solution_fields
 
 
+def _shape(shape: Any) -> tuple[int, ...]:
+    """A cvxpy shape: a count or a tuple of counts >= 0."""
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if not all(integer("shape", d, "a count or a tuple of counts >= 0") >= 0 for d in dims):
+        raise ModelError("shape", shape, "a count or a tuple of counts >= 0")
+    return tuple(int(d) for d in dims)
+
+
+def _assign(param: cp.Parameter, name: str, value: Any) -> None:
+    """``param.value = value`` (broadcast to its shape), with cvxpy's own checks (sign, NaN) as a
+    ModelError naming the parameter."""
+    allowed = f"numbers of shape {param.shape} (or broadcastable to it)"
+    arr = real_array(name, value, allowed)
+    try:
+        param.value = np.broadcast_to(arr, param.shape)
+    except ValueError as exc:
+        raise ModelError(name, value, allowed, detail=str(exc)) from None
+
+
 def _certificate_weight(group: ConstraintGroup) -> float:
     """How much a group's rows weigh in an infeasibility certificate (0 without one)."""
     total = 0.0
@@ -333,7 +355,11 @@ class SharingProgram(Program):
             if a.endowment is not None and a.endowment.size != space.size:
                 raise ModelError(f"agents['{a.name}'].endowment", f"{a.endowment.size} values",
                                  f"one per state ({space.size})")
-        X = space[aggregate] if isinstance(aggregate, str) else np.asarray(aggregate, float)
+        if isinstance(aggregate, str) and aggregate not in space:
+            raise ModelError("aggregate", aggregate, f"a variable of the space, one of {space.names}, "
+                             "or an array of values, one per state")
+        X = space[aggregate] if isinstance(aggregate, str) else real_array(
+            "aggregate", aggregate, f"finite values, one per state ({space.size})")
         if X.ndim != 1 or X.size != space.size or not np.all(np.isfinite(X)):
             raise ModelError("aggregate", X, f"finite values, one per state ({space.size})")
         self.space = space
@@ -345,7 +371,8 @@ class SharingProgram(Program):
         self.allocation_set = allocation or AnchoredComonotone()
         self.restrictions = list(restrictions)
         n = len(agents)
-        w = np.ones(n) if weights is None else np.asarray(weights, float)
+        w = np.ones(n) if weights is None else real_array(
+            "weights", weights, f"{n} finite nonnegative weights, not all zero")
         if w.shape != (n,) or np.any(~np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ModelError("weights", weights, f"{n} finite nonnegative weights, not all zero")
         self.weights = self.parameter("weights", n, value=w, nonneg=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import numbers
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -27,8 +28,8 @@ import numpy as np
 
 from .errors import ModelError
 
-__all__ = ["REQUIRED", "Context", "Node", "Option", "Row", "number_list", "option", "read_spec",
-           "reference", "reference_markdown"]
+__all__ = ["REQUIRED", "Checked", "Context", "Node", "Option", "Row", "check_fields", "number_list", "option",
+           "read_spec", "reference", "reference_markdown"]
 
 REQUIRED: Any = object()
 T = TypeVar("T")
@@ -209,6 +210,69 @@ def read_spec(cls: type[T], node: Node, context: Context | None = None, *, finis
         return cls(**values)
     except ModelError as err:  # a cross-field check in __post_init__ names the field
         raise err.with_prefix(node.path) from None
+
+
+# ------------------------------------------------------------------------- Python-built specs
+class Checked:
+    """Mixin of spec dataclasses: a spec built in Python is checked as a card is (:func:`check_fields`).
+
+    A subclass with its own ``__post_init__`` calls ``super().__post_init__()`` first."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+def check_fields(spec: Any) -> None:
+    """Check a spec built in Python as :func:`read_spec` checks a card: every field of a plain type
+    (``bool``, ``int``, ``float``, ``str``, a ``Literal``, a spec dataclass, a tuple of these, each
+    possibly ``None``) must have that type and pass its option's ``check``, else a ModelError names
+    the field, the value and what is allowed. Fields of other types (arrays, laws, spaces) are checked
+    by their own readers and constructors."""
+    hints = typing.get_type_hints(type(spec))
+    for f in dataclasses.fields(spec):
+        opt = _option(f)
+        if opt is None:
+            continue
+        value = getattr(spec, f.name)
+        fits = _fits(hints[f.name], value)
+        if fits is False:
+            raise ModelError(f.name, value, opt.allowed or _kind_name(hints[f.name]))
+        if fits and opt.check is not None and value is not None and not _passes(opt.check, value):
+            raise ModelError(f.name, value, opt.allowed or opt.help)
+
+
+def _fits(tp: Any, value: Any) -> bool | None:
+    """Whether ``value`` has the plain type ``tp`` (a list or a 1-d array stands for a tuple);
+    ``None`` when ``tp`` is not plain."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        each = [_fits(a, value) for a in args]
+        return None if None in each else any(each)
+    if tp is type(None):
+        return value is None
+    if origin is Literal:
+        return any(type(value) is type(a) and value == a for a in args)
+    if tp is bool:
+        return isinstance(value, (bool, np.bool_))
+    if tp in (int, float):
+        kind = numbers.Integral if tp is int else numbers.Real
+        return isinstance(value, kind) and not isinstance(value, (bool, np.bool_))
+    if tp is str:
+        return isinstance(value, str)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return isinstance(value, tp)
+    if origin is tuple and args:
+        items = list(args[:-1]) if args[-1] is Ellipsis else list(args)
+        if any(_fits(a, None) is None for a in items):  # a tuple of non-plain items
+            return None
+        if isinstance(value, np.ndarray) and value.ndim == 1:
+            value = value.tolist()
+        if not isinstance(value, (tuple, list)):
+            return False
+        if args[-1] is Ellipsis:
+            return all(_fits(items[0], v) for v in value)
+        return len(value) == len(items) and all(_fits(a, v) for a, v in zip(items, value, strict=True))
+    return None
 
 
 def _passes(check: Callable[[Any], bool], value: Any) -> bool:

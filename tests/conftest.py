@@ -12,14 +12,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The number of fuzz cases run (tests/test_fuzz_cards.py counts them), in the summary."""
+    """The number of fuzz cases run, in the summary: each tests/test_fuzz_*.py module counts them in
+    its ``FUZZ_COUNTS`` (a Counter of (kind, case))."""
     import sys
 
-    fuzz = sys.modules.get("test_fuzz_cards")
-    counts = getattr(fuzz, "FUZZ_COUNTS", None)
-    if counts:
+    found = {id(c): c for name, m in list(sys.modules.items())
+             if name.startswith("test_fuzz") and (c := getattr(m, "FUZZ_COUNTS", None))}
+    if found:
         by_kind: dict[str, int] = {}
-        for (kind, _), k in counts.items():
-            by_kind[kind] = by_kind.get(kind, 0) + k
+        for counts in found.values():
+            for (kind, _), k in counts.items():
+                by_kind[kind] = by_kind.get(kind, 0) + k
         shown = ", ".join(f"{kind} {k}" for kind, k in sorted(by_kind.items()))
-        terminalreporter.write_line(f"fuzz cases: {shown}")
+        terminalreporter.write_line(f"fuzz cases: {shown} (total {sum(by_kind.values())})")

@@ -62,10 +62,11 @@ class HighsBackend(HighsFedBackend):
             z = bounds.duals(np.asarray(sol.row_dual, float), np.asarray(sol.col_dual, float))
         info = h.getInfo()
         iters = int(info.simplex_iteration_count + info.ipm_iteration_count + info.qp_iteration_count)
-        if x is None and clarabel_status in ("MaxTime", "MaxIterations"):
-            # a limit reached before any point: cvxpy unpacks a limit only with a point, so nothing is
-            # handed back (a status without a point: nothing reads the cvxpy values) and the status is
-            # HiGHS's own
+        if x is None and clarabel_status not in ("PrimalInfeasible", "DualInfeasible"):
+            # a limit reached before any point, or a failure (kSolveError, kUnknown on extreme data):
+            # cvxpy unpacks a limit only with a point and raises SolverError on a failure, so nothing
+            # is handed back (a status without a point: nothing reads the cvxpy values) and the status
+            # is HiGHS's own
             return SolveReport(self.name, solver, from_highs(status.name), status.name,
                                compile_s=sf.compile_s, solve_s=solve_s, iterations=iters, options=opts)
         unpack(problem, sf, clarabel_status, x, z, iters, solve_s)

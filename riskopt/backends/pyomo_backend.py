@@ -82,6 +82,9 @@ class PyomoBackend(HighsFedBackend):
             m.solutions.load_from(result)
             x = np.array([pyo.value(m.x[j]) for j in range(n)], float)
             z = -np.array([m.dual.get(m.rows[r], 0.0) for r in range(sf.n_rows)], float)
+        if clarabel_status == "NumericalError":  # cvxpy raises SolverError on it: said, not unpacked
+            return SolveReport(self.name, solver, Status.SOLVER_ERROR, str(tc),
+                               compile_s=sf.compile_s + build_s, solve_s=solve_s, options=opts)
         unpack(problem, sf, clarabel_status, x, z, None, solve_s)
         return SolveReport(self.name, solver, from_solver(problem.status, raw=str(tc)), str(tc),
                            compile_s=sf.compile_s + build_s, solve_s=solve_s, options=opts,

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import cvxpy as cp
 import numpy as np
 
+from ..checks import real_array
 from ..errors import ModelError
 from ..space import Scenarios, validate_probabilities
 
@@ -68,7 +69,7 @@ def probabilities(space: Scenarios | np.ndarray) -> np.ndarray:
     """State probabilities of a :class:`Scenarios` (or a probability vector given directly)."""
     if isinstance(space, Scenarios):
         return space.p
-    return validate_probabilities(space)
+    return validate_probabilities(space, field="space")
 
 
 def check_law(law: Any, n_states: int, field_name: str = "law") -> np.ndarray:
@@ -82,7 +83,7 @@ def check_law(law: Any, n_states: int, field_name: str = "law") -> np.ndarray:
 def state_values(x: Any, n_states: int, field: str = "x") -> np.ndarray:
     """``x`` as a float array with one value per state (a shorter ``x`` would silently pair its
     values with the first probabilities)."""
-    v = np.asarray(x, float)
+    v = real_array(field, x, f"one number per state ({n_states})")
     if v.shape != (n_states,):
         raise ModelError(field, f"shape {v.shape}", f"one value per state, shape ({n_states},)")
     return v

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import integer
 from ..errors import ModelError
 from ..space import Scenarios
 from .base import Measure, probabilities, register, state_values
@@ -65,7 +66,7 @@ class Capacity:
                 raise ModelError("capacity.states", states, "a list of state indices")
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ModelError("capacity.value", v, "a number")
-            key = frozenset(int(s) for s in states)
+            key = frozenset(integer("capacity.states", s, "a list of state indices") for s in states)
             if any(s < 0 or s >= n_states for s in key):
                 raise ModelError("capacity.states", sorted(key), f"state indices in [0, {n_states})")
             values[key] = float(v)
@@ -157,6 +158,8 @@ class Choquet(Measure):
         if not isinstance(capacity, Capacity):
             if n_states is None:
                 raise ModelError("n_states", None, "the number of states of the capacity table")
+            if integer("n_states", n_states, "a positive number of states") < 1:
+                raise ModelError("n_states", n_states, "a positive number of states")
             capacity = Capacity.from_table(capacity, n_states)
         self.capacity = capacity
         self.monetary = capacity.normalised

@@ -18,6 +18,7 @@ import cvxpy as cp
 import numpy as np
 from scipy.special import logsumexp
 
+from ..checks import real_array
 from ..errors import ModelError
 from ..space import Scenarios
 from .base import Form, Measure, check_law, create, probabilities, register, state_values
@@ -43,10 +44,12 @@ class MaxMin(Measure):
             shown = base.describe() if isinstance(base, Measure) else base
             raise ModelError("base", shown, "a measure evaluated under a prior "
                              "(expectation, entropic, expected_utility)")
-        if len(priors) == 0:
-            raise ModelError("priors", priors, "at least one prior (vertex of the credal set)")
+        allowed = "at least one prior (vertex of the credal set): a probability vector over the states"
+        Q = real_array("priors", priors, allowed, ndim=2)
+        if Q.shape[0] == 0:
+            raise ModelError("priors", priors, allowed)
         self.base = base
-        self.priors = [np.asarray(q, float) for q in priors]
+        self.priors = list(Q)
         self.monetary = base.monetary
         self.convex = base.convex
         self.differentiable = False

@@ -43,7 +43,7 @@ import cvxpy as cp
 import numpy as np
 from scipy import special
 
-from ..checks import in_unit_open, positive
+from ..checks import in_unit_open, positive, real_array
 from ..errors import ModelError
 from ..space import LEVEL_RTOL, Scenarios, cumulated, search_cumulated
 from .base import Form, Measure, construct, probabilities, register, state_values
@@ -332,8 +332,8 @@ class PiecewiseLinear(DistortionFunction):
     repeating ``t = 0``: ``t = [0, 0, ...]``, ``h = [0, j0, ...]``)."""
 
     def __init__(self, t: Sequence[float] | np.ndarray, h: Sequence[float] | np.ndarray):
-        t = np.asarray(t, float)
-        h = np.asarray(h, float)
+        t = real_array("t", t, "a list of points from 0 to 1")
+        h = real_array("h", h, "a list of values, one per point t")
         if t.ndim != 1 or t.shape != h.shape or t.size < 2:
             raise ModelError("t", t, "matching lists t and h of at least two points")
         if t[0] != 0 or t[-1] != 1 or np.any(np.diff(t) < 0) or np.any(np.diff(t[1:]) == 0):
@@ -376,7 +376,7 @@ class MixtureDistortion(DistortionFunction):
     def __init__(self, components: Sequence[DistortionFunction | dict[str, Any]], weights: Sequence[float]):
         comps = [c if isinstance(c, DistortionFunction) else _component(c, k)
                  for k, c in enumerate(components)]
-        w = np.asarray(weights, float)
+        w = real_array("weights", weights, f"{len(comps)} nonnegative weights")
         if w.shape != (len(comps),) or np.any(~np.isfinite(w)) or np.any(w < 0):
             raise ModelError("weights", weights, f"{len(comps)} nonnegative weights")
         self.components, self.weights = comps, w

@@ -8,6 +8,7 @@ from typing import Any, cast
 import cvxpy as cp
 import numpy as np
 
+from ..checks import real_array
 from ..space import Scenarios, group_sums
 from .base import Curvature, Form, Measure, check_law, probabilities, register, state_values
 
@@ -24,7 +25,7 @@ class SubjectiveLaw:
     law: np.ndarray | None
 
     def _init_law(self, law: Any) -> None:
-        self.law = None if law is None else np.asarray(law, float)
+        self.law = None if law is None else real_array("law", law, "a probability vector over the states")
         self.law_invariant = law is None
 
     def weights(self, space: Scenarios | np.ndarray) -> np.ndarray:

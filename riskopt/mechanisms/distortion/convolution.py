@@ -45,6 +45,7 @@ from typing import Literal
 import numpy as np
 from scipy import special
 
+from ...checks import integer, nonnegative, real_array
 from ...errors import ModelError
 from ...measures.distortion import (
     DistortionFunction,
@@ -93,7 +94,7 @@ _S_STEPS = 60
 def derivative(h: DistortionFunction, t: np.ndarray | float) -> np.ndarray:
     """``h'(t)`` (right derivative at the kinks of a piecewise-linear ``h``; central differences for
     a user's callable)."""
-    t = np.asarray(t, float)
+    t = real_array("t", t, "levels in [0, 1]")
     known = _known_derivative(h, t)
     if known is not None:
         return np.asarray(known, float)
@@ -336,7 +337,11 @@ def group_attitude(hs: Sequence[DistortionFunction], field: str = "agents") -> A
     return "neutral"
 
 
-def _pair_grid(points: int) -> tuple[np.ndarray, np.ndarray]:
+def _pair_grid(points: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``(s, t)``, ``s + t <= 1``, of a grid of ``points`` per axis (``tol`` checked too)."""
+    if integer("points", points, "an integer number of grid points >= 2") < 2:
+        raise ModelError("points", points, "an integer number of grid points >= 2")
+    nonnegative("tol", tol, "the tolerance of the check")
     g = np.linspace(0.0, 1.0, points)
     s, t = np.meshgrid(g, g, indexing="ij")
     keep = s + t <= 1.0 + 1e-15
@@ -345,13 +350,13 @@ def _pair_grid(points: int) -> tuple[np.ndarray, np.ndarray]:
 
 def is_subadditive(h: DistortionFunction, points: int = 201, tol: float = 1e-10) -> bool:
     """``h(s + t) <= h(s) + h(t)`` for ``s + t <= 1`` (on a grid of ``points`` per axis)."""
-    s, t = _pair_grid(points)
+    s, t = _pair_grid(points, tol)
     return bool(np.all(h(s + t) <= h(s) + h(t) + tol))
 
 
 def is_superadditive(h: DistortionFunction, points: int = 201, tol: float = 1e-10) -> bool:
     """``h(s + t) >= h(s) + h(t)`` for ``s + t <= 1`` (on a grid)."""
-    s, t = _pair_grid(points)
+    s, t = _pair_grid(points, tol)
     return bool(np.all(h(s + t) >= h(s) + h(t) - tol))
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
-from ...checks import positive
+from ...checks import positive, real_array
 from ...duals import value_derivative
 from ...errors import ModelError, SolveError
 from ...measures.distortion import DistortionFunction, Power, check_distortion, choquet_sorted
@@ -134,7 +134,7 @@ def power_lottery(exponents: Sequence[float], field: str = "exponents") -> tuple
 
     The value of sharing a constant ``c`` is ``c sum_i (p_i*)^{a_i}``.
     """
-    a = np.asarray(exponents, float)
+    a = real_array(field, exponents, "at least two power exponents a_i > 1 (convex t^a)")
     if a.ndim != 1 or a.size < 2 or np.any(~np.isfinite(a)) or np.any(a <= 1):
         raise ModelError(field, exponents, "at least two power exponents a_i > 1 (convex t^a)")
 
@@ -161,8 +161,8 @@ def var_jackpot(space: Scenarios, levels: Sequence[float], *, randomisation: boo
     takes ``Y`` on the rest plus the constant ``m``, and its VaR is ``m + VaR_{sum alpha}(Y)``.
     The split is ``f_i(s) = min(max(s - c_{i-1}, 0), alpha_i)`` (``c`` the cumulated levels).
     """
-    a = np.asarray(levels, float)
-    if a.ndim != 1 or a.size < 2 or np.any(a <= 0) or a.sum() >= 1:
+    a = real_array("levels", levels, "VaR levels alpha_i > 0 with sum alpha_i < 1 (Example 1)")
+    if a.ndim != 1 or a.size < 2 or np.any(~np.isfinite(a)) or np.any(a <= 0) or a.sum() >= 1:
         raise ModelError("levels", levels, "VaR levels alpha_i > 0 with sum alpha_i < 1 (Example 1)")
     c = np.concatenate([[0.0], np.cumsum(a)])
     x = space[aggregate]

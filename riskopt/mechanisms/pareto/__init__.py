@@ -53,6 +53,8 @@ def fast_applies(spec: ParetoSpec) -> bool:
 def solve(spec: ParetoSpec, *, method: str = "auto", backend: str = "cvxpy", solver: str | None = None,
           **options: Any) -> Solution:
     """The Pareto optimum of ``spec`` (``method``: ``"auto"`` = ``"program"``, or ``"fast"``)."""
+    if not isinstance(spec, ParetoSpec):
+        raise ModelError("spec", type(spec).__name__, "a ParetoSpec")
     if method == "fast":
         if not fast_applies(spec):
             raise ModelError("method", method, "'program' for this spec: the closed form needs "

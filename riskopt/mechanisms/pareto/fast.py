@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
+from ...checks import real_array
 from ...errors import ModelError
 from ...measures import Entropic
 from ...program import Agent, SharingProgram
@@ -42,7 +43,7 @@ def entropic_closed_form(space: Scenarios, gammas: Sequence[float], aggregate: s
     ``lam = (sum 1/gamma_j)^-1``, ``w_i = lam / gamma_i``, ``xi_i = w_i X``,
     ``W* = -(1/lam) log E[exp(-lam X)]``, ``U_i = w_i W*``, ``dQ/dP = exp(-lam X)/E[exp(-lam X)]``.
     """
-    g = np.asarray(gammas, float)
+    g = real_array("gammas", gammas, "positive finite risk aversions")
     if g.ndim != 1 or np.any(~np.isfinite(g)) or np.any(g <= 0):
         raise ModelError("gammas", gammas, "positive finite risk aversions")
     lam = 1.0 / np.sum(1.0 / g)

@@ -22,7 +22,9 @@ import cvxpy as cp
 import numpy as np
 
 from ...allocation import AllocationSet, Budget, Restriction
+from ...checks import integer, real_array
 from ...errors import ModelError, SolveError
+from ...measures.base import state_values
 from ...program import Agent, SharingProgram
 from ...space import Scenarios
 
@@ -58,8 +60,12 @@ def frontier(space: Scenarios, agents: Sequence[Agent], *, allocation: Allocatio
     ``weights[1]``, re-solving one compiled program (the weights are a cvxpy Parameter)."""
     if len(agents) != 2:
         raise ModelError("agents", [a.name for a in agents], "exactly two agents for a frontier")
-    if points < 2:
-        raise ModelError("points", points, "at least 2 points")
+    if integer("points", points, "an integer number of points >= 2") < 2:
+        raise ModelError("points", points, "an integer number of points >= 2")
+    span = "a range 0 <= lo < hi <= 1 of the first agent's weight"
+    bounds = real_array("weights", weights, span)
+    if bounds.shape != (2,) or not (0.0 <= bounds[0] < bounds[1] <= 1.0):
+        raise ModelError("weights", weights, span)
     allocation = allocation or Budget()
     prog = welfare(space, agents, allocation=allocation)
     monetary = all(a.measure.monetary for a in agents)
@@ -75,10 +81,7 @@ def frontier(space: Scenarios, agents: Sequence[Agent], *, allocation: Allocatio
                 "weighted program unbounded")
         return Frontier(np.full(points, 0.5), pts, (sol.status,) * points, note,
                         sol.solver.compile_s, sol.solver.solve_s, (sol,))
-    lo, hi = weights
-    if not (0.0 <= lo < hi <= 1.0):
-        raise ModelError("weights", weights, "a range 0 <= lo < hi <= 1 of the first agent's weight")
-    ts = np.clip(np.linspace(lo, hi, points), 1e-6, 1 - 1e-6)
+    ts = np.clip(np.linspace(bounds[0], bounds[1], points), 1e-6, 1 - 1e-6)
     utilities, statuses, sols = [], [], []
     compile_s = solve_s = 0.0
     for t in ts:
@@ -120,7 +123,7 @@ def supporting_weights(space: Scenarios, agents: Sequence[Agent],
             raise ModelError(f"agents[{i}].measure", a.measure.describe(), "a differentiable measure")
         if a.name not in allocation:
             raise ModelError("allocation", a.name, "an allocation for every agent")
-        xi = np.asarray(allocation[a.name], float)
+        xi = state_values(allocation[a.name], space.size, f"allocation['{a.name}']")
         # U(xi) = -rho(-xi) for a risk measure, so grad U(xi) = grad rho(-xi)
         gradients.append(a.measure.gradient(xi if a.measure.orientation == "utility" else -xi, space))
     G = np.asarray(gradients, float)

@@ -105,6 +105,8 @@ def solve(spec: PriceAndChoose, *, method: str = "auto", backend: str = "cvxpy",
     and ``options`` also drive the conic cross-check of the fast route (``[welfare] cross_check =
     "conic"``).
     """
+    if not isinstance(spec, PriceAndChoose):
+        raise ModelError("spec", type(spec).__name__, "a PriceAndChoose spec")
     if method not in ("auto", *METHODS):
         raise ModelError("method", method, f"one of {['auto', *METHODS]}")
     if method == "fast":

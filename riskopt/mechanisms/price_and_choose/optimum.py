@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp  # type: ignore[import-untyped, unused-ignore]
 
+from ...checks import positive
 from ...errors import ModelError, RiskoptWarning
 from ...space import Scenarios
 from ..pareto import entropic_closed_form
@@ -31,7 +32,7 @@ from .fast import (
     solve_comonotone,
     tilted_tail_mass,
 )
-from .pools import Pool, keep_atoms, lattice_steps
+from .pools import Pool, keep_atoms, lattice_steps, prune_tolerance
 from .priors import PlayerLaws, player_laws
 from .spec import TAIL_TOL, Beliefs
 
@@ -146,11 +147,10 @@ def pool_optimum(pool: Pool, beliefs: Beliefs | None = None, *, prune: float | N
     ``start``); ``constrained``: the route has user constraints, so the closed forms (which solve
     the program without them) are only an upper bound on W*."""
     beliefs = (beliefs or Beliefs.common()).checked(pool)
-    if not (np.isfinite(tail_tol) and tail_tol > 0):
-        raise ModelError("tail_tol", tail_tol, "a positive tolerance for the pruned state-price mass")
+    positive("tail_tol", tail_tol, "the tolerance for the pruned state-price mass")
     solve = route or newton_route(start)
     notes: list[str] = []
-    tol = float(pool.prune if prune is None else prune)
+    tol = pool.prune if prune is None else prune_tolerance(prune)
     law = pool.law()
     if law.X[0] != 0 or law.p[0] <= 0:
         raise ModelError("p", pool.p.tolist(), "hit probabilities leaving X = 0 possible (the anchor)")

@@ -20,10 +20,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ...checks import positive, real, real_array
 from ...errors import ModelError, RiskoptWarning
 from ...space import Scenarios, poisson_binomial
 
@@ -47,10 +49,11 @@ class CommonShock:
 
 
 def _floats(values: ArrayLike, n: int, field_name: str) -> np.ndarray:
-    try:
-        arr = np.array(np.broadcast_to(np.asarray(values, float), (n,)), dtype=float)
-    except (TypeError, ValueError):
-        raise ModelError(field_name, values, f"a number or a list of {n} numbers") from None
+    allowed = f"a number or a list of {n} numbers"
+    given = real_array(field_name, values, allowed)
+    if given.ndim > 1 or given.size not in (1, n):
+        raise ModelError(field_name, values, allowed)
+    arr = np.array(np.broadcast_to(given.ravel(), (n,)), dtype=float)
     bad = ~np.isfinite(arr)
     if bad.any():
         k = int(np.argmax(bad))
@@ -58,11 +61,15 @@ def _floats(values: ArrayLike, n: int, field_name: str) -> np.ndarray:
     return arr
 
 
+def prune_tolerance(prune: Any) -> float:
+    tol = real("prune", prune, "a pruning tolerance in [0, 1)")
+    if not 0 <= tol < 1:
+        raise ModelError("prune", prune, "a pruning tolerance in [0, 1)")
+    return tol
+
+
 def probabilities(values: ArrayLike, n: int | None, field_name: str) -> np.ndarray:
-    try:
-        arr = np.atleast_1d(np.asarray(values, float))
-    except (TypeError, ValueError):
-        raise ModelError(field_name, values, "hit probabilities in [0, 1]") from None
+    arr = np.atleast_1d(real_array(field_name, values, "hit probabilities in [0, 1]"))
     if n is not None:
         if arr.size == 1:
             arr = np.full(n, float(arr[0]))
@@ -104,18 +111,15 @@ class Pool:
         g = cls._gammas(gammas)
         ps = probabilities(p_storm, g.size, "p_storm")
         pc = probabilities(p_calm, g.size, "p_calm")
-        s = float(storm_prob)
-        if not (np.isfinite(s) and 0 <= s <= 1):
+        s = real("storm_prob", storm_prob, "a probability in [0, 1]")
+        if not 0 <= s <= 1:
             raise ModelError("storm_prob", storm_prob, "a probability in [0, 1]")
         marginal = s * ps + (1 - s) * pc
         return cls._make(g, marginal, loss, names, None, CommonShock(ps, pc, s), prune)
 
     @staticmethod
     def _gammas(gammas: ArrayLike) -> np.ndarray:
-        try:
-            g = np.atleast_1d(np.asarray(gammas, float))
-        except (TypeError, ValueError):
-            raise ModelError("gamma", gammas, "risk aversions of at least two farmers") from None
+        g = np.atleast_1d(real_array("gamma", gammas, "risk aversions of at least two farmers"))
         if g.ndim != 1 or g.size < 2:
             raise ModelError("gamma", gammas, "risk aversions of at least two farmers")
         bad = ~(np.isfinite(g) & (g > 0))
@@ -128,8 +132,7 @@ class Pool:
     def _make(cls, g: np.ndarray, pj: np.ndarray, loss: ArrayLike, names: Sequence[str] | None,
               tick: float | None, shock: CommonShock | None, prune: float = PRUNE) -> Pool:
         n = g.size
-        if not (np.isfinite(prune) and 0 <= prune < 1):
-            raise ModelError("prune", prune, "a pruning tolerance in [0, 1)")
+        prune_tolerance(prune)
         losses = _floats(loss, n, "loss")
         if np.any(losses <= 0):
             k = int(np.argmax(losses <= 0))
@@ -137,9 +140,7 @@ class Pool:
         if tick is None and not np.all(losses == losses[0]):
             raise ModelError("tick", None, "a common tick when the losses differ")
         if tick is not None:
-            tick = float(tick)
-            if not (np.isfinite(tick) and tick > 0):
-                raise ModelError("tick", tick, "a positive finite tick")
+            tick = positive("tick", tick, "the lattice step of the losses")
             steps = losses / tick
             if np.any(np.abs(steps - np.round(steps)) > 1e-9 * np.maximum(1, steps)):
                 raise ModelError("loss", losses.tolist(), f"multiples of the tick {tick:g}")
@@ -214,9 +215,11 @@ def keep_atoms(law: Scenarios, prune: float) -> Scenarios:
     """Keep atoms ``0..k_max`` of ``law`` (``k_max`` the last atom of mass ``>= prune``), renormalised;
     the mass dropped is recorded in ``pruned_mass`` (``Scenarios.prune`` with a tolerance below one
     drops every atom not kept)."""
-    if not (np.isfinite(prune) and 0 <= prune < 1):
-        raise ModelError("prune", prune, "a pruning tolerance in [0, 1)")
+    prune_tolerance(prune)
     heavy = np.flatnonzero(law.p >= prune) if prune > 0 else np.flatnonzero(law.p > 0)
+    if heavy.size == 0:
+        raise ModelError("prune", prune, "a tolerance that keeps at least one state",
+                         detail=f"the heaviest atom has mass {float(np.max(law.p, initial=0.0)):.3g}")
     k_max = int(heavy[-1])
     keep = np.arange(law.size) <= k_max
     return law.prune(float(np.nextafter(1.0, 0.0)), keep=keep)

@@ -128,6 +128,8 @@ def solve(spec: ReinsuranceSpec, *, method: str = "auto", backend: str = "cvxpy"
           **options: Any) -> MarketOutcome:
     """Solve the market ``spec`` declares (``method``: ``"auto"``, ``"fast"`` or ``"program"``; see the
     module docstring). ``backend``, ``solver`` and ``options`` are the layer LP's."""
+    if not isinstance(spec, ReinsuranceSpec):
+        raise ModelError("spec", type(spec).__name__, "a ReinsuranceSpec")
     if method not in ("auto", "fast", "program"):
         raise ModelError("method", method, "one of ['auto', 'fast', 'program']")
     if method == "fast":

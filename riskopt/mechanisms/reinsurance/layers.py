@@ -313,7 +313,8 @@ class CurveBank:
         zz = np.maximum(z, 0.0)[:, None, :]
         out = np.multiply(-rate, zz)
         np.exp(out, out=out)
-        out /= level
+        with np.errstate(over="ignore"):  # a subnormal level: inf, capped at 1 next
+            out /= level
         np.minimum(out, 1.0, out=out)
         out *= scale
         out[np.broadcast_to(zz >= cap, out.shape)] = 0.0
@@ -334,7 +335,8 @@ class CurveBank:
             rate, cap, level, scale = (self.params[rows[vec], cols[vec], q] for q in range(4))
             zz = np.maximum(z[vec], 0.0)
             v = np.where(zz < cap, np.exp(-rate * zz), 0.0)
-            out[vec] = scale * np.minimum(v / level, 1.0)
+            with np.errstate(over="ignore"):  # a subnormal level: inf, capped at 1
+                out[vec] = scale * np.minimum(v / level, 1.0)
         if not vec.all():
             idx = np.flatnonzero(~vec.ravel())
             keys = rows.ravel()[idx] * self.K + cols.ravel()[idx]
@@ -357,7 +359,11 @@ def _family_integrals(p: np.ndarray, edges: np.ndarray) -> np.ndarray:
     np.exp(out, out=out)
     # int_a^(a+w) exp(-r z) dz = exp(-r a) w exprel(-r w): no 0/0 or overflow for tiny rates
     out *= width * exprel(-rate * width)
-    out *= scale / level
+    # scale / level first would overflow for a subnormal level and 0 * inf give NaN after the knee;
+    # the cells before the knee may still overflow here: they are set flat below
+    with np.errstate(over="ignore"):
+        out *= scale
+        out /= level
     with np.errstate(divide="ignore"):
         knee = -np.log(level[..., 0]) / rate[..., 0]
     top = edges[:, -1:]

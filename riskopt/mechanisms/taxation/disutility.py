@@ -39,7 +39,7 @@ from typing import Any, ClassVar, cast
 import cvxpy as cp
 import numpy as np
 
-from ...checks import positive
+from ...checks import positive, real_array
 from ...errors import ModelError
 from ...measures.utility import CARA, CRRA, UtilityFunction, utility_function
 
@@ -57,7 +57,10 @@ def _col(p: np.ndarray, like: Any) -> np.ndarray:
 
 
 def _region_array(name: str, value: Any, n: int, *, positive_only: bool = False) -> np.ndarray:
-    arr = np.broadcast_to(np.asarray(value, float), (n,)).astype(float)
+    given = real_array(name, value, f"a number, or one per region ({n})")
+    if given.ndim > 1 or given.size not in (1, n):
+        raise ModelError(name, value, f"a number, or one per region ({n})")
+    arr = np.broadcast_to(given.ravel(), (n,)).astype(float)
     bad = ~np.isfinite(arr) | ((arr <= 0) if positive_only else np.zeros(n, bool))
     if bad.any():
         k = int(np.argmax(bad))
@@ -73,7 +76,7 @@ class TaxFamily:
     convention: str = ""
 
     def __init__(self, caps: Any):
-        c = np.atleast_1d(np.asarray(caps, float)).astype(float)
+        c = np.atleast_1d(real_array("caps", caps, "one capacity per region"))
         if c.ndim != 1 or c.size == 0:
             raise ModelError("caps", caps, "one capacity per region")
         bad = ~np.isfinite(c) | (c <= 0)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ...checks import nonnegative
+from ...checks import integer, nonnegative, real_array
 from ...errors import ModelError, SolveError
 from ...status import Status
 from ...sweep import serial
@@ -74,6 +74,11 @@ class DefaultableInsurer:
             nonnegative("insurer.capital", self.capital)
         if self.own_capital is not None:
             nonnegative("insurer.own_capital", self.own_capital)
+        allowed = "shares >= 0 summing to at most 1: one, or one per region"
+        shares = real_array("insurer.surplus_shares", self.surplus_shares, allowed)
+        if shares.ndim > 1 or not np.all(np.isfinite(shares)) or (shares < 0).any() \
+                or shares.sum() > 1 + 1e-12:
+            raise ModelError("insurer.surplus_shares", self.surplus_shares, allowed)
 
 
 #: the storm study's insurer: premiums 1.3 E[X_i], capital K = 1000
@@ -99,7 +104,7 @@ class MatrixSource(_ScenarioBlocks):
     """Losses in memory, ``X[i, s]`` (regions x scenarios), served in column blocks."""
 
     def __init__(self, X: np.ndarray, probs: Any = None, *, block: int = 8192, validate: bool = True):
-        X = np.asarray(X, float)
+        X = real_array("losses", X, "a (regions x scenarios) array of losses")
         if X.ndim != 2 or X.size == 0:
             raise ModelError("losses", f"shape {X.shape}", "a (regions x scenarios) array")
         bad = ~np.isfinite(X) if validate else np.zeros((1, 1), bool)
@@ -114,11 +119,13 @@ class MatrixSource(_ScenarioBlocks):
         if probs is None:
             self.p = np.full(N, 1.0 / N)
         else:
-            p = np.asarray(probs, float)
+            p = real_array("probs", probs, f"{N} probabilities >= 0 summing to 1")
             if p.shape != (N,) or not np.all(np.isfinite(p)) or (p < 0).any() or abs(p.sum() - 1) > 1e-9:
                 raise ModelError("probs", probs, f"{N} probabilities >= 0 summing to 1")
             self.p = p / p.sum()
-        self.block = int(block)
+        self.block = integer("block", block, "a number of scenarios per block >= 1")
+        if self.block < 1:
+            raise ModelError("block", block, "a number of scenarios per block >= 1")
         self.scenarios = int(N)
 
     @property
@@ -272,7 +279,7 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Defa
         dup = next((x for x in names if names.count(x) > 1), None)
         raise ModelError("regions.name", dup if dup is not None else f"{len(names)} names",
                          f"{n} distinct region names")
-    w = np.asarray(wealth, float)
+    w = real_array("regions.wealth", wealth, f"{n} finite wealths > 0")
     if w.shape != (n,) or not np.all(np.isfinite(w)) or (w <= 0).any():
         raise ModelError("regions.wealth", w, f"{n} finite wealths > 0")
     ins = insurer if insurer is not None else DefaultableInsurer(capital=0.0)
@@ -282,6 +289,10 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Defa
         raise ModelError("disutility", f"{len(dlist)} disutilities", f"one, or one per region ({n})")
     if premium_basis not in ("sample", "expected"):
         raise ModelError("premium_basis", premium_basis, "'sample' or 'expected'")
+    if integer("chunk", chunk, "a number of scenarios per chunk >= 1") < 1:
+        raise ModelError("chunk", chunk, "a number of scenarios per chunk >= 1")
+    if tax_caps is not None:
+        tax_caps = _tax_caps(tax_caps, n)
     blocks = list(range(source.count))
     t0 = time.perf_counter()
     no_insurer = insurer is None
@@ -357,7 +368,7 @@ def run_economy(source: Any, names: Sequence[str], wealth: Any, *, insurer: Defa
         if tax_caps is None:
             hybrid = solve_afpo(fam, law, eps, method=method, tol=tol, names=names)
         else:
-            hybrid = _capped_afpo(fam, law, eps, np.asarray(tax_caps, float), method, tol, names)
+            hybrid = _capped_afpo(fam, law, eps, tax_caps, method, tol, names)
     if "pure" in schemes or no_insurer:
         fam_p = taxation_family(dlist, np.zeros(n), w)
         pure = solve_afpo(fam_p, residual_law(S, probs), expected_loss, method=method, tol=tol, names=names)
@@ -393,11 +404,22 @@ def _capped_afpo(fam: Any, law: Any, eps: np.ndarray, tax_caps: np.ndarray, meth
                          hint=f"the per-scenario tax caps leave no AFPO rule: {err}") from None
 
 
+def _tax_caps(tax_caps: Any, n: int) -> np.ndarray:
+    """Per-scenario caps on the hybrid taxes: one for every region or one per region, finite >= 0."""
+    allowed = f"tax caps >= 0: one for every region or one per region ({n})"
+    caps = real_array("tax_caps", tax_caps, allowed)
+    if caps.ndim > 1 or caps.size not in (1, n) or np.isnan(caps).any() or (caps < 0).any():
+        raise ModelError("tax_caps", tax_caps, allowed)
+    return caps
+
+
 def _event_index(S: np.ndarray, K: float, event: str | int) -> int:
     if isinstance(event, (int, np.integer)) and not isinstance(event, bool):
         if not 0 <= event < S.size:
             raise ModelError("comparison.event", event, f"a scenario index in [0, {S.size})")
         return int(event)
+    if not isinstance(event, str):
+        raise ModelError("comparison.event", event, "'median_default', 'largest' or a scenario index")
     if event == "median_default":
         idx = np.flatnonzero(S > K)
         if idx.size == 0:

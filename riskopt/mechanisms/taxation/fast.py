@@ -34,6 +34,7 @@ from scipy import linalg
 from scipy.special import logsumexp
 from threadpoolctl import ThreadpoolController
 
+from ...checks import integer, nonnegative, real, real_array
 from ...errors import ModelError
 from .disutility import TaxFamily
 from .law import ResidualLaw, excess, nodes, truncated_mean, upper
@@ -96,19 +97,27 @@ def relative_residual(expected_tax: np.ndarray, targets: np.ndarray) -> float:
     return float(max(rel.max(initial=0.0), d[~pos].max(initial=0.0)))
 
 
+def _start(a0: Any, n: int) -> np.ndarray:
+    """The starting weights ``a0`` of the iterations: finite, one per region."""
+    a = real_array("a0", a0, f"{n} finite starting weights, one per region")
+    if a.shape != (n,) or not np.all(np.isfinite(a)):
+        raise ModelError("a0", a0, f"{n} finite starting weights, one per region")
+    return a
+
+
 def check_targets(family: TaxFamily, law: ResidualLaw, targets: Any,
                   names: Sequence[str] | None = None, *, rtol: float = 1e-9) -> np.ndarray:
     """Validate that an AFPO can exist for ``targets``; returns them as an array."""
     n = family.n
     names = list(names) if names is not None else [str(i) for i in range(n)]
-    e = np.asarray(targets, float)
+    e = real_array("targets", targets, f"one expected residual claim per region ({n})")
     if e.shape != (n,):
         raise ModelError("targets", f"shape {e.shape}", f"one expected residual claim per region ({n})")
     for i in range(n):
         if not np.isfinite(e[i]) or e[i] < 0:
             raise ModelError(f"targets[{names[i]}]", float(e[i]), "a finite expected residual claim >= 0")
     total, mean = float(e.sum()), law_mean(law)
-    tol = rtol * max(1.0, mean)
+    tol = nonnegative("rtol", rtol, "a relative tolerance") * max(1.0, mean)
     if abs(total - mean) > tol:
         raise ModelError("targets", f"sum {total:.12g}", f"targets summing to E[S_eps] = {mean:.12g}",
                          detail="fairness is impossible: the taxes always add up to S_eps")
@@ -144,7 +153,7 @@ def solve_afpo(family: TaxFamily, law: ResidualLaw, targets: Any, *, method: str
     """
     if method not in METHODS:
         raise ModelError("method", method, f"one of {list(METHODS)}")
-    if not (np.isfinite(tol) and tol > 0):
+    if not 0 < real("tol", tol, "a positive tolerance") < np.inf:
         raise ModelError("tol", tol, "a positive tolerance")
     t0 = time.perf_counter()
     e = check_targets(family, law, targets, names) if validate else np.asarray(targets, float)
@@ -156,9 +165,13 @@ def solve_afpo(family: TaxFamily, law: ResidualLaw, targets: Any, *, method: str
                          detail="there is nothing to tax (S_eps = 0 almost surely)")
     sub = family if keep.size == n else family.subset(keep)
     # default: every region enters at u = 0
-    start = -sub.phi(np.zeros(sub.n)) if a0 is None else np.asarray(a0, float)[keep]
+    start = -sub.phi(np.zeros(sub.n)) if a0 is None else _start(a0, n)[keep]
     limits = {"newton": 100, "fixed_point": 5000, "algorithm2": 200_000}
-    iters = max_iter if max_iter is not None else limits[method]
+    iters = limits[method] if max_iter is None else integer("max_iter", max_iter, "iterations >= 1")
+    if iters < 1:
+        raise ModelError("max_iter", max_iter, "iterations >= 1")
+    if time_limit is not None and not real("solve_afpo.time_limit", time_limit, "seconds >= 0") >= 0:
+        raise ModelError("solve_afpo.time_limit", time_limit, "seconds >= 0")
     runs: dict[str, Callable[..., _Run]] = {"newton": _newton, "fixed_point": _fixed_point,
                                             "algorithm2": _algorithm2}
     run = runs[method]

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ...checks import real, real_array
 from ...errors import ModelError
 from ...probability import Law, accurate_sum
 from ...space import Scenarios
@@ -43,9 +44,9 @@ class UniformAtomLaw(Law):
     """``S = 0`` with probability ``p0``, else uniform on ``[0, upper]``."""
 
     def __init__(self, p0: float, upper: float):
-        if not (np.isfinite(p0) and 0 <= p0 < 1):
+        if not 0 <= real("p0", p0, "a probability of no loss in [0, 1)") < 1:
             raise ModelError("p0", p0, "a probability of no loss in [0, 1)")
-        if not (np.isfinite(upper) and upper > 0):
+        if not 0 < real("upper", upper, "a positive top of the support") < np.inf:
             raise ModelError("upper", upper, "a positive top of the support")
         self.p_zero = float(p0)
         self.upper = float(upper)
@@ -53,12 +54,12 @@ class UniformAtomLaw(Law):
 
     # ----------------------------------------------------------------- the Law protocol
     def sf(self, x: np.ndarray | float) -> np.ndarray:
-        x = np.asarray(x, float)
+        x = real_array("x", x)
         inside = (1.0 - self.p_zero) * np.clip(1.0 - x / self.upper, 0.0, 1.0)
         return np.where(x < 0, 1.0, inside)
 
     def ppf(self, u: np.ndarray | float) -> np.ndarray:
-        u = np.asarray(u, float)
+        u = real_array("u", u)
         inside = (u - self.p_zero) / (1.0 - self.p_zero) * self.upper
         return np.where(u <= self.p_zero, 0.0, np.minimum(inside, self.upper))
 
@@ -87,7 +88,7 @@ class UniformAtomLaw(Law):
 
     def excess(self, t: Any) -> np.ndarray:
         """``E[(S - t)^+]`` for each ``t``."""
-        t = np.atleast_1d(np.asarray(t, float))
+        t = np.atleast_1d(real_array("t", t, "loss levels"))
         d = (1.0 - self.p_zero) / self.upper
         inside = d * np.clip(self.upper - t, 0.0, None) ** 2 / 2.0
         below = self._mean - t  # t < 0: the whole law lies above t
@@ -122,7 +123,7 @@ def residual_law(values: Any, probs: Any = None, *, field: str = "S_eps") -> Sce
     samples as states. Either way the zero atom absorbs the rounding of the sum, so that no positive
     atom is rescaled by it.
     """
-    x = np.asarray(values, float).ravel()
+    x = real_array(field, values, "residual claims >= 0").ravel()
     if x.size == 0:
         raise ModelError(field, values, "at least one value")
     bad = ~np.isfinite(x)
@@ -134,7 +135,7 @@ def residual_law(values: Any, probs: Any = None, *, field: str = "S_eps") -> Sce
     if probs is None:
         p = np.full(x.size, 1.0 / x.size)
     else:
-        p = np.asarray(probs, float).ravel()
+        p = real_array("probs", probs, f"{x.size} finite probabilities >= 0").ravel()
         if p.shape != x.shape or not np.all(np.isfinite(p)) or (p < 0).any():
             raise ModelError("probs", probs, f"{x.size} finite probabilities >= 0")
         if abs(p.sum() - 1.0) > PROBS_TOL:
@@ -216,8 +217,8 @@ def excess(law: ResidualLaw, t: Any) -> np.ndarray:
     """``E[(S - t)^+]`` for each ``t``."""
     if isinstance(law, UniformAtomLaw):
         return law.excess(t)
+    t = np.atleast_1d(real_array("t", t, "loss levels"))
     a = _atoms(law)
-    t = np.atleast_1d(np.asarray(t, float))
     k = np.searchsorted(a.x, t, side="right")
     tail_w = a.cum_w[-1] - a.cum_w[k]
     tail_wx = a.cum_wx[-1] - a.cum_wx[k]
@@ -227,7 +228,7 @@ def excess(law: ResidualLaw, t: Any) -> np.ndarray:
 
 def truncated_mean(law: ResidualLaw, c: Any) -> np.ndarray:
     """``E[min(S, c)]`` for each ``c``."""
-    return mean(law) - excess(law, c)
+    return mean(law) - excess(law, real_array("c", c, "capacities"))
 
 
 def mean(law: ResidualLaw) -> float:

@@ -40,6 +40,7 @@ import cvxpy as cp
 import numpy as np
 from scipy.special import logsumexp
 
+from ...checks import real_array
 from ...constraints import ConstraintSpec
 from ...duals import Prices, value_derivative
 from ...errors import ModelError
@@ -112,7 +113,7 @@ class TaxationProgram(Program):
         if kind == "afpo":
             if targets is None:
                 raise ModelError("targets", None, "fairness targets E[eps_i] for kind = 'afpo'")
-            e = np.asarray(targets, float)
+            e = real_array("targets", targets, f"{n} finite targets")
             if e.shape != (n,) or not np.all(np.isfinite(e)):
                 raise ModelError("targets", targets, f"{n} finite targets")
             self.targets = self.parameter("targets", n, value=e)
@@ -121,7 +122,7 @@ class TaxationProgram(Program):
         else:
             if weights is None:
                 raise ModelError("weights", None, "fixed weights alpha for kind = 'weights'")
-            wts = np.asarray(weights, float)
+            wts = real_array("weights", weights, f"{n} positive finite weights")
             if wts.shape != (n,) or not np.all(np.isfinite(wts)) or (wts <= 0).any():
                 raise ModelError("weights", weights, f"{n} positive finite weights")
             if form == "disutility":

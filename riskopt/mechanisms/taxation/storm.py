@@ -40,6 +40,7 @@ from typing import Any, cast
 import numpy as np
 from scipy import special
 
+from ...checks import generator, integer, positive, real, real_array
 from ...errors import ModelError, RiskoptWarning
 from ...progress import bar
 from ...space import PSD_TOL, nearest_correlation
@@ -102,7 +103,7 @@ def synthetic_regions(n: int = SPEC_REGIONS, seed: int | np.random.Generator = S
     continue it)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ModelError("regions", n, "a number of regions >= 2")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else generator("seed", seed)
     nc = round(0.9 * n)
     core = rng.normal((6.0, 50.0), (2.5, 2.0), (nc, 2))
     lon = rng.uniform(-10, 30, n - nc)
@@ -154,15 +155,18 @@ class StormTrack:
     end: tuple[float, float] = (30.0, 60.0)
     unit: float = 1.5
 
+    def __post_init__(self) -> None:
+        positive("storm.length_unit", self.unit, "a length unit")
+        allowed = "two distinct finite points (lon, lat)"
+        ends = [real_array("storm.track", p, allowed) for p in (self.start, self.end)]
+        if any(p.shape != (2,) for p in ends) or not np.all(np.isfinite(ends)) or np.all(ends[0] == ends[1]):
+            raise ModelError("storm.track", [self.start, self.end], allowed)
+
     def distances(self, xy: np.ndarray) -> np.ndarray:
         """Euclidean distance of each centroid to the segment, divided by ``unit``."""
-        if not (np.isfinite(self.unit) and self.unit > 0):
-            raise ModelError("storm.length_unit", self.unit, "a positive length unit")
         p0, p1 = np.asarray(self.start, float), np.asarray(self.end, float)
         seg = p1 - p0
         L2 = float(seg @ seg)
-        if not (np.all(np.isfinite(seg)) and L2 > 0):
-            raise ModelError("storm.track", [list(self.start), list(self.end)], "two distinct finite points")
         t = np.clip((xy - p0) @ seg / L2, 0.0, 1.0)
         return cast("np.ndarray", np.linalg.norm(xy - (p0 + t[:, None] * seg), axis=1) / self.unit)
 
@@ -274,8 +278,14 @@ class StormModel:
         n = self.regions.n
         if self.psd not in ("repair", "raise"):
             raise ModelError("storm.psd", self.psd, "'repair' or 'raise'")
-        if not (np.isfinite(self.beta_b) and self.beta_b > 0):
-            raise ModelError("storm.beta_b", self.beta_b, "a positive Beta shape")
+        positive("storm.beta_b", self.beta_b, "a Beta shape")
+        positive("storm.shape_scale", self.shape_scale, "the scale of the Beta shapes a_i")
+        positive("storm.shape_shift", self.shape_shift, "the distance shift of the Beta shapes a_i")
+        if not 0 < real("storm.quantile_step", self.quantile_step, "a grid step in (0, 0.1]") <= 0.1:
+            raise ModelError("storm.quantile_step", self.quantile_step, "a grid step in (0, 0.1]")
+        rank_allowed = "a positive integer rank (or none: exact)"
+        if self.factor_rank is not None and integer("storm.factor_rank", self.factor_rank, rank_allowed) < 1:
+            raise ModelError("storm.factor_rank", self.factor_rank, rank_allowed)
         self.distance = self.track.distances(self.regions.xy)
         self.shape_a = self.shape_scale / (self.distance + self.shape_shift)
         if self.corr is None:
@@ -283,7 +293,7 @@ class StormModel:
             top = d.max()
             R = 1.0 - d / top if top > 0 else np.ones((n, n))
         else:
-            R = np.asarray(self.corr, float)
+            R = real_array("storm.corr", self.corr, f"a symmetric {n} x {n} matrix with unit diagonal")
             if R.shape != (n, n) or not np.all(np.isfinite(R)) or not np.allclose(R, R.T) \
                     or not np.allclose(np.diag(R), 1.0):
                 raise ModelError("storm.corr", f"shape {R.shape}", f"a finite symmetric {n} x {n} matrix "
@@ -351,7 +361,9 @@ class StormModel:
     def generate(self, scenarios: int, rng: np.random.Generator | int | None = None, *,
                  block: int | None = None, streams: str = "single") -> np.ndarray:
         """``scenarios`` equally likely scenarios of losses, shape ``(n, scenarios)``."""
-        block = block or self.default_block()
+        block = self.default_block() if block is None else integer("block", block, "rows per block >= 1")
+        if block < 1:
+            raise ModelError("block", block, "rows per block >= 1")
         if isinstance(scenarios, bool) or not isinstance(scenarios, (int, np.integer)) or scenarios < 1:
             raise ModelError("storm.scenarios", scenarios, "a positive number of scenarios")
         if streams not in ("single", "blocks"):

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ...checks import integer, real_array
 from ...constraints import ConstraintSpec
 from ...errors import ModelError
 from ...solution import Solution
@@ -54,7 +55,10 @@ PROGRAM_TOL = 1e-9
 def _family(names: Sequence[str], wealth: Any,
             disutilities: Sequence[PaymentDisutility]) -> tuple[tuple[str, ...], np.ndarray, TaxFamily]:
     names = tuple(str(x) for x in names)
-    w = np.asarray(wealth, float)
+    allowed = f"finite wealth, one per region ({len(names)})"
+    w = real_array("wealth", wealth, allowed)
+    if w.shape != (len(names),) or not np.all(np.isfinite(w)):
+        raise ModelError("wealth", wealth, allowed)
     return names, w, taxation_family(list(disutilities), np.zeros(len(names)), w)
 
 
@@ -80,6 +84,9 @@ def law_economy(names: Sequence[str], wealth: Any, disutilities: Sequence[Paymen
     law) and, with ``program_bins``, the declarative program's answer on the quantile-binned law
     (compared with the fast path on the same binned law)."""
     names, w, fam = _family(names, wealth, disutilities)
+    if integer("grid_points", grid_points, "a number of s points >= 2") < 2:
+        raise ModelError("grid_points", grid_points, "a number of s points >= 2")
+    expected_losses = real_array("expected_losses", expected_losses, "one expected loss per region")
     res = solve_afpo(fam, law, expected_losses, method=method, tol=tol, names=names, **afpo_options)
     verified, _ = direct_residual(res)
     closed = _closed_form(names, w, disutilities, law, res.targets)

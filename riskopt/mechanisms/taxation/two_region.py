@@ -32,7 +32,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from ...checks import nonnegative, positive
+from ...checks import nonnegative, positive, real, real_array
 from ...errors import ModelError
 
 __all__ = ["TwoRegionSolution", "gamma_sweep_points", "mu_sweep_points", "plot_sensitivity",
@@ -131,7 +131,7 @@ def proposition4(w1: float, w2: float, g1: float, g2: float, p0: float, mu1: flo
     mu1 = nonnegative("mu1", mu1, "expected loss")
     if mu2 is None:
         mu2 = total - mu1
-    mu2 = float(mu2)
+    mu2 = real("mu2", mu2, f"mu1 + mu2 = (1 - p0) W / 2 = {total:.12g}")
     if abs(mu1 + mu2 - total) > 1e-9 * max(1.0, total):
         raise ModelError("mu2", mu2, f"mu1 + mu2 = (1 - p0) W / 2 = {total:.12g}",
                          detail="fairness needs the targets to add up to E[S]")
@@ -198,7 +198,9 @@ def mu_sweep_points(mus: Sequence[float], *, p0: float = 0.2, **base: Any) -> li
     """The paper's mu-sweep (Fig. 6/8): ``mu = mu2/mu1`` with ``mu1 + mu2 = (1 - p0) W/2`` fixed."""
     b = {**BASELINE, **base}
     b.pop("mu2", None)
-    return [{**b, "p0": p0, "mu": float(m)} for m in mus]
+    p0 = real("p0", p0, "a probability of no loss in [0, 1)")
+    ratios = real_array("mus", mus, "a list of ratios mu2/mu1", ndim=1)
+    return [{**b, "p0": p0, "mu": float(m)} for m in ratios]
 
 
 def gamma_sweep_points(gammas: Sequence[float], *, p0: float = 0.1, **base: Any) -> list[dict[str, Any]]:
@@ -207,8 +209,9 @@ def gamma_sweep_points(gammas: Sequence[float], *, p0: float = 0.1, **base: Any)
     b = {**BASELINE, **base}
     W = b["w1"] + b["w2"]
     mu2 = b.pop("mu2")
+    p0 = real("p0", p0, "a probability of no loss in [0, 1)")
     return [{**b, "g1": 1.0, "g2": float(g), "p0": p0, "mu1": (1 - p0) * W / 2 - mu2, "mu2": mu2}
-            for g in gammas]
+            for g in real_array("gammas", gammas, "a list of risk tolerances", ndim=1)]
 
 
 def sensitivity(points: Sequence[Mapping[str, Any]], *, runner: Any = None) -> Any:
