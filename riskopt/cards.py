@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import mechanisms
+from .budget import Footprint, require
 from .cardschema import (
     MAX_AGENTS,
     MAX_STATES,
@@ -51,6 +52,7 @@ __all__ = [
     "CardPoint",
     "bundled_card",
     "bundled_names",
+    "card_footprint",
     "load_card",
     "parse_card",
     "read_card_data",
@@ -181,6 +183,16 @@ def resolve_card(ref: str | Path) -> tuple[Path, str]:
     named folder).
     """
     text = str(ref)
+    try:
+        return _resolve_card(text)
+    except ModelError:
+        raise
+    except (OSError, ValueError) as err:  # a name too long for the file system, a NUL byte
+        raise ModelError("card", text, "an existing TOML file or a bundled card name (riskopt list)",
+                         detail=getattr(err, "strerror", None) or str(err)) from None
+
+
+def _resolve_card(text: str) -> tuple[Path, str]:
     p = Path(text)
     own_name = p.name == text  # no folder given: it may also name a bundled card
     if p.exists():
@@ -249,9 +261,18 @@ def bundled_card(name: str) -> Path | None:
     return Path(str(candidate)) if candidate.is_file() else None
 
 
+def card_footprint(card: Card) -> Footprint:
+    """The estimated peak memory of running ``card`` (:mod:`riskopt.budget`): its spec's
+    ``footprint()``."""
+    found: Footprint = card.spec.footprint()
+    return found
+
+
 def run_card(card: Card, *, backend: str | None = None, solver: str | None = None) -> Any:
-    """Run the card's mechanism (command-line overrides win); returns the mechanism's result."""
+    """Run the card's mechanism (command-line overrides win) once its estimated memory fits the
+    budget (:func:`riskopt.budget.require`); returns the mechanism's result."""
     chosen_backend, chosen_solver, options = card.solver_choice.resolve(backend, solver)
+    require(card_footprint(card), what=f"the card '{card.name}'")
     try:
         return MECHANISMS[card.mechanism].runner(card.spec, chosen_backend, chosen_solver, options)
     except ModelError as err:  # a backend refusing the card's [solver] options: name the card field

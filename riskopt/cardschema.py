@@ -384,7 +384,9 @@ class CardMechanism:
     ``reader(root: Node, draws: Draws) -> spec`` that validates the mechanism's own sections, a
     runner ``runner(spec, backend, solver, options) -> result`` (a :class:`~riskopt.result.Result`)
     and the ``spec`` dataclass whose field metadata documents the card (the generated reference).
-    A mechanism package exposes one as ``CARD`` (or several as ``CARDS``)."""
+    The specs a reader returns have ``footprint() -> riskopt.budget.Footprint``, the run's estimated
+    peak memory, checked before the run (:func:`riskopt.cards.run_card`). A mechanism package
+    exposes one as ``CARD`` (or several as ``CARDS``)."""
 
     name: str
     reader: Callable[[Node, Draws], Any]

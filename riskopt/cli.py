@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
-from .data import jsonable, without_timings, write_atomic
+from .budget import SAFE_FRACTION
+from .data import jsonable, pinned_threads, without_timings, write_atomic
 from .errors import ModelError, RiskoptError, RiskoptWarning, SolveError
 from .status import Status
 from .terminal import safe, safe_stderr
@@ -26,6 +28,7 @@ from .terminal import safe, safe_stderr
 __all__ = ["main"]
 
 DEMO_CARD = "hurricane_pool"
+SAFE_PERCENT = round(100 * SAFE_FRACTION)
 EXIT_CODES = {0: "the result's status is ok (optimal or verified)",
               1: "internal error (please report it with the card)",
               2: "user error: a bad card, flag or value (one line naming the field)",
@@ -60,8 +63,9 @@ def _parser() -> argparse.ArgumentParser:
                                                         "stdout")
         s.add_argument("--plot", metavar="FILE", help="write a figure (PNG/PDF/SVG) of the result")
         s.add_argument("--reproducible", action="store_true",
-                       help="leave wall-clock timings out of the JSON: the same card and seed then give "
-                            "byte-identical output")
+                       help="leave wall-clock timings out of the JSON and pin the BLAS/OpenMP thread "
+                            "pools to one thread: the same card and seed then give byte-identical "
+                            "output, whatever the core count or OPENBLAS_NUM_THREADS")
         _view_flags(s)
     sw = sub.add_parser("sweep", help="solve a model card over a grid of parameter values")
     sw.add_argument("card", help="path to a TOML model card, or a bundled card name")
@@ -98,7 +102,10 @@ def _digits(text: str) -> int:
 
 
 def _view_flags(s: argparse.ArgumentParser) -> None:
-    """How tables and progress show (docs/tables.md explains every column)."""
+    """How tables and progress show (docs/tables.md explains every column), and the memory budget."""
+    s.add_argument("--max-memory", metavar="SIZE",
+                   help="the memory a run may plan to use, e.g. 16G or 500M, or 'none' (default: "
+                        f"{SAFE_PERCENT}%% of the memory available to this process; docs/reliability.md)")
     s.add_argument("--digits", type=_digits, default=6, help="significant digits in tables (default 6)")
     s.add_argument("--all", action="store_true", dest="all_rows",
                    help="print every row of long tables (default: the first 10 and the last 5)")
@@ -159,34 +166,36 @@ def _scalar(text: str) -> Any:
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .cards import CardPoint, read_card_data
-    from .sweep import grid, sweep
+    from .cards import CardPoint, parse_card, read_card_data
+    from .sweep import grid, runner_from, sweep
 
     data, source = read_card_data(_card_path(args.card))
     parse_check = CardPoint(data, source, args.backend, args.solver)
     axes = dict(_grid_values(g) for g in args.grid)
     points = grid(**axes)
-    runner = args.scheduler or args.runner
-    journal = None
-    if args.out:
-        out = Path(args.out)
-        if out.suffix not in (".csv", ".jsonl"):
-            raise ModelError("--out", args.out, "a file name ending in .csv or .jsonl")
-        if not out.resolve().parent.is_dir() or out.is_dir():
-            raise ModelError("--out", args.out, "a file in an existing directory")
-        journal = out if out.suffix == ".jsonl" else out.with_name(out.name + ".partial.jsonl")
-    elif args.resume:
+    runner = runner_from(args.scheduler or args.runner)
+    _check_sweep_memory(parse_card(data, source), len(points), runner)
+    journal = _sweep_journal(args.out, args.resume) if args.out else None
+    if args.resume and journal is None:
         raise ModelError("--resume", True, "an --out file to resume from")
     try:
         with _signals_as_interrupts():
             result = sweep(parse_check, points, runner=runner, chunks=args.chunks, progress=None,
                            journal=journal, resume=args.resume)
     except _InterruptError as stop:
-        kept = f"; the finished rows are in {journal} (--resume continues)" if journal else ""
+        kept = ("" if journal is None else f"; the finished rows are in {journal} (--resume continues)"
+                if journal.exists() else "; no point had finished")
         print(f"riskopt: interrupted by {stop.name}{kept}", file=sys.stderr)
         return 128 + stop.signum
+    except OSError as err:  # the journal could not be written (points' own errors are rows)
+        if journal is None:
+            raise
+        raise ModelError("--out", args.out, "a writable file", detail=_kept(err, journal)) from None
     if journal is not None and journal != Path(args.out):  # a CSV: written whole, its journal retired
-        result.to_csv(args.out)
+        try:
+            result.to_csv(args.out)
+        except OSError as err:
+            raise ModelError("--out", args.out, "a writable file", detail=_kept(err, journal)) from None
         journal.unlink(missing_ok=True)  # the CSV now holds every row
     failed, not_ok = len(result.failed), len(result.not_ok)
     if failed == len(result.rows) and all(r.get("status") == Status.ERROR for r in result.rows):
@@ -199,8 +208,57 @@ def _sweep(args: argparse.Namespace) -> int:
     return 3 if not_ok else 0
 
 
-class _InterruptError(Exception):
-    """SIGINT or SIGTERM during a sweep (the workers are stopped, finished rows kept)."""
+def _sweep_journal(out_arg: str, resume: bool) -> Any:
+    """The JSON-lines file a sweep's rows go to as they finish: ``FILE.jsonl`` itself, or
+    ``FILE.csv.partial.jsonl`` beside a CSV (written whole at the end). Checked before any point runs:
+    the name, its folder, and an existing ``FILE.jsonl``, which only ``--resume`` may continue (a
+    fresh sweep would lose the rows it holds)."""
+    from pathlib import Path
+
+    out = Path(out_arg)
+    if out.suffix not in (".csv", ".jsonl"):
+        raise ModelError("--out", out_arg, "a file name ending in .csv or .jsonl")
+    try:
+        if not out.resolve().parent.is_dir() or out.is_dir():
+            raise ModelError("--out", out_arg, "a file in an existing directory")
+        taken = out.suffix == ".jsonl" and (out.exists() or out.is_symlink())
+    except (OSError, ValueError) as err:  # a name too long, a NUL byte
+        raise ModelError("--out", out_arg, "a file in an existing directory", detail=str(err)) from None
+    if taken and not resume:
+        raise ModelError("--out", out_arg, "a new file, or --resume to continue the rows it holds",
+                         detail="it exists")
+    return out if out.suffix == ".jsonl" else out.with_name(out.name + ".partial.jsonl")
+
+
+def _kept(err: OSError, journal: Any) -> str:
+    """An output error's reason, and where the finished rows are."""
+    where = f"the finished rows are in {journal} (--resume continues)" if journal.exists() else "no row kept"
+    return f"{err.strerror or err}; {where}"
+
+
+#: memory one sweep row keeps in the main process (a dict of about 20 numbers and strings)
+ROW_BYTES = 2048
+
+
+def _check_sweep_memory(card: Any, points: int, runner: Any) -> None:
+    """Refuse a sweep whose concurrent points (one per local worker; each point checks its own size
+    again where it runs) and rows would not fit (:mod:`riskopt.budget`)."""
+    from .budget import Footprint, require
+    from .cards import card_footprint
+    from .sweep import serial
+
+    local = getattr(runner, "address", None) is None  # a scheduler's workers have memory of their own
+    workers = getattr(runner, "workers", None) or os.cpu_count() or 1
+    copies = min(workers, points) if local and runner is not serial else 1
+    rows = Footprint(points * ROW_BYTES, ("--grid",), f"{points} rows")
+    require(card_footprint(card).times(copies) + rows, workers=copies if copies > 1 else 0,
+            what="the sweep")
+
+
+class _InterruptError(BaseException):
+    """SIGINT or SIGTERM during a sweep (the workers are stopped, finished rows kept); a
+    BaseException, like KeyboardInterrupt, so that no ``except Exception`` (a point's own error
+    handling) records it as that point's failure."""
 
     def __init__(self, signum: int):
         import signal
@@ -232,6 +290,13 @@ def _signals_as_interrupts() -> Iterator[None]:
 
 
 def _run(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
+    """Solve and print one card; ``--reproducible`` runs it all with one BLAS/OpenMP thread
+    (:func:`riskopt.data.pinned_threads`): the same bits whatever the thread count."""
+    with pinned_threads() if args.reproducible else contextlib.nullcontext():
+        return _solve_and_print(card_ref, args, title=title)
+
+
+def _solve_and_print(card_ref: str, args: argparse.Namespace, *, title: str = "") -> int:
     from .cards import load_card, run_card
 
     if args.plot:
@@ -309,8 +374,12 @@ def _agents_csv(rows: list[dict[str, Any]]) -> str:
 def _check_output_path(path: str) -> None:
     from pathlib import Path
 
-    p = Path(path)
-    if p.is_dir() or not p.parent.is_dir():
+    try:
+        p = Path(path)
+        bad = p.is_dir() or not p.parent.is_dir() or "\0" in path
+    except (OSError, ValueError) as err:  # a name too long
+        raise ModelError("--output", path, "a file in an existing directory", detail=str(err)) from None
+    if bad:
         raise ModelError("--output", path, "a file in an existing directory")
 
 
@@ -358,7 +427,11 @@ def _check_plot_path(path: str) -> None:
     p = Path(path)
     if p.suffix.lower().lstrip(".") not in kinds:
         raise ModelError("--plot", path, f"a file name ending in one of {kinds}")
-    if not p.parent.is_dir():
+    try:
+        bad = p.is_dir() or not p.parent.is_dir() or "\0" in path
+    except (OSError, ValueError) as err:  # a name too long
+        raise ModelError("--plot", path, "a file in an existing directory", detail=str(err)) from None
+    if bad:
         raise ModelError("--plot", path, "a file in an existing directory")
 
 
@@ -401,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # warnings are collected and printed as one line after a success (an error line stands alone)
         with (safe_stderr(), warnings.catch_warnings(record=True) as caught,
-              quiet(getattr(args, "quiet", False)),
+              quiet(getattr(args, "quiet", False)), _memory_limit(getattr(args, "max_memory", None)),
               table_options(digits=getattr(args, "digits", None), all_rows=getattr(args, "all_rows", None))):
             code = _main(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
@@ -411,6 +484,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if code in (0, 3) and messages:
         print(safe("riskopt: warning: " + "; ".join(messages)), file=sys.stderr)
     return code
+
+
+@contextlib.contextmanager
+def _memory_limit(size: str | None) -> Iterator[None]:
+    """``--max-memory``: the limit of :mod:`riskopt.budget` for the command (a bad size is a user
+    error, reported by :func:`_main` like any other)."""
+    from .budget import max_memory, parse_size
+
+    try:
+        limit = None if size is None else parse_size(size)
+    except ModelError as err:
+        print(f"riskopt: error: {_one_line(str(err))}", file=sys.stderr)
+        raise SystemExit(2) from None
+    with max_memory(limit):
+        yield
 
 
 def _closed_pipe() -> int:

@@ -1,9 +1,9 @@
 """Probability vectors, cumulated probabilities and the law protocol: the bottom of riskopt.
 
 Everything that compares a cumulated probability with a level or checks that masses sum to one
-lives here, below every other module of riskopt (it imports only the errors): a probability vector
-accepted within 1e-12 of summing to 1 is renormalised once by its correctly rounded sum
-(:func:`validate_probabilities`); :func:`cumulated` sums compensated (about one rounding per partial
+lives here, below every other module of riskopt (it imports only the errors and the type checks): a
+probability vector accepted within 1e-12 of summing to 1 is renormalised once by its correctly rounded
+sum (:func:`validate_probabilities`); :func:`cumulated` sums compensated (about one rounding per partial
 sum, whatever the number of states); :func:`search_cumulated` places a level (VaR, ES, a quantile)
 among them exactly, in rational arithmetic on the float inputs, forgiving only their rounding
 (:data:`LEVEL_RTOL`): ``0.1 + 0.1 + 0.1`` meets the level 0.3, an atom of 1e-300 next to it is seen.
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import real_array
 from .errors import ModelError, RiskoptWarning
 
 __all__ = ["LEVEL_RTOL", "PROB_TOL", "Law", "accurate_sum", "cumulated", "group_sums", "integrate_sf",
@@ -40,10 +41,9 @@ def validate_probabilities(probs: Any, *, field: str = "probs", normalise: bool 
     tiny entries (1e-300) are kept. With ``normalise=True`` a vector with a positive finite sum is
     rescaled instead, with a :class:`RiskoptWarning` saying by how much.
     """
-    try:
-        p = np.array(probs, dtype=float).ravel()
-    except (TypeError, ValueError):
-        raise ModelError(field, probs, "a list of numbers") from None
+    p = real_array(field, probs, "a list of numbers").ravel()
+    if not isinstance(probs, (list, tuple)):  # an array may be the caller's: p is renormalised in place
+        p = p.copy()
     if p.size == 0:
         raise ModelError(field, probs, "at least one probability")
     bad = ~np.isfinite(p)
@@ -87,13 +87,17 @@ def _fixed_parts(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ldexp(m, 53).astype(np.int64), e.astype(np.int64) + (_SCALE - 53)
 
 
+#: entries summed at once by :func:`_fixed_sum` (exactness needs fewer than 2**26)
+_CHUNK = 1 << 20
+
+
 def _fixed_sum(v: np.ndarray) -> int:
     """``sum(v) * 2**1074`` exactly, vectorised: the 53-bit mantissas are summed by exponent in two
     26-bit halves (float64 sums of fewer than 2**26 such halves are exact), then shifted in Python."""
     v = np.asarray(v, float).ravel()
     total = 0
-    for start in range(0, v.size, 1 << 25):
-        M, shift = _fixed_parts(v[start:start + (1 << 25)])
+    for start in range(0, v.size, _CHUNK):  # chunks bound the work arrays (5e6 states: 50 MB, not 250)
+        M, shift = _fixed_parts(v[start:start + _CHUNK])
         idx = shift + 52
         size = int(idx.max()) + 1 if idx.size else 0
         hi = np.bincount(idx, weights=(M >> 26).astype(float), minlength=size)

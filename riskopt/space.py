@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from .checks import generator, nonnegative, positive, real, real_array
 from .errors import ModelError, RiskoptWarning
 from .probability import (
     LEVEL_RTOL,
@@ -41,10 +42,7 @@ PSD_TOL = 1e-12
 
 
 def _as_state_array(values: Any, n_states: int, name: str) -> np.ndarray:
-    try:
-        arr = np.array(values, dtype=float)
-    except (TypeError, ValueError):
-        raise ModelError(f"variables.{name}", values, "an array of numbers") from None
+    arr = np.array(real_array(f"variables.{name}", values))  # a copy: made read-only below
     if arr.ndim == 0 or arr.shape[0] != n_states:
         shape = arr.shape if arr.ndim else "a scalar"
         raise ModelError(f"variables.{name}", f"shape {shape}",
@@ -72,8 +70,10 @@ class Scenarios(Law):
         p = validate_probabilities(probs, normalise=normalise)
         p.setflags(write=False)
         self._p = p
+        if variables is not None and not isinstance(variables, Mapping):
+            raise ModelError("variables", variables, "a mapping of names to arrays (one entry per state)")
         self._vars = {str(k): _as_state_array(v, p.size, str(k)) for k, v in (variables or {}).items()}
-        self.pruned_mass = float(pruned_mass)
+        self.pruned_mass = nonnegative("pruned_mass", pruned_mass, "the probability mass pruned")
         self._law: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------ the law of X
@@ -88,12 +88,12 @@ class Scenarios(Law):
     def sf(self, x: np.ndarray | float) -> np.ndarray:
         v, _, tail = self._sorted()
         tail = np.append(tail, 0.0)
-        return tail[np.searchsorted(v, np.asarray(x, float), side="right")]
+        return tail[np.searchsorted(v, real_array("x", x), side="right")]
 
     def ppf(self, u: np.ndarray | float) -> np.ndarray:
         """``u <= 0`` gives the smallest value, NaN gives NaN."""
         v, p, _ = self._sorted()
-        u = np.asarray(u, float)
+        u = real_array("u", u)
         flat = u.ravel()
         idx, _, _ = search_cumulated(p, flat, "left", values=v)
         out = v[np.where(flat > 0, idx, 0)]
@@ -146,7 +146,9 @@ class Scenarios(Law):
 
     def expect(self, values: Any) -> float | np.ndarray:
         """``E[Y] = sum_s p_s Y(s)`` (along the state axis for arrays of several columns)."""
-        y = np.asarray(values, float)
+        y = real_array("values", values)
+        if y.ndim == 0 or y.shape[0] != self.size:
+            raise ModelError("values", values, f"one entry per state ({self.size}) along the first axis")
         expectation: float | np.ndarray = self._p @ y
         return expectation
 
@@ -175,7 +177,7 @@ class Scenarios(Law):
         The total mass dropped is added to ``pruned_mass``: it bounds the probability of every event
         the pruned space cannot see. ``keep`` (boolean mask) protects states from pruning.
         """
-        if not (np.isfinite(tol) and 0 <= tol < 1):
+        if not 0 <= real("tol", tol, "a pruning tolerance in [0, 1)") < 1:
             raise ModelError("tol", tol, "a pruning tolerance in [0, 1)")
         mask = self._p >= tol
         if keep is not None:
@@ -196,7 +198,10 @@ class Scenarios(Law):
         names to arrays with a common first axis.
         """
         variables = dict(samples) if isinstance(samples, Mapping) else {name: samples}
-        first = np.asarray(next(iter(variables.values())))
+        if not variables:
+            raise ModelError("samples", samples, "at least one variable")
+        key, first = next(iter(variables.items()))
+        first = real_array(f"samples.{key}" if isinstance(samples, Mapping) else "samples", first)
         if first.ndim == 0 or first.shape[0] == 0:
             raise ModelError("samples", samples, "at least one sample")
         n = first.shape[0]
@@ -206,7 +211,7 @@ class Scenarios(Law):
     def discrete(cls, values: Any, probs: Any, name: str = "X", *, normalise: bool = False) -> Scenarios:
         """A finite law: state ``s`` has ``X = values[s]`` with probability ``probs[s]``."""
         p = validate_probabilities(probs, normalise=normalise)
-        v = np.asarray(values, float)
+        v = real_array("values", values)
         if v.ndim == 0 or v.shape[0] != p.size:
             raise ModelError("values", values, f"{p.size} values, one per probability")
         return cls(p, {name: v})
@@ -229,18 +234,23 @@ class Scenarios(Law):
         cuts = [np.linspace(0.0, 1.0, n + 1)]
         atom_bins = []
         for x, m in zip(atom_x, atom_m, strict=True):  # the CDF jumps from F(x-) to F(x) at an atom
-            hi = float(law.cdf(x))
-            lo = hi - float(m)
-            cuts.append(np.array([lo, hi]))
-            atom_bins.append((float(x), float(m), lo, hi))
-        u = np.unique(np.clip(np.concatenate(cuts), 0.0, 1.0))
-        for _, _, a, b in atom_bins:  # grid points inside an atom would split it into several states
-            u = u[(u <= a + 1e-15) | (u >= b - 1e-15)]
-        u = u[np.concatenate([[True], np.diff(u) > 1e-15])]
+            after = float(law.cdf(x))
+            before = after - float(m)
+            cuts.append(np.array([before, after]))
+            atom_bins.append((float(x), float(m), before, after))
+        u: np.ndarray = cuts[0]
+        if atom_bins:  # a continuous law keeps the uniform grid (and its memory: n may be millions)
+            u = np.unique(np.clip(np.concatenate(cuts), 0.0, 1.0))
+            for _, _, a, b in atom_bins:  # grid points inside an atom would split it into several states
+                u = u[(u <= a + 1e-15) | (u >= b - 1e-15)]
+            u = u[np.concatenate([[True], np.diff(u) > 1e-15])]
         lo, hi = u[:-1], u[1:]
         probs = hi - lo
         if method == "midpoint":
-            vals = np.asarray(law.ppf(0.5 * (lo + hi)), float)
+            mid = lo + hi
+            mid *= 0.5
+            vals = np.asarray(law.ppf(mid), float)
+            del mid
         else:
             vals = _bin_integrals(law, lo, hi) / probs
         # an atom's bin gets its exact mass and value (1 - F(x-) loses digits for small masses)
@@ -262,9 +272,7 @@ class Scenarios(Law):
         States are ordered by increasing total loss (X = 0 first).
         """
         pj = _hit_probabilities(p)
-        losses = np.broadcast_to(np.asarray(loss, float), pj.shape)
-        if np.any(~np.isfinite(losses)) or np.any(losses <= 0):
-            raise ModelError("loss", loss, "positive finite losses")
+        losses = _hit_losses(loss, pj.size)
         if np.max(losses) > np.finfo(float).max / (losses.size + 1):
             raise ModelError("loss", loss, "losses whose total over the pool is finite")
         if tick is None:
@@ -273,8 +281,7 @@ class Scenarios(Law):
             probs = poisson_binomial(pj)
             k = np.arange(pj.size + 1, dtype=float)
             return cls(probs, {"X": -losses[0] * k, "N": k})
-        if not (np.isfinite(tick) and tick > 0):
-            raise ModelError("tick", tick, "a positive finite tick")
+        tick = positive("tick", tick, "the lattice step of the losses")
         steps = losses / tick
         if np.any(np.abs(steps - np.round(steps)) > 1e-9 * np.maximum(1, steps)):
             raise ModelError("loss", loss, f"multiples of the tick {tick}")
@@ -292,10 +299,9 @@ class Scenarios(Law):
         ps, pc = _hit_probabilities(p_storm, "p_storm"), _hit_probabilities(p_calm, "p_calm")
         if ps.shape != pc.shape:
             raise ModelError("p_calm", p_calm, f"{ps.size} probabilities, like p_storm")
-        if not (np.isfinite(storm_prob) and 0 <= storm_prob <= 1):
+        if not 0 <= real("storm_prob", storm_prob, "a probability in [0, 1]") <= 1:
             raise ModelError("storm_prob", storm_prob, "a probability in [0, 1]")
-        if not (np.isfinite(loss) and loss > 0):
-            raise ModelError("loss", loss, "a positive finite loss")
+        loss = positive("loss", loss, "the loss of a hit")
         probs = storm_prob * poisson_binomial(ps) + (1 - storm_prob) * poisson_binomial(pc)
         k = np.arange(ps.size + 1, dtype=float)
         return cls(probs / probs.sum(), {"X": -loss * k, "N": k})
@@ -311,9 +317,7 @@ class Scenarios(Law):
         if pj.size > 20:
             raise ModelError("p", f"{pj.size} farmers", "at most 20 farmers for the atom-level space "
                              "(2^n states); use bernoulli_hits for the law of the aggregate")
-        losses = np.broadcast_to(np.asarray(loss, float), pj.shape)
-        if np.any(~np.isfinite(losses)) or np.any(losses <= 0):
-            raise ModelError("loss", loss, "positive finite losses")
+        losses = _hit_losses(loss, pj.size)
         states = np.arange(2 ** pj.size)
         hits = ((states[:, None] >> np.arange(pj.size)[None, :]) & 1).astype(float)
         probs = np.prod(np.where(hits == 1, pj, 1 - pj), axis=1)
@@ -397,11 +401,19 @@ def _bin_integrals(law: Law, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return out
 
 
+def _hit_losses(loss: Any, n: int) -> np.ndarray:
+    """The loss of each of ``n`` hits: one positive finite number for all, or one per hit."""
+    allowed = f"positive finite losses: one for every hit or one per hit ({n})"
+    losses = np.atleast_1d(real_array("loss", loss, allowed))
+    if losses.ndim != 1 or losses.size not in (1, n):
+        raise ModelError("loss", loss, allowed)
+    if np.any(~np.isfinite(losses)) or np.any(losses <= 0):
+        raise ModelError("loss", loss, allowed)
+    return np.broadcast_to(losses, (n,))
+
+
 def _hit_probabilities(p: Any, field: str = "p") -> np.ndarray:
-    try:
-        pj = np.atleast_1d(np.asarray(p, float))
-    except (TypeError, ValueError):
-        raise ModelError(field, p, "a list of hit probabilities") from None
+    pj = np.atleast_1d(real_array(field, p, "a list of hit probabilities"))
     if pj.ndim != 1 or pj.size == 0:
         raise ModelError(field, p, "a non-empty list of hit probabilities")
     bad = ~(np.isfinite(pj) & (pj >= 0) & (pj <= 1))
@@ -447,7 +459,7 @@ def nearest_correlation(corr: np.ndarray, floor: float = 1e-10, *,
 def gaussian_copula_uniforms(corr: Any, n: int, *, seed: int | None = None,
                              psd: str = "repair") -> np.ndarray:
     """``n x d`` uniforms ``Phi(G L^T)`` with a Gaussian copula of correlation ``corr``."""
-    r = np.asarray(corr, float)
+    r = real_array("corr", corr, "a square correlation matrix")
     if r.ndim != 2 or r.shape[0] != r.shape[1]:
         raise ModelError("corr", r, "a square correlation matrix")
     if not np.all(np.isfinite(r)) or not np.allclose(np.diag(r), 1.0) or not np.allclose(r, r.T):
@@ -470,7 +482,7 @@ def gaussian_copula_uniforms(corr: Any, n: int, *, seed: int | None = None,
             warnings.warn(f"corr is not positive semidefinite (min eigenvalue {min_eig:.3g}); "
                           "repaired by eigenvalue clipping", RiskoptWarning, stacklevel=3)
             chol = np.linalg.cholesky(repaired)
-    rng = np.random.default_rng(seed)
+    rng = generator("seed", seed)
     z = rng.standard_normal((n, r.shape[0])) @ chol.T
     uniforms: np.ndarray = special.ndtr(z)
     return uniforms

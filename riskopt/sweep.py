@@ -29,15 +29,19 @@ leaves every finished row in the journal.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import itertools
 import json
+import logging
 import math
 import os
+import signal
+import threading
 import time
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -65,13 +69,26 @@ class WorkerLost:
     message: str
 
 
+#: the most points one sweep takes (each point keeps a row: about a kilobyte, more with many agents)
+MAX_POINTS = 1_000_000
+
+
 def grid(**axes: Iterable[Any]) -> list[Point]:
-    """Cartesian product of named axes: ``grid(a=[1, 2], b=[0.1, 0.2])`` gives 4 points."""
+    """Cartesian product of named axes: ``grid(a=[1, 2], b=[0.1, 0.2])`` gives 4 points (at most
+    :data:`MAX_POINTS`, counted before any point is built)."""
     names = list(axes)
-    values = [list(v) for v in axes.values()]
-    for name, v in zip(names, values, strict=True):
-        if not v:
-            raise ModelError(f"grid.{name}", v, "at least one value")
+    values = []
+    for name, axis in axes.items():
+        if isinstance(axis, (str, bytes, Mapping)) or not isinstance(axis, Iterable):
+            raise ModelError(f"grid.{name}", axis, "a list of values")
+        values.append(list(axis))
+        if not values[-1]:
+            raise ModelError(f"grid.{name}", values[-1], "at least one value")
+    count = math.prod(len(v) for v in values)
+    if count > MAX_POINTS:
+        sizes = " x ".join(f"{len(v)} ({name})" for name, v in zip(names, values, strict=True))
+        raise ModelError("--grid", f"{count} points", f"at most {MAX_POINTS} points in one sweep",
+                         detail=sizes)
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
 
 
@@ -202,7 +219,11 @@ SCHEDULER_TIMEOUT_S = 10
 @dataclass
 class Dask:
     """A dask.distributed cluster: ``Dask("tcp://host:8786")`` connects to a scheduler, ``Dask()``
-    starts a ``LocalCluster`` of ``workers`` processes for the duration of the call."""
+    starts a ``LocalCluster`` of ``workers`` processes for the duration of the call.
+
+    An interrupt (Ctrl-C, SIGTERM) kills the local workers at once and closes the cluster with
+    distributed's logging off: nothing of distributed's reaches the terminal and no worker process
+    outlives the call (:func:`_start_local`, :func:`_stopping`)."""
 
     address: str | None = None
     workers: int = 2
@@ -211,7 +232,7 @@ class Dask:
     def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any], *,
                  done: Done | None = None) -> list[Any]:
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client
         except ImportError:
             raise ModelError("runner", "dask", "dask.distributed installed: "
                              "pip install 'riskopt[dask]'") from None
@@ -221,10 +242,10 @@ class Dask:
             except OSError as err:  # unreachable, refused, not a scheduler
                 raise ModelError("scheduler", self.address, f"a dask scheduler reachable within "
                                  f"{SCHEDULER_TIMEOUT_S} s", detail=str(err)) from None
-            with client:
+            with _stopping(client):
                 return self._map(client, fn, items, done)
-        with LocalCluster(n_workers=self.workers, threads_per_worker=self.threads_per_worker,
-                          processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        cluster, client = _start_local(self.workers, self.threads_per_worker)
+        with _stopping(client, cluster):
             return self._map(client, fn, items, done)
 
     @staticmethod
@@ -243,10 +264,117 @@ class Dask:
             try:  # the task records a point's own errors: an exception here is the cluster's
                 out[i] = fut.result()
             except Exception as err:  # KilledWorker, a cancelled future
+                if fut.status == "finished":  # not the future's: an interrupt raised by a signal handler
+                    raise
                 out[i] = WorkerLost(f"worker died: {type(err).__name__}: {err}"[:200])
             if done is not None:
                 done(i, out[i])
         return out
+
+
+def _start_local(workers: int, threads_per_worker: int) -> tuple[Any, Any]:
+    """A ``LocalCluster`` of ``workers`` processes and a ``Client`` on it.
+
+    The worker processes are spawned while this process ignores SIGINT, so they inherit the
+    ignored disposition (it survives ``exec``, and Python then installs no KeyboardInterrupt
+    handler): a Ctrl-C at the terminal, which signals the whole foreground process group, reaches
+    this process only, which stops the workers itself (:func:`_stopping`), instead of every worker
+    printing tracebacks. The handler is back as soon as the workers are spawned (the cluster starts
+    in a thread, so that the wait for its workers can be interrupted); an interrupt while they
+    start waits for them, then stops them (no orphans)."""
+    import multiprocessing.process
+
+    from distributed import Client, LocalCluster
+
+    made: dict[str, Any] = {}
+
+    def start() -> None:
+        try:
+            made["cluster"] = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
+                                           processes=True, dashboard_address=None)
+            made["client"] = Client(made["cluster"])
+        except BaseException as err:  # raised again in the calling thread
+            made["failure"] = err
+
+    def spawned() -> int:  # the processes multiprocessing has started from this one (read only)
+        return len(getattr(multiprocessing.process, "_children", ()))
+
+    before = spawned()
+    restore: Any = None
+    if threading.current_thread() is threading.main_thread():
+        restore = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        restore = signal.SIG_DFL if restore is None else restore
+    starter = threading.Thread(target=start, name="riskopt-dask-start", daemon=True)
+    starter.start()
+    try:
+        while starter.is_alive():
+            if restore is not None and spawned() - before >= workers:
+                signal.signal(signal.SIGINT, restore)
+                restore = None
+            starter.join(0.02)
+    except BaseException:  # interrupted while the workers start
+        with _quietly():
+            starter.join()
+            _stop(made.get("client"), made.get("cluster"), now=True)
+        raise
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGINT, restore)
+    if "failure" in made:
+        _stop(made.get("client"), made.get("cluster"), now=False)
+        raise made["failure"]
+    return made["cluster"], made["client"]
+
+
+@contextlib.contextmanager
+def _stopping(client: Any, cluster: Any = None) -> Iterator[None]:
+    """Close ``client`` (and the local ``cluster``) after the block. On an exception (an interrupt)
+    the local workers are killed at once rather than closed gracefully (a solve in progress cannot
+    be cancelled: the nanny would wait for it, then kill the worker, while the worker logs its
+    cancelled task), with distributed's logging off (:func:`_quietly`)."""
+    try:
+        yield
+    except BaseException:
+        with _quietly():
+            _stop(client, cluster, now=True)
+        raise
+    _stop(client, cluster, now=False)
+
+
+def _stop(client: Any, cluster: Any, *, now: bool) -> None:
+    """Close a client and a local cluster (either may be ``None``); ``now``: kill the cluster's
+    worker processes first, telling their nannies not to restart them."""
+    if now and cluster is not None:
+        for nanny in list(getattr(cluster, "workers", {}).values()):
+            with contextlib.suppress(Exception):
+                nanny.close_gracefully(reason="riskopt sweep interrupted")  # no restart
+            pid = getattr(nanny, "pid", None)
+            if pid:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+    if client is not None:
+        client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+@contextlib.contextmanager
+def _quietly() -> Iterator[None]:
+    """For the block: logging off (distributed logs from the main process too: its scheduler and
+    nannies run here) and, in the main thread, SIGINT and SIGTERM ignored, so that stopping after an
+    interrupt prints nothing and is not itself interrupted by a second Ctrl-C."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    handlers: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        logging.disable(previous)
 
 
 #: at most this many local workers per core (``processes:N``, ``dask:N``): more only thrashes

@@ -245,3 +245,47 @@ def test_an_unreachable_scheduler_is_a_user_error_within_its_timeout(capfd: Any,
                              "--scheduler", "tcp://127.0.0.1:1")
     assert code == 2 and out == "" and "scheduler = 'tcp://127.0.0.1:1'" in err
     assert time.perf_counter() - t0 < 10
+
+
+@pytest.mark.parametrize("signame, whole_group", [("SIGINT", True), ("SIGTERM", False)])
+def test_an_interrupted_dask_sweep_prints_one_line_and_leaves_no_process(tmp_path: Path, signame: str,
+                                                                          whole_group: bool) -> None:
+    """Ctrl-C at a terminal signals the whole foreground process group (the dask workers too); it
+    printed distributed's tracebacks and warnings (workers, nanny, cancelled tasks) before the one
+    line, and took the nanny's 4-s grace period. Now: one line, 130/143, every finished row kept,
+    nothing of the sweep's process group left."""
+    pytest.importorskip("distributed")
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "rows.jsonl"
+    cmd = [sys.executable, "-m", "riskopt.cli", "sweep", "hurricane_pool",
+           "--grid", "pool.measure.gamma=0.5:5:60", "--runner", "dask:2", "--chunks", "60",
+           "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group, as a terminal job
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None and (
+            not out.exists() or len(out.read_text().splitlines()) < 2):
+        time.sleep(0.2)
+    sig = getattr(signal, signame)
+    if whole_group:
+        os.killpg(proc.pid, sig)  # what Ctrl-C does
+    else:
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"interrupted by {signame}" in err and "--resume" in err
+    rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    assert len(rows) >= 2 and all(r["status"] == "optimal" for r in rows)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.killpg(proc.pid, 0)  # any process of the sweep's group (workers included) still there?
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert left == [], f"orphaned processes {left}"

@@ -54,3 +54,24 @@ def test_the_seed_fixes_the_storm_draws(capsys, tmp_path):
 
     assert body(base) == body(again)
     assert body(base) != body(other)
+
+
+@pytest.mark.slow
+def test_the_blas_thread_count_does_not_change_the_json():
+    """Issue 18: a multithreaded BLAS splits the storm copula's ``eigh``, ``cholesky`` and products
+    by thread count, so ``OPENBLAS_NUM_THREADS=1`` and ``=2`` gave JSON differing in 6,783 values
+    (up to 8e-8) before ``--reproducible`` pinned the thread pools to one thread
+    (:func:`riskopt.data.pinned_threads`). Subprocesses: OpenBLAS reads the variable when it loads."""
+    import os
+    import subprocess
+    import sys
+
+    def run(threads: str) -> bytes:
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+        env["OPENBLAS_NUM_THREADS"] = threads
+        proc = subprocess.run([sys.executable, "-m", "riskopt.cli", "run", "niakh_storm212", "--format",
+                               "json", "--reproducible"], capture_output=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+        return proc.stdout
+
+    assert run("1") == run("2")

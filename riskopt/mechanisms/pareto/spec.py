@@ -23,12 +23,13 @@ from ...allocation import (
     Restriction,
     SignRestriction,
 )
+from ...budget import SHARING_ENTRY_BYTES, Footprint, cells
 from ...cardschema import agents_option, space_option
 from ...constraints import Constrained, ConstraintSpec, check_constraints, constraints_option
 from ...errors import ModelError
 from ...program import Agent
 from ...space import Scenarios
-from ...spec import option
+from ...spec import Checked, option
 
 __all__ = ["AllocationSpec", "ObjectiveSpec", "ParetoSpec", "RestrictionSpec"]
 
@@ -37,7 +38,7 @@ SETS: dict[str, type[AllocationSet]] = {"budget": Budget, "comonotone": Comonoto
 
 
 @dataclass(frozen=True)
-class RestrictionSpec:
+class RestrictionSpec(Checked):
     """One restriction on top of the allocation set."""
 
     kind: Literal["sign", "limited_liability", "individual_rationality"] = option(
@@ -49,6 +50,7 @@ class RestrictionSpec:
         allowed="finite caps >= 0", read=lambda v, path, ctx: _caps(v, path))
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.caps is not None and self.kind != "limited_liability":
             raise ModelError("caps", self.caps, f"no caps for kind = '{self.kind}' (only limited_liability "
                              "has caps)", detail="unknown field")
@@ -77,7 +79,7 @@ def _caps(value: Any, path: str) -> float | tuple[float, ...]:
 
 
 @dataclass(frozen=True)
-class AllocationSpec:
+class AllocationSpec(Checked):
     """The allowed allocations (``[allocation]``)."""
 
     set: Literal["budget", "comonotone", "anchored_comonotone", "no_sabotage"] = option(
@@ -98,7 +100,7 @@ class AllocationSpec:
 
 
 @dataclass(frozen=True)
-class ObjectiveSpec:
+class ObjectiveSpec(Checked):
     """What the program optimises (``[objective]``)."""
 
     kind: Literal["welfare", "total_risk"] = option(
@@ -127,6 +129,7 @@ class ParetoSpec(Constrained):
     constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         n = len(self.agents)
         check_constraints(self.constraints, {"agent": [a.name for a in self.agents]}, QUANTITIES)
         for i, a in enumerate(self.agents):
@@ -148,3 +151,8 @@ class ParetoSpec(Constrained):
     def weights(self) -> np.ndarray | None:
         w = self.objective.weights
         return None if w is None else np.asarray(w, float)
+
+    def footprint(self) -> Footprint:
+        """Estimated peak memory (:mod:`riskopt.budget`): the program's agents x states entries."""
+        n, states = len(self.agents), self.space.size
+        return cells(SHARING_ENTRY_BYTES, ("agents", "space"), agents=n, states=states)

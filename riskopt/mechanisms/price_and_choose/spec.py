@@ -18,11 +18,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ...budget import SHARING_ENTRY_BYTES, Footprint, cells
 from ...cardschema import agents_rows, build_agents
+from ...checks import real_array
 from ...constraints import Constrained, ConstraintSpec, check_constraints, constraints_option
 from ...errors import ModelError
 from ...measures import Entropic
-from ...spec import Context, Node, Row, number_list, option, read_spec, reference
+from ...spec import Checked, Context, Node, Row, number_list, option, read_spec, reference
+from .menus import MAX_MENU_ENTRIES, lattice_size
 from .pools import PRUNE, Pool, probabilities
 
 __all__ = ["CREDAL_PROGRAMS", "MAX_ATOM_FARMERS", "QUANTITIES", "TAIL_TOL", "Beliefs", "GameSpec", "HitSpace",
@@ -30,6 +33,16 @@ __all__ = ["CREDAL_PROGRAMS", "MAX_ATOM_FARMERS", "QUANTITIES", "TAIL_TOL", "Bel
 
 #: the atom-level menu K has 2^n states: at most this many farmers
 MAX_ATOM_FARMERS = 12
+#: peak bytes per farmer x atom of the log-price Newton method: measured 190
+NEWTON_ENTRY_BYTES = 300.0
+#: the same for the credal epigraph program (two vertices per farmer): measured 7.7 KB at 300 x 85
+CREDAL_ENTRY_BYTES = 10e3
+#: peak bytes per menu number (point x farmer x atom) of the game: measured 19
+MENU_ENTRY_BYTES = 32.0
+#: the game's Lipschitz and deviation checks work in chunks of at most this many numbers, with about
+#: three arrays of them alive (measured 16 B per number)
+PAIR_CHUNK = 20_000_000
+PAIR_BYTES = 24.0
 #: state-price mass allowed on pruned atoms before the pool is re-solved with more atoms
 TAIL_TOL = 1e-12
 #: coordinate comparisons (pairs x players x states) for the Lipschitz constants: every pair when
@@ -80,7 +93,7 @@ def _unused(kind: str, **fields: Any) -> None:
 
 # ------------------------------------------------------------------------------ [space]
 @dataclass(frozen=True)
-class HitSpace:
+class HitSpace(Checked):
     """The farmers' hits (``[space]``): independent hits, or a one-factor common shock."""
 
     kind: Literal["bernoulli_hits", "common_shock_hits"] = option(
@@ -106,6 +119,7 @@ class HitSpace:
                           check=lambda v: math.isfinite(v) and 0 <= v < 1)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.kind == "bernoulli_hits":
             _unused(self.kind, p_storm=self.p_storm, p_calm=self.p_calm, storm_prob=self.storm_prob)
             if self.p is None:
@@ -164,7 +178,7 @@ def _pool_rows(prefix: str) -> list[Row]:
 
 # ------------------------------------------------------------------------------ [beliefs]
 @dataclass(frozen=True)
-class Beliefs:
+class Beliefs(Checked):
     """Common prior, heterogeneous own-hit priors, or interval credal sets (own-hit / box)."""
 
     kind: Literal["common", "own_hit_prior", "credal"] = option(
@@ -186,6 +200,7 @@ class Beliefs:
         check=lambda r: len(r) == 2 and 0 <= r[0] <= 1 <= r[1])
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.kind not in ("common", "own_hit_prior", "credal"):
             raise ModelError("kind", self.kind, "'common', 'own_hit_prior' or 'credal'")
         if self.reading not in ("own_hit", "box"):
@@ -216,15 +231,17 @@ class Beliefs:
     @classmethod
     def own_hit_prior(cls, q: ArrayLike) -> Beliefs:
         """Farmer ``i`` believes his own hit probability is ``q_i`` (others at the reference)."""
-        return cls("own_hit_prior", own=np.atleast_1d(np.asarray(q, float)))
+        own = real_array("beliefs.own", q, "hit probabilities in [0, 1]")
+        return cls("own_hit_prior", own=np.atleast_1d(own))
 
     @classmethod
     def credal(cls, low: ArrayLike, high: ArrayLike, reading: str = "own_hit") -> Beliefs:
         """Interval credal sets ``P(H_j) in [low_j, high_j]`` read ``"own_hit"`` or ``"box"``."""
         if reading not in ("own_hit", "box"):
             raise ModelError("beliefs.reading", reading, "'own_hit' or 'box'")
-        return cls("credal", reading, np.atleast_1d(np.asarray(low, float)),  # type: ignore[arg-type]
-                   np.atleast_1d(np.asarray(high, float)))
+        allowed = "hit probabilities in [0, 1]"
+        return cls("credal", reading, np.atleast_1d(real_array("beliefs.low", low, allowed)),  # type: ignore[arg-type]
+                   np.atleast_1d(real_array("beliefs.high", high, allowed)))
 
     @property
     def description(self) -> str:
@@ -281,7 +298,7 @@ class Beliefs:
 
 # ------------------------------------------------------------------------------ [menu]
 @dataclass(frozen=True)
-class MenuSpec:
+class MenuSpec(Checked):
     """``lattice`` (resolution ``m``) or ``dirichlet`` (``size`` points, ``seed``) on C; the welfare
     optimum is always appended as the last point."""
 
@@ -299,6 +316,7 @@ class MenuSpec:
     def __post_init__(self) -> None:
         if self.kind not in ("lattice", "dirichlet"):
             raise ModelError("menu.kind", self.kind, "'lattice' or 'dirichlet'")
+        super().__post_init__()
         if self.kind == "lattice":
             _unused(self.kind, size=None if self.size == 200 else self.size,
                     seed=None if self.seed == 0 else self.seed)
@@ -323,7 +341,7 @@ def _menu_rows(prefix: str) -> list[Row]:
 
 # ------------------------------------------------------------------------------ [game]
 @dataclass(frozen=True)
-class GameSpec:
+class GameSpec(Checked):
     """SPNE-check parameters: Lipschitz cap ``L_cap`` (under d_sup), ``iota`` of the perturbation
     ``psi``, the perturbation sizes, the number of random deviations per stage and their seed.
     ``iota`` and ``epsilons`` are in units of the menu's loss unit (L for a common loss)."""
@@ -348,7 +366,7 @@ class GameSpec:
 
 # ------------------------------------------------------------------------------ [welfare]
 @dataclass(frozen=True)
-class WelfareSpec:
+class WelfareSpec(Checked):
     """The welfare optimum's tolerances and cross-checks (``[welfare]``)."""
 
     tail_tol: float = option(TAIL_TOL, help="state-price mass allowed on the pruned atoms (beyond it the "
@@ -386,6 +404,7 @@ class PriceAndChoose(Constrained):
     constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "beliefs", self.beliefs.checked(self.pool))
         check_constraints(self.constraints, {"agent": list(self.pool.names)}, QUANTITIES)
         if self.constraints and self.welfare.cross_check != "none":
@@ -397,3 +416,24 @@ class PriceAndChoose(Constrained):
         if self.welfare.compare_atoms and self.pool.n > MAX_ATOM_FARMERS:
             raise ModelError("welfare.compare_atoms", True, f"at most {MAX_ATOM_FARMERS} farmers for the "
                              "atom-level menu K (2^n states)")
+
+    def footprint(self) -> Footprint:
+        """Estimated peak memory (:mod:`riskopt.budget`): the welfare optimum's farmers x atoms
+        entries (the log-price Newton method's arrays; the conic program's when it runs: with
+        constraints or the conic cross-check), and the menu's points x farmers x atoms numbers with
+        the game's work arrays."""
+        n, atoms = self.pool.n, self.pool.atoms().size
+        conic = bool(self.constraints) or self.welfare.cross_check == "conic"
+        per_entry = (0.0 if not conic else CREDAL_ENTRY_BYTES if self.beliefs.kind == "credal"
+                     else SHARING_ENTRY_BYTES)
+        found = cells(NEWTON_ENTRY_BYTES + per_entry, ("pool", "space"), farmers=n, atoms=atoms)
+        if self.menu is None or self.constraints:  # no game is played
+            return found
+        points = (self.menu.size if self.menu.kind == "dirichlet"
+                  else lattice_size(n, self.menu.m, max(atoms - 1, 1)))
+        entries = min(points * n * atoms, MAX_MENU_ENTRIES)  # a larger menu is refused when it is built
+        shares = n * atoms  # the Lipschitz and deviation checks' chunks (exhaustive pairs or samples)
+        pairs = (min(PAIR_CHUNK, (max(500, 10_000_000 // shares) + points) * shares)
+                 if points * (points - 1) // 2 * shares > PAIR_WORK else min(4_000_000, points * points))
+        return found + Footprint(MENU_ENTRY_BYTES * entries + PAIR_BYTES * pairs, ("menu",),
+                                 f"{entries} menu numbers (points x farmers x atoms)")

@@ -36,13 +36,15 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
+from ...budget import Footprint, cells
 from ...cardschema import Draws, build_measure, measure_rows
+from ...checks import real
 from ...constraints import Constrained, ConstraintSpec, check_constraints, constraints_option
 from ...errors import ModelError
 from ...laws import Discrete, Exponential, Law, Uniform, censored_exponential
 from ...measures import Measure
 from ...space import Scenarios
-from ...spec import Context, Node, Option, Row, number_list, option, read_spec, reference
+from ...spec import Checked, Context, Node, Option, Row, number_list, option, read_spec, reference
 
 __all__ = ["CELLS", "LAWS", "MAX_CARD_AGENTS", "MAX_CELLS", "MAX_NODES", "NODES", "QUANTITIES", "InsurerSpec",
            "LawSpec", "MarketOptions", "ReinsuranceSpec", "ReinsurerSpec"]
@@ -53,6 +55,13 @@ CELLS, NODES = 256, 8
 MAX_CARD_AGENTS = 200
 MAX_CELLS = 100_000
 MAX_NODES = 64
+#: peak bytes per insurer x reinsurer x layer cell (HiGHS layer LP, verification): measured 1.1 KB
+#: on markets of 3-40 insurers, 1-20 reinsurers and 256-25,000 cells (4 % max error with the next)
+CELL_BYTES = 1.5e3
+#: peak bytes per insurer x layer cell (the insurer's retention and its cell data): measured 0.9 KB
+INSURER_CELL_BYTES = 1.2e3
+#: cells added to the uniform ones (exact breakpoints, kinks and quantiles of the laws), at most
+EXTRA_CELLS = 64
 #: every law a card may name, with its parameters
 LAWS: dict[str, tuple[str, ...]] = {"censored_exponential": ("rate", "cap"), "uniform": ("lo", "hi"),
                                     "exponential": ("rate",), "discrete": ("values", "probs")}
@@ -85,7 +94,7 @@ T = TypeVar("T")
 
 # ------------------------------------------------------------------------------ laws
 @dataclass(frozen=True)
-class LawSpec:
+class LawSpec(Checked):
     """A probability law of a nonnegative loss, by name with its parameters (``{name = ..., ...}``).
 
     ``censored_exponential``: ``P(X > z) = exp(-rate z)`` on ``[0, cap)``, 0 beyond (an atom
@@ -110,6 +119,9 @@ class LawSpec:
                                              allowed="nonnegative, summing to 1, one per value")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.name not in LAWS:
+            raise ModelError("name", self.name, f"a law name: one of {sorted(LAWS)}")
         needed = LAWS[self.name]
         for key in ("rate", "cap", "lo", "hi", "values", "probs"):
             value = getattr(self, key)
@@ -124,17 +136,16 @@ class LawSpec:
     def build(self) -> Law:
         """The law (:mod:`riskopt.laws`; ``discrete``: a :class:`~riskopt.space.Scenarios`)."""
         if self.name == "censored_exponential":
-            return censored_exponential(_number(self.rate), _number(self.cap))
+            return censored_exponential(_number("rate", self.rate), _number("cap", self.cap))
         if self.name == "uniform":
-            return Uniform(_number(self.lo), _number(self.hi))
+            return Uniform(_number("lo", self.lo), _number("hi", self.hi))
         if self.name == "exponential":
-            return Exponential(_number(self.rate))
-        return Discrete(np.asarray(self.values, float), np.asarray(self.probs, float))
+            return Exponential(_number("rate", self.rate))
+        return Discrete(self.values, self.probs)
 
 
-def _number(value: float | None) -> float:
-    assert value is not None  # __post_init__ requires every parameter of the law
-    return float(value)
+def _number(key: str, value: float | None) -> float:
+    return real(key, value)  # __post_init__ requires every parameter of the law: None is not given
 
 
 def _law(value: Any, path: str) -> Law:
@@ -301,7 +312,7 @@ class ReinsurerSpec:
 
 # ------------------------------------------------------------------------------ the market
 @dataclass(frozen=True)
-class MarketOptions:
+class MarketOptions(Checked):
     """How the market is solved, and what it is declared on (``[market]``)."""
 
     solve: Literal["spne", "pareto", "best_response"] = option(
@@ -347,6 +358,7 @@ class MarketOptions:
                                  "be given per state")])
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _check_fields(self)
 
 
@@ -367,6 +379,7 @@ class ReinsuranceSpec(Constrained):
     constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "insurers", tuple(self.insurers))
         object.__setattr__(self, "reinsurers", tuple(self.reinsurers))
         object.__setattr__(self, "constraints", tuple(self.constraints))
@@ -382,6 +395,14 @@ class ReinsuranceSpec(Constrained):
         names = [re.name for re in self.reinsurers]
         if self.market.compare_with is not None and self.market.compare_with not in names:
             raise ModelError("market.compare_with", self.market.compare_with, f"one of {names}")
+
+    def footprint(self) -> Footprint:
+        """Estimated peak memory (:mod:`riskopt.budget`): every reinsurer's share of every insurer's
+        layer cells (the layer LP and the SPNE's cell arrays)."""
+        n, grid = len(self.insurers), self.market.cells + EXTRA_CELLS
+        return (cells(CELL_BYTES, ("insurers", "reinsurers", "market.cells"), insurers=n,
+                      reinsurers=len(self.reinsurers), cells=grid)
+                + cells(INSURER_CELL_BYTES, ("insurers", "market.cells"), insurers=n, cells=grid))
 
     def _check_constraints(self) -> None:
         """The layer LP's own limits on ``[[constraints]]`` (beyond unknown names, refused by

@@ -24,17 +24,18 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ...budget import SHARING_ENTRY_BYTES, Footprint, cells
 from ...cardschema import MAX_AGENTS, MAX_STATES, Draws
 from ...constraints import Constrained, ConstraintSpec, constraints_option
 from ...errors import ModelError
 from ...space import Scenarios
-from ...spec import Context, Node, Row, number_list, option, read_spec
-from .constrained import QUANTITIES, check_region_constraints
+from ...spec import Checked, Context, Node, Row, number_list, option, read_spec
+from .constrained import QUANTITIES, check_region_constraints, fold_caps
 from .disutility import ExponentialPayments, PaymentDisutility, payment_disutility
 from .economy import STUDY_INSURER, DefaultableInsurer
 from .fast import METHODS, solve_afpo
 from .law import ResidualLaw, UniformAtomLaw, residual_law
-from .storm import StormModel, StormTrack, synthetic_names
+from .storm import StormModel, StormTrack, regions_from_csv, synthetic_names
 from .studies import law_economy, storm_study
 
 __all__ = ["CARD_SPEC", "CARD_SUMMARY", "MAX_CELLS", "AfpoSpec", "ComparisonSpec", "LawEconomySpec",
@@ -43,6 +44,20 @@ __all__ = ["CARD_SPEC", "CARD_SUMMARY", "MAX_CELLS", "AfpoSpec", "ComparisonSpec
 
 #: a card may not ask for more than this many loss values (regions x scenarios): about 4 GB
 MAX_CELLS = 500_000_000
+#: peak bytes per region x scenario of the storm study (losses, taxes, the four schemes): measured
+#: 9-14 B on 212 x 100,000-400,000 and 2,000 x 50,000
+STORM_CELL_BYTES = 24.0
+#: peak bytes per pair of regions (the copula's correlation, its factor and eigendecomposition):
+#: measured 41 B
+COPULA_PAIR_BYTES = 64.0
+#: peak bytes per region (its Beta quantile table and AFPO layer): measured 0.16 MB
+REGION_BYTES = 0.25e6
+#: peak bytes per value of a finite law (the AFPO rule's sorted law and tail sums): measured 128 B,
+#: with :data:`REGION_BYTES` per region (not regions x values)
+LAW_VALUE_BYTES = 192.0
+#: peak bytes per region x scenario (or bin) of the declarative taxation program (cvxpy, one power or
+#: exponential cone per entry: like a sharing program's entries)
+PROGRAM_CELL_BYTES = SHARING_ENTRY_BYTES
 
 
 def _default(fn: Callable[..., Any], name: str) -> Any:
@@ -95,7 +110,7 @@ def _study_disutility_reference(prefix: str) -> list[Row]:
 
 
 @dataclass(frozen=True)
-class AfpoSpec:
+class AfpoSpec(Checked):
     """How the AFPO weights are found (``[afpo]``)."""
 
     method: Literal["newton", "fixed_point", "algorithm2"] = option(
@@ -119,7 +134,7 @@ class TaxationSpec(Constrained):
 
 # ----------------------------------------------------------------------------- law economies
 @dataclass(frozen=True, kw_only=True)
-class RegionSpec:
+class RegionSpec(Checked):
     """One region of a law economy (``[[regions]]``)."""
 
     name: str | None = option(None, help="the region's name", shown_default='"region {k}"',
@@ -169,7 +184,7 @@ def _law_rows(path: str) -> list[Row]:
 
 
 @dataclass(frozen=True)
-class OutputSpec:
+class OutputSpec(Checked):
     """What the result reports (``[output]``)."""
 
     grid: int = option(_default(law_economy, "grid_points"), help="points s of the reported tax table",
@@ -177,7 +192,7 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
-class ProgramSpec:
+class ProgramSpec(Checked):
     """The declarative program on the quantile-binned law (``[program]``)."""
 
     bins: int = option(help="quantile bins of the law the program runs on", allowed="a number of quantile "
@@ -201,6 +216,7 @@ class LawEconomySpec(TaxationSpec):
     constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not isinstance(self.law, (Scenarios, UniformAtomLaw)):
             raise ModelError("law", type(self.law).__name__, "a finite law (a Scenarios) or a UniformAtomLaw")
         n = len(self.regions)
@@ -230,6 +246,18 @@ class LawEconomySpec(TaxationSpec):
     def disutilities(self) -> list[PaymentDisutility]:
         return [r.disutility for r in self.regions]
 
+    def footprint(self) -> Footprint:
+        """Estimated peak memory (:mod:`riskopt.budget`): the AFPO rule's arrays over the law's values
+        (a finite law's, else the tax table's grid) and per region, and the program on its quantile
+        bins."""
+        values = self.law.size if isinstance(self.law, Scenarios) else self.output.grid
+        found = (cells(LAW_VALUE_BYTES, ("law",), values=values)
+                 + cells(REGION_BYTES, ("regions",), region_tables=len(self.regions)))
+        if self.program is None:
+            return found
+        return found + cells(PROGRAM_CELL_BYTES, ("regions", "program.bins"), regions=len(self.regions),
+                             bins=self.program.bins)
+
 
 # ----------------------------------------------------------------------------------- storm
 def _read_track(node: Node, path: str, ctx: Context) -> StormTrack:
@@ -255,7 +283,7 @@ def _track_rows(prefix: str) -> list[Row]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StormSpec:
+class StormSpec(Checked):
     """The synthetic storm (``[storm]``)."""
 
     csv: str | None = option(None, help="regions from a CSV (name, wealth, x, y) instead of synthetic ones")
@@ -287,6 +315,7 @@ class StormSpec:
         "exact ones", allowed="'sample' or 'expected'")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.csv is not None and self.regions is not None:
             raise ModelError("regions", self.regions,
                              "either regions (synthetic) or csv (your regions), not both")
@@ -352,7 +381,7 @@ def _read_event(value: Any, path: str, ctx: Context) -> str | int:
 
 
 @dataclass(frozen=True)
-class ComparisonSpec:
+class ComparisonSpec(Checked):
     """The scheme comparison's single event (``[comparison]``)."""
 
     event: str | int = option(_default(storm_study, "event"), help="the scenario shown in detail: the "
@@ -385,6 +414,7 @@ class StormStudySpec(TaxationSpec):
     constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         n = self.storm.synthetic
         shares = np.asarray(self.insurer.surplus_shares, float)
         if n is not None and shares.ndim == 1 and shares.size not in (1, n):  # csv: counted at run time
@@ -395,6 +425,22 @@ class StormStudySpec(TaxationSpec):
             raise ModelError("comparison.event", event, f"a scenario index in [0, {self.storm.scenarios})")
         if n is not None:  # csv regions: checked when the file is read
             check_region_constraints(self.constraints, synthetic_names(n))
+
+    def footprint(self) -> Footprint:
+        """Estimated peak memory (:mod:`riskopt.budget`): the regions x scenarios losses and taxes
+        of the study, and the declarative program on them when the constraints are not caps."""
+        st = self.storm
+        n = st.synthetic if st.synthetic is not None else regions_from_csv(st.csv or "").n
+        fields = ("storm.regions" if st.csv is None else "storm.csv", "storm.scenarios")
+        found = (cells(STORM_CELL_BYTES, fields, regions=n, scenarios=st.scenarios)
+                 + cells(COPULA_PAIR_BYTES, fields[:1], regions=n, pairs_with=n)
+                 + cells(REGION_BYTES, fields[:1], region_tables=n))
+        if not self.constraints or fold_caps(self.constraints, synthetic_names(n) if st.csv is None
+                                             else regions_from_csv(st.csv).names, np.ones(n),
+                                             np.full(n, np.inf)) is not None:
+            return found
+        return found + cells(PROGRAM_CELL_BYTES, ("constraints", *fields), program_regions=n,
+                             program_scenarios=st.scenarios)
 
 
 # ------------------------------------------------------------------------------------ cards
