@@ -69,6 +69,9 @@ class Certificate:
     objective_error: float | None = None
     note: str = ""
     tolerances: Tolerances = field(default=DEFAULT_TOLERANCES, compare=False)
+    #: every residual could be computed (``False``: a solver returned no duals for some rows, so
+    #: dual feasibility and the gap are unchecked there: the point is at most ``optimal_inaccurate``)
+    complete: bool = True
 
     @property
     def max_residual(self) -> float:
@@ -79,11 +82,14 @@ class Certificate:
 
     @property
     def passed(self) -> bool:
-        """Every computed residual within the tight tolerance."""
-        return self.max_residual <= self.tolerances.tight
+        """Every residual computed and within the tight tolerance."""
+        return self.complete and self.max_residual <= self.tolerances.tight
 
     def gate(self, solver: Status) -> Status:
-        """The solver's status, gated by this certificate (:func:`riskopt.status.from_certificate`)."""
+        """The solver's status, gated by this certificate (:func:`riskopt.status.from_certificate`);
+        an incomplete one refutes what it can but certifies nothing."""
+        if not self.complete and not self.max_residual > self.tolerances.loose:
+            return from_certificate(solver, None, self.tolerances)
         return from_certificate(solver, self.max_residual, self.tolerances)
 
     def with_objective_error(self, error: float | None) -> Certificate:
@@ -95,7 +101,8 @@ class Certificate:
                          "complementarity": self.complementarity, "stationarity": self.stationarity,
                          "objective_error": self.objective_error, "max_residual": self.max_residual,
                          "passed": self.passed, "tolerance": self.tolerances.tight,
-                         "loose_tolerance": self.tolerances.loose, "note": self.note})
+                         "loose_tolerance": self.tolerances.loose, "complete": self.complete,
+                         "note": self.note})
 
 
 # ------------------------------------------------------------------ any cvxpy program
@@ -118,6 +125,7 @@ def certify_problem(problem: cp.Problem, *, stationarity: bool = False,
     primal = dual = 0.0
     gap = gap_scale = 0.0
     y_max = 0.0
+    no_dual = 0
     for c in problem.constraints:
         viol = np.asarray(c.violation(), float)
         sides = _sides(c)
@@ -136,6 +144,7 @@ def certify_problem(problem: cp.Problem, *, stationarity: bool = False,
             primal = max(primal, relative(float(np.max(viol)), float(np.max(scale, initial=0.0))))
         y = c.dual_value
         if y is None:
+            no_dual += 1
             continue
         yv = np.asarray(y, float)
         y_max = max(y_max, float(np.max(np.abs(yv), initial=0.0)))
@@ -154,7 +163,11 @@ def certify_problem(problem: cp.Problem, *, stationarity: bool = False,
         stat, note = _stationarity(problem)
     objective = problem.objective.value
     gap_scale += abs(float(objective)) if objective is not None and np.isfinite(objective) else 0.0
-    return Certificate(primal, relative(dual, y_max), relative(gap, gap_scale), stat, None, note, tolerances)
+    if no_dual:
+        note = (f"the solver returned no duals for {no_dual} of {len(problem.constraints)} constraints: "
+                f"dual feasibility and the gap are not checked there; {note}")
+    return Certificate(primal, relative(dual, y_max), relative(gap, gap_scale), stat, None, note, tolerances,
+                       complete=not no_dual)
 
 
 def _zero_data(c: cp.Constraint) -> bool:

@@ -91,6 +91,26 @@ def test_a_failing_certificate_never_leaves_optimal():
     assert bad.certificate.primal_residual > 0.01
 
 
+def test_a_solver_without_duals_certifies_nothing():
+    """CBC and GLPK_MI through cvxpy return no duals: the rows' dual feasibility and gap are then
+    unchecked, so an optimum is at most optimal_inaccurate (it used to pass as optimal); a violated
+    primal row still refutes it."""
+    import cvxpy as cp
+
+    from riskopt.certificate import certify_problem
+
+    x = cp.Variable(2)
+    problem = cp.Problem(cp.Minimize(cp.sum(x)), [x >= 1, x <= 3])
+    problem.solve(solver="CLARABEL")
+    assert certify_problem(problem).gate(Status.OPTIMAL) is Status.OPTIMAL
+    problem.constraints[1].dual_variables[0].value = None  # what a solver without duals leaves
+    found = certify_problem(problem)
+    assert not found.complete and not found.passed and "no duals for 1 of 2" in found.note
+    assert found.gate(Status.OPTIMAL) is Status.OPTIMAL_INACCURATE
+    x.value = np.array([0.0, 1.0])  # a row broken by 1 (scale 1): refuted, duals or not
+    assert certify_problem(problem).gate(Status.OPTIMAL) is Status.CERTIFICATE_FAILED
+
+
 # ------------------------------------------------------------------------------- the polish
 def test_polish_on_a_linear_agent_returns_the_optimum():
     """The issue's minimal case: an Expectation agent (zero curvature) made the old polish divide by
