@@ -57,7 +57,8 @@ from riskopt.mechanisms.distortion import (
     tail_program,
 )
 
-from .harness import Family, Runner, register
+from .harness import Family, Runner, SolverMatrix, register
+from .solvers import EXP_POW
 
 TARGET_S = 10.0
 
@@ -196,6 +197,9 @@ register(Family(
     description="Theorem 3: closed form vs Lemma 3 jackpot vs tail-probability program (n agents)",
     notes=__doc__,
     columns=["size", "runner", "status", "total_s", "compile_s", "solve_s", "iterations", "gap"],
+    solvers=SolverMatrix(lambda inp: tail_program(inp["space"], inp["hs"]), lambda inp: inp["reference"],
+                         EXP_POW, note="Theorem 3's tail-probability program (exponential and power cones) "
+                                       "against the closed form rho_h~(X)."),
     runners=[Runner("closed form (multiplier search)", closed_form_t3),
              Runner("jackpot of Lemma 3 (exact)", jackpot_t3),
              Runner("tail-probability program (Clarabel)", tail_t3)],

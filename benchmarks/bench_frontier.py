@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 import riskopt as ro
+from riskopt.status import Status
 from riskopt.sweep import Compiled, pointwise, sweep
 
 from .harness import Family, Runner, register
@@ -62,7 +63,7 @@ def rebuild(inp: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summary(res: Any, seconds: float) -> dict[str, Any]:
-    ok = sum(r["status"] == "optimal" for r in res.rows)
+    ok = sum(r["status"] == Status.OPTIMAL for r in res.rows)
     return {"total_s": seconds, "status": f"{ok}/{len(res.rows)} optimal", "points": len(res.rows),
             "per_point_ms": 1000 * seconds / len(res.rows),
             "objectives": [r.get("objective") for r in res.rows]}

@@ -23,7 +23,8 @@ import numpy as np
 import riskopt as ro
 from riskopt.measures.distortion import Custom, choquet_sorted
 
-from .harness import Family, Runner, register
+from .harness import Family, Runner, SolverMatrix, register
+from .solvers import LP
 
 
 def case(S: int) -> dict[str, Any]:
@@ -47,8 +48,7 @@ def min_distortion(agents: list[ro.Agent]) -> Custom:
 def riskopt_runner(backend: str, solver: str | None = None):
     def run(inp: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
-        prog = ro.SharingProgram(inp["space"], inp["agents"], allocation=ro.Comonotone(),
-                                 objective="total_risk")
+        prog = program(inp)
         build = time.perf_counter() - t0
         sol = prog.solve(backend=backend, solver=solver)
         total = time.perf_counter() - t0
@@ -62,6 +62,11 @@ def riskopt_runner(backend: str, solver: str | None = None):
                 "density_L1P_err": None if d is None else float(space.p @ np.abs(d - inp["density"]))}
 
     return run
+
+
+def program(inp: dict[str, Any]) -> ro.SharingProgram:
+    """The comonotone sharing LP of the instance (what every solver of ``--solvers`` is given)."""
+    return ro.SharingProgram(inp["space"], inp["agents"], allocation=ro.Comonotone(), objective="total_risk")
 
 
 def closed_form(inp: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +87,9 @@ register(Family(
              "objective_gap", "budget_violation", "density_L1P_err"],
     accuracy="objective_gap",
     ratio_to="highs (direct)",
+    solvers=SolverMatrix(program, lambda inp: inp["value"], LP,
+                         note="The comonotone sharing LP (4 S variables) against the closed form "
+                              "rho_{min h}(X) of Embrechts-Liu-Wang."),
     runners=[
         Runner("highs (direct)", riskopt_runner("highs")),
         Runner("cvxpy HIGHS", riskopt_runner("cvxpy", "HIGHS")),

@@ -35,7 +35,8 @@ from scipy.special import logsumexp
 import riskopt as ro
 from riskopt.mechanisms.pareto import entropic_closed_form, welfare
 
-from .harness import Family, Runner, register
+from .harness import Family, Runner, SolverMatrix, register
+from .solvers import EXP
 
 PRUNE = 1e-14
 CLARABEL = {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8, "max_iter": 500,
@@ -73,11 +74,25 @@ def _accuracy(inp: dict[str, Any], space: ro.Scenarios, W: float, density: np.nd
     return out
 
 
+def _agents(inp: dict[str, Any]) -> list[ro.Agent]:
+    return [ro.Agent(f"farmer {i + 1}", ro.measures.Entropic(g)) for i, g in enumerate(inp["gamma"])]
+
+
+def program(inp: dict[str, Any]) -> Any:
+    """The entropic welfare program on the pruned pool (what every solver of ``--solvers`` is given)."""
+    return welfare(inp["full"].prune(PRUNE), _agents(inp))
+
+
+def pruned_reference(inp: dict[str, Any]) -> float:
+    """The closed-form welfare on the pruned pool: the optimum of :func:`program` itself."""
+    return float(entropic_closed_form(inp["full"].prune(PRUNE), inp["gamma"]).welfare)
+
+
 def riskopt_runner(solver: str = "CLARABEL", polish: Any = "auto", **options: Any):
     def run(inp: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         pool = inp["full"].prune(PRUNE)
-        agents = [ro.Agent(f"farmer {i + 1}", ro.measures.Entropic(g)) for i, g in enumerate(inp["gamma"])]
+        agents = _agents(inp)
         prog = welfare(pool, agents)
         build = time.perf_counter() - t0
         sol = prog.solve(solver=solver, polish=polish, **options)
@@ -192,6 +207,9 @@ POOL = register(Family(
              "budget_violation"],
     accuracy="W_rel_err",
     ratio_to="hand-written cvxpy clarabel",
+    solvers=SolverMatrix(program, pruned_reference, EXP,
+                         note="Entropic welfare over the anchored comonotone set (exponential cones, one "
+                              "per kept atom and agent) against the closed form on the same pruned pool."),
     runners=[
         Runner("riskopt clarabel", riskopt_runner()),
         Runner("riskopt clarabel (no polish)", riskopt_runner(polish=False)),

@@ -32,6 +32,7 @@ import numpy as np
 
 import riskopt as ro
 from riskopt.mechanisms.reinsurance import InsurerSpec, Market, ReinsurerSpec, pareto
+from riskopt.status import Status
 
 from .harness import Family, Runner, register
 
@@ -59,7 +60,7 @@ def spne_runner(verify: bool):
                "breakpoints": out.grid.breakpoints, "V": out.aggregate_risk}
         if verify:
             v = out.equilibrium
-            row["status"] = "verified" if v.ok else "verification FAILED"
+            row["status"] = Status.VERIFIED if v.ok else "verification FAILED"
             row["max_deviation_gain"] = float(np.max(v.reinsurer_gain))
         return row
 

@@ -30,6 +30,7 @@ BLAS is pinned to one thread by the harness (and inside the solver).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -45,7 +46,10 @@ from riskopt.mechanisms.taxation import (
     DefaultableInsurer,
     ExponentialFamily,
     StormModel,
+    TaxationProgram,
+    binned,
     direct_residual,
+    nodes,
     program_check,
     residual_law,
     solve_afpo,
@@ -54,7 +58,8 @@ from riskopt.mechanisms.taxation import (
 )
 from riskopt.solution import without_timings
 
-from .harness import Family, Runner, register
+from .harness import Family, Runner, SolverMatrix, register
+from .solvers import QP
 
 K = 1000.0
 ALG2_BUDGET_S = 30.0
@@ -115,6 +120,29 @@ def _program(bins: int):
 
 
 FULL_ONLY = 0 if "--quick" in sys.argv else float("inf")
+MATRIX_SCENARIOS = 10_000
+
+
+@functools.lru_cache(maxsize=1)
+def _storm() -> dict[str, Any]:
+    return afpo_case(MATRIX_SCENARIOS)
+
+
+def matrix_case(bins: int) -> dict[str, Any]:
+    """The hybrid AFPO program on ``bins`` quantile bins of the storm's residual claim (10,000
+    scenarios), with the fast path's rule on the same bins as the reference."""
+    inp = _storm()
+    fam, law, e = inp["hybrid"]
+    finite = binned(law, bins)
+    fast = solve_afpo(fam, finite, e, method="newton", names=inp["names"])
+    s, p = nodes(finite)
+    reference = float(np.sum(fam.psi(fast.rule.taxes(s)) @ p))
+    return {"family": fam, "law": finite, "targets": e, "names": inp["names"], "reference": reference}
+
+
+def matrix_program(inp: dict[str, Any]) -> TaxationProgram:
+    return TaxationProgram(inp["family"], inp["law"], targets=inp["targets"], names=inp["names"])
+
 
 
 AFPO = register(Family(
@@ -128,6 +156,11 @@ AFPO = register(Family(
              "compile_s", "solve_s"],
     accuracy="fairness_residual",
     repeat=1,
+    solvers=SolverMatrix(matrix_program, lambda inp: inp["reference"], QP, case=matrix_case,
+                         sizes=[50, 200, 500], quick_sizes=[50, 200],
+                         note="The hybrid AFPO program (a QP: 212 regions x bins taxes, budget, caps and "
+                              "fairness rows) on quantile bins of the 10,000-scenario storm (size = bins), "
+                              "against the objective of the Newton fast path's rule on the same bins."),
     runners=[
         Runner("newton hybrid", _solve("hybrid", "newton")),
         Runner("newton pure", _solve("pure", "newton")),

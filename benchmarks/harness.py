@@ -8,6 +8,11 @@ BLAS is pinned to one thread (multi-threaded BLAS on two cores made small dense 
 Warnings raised while a case is prepared or a runner runs (cvxpy's "Solution may be inaccurate")
 are not printed: they land in the row's ``note`` column, where they belong to the measurement.
 Every file is written atomically (:func:`riskopt.data.write_atomic`).
+
+A family may also declare a :class:`SolverMatrix`: its program built from a case, the cone types it
+needs and its reference optimal value. ``riskopt bench --solvers all|LIST`` then runs that program
+on every solver discovered (:mod:`benchmarks.solvers`) instead of the family's fixed runners, and
+aggregates the rows the way the solver-benchmarking literature does (:mod:`benchmarks.profiles`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,28 @@ class Runner:
 
 
 @dataclass
+class SolverMatrix:
+    """A family's program on any solver (``riskopt bench --solvers``).
+
+    ``program(inputs)`` builds a fresh riskopt :class:`~riskopt.program.Program` from the inputs of
+    ``case(size)`` (the family's own case unless given); ``reference(inputs)`` is the family's
+    reference optimal value (a closed form or an independent fast path), against which the
+    objective error of every solver is measured. ``cones`` are the cone types its programs need, in
+    :func:`riskopt.backends.base.cone_types`'s words (``benchmarks.solvers.LP``, ``QP``, ``EXP``...):
+    a solver lacking one is skipped with that reason. ``sizes`` / ``quick_sizes`` default to the
+    family's.
+    """
+
+    program: Callable[[dict[str, Any]], Any]
+    reference: Callable[[dict[str, Any]], float]
+    cones: frozenset[str]
+    case: Callable[[int], dict[str, Any]] | None = None
+    sizes: list[int] | None = None
+    quick_sizes: list[int] | None = None
+    note: str = ""  # what the instances are, copied into the report
+
+
+@dataclass
 class Family:
     name: str
     case: Callable[[int], dict[str, Any]]
@@ -53,6 +80,7 @@ class Family:
     accuracy: str | None = None  # the error column plotted against time
     repeat: int | None = None  # overrides the command's --repeat (for long families)
     ratio_to: str | None = None  # runner whose total time is the denominator of the "ratio" column
+    solvers: SolverMatrix | None = None  # its program on any solver (``--solvers``)
 
 
 REGISTRY: dict[str, Family] = {}
@@ -91,19 +119,25 @@ def run(family: Family, *, quick: bool = False, repeat: int = 3) -> list[dict[st
                 note = warning_note([*case_warnings, *caught])
                 if note:
                     row["note"] = "; ".join(p for p in (str(row.get("note") or ""), note) if p)
-                timing_keys = dict.fromkeys([*TIMINGS, *(k for s in samples for k in s if k.endswith("_s"))])
-                for key in timing_keys:
-                    vals = [s[key] for s in samples if isinstance(s.get(key), (int, float))]
-                    if vals:
-                        row[key] = statistics.median(vals)
-                        row[f"{key}_range"] = f"{min(vals):.3g}-{max(vals):.3g}"
-                rows.append(row)
+                rows.append(with_medians(row, samples))
     if family.ratio_to:
         base = {r["size"]: r["total_s"] for r in rows if r["runner"] == family.ratio_to}
         for r in rows:
             if r["size"] in base and r["runner"] != family.ratio_to and r.get("total_s"):
                 r["ratio"] = r["total_s"] / base[r["size"]]
     return rows
+
+
+def with_medians(row: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """``row`` with every timing (``*_s``) the median over ``samples`` and its spread as
+    ``<key>_range`` (``"min-max"``)."""
+    timing_keys = dict.fromkeys([*TIMINGS, *(k for s in samples for k in s if k.endswith("_s"))])
+    for key in timing_keys:
+        vals = [s[key] for s in samples if isinstance(s.get(key), (int, float))]
+        if vals:
+            row[key] = statistics.median(vals)
+            row[f"{key}_range"] = f"{min(vals):.3g}-{max(vals):.3g}"
+    return row
 
 
 def warning_note(caught: list[warnings.WarningMessage]) -> str:

@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--solver", help="override the card's solver")
     _view_flags(sw)
     sub.add_parser("bench", add_help=False,
-                   help="benchmark solvers and backends: --quick, --family NAME, --repeat N, --out DIR "
-                        "(riskopt bench --help)")
+                   help="benchmark solvers and backends: --quick, --family NAME, --repeat N, --out DIR, "
+                        "--solvers auto|all|LIST, --time-limit S (riskopt bench --help)")
     sub.add_parser("list", help="registered measures, backends and solvers, and bundled cards")
     return p
 
