@@ -102,8 +102,10 @@ def test_api_options_are_checked_too() -> None:
         welfare(pool, agents).solve(solver="SCS", max_iters=0)
 
 
-def test_a_highs_time_limit_before_any_point_is_a_status_not_a_crash() -> None:
-    """HiGHS stopped by time_limit = 1e-9 has no point: status time_limit (exit 3), no TypeError."""
+@pytest.mark.parametrize("backend", ["highs", "pyomo"])
+def test_a_highs_time_limit_before_any_point_is_a_status_not_a_crash(backend: str) -> None:
+    """HiGHS stopped by time_limit = 1e-9 has no point: status time_limit (exit 3), no TypeError
+    (directly or through Pyomo)."""
     import riskopt as ro
     from riskopt.mechanisms.pareto import welfare
     from riskopt.status import Status
@@ -111,7 +113,7 @@ def test_a_highs_time_limit_before_any_point_is_a_status_not_a_crash() -> None:
     pool = ro.Scenarios.bernoulli_hits([0.1, 0.2])
     agents = [ro.Agent("a", ro.measures.Distortion("es", level=0.5)),
               ro.Agent("b", ro.measures.Expectation())]
-    sol = welfare(pool, agents).solve(backend="highs", time_limit=1e-9, check=False)
+    sol = welfare(pool, agents).solve(backend=backend, time_limit=1e-9, check=False)
     assert sol.status is Status.TIME_LIMIT and sol.objective is None
 
 

@@ -85,6 +85,11 @@ class PyomoBackend(HighsFedBackend):
         if clarabel_status == "NumericalError":  # cvxpy raises SolverError on it: said, not unpacked
             return SolveReport(self.name, solver, Status.SOLVER_ERROR, str(tc),
                                compile_s=sf.compile_s + build_s, solve_s=solve_s, options=opts)
+        if x is None and clarabel_status in ("MaxTime", "MaxIterations"):  # a limit before any point:
+            # cvxpy unpacks a limit only with a point (nothing reads the cvxpy values without one)
+            limit = Status.TIME_LIMIT if clarabel_status == "MaxTime" else Status.ITERATION_LIMIT
+            return SolveReport(self.name, solver, limit, str(tc), compile_s=sf.compile_s + build_s,
+                               solve_s=solve_s, options=opts)
         unpack(problem, sf, clarabel_status, x, z, None, solve_s)
         return SolveReport(self.name, solver, from_solver(problem.status, raw=str(tc)), str(tc),
                            compile_s=sf.compile_s + build_s, solve_s=solve_s, options=opts,
