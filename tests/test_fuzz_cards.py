@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _cardkit import MODELS, bundled, card_paths, cheap, write
+from _cardkit import MODELS, bundled, card_paths, cheap, run_cli, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -556,3 +556,50 @@ def test_numeric_cases_that_failed_once(case, capfd, tmp_path):
     assert code == expected and not warned, warned
     if code == 0:
         finite_contract(name, doc)
+
+
+# --------------------------------------------------------------------- resource mutations (budget)
+#: size fields of the bundled cards and values within the readers' limits (so that only the memory
+#: budget stands between them and an allocation of gigabytes): field -> values
+RESOURCE_FIELDS = {
+    "pool.count": [3_000, 20_000],
+    "space.n": [2_000_000, 5_000_000],
+    "storm.scenarios": [3_000_000, 5_000_000],
+    "storm.regions": [20_000],
+    "market.cells": [100_000],
+    "menu.size": [100_000],
+}
+#: the limit the cases run under: every mutation above asks for more
+RESOURCE_LIMIT = "1G"
+
+
+def _resource_cases() -> list[tuple[str, str, Any]]:
+    cases = []
+    for name in CARDS:
+        card = bundled(name)
+        for field, values in RESOURCE_FIELDS.items():
+            head, _, key = field.partition(".")
+            if isinstance(card.get(head), dict) and key in card[head]:
+                cases += [(name, field, v) for v in values]
+    return cases
+
+
+@pytest.mark.parametrize(("name", "field", "value"), _resource_cases())
+def test_resource_mutations_are_refused_by_the_budget_before_allocating(name, field, value, capfd,
+                                                                           tmp_path):
+    """A size within the reader's limits but beyond ``--max-memory``: one line naming the field
+    (or the fields the estimate multiplies), exit 2, nothing written, quickly."""
+    card = bundled(name)
+    if field == "pool.count" and card.get("space", {}).get("p") is not None:  # one hit probability each
+        card["space"]["p"] = {"uniform": [0.02, 0.2], "n": value}
+    set_path(card, field, value)
+    FUZZ_COUNTS["resource", name] += 1
+    path = write(tmp_path / "card.toml", card)
+    t0 = time.perf_counter()
+    code, out, err = run_cli(capfd, "run", path, "--max-memory", RESOURCE_LIMIT, "--format", "json",
+                             "--plot", tmp_path / "out.png")
+    said = err.splitlines()
+    assert code == 2 and out == "" and len(said) == 1, (code, err)
+    assert said[0].startswith("riskopt: error: ") and field.split(".")[0] in said[0], said
+    assert not (tmp_path / "out.png").exists()
+    assert time.perf_counter() - t0 < PARSE_LIMIT_S, err
