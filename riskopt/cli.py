@@ -1,4 +1,5 @@
-"""Command line: ``riskopt run CARD``, ``riskopt demo``, ``riskopt sweep``, ``riskopt list``.
+"""Command line: ``riskopt run CARD``, ``riskopt demo``, ``riskopt sweep``, ``riskopt export``,
+``riskopt list``.
 
 Exit codes (:data:`EXIT_CODES`): 0 the result's status is ok (``optimal`` or ``verified``); 2 a
 user error (a bad card, flag or value: one line on stderr naming the field); 3 the run finished
@@ -84,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--backend", help="override the card's backend")
     sw.add_argument("--solver", help="override the card's solver")
     _view_flags(sw)
+    ex = sub.add_parser("export", help="write a model card's program as MPS, LP (linear programs and QPs) "
+                                       "or CBF (conic programs)")
+    ex.add_argument("card", help="path to a TOML model card, or a bundled card name")
+    ex.add_argument("--format", required=True, choices=("mps", "lp", "cbf"),
+                    help="mps or lp (linear programs, convex QPs) or cbf (Conic Benchmark Format: linear "
+                         "and exponential-cone programs)")
+    ex.add_argument("--out", metavar="DIR", default=".",
+                    help="the folder of the file <card stem>.<format> (default: the current directory)")
     sub.add_parser("bench", add_help=False,
                    help="benchmark solvers and backends: --quick, --family NAME, --repeat N, --out DIR, "
                         "--solvers auto|all|LIST, --time-limit S (riskopt bench --help)")
@@ -435,6 +444,18 @@ def _check_plot_path(path: str) -> None:
         raise ModelError("--plot", path, "a file in an existing directory")
 
 
+def _export(args: argparse.Namespace) -> int:
+    """``riskopt export CARD --format F [--out DIR]``: the file written is named on stderr."""
+    from .cards import load_card
+    from .export import export_card
+
+    card = load_card(_card_path(args.card))
+    done = export_card(card, args.format, args.out)
+    print(safe(f"riskopt: wrote {done.path} ({done.format}: {done.kind.upper()} with {done.variables} "
+               f"variables and {done.rows} standard-form rows)"), file=sys.stderr)
+    return 0
+
+
 def _list() -> int:
     import cvxpy as cp
 
@@ -520,6 +541,8 @@ def _main(args: argparse.Namespace) -> int:
             return _list()
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "export":
+            return _export(args)
 
         if args.command == "demo":
             return _run(DEMO_CARD, args, title="riskopt demo: a hurricane pool of 50 farmers")

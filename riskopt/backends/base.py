@@ -7,6 +7,9 @@ cone types it accepts; asking it for more is a :class:`~riskopt.errors.ModelErro
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -91,8 +94,27 @@ def backends() -> dict[str, type[Backend]]:
     return dict(_BACKENDS)
 
 
+#: the backend every lookup returns within :func:`substituted` (None: the registered ones)
+_SUBSTITUTE: ContextVar[Backend | None] = ContextVar("riskopt_backend_substitute", default=None)
+
+
+@contextlib.contextmanager
+def substituted(replacement: Backend) -> Iterator[None]:
+    """Within the block every :func:`backend` lookup returns ``replacement``, whatever the name
+    asked for: a backend that records the program it is handed instead of solving it lets
+    :func:`riskopt.export.card_problem` build a mechanism's program through its own route."""
+    token = _SUBSTITUTE.set(replacement)
+    try:
+        yield
+    finally:
+        _SUBSTITUTE.reset(token)
+
+
 def backend(name: str) -> Backend:
     """Instantiate a registered, installed backend (clear error otherwise)."""
+    chosen = _SUBSTITUTE.get()
+    if chosen is not None:
+        return chosen
     try:
         cls = _BACKENDS[name]
     except KeyError:
