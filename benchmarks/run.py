@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                     help="per-solve time limit with --solvers, passed to each solver that takes one "
                          "(default: 10 with --quick, else 300); unsolved instances count at it")
+    ap.add_argument("--export", metavar="DIR",
+                    help="write every family's instances (its solver-matrix programs) as MPS/LP/CBF into "
+                         "DIR with a README.md of sizes and known optimal values, instead of timing")
     args = ap.parse_args(argv)
     out = Path(args.out) if args.out else default_out()
     if out.exists() and not out.is_dir():
@@ -72,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--time-limit {args.time_limit}: expected a number of seconds > 0")
     if not args.solvers.strip():
         ap.error("--solvers: expected auto, all or a comma-separated list of solver names")
+    if args.export:
+        from .instances import export_instances
+
+        families = [REGISTRY[n] for n in args.family or sorted(REGISTRY)]
+        readme = export_instances(families, Path(args.export), quick=args.quick)
+        print(f"riskopt bench: wrote the instances and {readme}", file=sys.stderr)
+        return 0
     print(f"riskopt bench: writing results to {out}{'/' if not str(out).endswith('/') else ''}",
           file=sys.stderr)
     if args.solvers.strip().lower() != "auto":
