@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import os
 import pkgutil
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
+
+from riskopt.data import jsonable, write_atomic
 from riskopt.progress import bar
 
 from .harness import REGISTRY, RESULTS, Family, plot, run, save, table
@@ -153,32 +158,70 @@ def bench_solvers(spec: str, families: list[Family], out: Path, *, quick: bool, 
     print(table(table_rows, SUMMARY_COLUMNS))
     env = "\n".join(f"- {s.name}: {s.version or '-'} ({s.cone_label or '-'})"
                      + (f": {s.reason}" if s.reason else "") for s in solvers)
-    path = save(f"solvers{suffix}", table_rows, SUMMARY_COLUMNS, out=out,
-                notes=f"{SUMMARY_NOTE.format(limit=time_limit, shift=SHIFT_S)}\n\nSolvers:\n\n{env}")
+    settings = environment(1 if quick else repeat, time_limit)
+    notes = (f"{SUMMARY_NOTE.format(limit=time_limit, shift=SHIFT_S)}\n\n{settings}\n\n"
+             f"Solvers:\n\n{env}\n\n{limits_hit(rows)}")
+    path = save(f"solvers{suffix}", table_rows, SUMMARY_COLUMNS, out=out, notes=notes)
+    lines = "".join(json.dumps(jsonable(r), sort_keys=True) + "\n" for r in rows)
+    write_atomic(out / f"solvers{suffix}.jsonl", lines)
     figure = plot_profiles(rows, out / f"solvers{suffix}_profiles.png",
                            title=f"{len({r['instance'] for r in rows})} instances")
     print(f"riskopt bench: wrote {path}" + (f" and {figure}" if figure else ""), file=sys.stderr)
     return 0
 
 
+def environment(repeat: int, time_limit: float) -> str:
+    """The run's machine and settings, for the report."""
+    import platform
+
+    import cvxpy
+
+    return (f"Environment: Python {platform.python_version()} on {platform.machine()} "
+            f"({os.cpu_count()} cores), cvxpy {cvxpy.__version__}, numpy {np.__version__}; BLAS pinned "
+            f"to one thread; time limit {time_limit:g} s per solve; median of {repeat} run(s) per cell.")
+
+
+def limits_hit(rows: list[dict[str, Any]]) -> str:
+    """The size-limited licences' refusals of the run: solver, first instance refused, its words."""
+    from .solvers import SIZE_LICENCE
+
+    first: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r.get("reason") == SIZE_LICENCE and r.get("status") is not None:
+            first.setdefault(r["runner"], r)
+    if not first:
+        return "Licence size limits hit: none."
+    items = "\n".join(f"- {name}: refused {r['instance']} ({short_message(r.get('message'))})"
+                      for name, r in first.items())
+    return f"Licence size limits hit (the first instance refused; larger ones were skipped):\n\n{items}"
+
+
+def short_message(message: Any, limit: int = 140) -> str:
+    text = " ".join(str(message or "no message").split()).replace("|", "/")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 SOLVER_COLUMNS = ["size", "runner", "status", "solved", "time_s", "build_s", "compile_s", "solve_s",
                   "iterations", "duals", "primal_residual", "dual_residual", "gap", "objective_error",
                   "reason", "message"]
 
-SOLVER_NOTE = ("One row per (instance, solver). status: riskopt's (the solver's word gated by the KKT "
-               "certificate); solved: status ok (certificate within its tight tolerance), duals returned "
-               "and time_s <= {limit:g} s; time_s = compile_s + solve_s (median over repeats; build_s is "
-               "riskopt's model build, the same for every solver); primal_residual, dual_residual, gap: the "
-               "certificate's scaled residuals; objective_error: |objective - reference| / |reference|; "
-               "reason: why a solver was skipped or did not solve (message: its own words). Each solver at "
-               "riskopt's defaults (riskopt's tolerances for CLARABEL, ECOS, SCS and HiGHS, the solver's own "
-               "elsewhere), no KKT polish.")
+SOLVER_NOTE = ("One row per (instance, solver). status: riskopt's (the solver's word gated by the KKT"
+               " certificate); solved: status ok (certificate within its tight tolerance), duals "
+               "returned, objective within 1e-6 of the reference and time_s <= {limit:g} s; time_s = "
+               "compile_s + solve_s (median over repeats; build_s is riskopt's model build, the same "
+               "for every solver); primal_residual, dual_residual, gap: the certificate's scaled "
+               "residuals; objective_error: |objective - reference| / |reference|; reason: why a "
+               "solver was skipped or did not solve (message: its own words). Each solver at "
+               "riskopt's defaults (riskopt's tolerances for CLARABEL, ECOS, SCS and HiGHS, the "
+               "solver's own elsewhere), no KKT polish.")
 
-SUMMARY_NOTE = ("Per solver, over every instance of the run: solved (status ok and within the {limit:g} s "
-                "limit), sgm_s: shifted geometric mean of time_s with shift {shift:g} s, an instance not "
-                "solved (skipped included) counted at the limit; sgm_ratio: over the best solver's; rho(2): "
-                "fraction of instances solved within twice the fastest solver's time (performance profile "
-                "at tau = 2). The figure: performance profiles (tau on a log2 axis) and accuracy profiles.")
+SUMMARY_NOTE = ("Per solver, over every instance of the run: solved (status ok, duals returned, "
+                "objective within 1e-6 of the reference and within the {limit:g} s limit), sgm_s: "
+                "shifted geometric mean of time_s with shift {shift:g} s, an instance not solved "
+                "(skipped included) counted at the limit; sgm_ratio: over the best solver's; rho(2): "
+                "fraction of instances solved within twice the fastest solver's time (performance "
+                "profile at tau = 2). The figure: performance profiles (tau on a log2 axis) and "
+                "accuracy profiles.")
 
 NOTE = ("\nTimings: median over repeats (seconds), BLAS pinned to one thread; ratio = this runner's total "
         "time / the reference runner's total time for the same size.")

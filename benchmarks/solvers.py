@@ -106,6 +106,11 @@ NO_LICENCE = "no licence"
 KILLED = "ended by the harness"
 OVER_LIMIT = "over the time limit"
 NO_DUALS = "no duals"
+OFF_REFERENCE = "objective off the reference"
+#: a solved instance's objective within this relative distance of the family's reference (the
+#: certificate's tight tolerance is 1e-7 in scaled units; 1e-6 relative leaves room for the
+#: reference's own rounding and for objectives near 0 in the problem's units)
+OBJECTIVE_TOL = 1e-6
 MESSAGE_CHARS = 160
 GRACE_S = 5.0  # seconds a solve's process is given beyond 1.2 times the time limit
 DIED = "the solver's process died"
@@ -520,11 +525,15 @@ def _cell(family: Family, matrix: SolverMatrix, size: int, inputs: dict[str, Any
     row["accuracy"] = accuracy(row)
     t = row.get("time_s")
     within = isinstance(t, (int, float)) and t <= time_limit
-    row["solved"] = bool(row["status"].ok and within and row.get("duals"))
+    error = row.get("objective_error")
+    on_reference = not isinstance(error, (int, float)) or math.isnan(error) or error <= OBJECTIVE_TOL
+    row["solved"] = bool(row["status"].ok and within and row.get("duals") and on_reference)
     if row["status"].ok and not within:
         row["reason"] = f"{OVER_LIMIT} ({time_limit:g} s)"
     elif row["status"].ok and not row.get("duals"):
         row["reason"] = NO_DUALS
+    elif row["status"].ok and not on_reference:
+        row["reason"] = f"{OFF_REFERENCE} ({error:.1e} > {OBJECTIVE_TOL:g})"
     if row["reason"] == SIZE_LICENCE:
         state.given_up.setdefault(solver.name, (size, SIZE_LICENCE))
     elif not row["solved"] and not within:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import csv
 import dataclasses
+import json
 import os
 import signal
 import time
@@ -27,6 +28,7 @@ from riskopt.benchmarks.solvers import (
     NO_DUALS,
     NO_LICENCE,
     NOT_INSTALLED,
+    OFF_REFERENCE,
     OVER_LIMIT,
     QP,
     SIZE_LICENCE,
@@ -200,6 +202,22 @@ def test_a_point_without_duals_is_not_solved(monkeypatch):
         assert row["reason"] == NO_DUALS
 
 
+
+def test_a_certified_point_off_the_reference_is_not_solved(monkeypatch):
+    """A certificate passing in scaled units does not make an objective right: a solve whose value is
+    1e-4 off the family's reference (a reference moved by 1e-4 relative, far above the 1e-6 allowed
+    and far below anything the certificate sees) is a row with its status, not a solved instance."""
+    family = dataclasses.replace(REGISTRY["distortion_lp"], quick_sizes=[100])
+    matrix = family.solvers
+    assert matrix is not None
+    moved = dataclasses.replace(matrix, reference=lambda inputs: matrix.reference(inputs) * (1 + 1e-4))
+    monkeypatch.setattr(cp, "installed_solvers", lambda: ["HIGHS"])
+    [row] = [r for r in run_matrix(dataclasses.replace(family, solvers=moved), discover("HIGHS"), quick=True)
+             if r["runner"] == "HIGHS"]
+    assert row["status"].ok and row["duals"]  # the solver's point is certified ...
+    assert row["objective_error"] == pytest.approx(1e-4, rel=1e-3)  # ... and 1e-4 off the moved reference
+    assert not row["solved"] and row["reason"].startswith(OFF_REFERENCE)
+
 # ------------------------------------------------------------------------------ a real run
 @pytest.mark.skipif(not bench_solvers.can_fork(), reason="crash isolation needs fork")
 def test_a_quick_run_on_all_solvers_gives_every_solver_a_row(tmp_path, monkeypatch, capfd):
@@ -215,6 +233,10 @@ def test_a_quick_run_on_all_solvers_gives_every_solver_a_row(tmp_path, monkeypat
         assert r["status"] in STATUSES or r["reason"], r
     assert {r["runner"] for r in rows if r["solved"] == "True"} >= {"CLARABEL", "highs:HIGHS"}
     assert (tmp_path / "solvers_quick.md").is_file() and (tmp_path / "solvers_quick.csv").is_file()
+    lines = (tmp_path / "solvers_quick.jsonl").read_text().splitlines()  # every row, for re-analysis
+    assert sorted(json.loads(line)["runner"] for line in lines) == sorted(names)
+    report = (tmp_path / "solvers_quick.md").read_text()
+    assert "Environment: Python" in report and "Licence size limits hit" in report
     if "matplotlib" in err or (tmp_path / "solvers_quick_profiles.png").exists():
         assert (tmp_path / "solvers_quick_profiles.png").read_bytes()[:4] == b"\x89PNG"
     assert "== solvers: shifted geometric mean" in out and "CLARABEL" in out
