@@ -132,7 +132,7 @@ def parse_card(data: Mapping[str, Any], source: str = "") -> Card:
     if len(units) > 40 or not units.isprintable():
         raise ModelError(model.at("units"), units, "a printable unit label of at most 40 characters")
     model.finish()
-    spec = MECHANISMS[mechanism].reader(root, Draws(seed))
+    spec = MECHANISMS[mechanism].reader(root, Draws(seed, folder=Path(source).parent if source else None))
     solver = read_solver(root)
     root.finish()
     return Card(name, mechanism, description, seed, spec, solver, source, units)

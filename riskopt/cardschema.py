@@ -15,21 +15,26 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import measures as measures_lib
 from .backends.options import check_options
+from .climada_impact import card_reference_rows as climada_rows
+from .climada_impact import card_table as climada_table
 from .errors import ModelError
 from .laws import Exponential as ExpLaw
 from .laws import Law, Uniform, censored_exponential
+from .losstables import LossTable, card_reference_rows, card_space, card_table
 from .program import Agent
 from .space import Scenarios
 from .spec import Context, Node, Row, number_list, option, read_spec
 
-__all__ = ["MAX_AGENTS", "MAX_STATES", "CardMechanism", "Draws", "Node", "SolverChoice", "build_agents",
-           "build_measure", "build_space", "number_list", "read_solver"]
+__all__ = ["LOSS_TABLE_KINDS", "MAX_AGENTS", "MAX_STATES", "CardMechanism", "Draws", "Node", "SolverChoice",
+           "build_agents", "build_measure", "build_space", "loss_table_rows", "number_list",
+           "read_loss_table", "read_solver"]
 
 #: hard limits that keep a card from asking for more than a machine can give (fuzzing, typos)
 MAX_AGENTS = 20_000
@@ -39,11 +44,13 @@ MAX_LATTICE_WORK = 1_000_000_000
 
 
 class Draws:
-    """Random specs drawn from one generator in a fixed order (agents first, then the space)."""
+    """Random specs drawn from one generator in a fixed order (agents first, then the space);
+    ``folder`` is the card's folder (where its data files' relative paths start), if it has one."""
 
-    def __init__(self, seed: int | None):
+    def __init__(self, seed: int | None, folder: Path | None = None):
         self.rng = np.random.default_rng(seed)
         self.seed = seed
+        self.folder = folder
 
     def resolve(self, value: Any, path: str, n: int | None) -> Any:
         """Numbers and lists pass through; ``{uniform = [lo, hi]}`` / ``{normal = [m, s]}`` draw."""
@@ -203,11 +210,28 @@ _LAWS: dict[str, Callable[..., Law]] = {
 }
 
 
-def build_space(node: Node, draws: Draws) -> Scenarios:
-    kinds = ("bernoulli_hits", "common_shock_hits", "bernoulli_atoms", "discrete", "samples", "law")
+#: the kinds of modelled-loss tables a card reads (riskopt.losstables; "climada": riskopt.climada_impact)
+LOSS_TABLE_KINDS = ("year_loss_table", "event_loss_table", "climada")
+
+
+def _loss_table(kind: str, node: Node, seed: int | None, folder: Path | None) -> LossTable:
+    if kind == "climada":
+        return climada_table(node, seed, MAX_STATES)  # imports CLIMADA (only now)
+    return card_table(kind, node, seed, folder, MAX_STATES)
+
+
+def build_space(node: Node, draws: Draws, folder: Path | None = None) -> Scenarios:
+    """The ``[space]`` table; ``folder`` (default: the draws') is where relative data paths start."""
+    kinds = ("bernoulli_hits", "common_shock_hits", "bernoulli_atoms", "discrete", "samples", "law",
+             *LOSS_TABLE_KINDS)
     kind = node.take("kind", str, allowed=f"one of {list(kinds)}")
     try:
-        space = _space_of_kind(kind, node, draws, kinds)
+        if kind == "climada":
+            space = _loss_table(kind, node, draws.seed, None).scenarios
+        elif kind in LOSS_TABLE_KINDS:
+            space = card_space(kind, node, draws.seed, folder or draws.folder, MAX_STATES)
+        else:
+            space = _space_of_kind(kind, node, draws, kinds)
     except ModelError as err:
         raise err if err.field.startswith(node.path) else err.with_prefix(node.path) from None
     prune = node.take("prune", float, default=None, allowed="a pruning tolerance in [0, 1)")
@@ -220,6 +244,30 @@ def build_space(node: Node, draws: Draws) -> Scenarios:
         except ModelError as err:
             raise ModelError(node.at("prune"), prune, err.allowed) from None
     return space
+
+
+def read_loss_table(node: Node, ctx: Context) -> LossTable:
+    """A ``[losses]``-like table of kind ``"year_loss_table"``, ``"event_loss_table"`` or ``"climada"``
+    (the fields of the ``[space]`` kinds of the same names) as a
+    :class:`~riskopt.losstables.LossTable`; the seed of a simulated table defaults to the card's
+    ``[model] seed``, paths start in the card's folder."""
+    kind = node.take("kind", str, allowed=f"one of {list(LOSS_TABLE_KINDS)}")
+    if kind not in LOSS_TABLE_KINDS:
+        raise ModelError(node.at("kind"), kind, f"one of {list(LOSS_TABLE_KINDS)}")
+    try:
+        table = _loss_table(kind, node, getattr(ctx.draws, "seed", None), ctx.folder)
+    except ModelError as err:
+        raise err if err.field.startswith(node.path) else err.with_prefix(node.path) from None
+    node.finish()
+    return table
+
+
+def loss_table_rows(prefix: str, key: str = "losses") -> list[Row]:
+    """Reference rows of a loss-table section (:func:`read_loss_table`) at ``prefix + key``."""
+    path = prefix + key
+    return [Row(f"{path}.kind", " or ".join(f'"{k}"' for k in LOSS_TABLE_KINDS), "required", "", "",
+                "a year loss table read, or an event loss table simulated to years (docs/losstables.md)"),
+            *card_reference_rows(path), *climada_rows(path)]
 
 
 def _probabilities(node: Node, key: str, draws: Draws) -> Any:
@@ -298,7 +346,7 @@ def agents_option() -> Any:
 def space_option(key: str = "space") -> Any:
     """A spec field holding a :class:`~riskopt.space.Scenarios` read from a ``[space]``-like table."""
     return option(help="the scenario space: states, their probabilities and the aggregate X", key=key,
-                  read=lambda value, path, ctx: build_space(Node(value, path), ctx.draws),
+                  read=lambda value, path, ctx: build_space(Node(value, path), ctx.draws, ctx.folder),
                   rows=lambda prefix: space_rows(prefix + key))
 
 
@@ -359,13 +407,15 @@ def space_rows(path: str) -> list[Row]:
                 ("n", "integer", "required", f"the number of bins (1 to {MAX_STATES})"),
                 ("method", "string", '"midpoint"', "how each bin's value is chosen")],
     }
-    rows = [Row(f"{path}.kind", "one of " + ", ".join(f'"{k}"' for k in kinds), "required", "", "",
-                "how the states are built"),
+    kind_names = [*kinds, *LOSS_TABLE_KINDS]
+    rows = [Row(f"{path}.kind", "one of " + ", ".join(f'"{k}"' for k in kind_names), "required", "", "",
+                "how the states are built (year/event loss tables: docs/losstables.md)"),
             Row(f"{path}.prune", "number", "none", "in [0, 1)", "", "drop atoms of smaller probability "
                 "(the dropped mass is recorded)")]
     for kind, fields in kinds.items():
         rows += [Row(f"{path}.{key} (kind = \"{kind}\")", typ, default, "", "", help_)
                  for key, typ, default, help_ in fields]
+    rows += [*card_reference_rows(path), *climada_rows(path)]
     for lname, fn in sorted(_LAWS.items()):
         params = [p for p in inspect.signature(fn).parameters if p != "self"]
         rows.append(Row(f'{path}.law = {{name = "{lname}"}}', "law", "", ", ".join(params), "",
@@ -432,7 +482,9 @@ def model_rows() -> list[Row]:
                 "which mechanism reads the other sections"),
             Row("model.description", "string", '""', "", "", "free text"),
             Row("model.seed", "integer", "none", "an integer >= 0", "",
-                "the seed of every random draw (random specs, scenario generators, menus)")]
+                "the seed of every random draw (random specs, scenario generators, menus)"),
+            Row("model.units", "string", '""', "a printable label of at most 40 characters", "",
+                "the unit of the card's amounts (e.g. 'USD bn'), printed with the result")]
 
 
 def solver_rows() -> list[Row]:

@@ -22,6 +22,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import numpy as np
@@ -164,11 +165,18 @@ def option(default: Any = REQUIRED, *, help: str, allowed: str = "",
 
 @dataclass
 class Context:
-    """What readers may need beyond a value: the card's random draws and values read so far (a
-    reader of ``agents`` may need the number of states of ``space``, read first)."""
+    """What readers may need beyond a value: the card's random draws, values read so far (a
+    reader of ``agents`` may need the number of states of ``space``, read first) and the card's
+    ``folder``, where relative data paths start (default: the draws' own, set from the card's file by
+    :func:`riskopt.cards.parse_card`; ``None``: the current directory)."""
 
     draws: Any = None
     values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    folder: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.folder is None:
+            self.folder = getattr(self.draws, "folder", None)
 
 
 def _option(f: dataclasses.Field[Any]) -> Option | None:
