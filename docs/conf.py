@@ -13,6 +13,16 @@ nb_execution_mode = "force"
 nb_execution_raise_on_error = True
 nb_execution_timeout = 600
 nb_merge_streams = True
+
+
+def _missing(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is None
+
+
+# the pages on CLIMADA's hazard data need the climada extra: without it they are shown, not executed
+nb_execution_excludepatterns = ["florida_*.md"] if _missing("climada") else []
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 

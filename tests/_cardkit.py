@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import importlib.util
 import math
 import tomllib
 from collections.abc import Callable
@@ -22,6 +23,19 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 DEMO = MODELS / "hurricane_pool.toml"
 #: wall-clock bound of one in-process CLI call in the tests
 CALL_LIMIT_S = 20
+#: CLIMADA (the climada extra) is importable: the cards of kind "climada" run
+HAS_CLIMADA = importlib.util.find_spec("climada") is not None
+
+
+def needs_climada(name: str) -> bool:
+    """The bundled card reads a ``kind = "climada"`` section (its run needs the climada extra)."""
+    return '\nkind = "climada"' in (MODELS / f"{name}.toml").read_text(encoding="utf-8")
+
+
+def runnable(names: list[str]) -> list[str]:
+    """The bundled cards among ``names`` this machine can run (those of kind "climada" need CLIMADA;
+    tests/test_climada_cards.py checks their one-line refusal without it)."""
+    return [n for n in names if HAS_CLIMADA or not needs_climada(n)]
 
 
 def bundled(name: str) -> dict[str, Any]:
@@ -44,6 +58,9 @@ CHEAP: dict[str, dict[str, Any]] = {
     "taxation_constrained": {"storm.scenarios": 5000},
     "ogaku_example1": {"game.deviations": 50},
     "ogaku_credal": {"game.deviations": 50},
+    # 2,000 simulated years still hold ~80 loss years and ~30 insurer defaults
+    "florida_tc_pool": {"space.years": 2000},
+    "florida_tc_taxation": {"losses.years": 2000},
 }
 
 

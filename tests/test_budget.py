@@ -119,12 +119,14 @@ def test_max_memory_refuses_a_non_positive_limit():
 
 def test_every_mechanism_estimates_its_cards():
     """Each card mechanism's spec says what its runs hold (riskopt.cards.run_card checks it)."""
-    from _cardkit import MODELS
+    from _cardkit import MODELS, runnable
 
     from riskopt.cards import MECHANISMS, card_footprint, load_card
 
     seen = set()
     for path in sorted(MODELS.glob("*.toml")):
+        if not runnable([path.stem]):
+            continue
         card = load_card(path)
         found = card_footprint(card)
         seen.add(card.mechanism)

@@ -7,10 +7,12 @@ import time
 from importlib import resources
 
 import pytest
+from _cardkit import runnable
 
 from riskopt.cli import main
 
-CARDS = sorted(p.name[:-5] for p in resources.files("riskopt.models").iterdir() if p.name.endswith(".toml"))
+CARDS = runnable(sorted(p.name[:-5] for p in resources.files("riskopt.models").iterdir()
+                        if p.name.endswith(".toml")))
 HEAVY = {"hurricane_pool_500", "niakh_storm212"}  # seconds each; still run, marked slow
 
 

@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from _cardkit import run_cli
+from _cardkit import run_cli, runnable
 
 import riskopt.cards
 from riskopt.cards import bundled_names
 from riskopt.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-BUNDLED = bundled_names()
+BUNDLED = runnable(bundled_names())
 TIMEOUT_S = 120
 
 

@@ -15,7 +15,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from _cardkit import MODELS, cheap
+from _cardkit import MODELS, cheap, runnable
 
 from riskopt.cards import parse_card, run_card
 from riskopt.plots import keep_figures, pyplot
@@ -146,7 +146,8 @@ def test_every_bundled_card_is_covered():
     assert len(CARDS) >= 13
 
 
-@pytest.mark.parametrize("name", CARDS)
+@pytest.mark.parametrize("name", [pytest.param(c, marks=pytest.mark.skipif(
+    not runnable([c]), reason="needs the climada extra")) for c in CARDS])
 def test_bundled_card_figure(name, tmp_path):
     card = parse_card(cheap(name), source=name)
     result = run_card(card)

@@ -6,8 +6,9 @@ government through taxes ``T_i(S_eps)`` that are Pareto optimal for the regions'
 ``v_i`` and actuarially fair, ``E[T_i] = E[eps_i]`` (AFPO). Spec: ``disaster_taxation.md``; card
 mechanism ``"disaster_taxation"``.
 
-``solve(spec, method=...)`` takes a :class:`LawEconomySpec` (regions facing a law of the total loss)
-or a :class:`StormStudySpec` (the storm study):
+``solve(spec, method=...)`` takes a :class:`LawEconomySpec` (regions facing a law of the total loss),
+a :class:`StormStudySpec` (the storm study) or a :class:`LossStudySpec` (the same study on modelled
+losses: a year or event loss table, or CLIMADA's impact of a hazard; :mod:`riskopt.losstables`):
 
 * ``"fast"`` (and ``"auto"``): the AFPO weights by Newton on the convex potential of the paper (exact
   segment moments and Jacobian), verified by the fairness residual recomputed at every atom (and,
@@ -98,12 +99,15 @@ from .spec import (
     AfpoSpec,
     ComparisonSpec,
     LawEconomySpec,
+    LossStudySpec,
     OutputSpec,
     ProgramSpec,
     RegionSpec,
     StormSpec,
     StormStudySpec,
+    StudySpec,
     TaxationSpec,
+    WealthSpec,
     read_card,
 )
 from .storm import (
@@ -122,6 +126,7 @@ from .storm import (
 from .studies import (
     law_decomposition,
     law_economy,
+    loss_table_study,
     program_check,
     program_economy,
     storm_program,
@@ -156,6 +161,7 @@ __all__ = [
     "ExponentialFamily",
     "ExponentialPayments",
     "LawEconomySpec",
+    "LossStudySpec",
     "MatrixSource",
     "Moments",
     "OutputSpec",
@@ -177,6 +183,7 @@ __all__ = [
     "StormStudySpec",
     "StormTrack",
     "StudyResult",
+    "StudySpec",
     "TaxFamily",
     "TaxLayers",
     "TaxMultiplier",
@@ -189,6 +196,7 @@ __all__ = [
     "UniformAtomLaw",
     "UtilityFamily",
     "UtilityPayments",
+    "WealthSpec",
     "afpo_potential",
     "binned",
     "check_targets",
@@ -199,6 +207,7 @@ __all__ = [
     "law_decomposition",
     "law_economy",
     "layers",
+    "loss_table_study",
     "moments",
     "mu_sweep_points",
     "nodes",
@@ -242,8 +251,8 @@ def solve(spec: TaxationSpec, *, method: str = "auto", backend: str = "cvxpy", s
     scenarios or an expectation, else ``"program"``; or any of them by name."""
     if method not in ("auto", *METHODS, DECOMPOSITION):
         raise ModelError("method", method, f"one of {['auto', *METHODS, DECOMPOSITION]}")
-    if not isinstance(spec, (LawEconomySpec, StormStudySpec)):
-        raise ModelError("spec", type(spec).__name__, "a LawEconomySpec or a StormStudySpec")
+    if not isinstance(spec, (LawEconomySpec, StudySpec)):
+        raise ModelError("spec", type(spec).__name__, "a LawEconomySpec, a StormStudySpec or a LossStudySpec")
     if method == "fast":
         require_no_constraints(spec.constraints, method, "the AFPO solver alone has no constraint rows")
     fold = _fold(spec) if spec.constraints else None
@@ -255,15 +264,19 @@ def solve(spec: TaxationSpec, *, method: str = "auto", backend: str = "cvxpy", s
                          "disutilities")
     if isinstance(spec, LawEconomySpec):
         return _solve_law(spec, method, backend, solver, options, fold)
-    return _solve_storm(spec, method, backend, solver, options, fold)
+    return _solve_study(spec, method, backend, solver, options, fold)
 
 
-def _fold(spec: LawEconomySpec | StormStudySpec) -> CapFold | None:
+def _fold(spec: LawEconomySpec | StudySpec) -> CapFold | None:
     """The constraints as caps of the layer rule (``None`` when they are not, or when the regions'
     disutility depends on the cap: utility families)."""
     if isinstance(spec, LawEconomySpec):
         names, wealth, ds = spec.names, spec.wealth, spec.disutilities
+    elif isinstance(spec, LossStudySpec):
+        names, wealth = spec.losses.regions, _loss_wealth(spec)
+        ds = [spec.disutility]
     else:
+        assert isinstance(spec, StormStudySpec)
         names, wealth = _storm_regions(spec)
         ds = [spec.disutility]
     fold = fold_caps(spec.constraints, names, wealth, np.full(len(names), np.inf))
@@ -281,6 +294,13 @@ def _storm_regions(spec: StormStudySpec) -> tuple[tuple[str, ...], np.ndarray]:
         assert st.synthetic is not None
         reg = synthetic_regions(st.synthetic, spec.seed if spec.seed is not None else SPEC_SEED)[0]
     return reg.names, reg.wealth
+
+
+def _loss_wealth(spec: LossStudySpec) -> np.ndarray:
+    if spec.wealth.values is not None:
+        return np.asarray(spec.wealth.values, float)
+    assert spec.wealth.per_exposure is not None and spec.losses.exposure is not None
+    return spec.wealth.per_exposure * np.asarray(spec.losses.exposure, float)
 
 
 def _solve_law(spec: LawEconomySpec, method: str, backend: str, solver: str | None,
@@ -309,25 +329,11 @@ def _solve_law(spec: LawEconomySpec, method: str, backend: str, solver: str | No
         raise
 
 
-def _solve_storm(spec: StormStudySpec, method: str, backend: str, solver: str | None,
+def _solve_study(spec: StudySpec, method: str, backend: str, solver: str | None,
                  options: dict[str, Any], fold: CapFold | None) -> StudyResult:
-    st = spec.storm
-    regions: int | StormRegions
-    if st.csv is not None:
-        regions = regions_from_csv(st.csv)
-        if regions.n * st.scenarios > MAX_CELLS:
-            raise ModelError("storm.scenarios", st.scenarios, f"regions x scenarios <= {MAX_CELLS:.0e}")
-        if spec.constraints:  # the names are known now
-            check_region_constraints(spec.constraints, regions.names)
-    else:
-        assert st.synthetic is not None
-        regions = st.synthetic
     caps = None if fold is None else fold.caps
     try:
-        study = storm_study(regions, st.scenarios, seed=spec.seed, insurer=spec.insurer,
-                            disutility=spec.disutility, streams=st.streams, premium_basis=st.premium_basis,
-                            method=spec.afpo.method, tol=spec.afpo.tol, event=spec.comparison.event,
-                            tax_caps=caps, **st.model_options())
+        study = _loss_study(spec, caps) if isinstance(spec, LossStudySpec) else _storm(spec, caps)
     except SolveError as err:  # the folded caps leave no AFPO
         raise infeasibility(err.hint, spec.constraints) from None
     if method == "program":
@@ -339,6 +345,32 @@ def _solve_storm(spec: StormStudySpec, method: str, backend: str, solver: str | 
         duals = decomposition_duals(fold, study.hybrid, e.names, e.wealth, study.hybrid.law, spec.constraints)
         return dataclasses.replace(study, method=DECOMPOSITION, constraints=duals)
     return study
+
+
+def _storm(spec: StudySpec, caps: np.ndarray | None) -> StudyResult:
+    assert isinstance(spec, StormStudySpec)
+    st = spec.storm
+    regions: int | StormRegions
+    if st.csv is not None:
+        regions = regions_from_csv(st.csv)
+        if regions.n * st.scenarios > MAX_CELLS:
+            raise ModelError("storm.scenarios", st.scenarios, f"regions x scenarios <= {MAX_CELLS:.0e}")
+        if spec.constraints:  # the names are known now
+            check_region_constraints(spec.constraints, regions.names)
+    else:
+        assert st.synthetic is not None
+        regions = st.synthetic
+    return storm_study(regions, st.scenarios, seed=spec.seed, insurer=spec.insurer,
+                       disutility=spec.disutility,
+                       streams=st.streams, premium_basis=st.premium_basis, method=spec.afpo.method,
+                       tol=spec.afpo.tol, event=spec.comparison.event, tax_caps=caps, **st.model_options())
+
+
+def _loss_study(spec: LossStudySpec, caps: np.ndarray | None) -> StudyResult:
+    return loss_table_study(spec.losses, wealth_per_exposure=spec.wealth.per_exposure,
+                            wealth=spec.wealth.values,
+                            insurer=spec.insurer, disutility=spec.disutility, method=spec.afpo.method,
+                            tol=spec.afpo.tol, event=spec.comparison.event, tax_caps=caps)
 
 
 CARD = CardMechanism.of("disaster_taxation", CARD_SPEC, solve, CARD_SUMMARY, reader=read_card)

@@ -25,9 +25,10 @@ from typing import Any, Literal
 import numpy as np
 
 from ...budget import SHARING_ENTRY_BYTES, Footprint, cells
-from ...cardschema import MAX_AGENTS, MAX_STATES, Draws
+from ...cardschema import MAX_AGENTS, MAX_STATES, Draws, loss_table_rows, read_loss_table
 from ...constraints import Constrained, ConstraintSpec, constraints_option
 from ...errors import ModelError
+from ...losstables import LossTable
 from ...space import Scenarios
 from ...spec import Checked, Context, Node, Row, number_list, option, read_spec
 from .constrained import QUANTITIES, check_region_constraints, fold_caps
@@ -39,8 +40,9 @@ from .storm import StormModel, StormTrack, regions_from_csv, synthetic_names
 from .studies import law_economy, storm_study
 
 __all__ = ["CARD_SPEC", "CARD_SUMMARY", "MAX_CELLS", "AfpoSpec", "ComparisonSpec", "LawEconomySpec",
-           "OutputSpec", "ProgramSpec", "RegionSpec", "StormSpec", "StormStudySpec", "TaxationSpec",
-           "read_card"]
+           "LossStudySpec", "OutputSpec", "ProgramSpec", "RegionSpec", "StormSpec", "StormStudySpec",
+           "StudySpec",
+           "TaxationSpec", "WealthSpec", "read_card"]
 
 #: a card may not ask for more than this many loss values (regions x scenarios): about 4 GB
 MAX_CELLS = 500_000_000
@@ -390,15 +392,12 @@ class ComparisonSpec(Checked):
 
 
 @dataclass(frozen=True, kw_only=True)
-class StormStudySpec(TaxationSpec):
-    """The storm study of the paper: regions, scenarios, an insurer that can default, AFPO taxation of
-    its residual claims, and the comparison of the four schemes."""
+class StudySpec(TaxationSpec):
+    """The sections every study shares: an insurer that can default, AFPO taxation of its residual
+    claims, the comparison of the four schemes, and the modeler's constraints on the taxes."""
 
     afpo: AfpoSpec = option(default_factory=AfpoSpec, help="how the AFPO weights are found",
                             shown_default=_AFPO_DEFAULT)
-    storm: StormSpec = option(default_factory=StormSpec, help="the synthetic storm",
-                              shown_default=f"{StormSpec().synthetic} regions, "
-                                            f"{StormSpec().scenarios} scenarios")
     insurer: DefaultableInsurer = option(default_factory=lambda: STUDY_INSURER, help="the insurer",
                                          read=_read_insurer, rows=_insurer_rows,
                                          shown_default=f"theta = {STUDY_INSURER.theta}, "
@@ -409,9 +408,19 @@ class StormStudySpec(TaxationSpec):
                                            shown_default=ExponentialPayments().describe())
     comparison: ComparisonSpec = option(default_factory=ComparisonSpec, help="the scheme comparison",
                                         shown_default=f"event {ComparisonSpec().event!r}")
+    constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StormStudySpec(StudySpec):
+    """The storm study of the paper: regions, scenarios, an insurer that can default, AFPO taxation of
+    its residual claims, and the comparison of the four schemes."""
+
+    storm: StormSpec = option(default_factory=StormSpec, help="the synthetic storm",
+                              shown_default=f"{StormSpec().synthetic} regions, "
+                                            f"{StormSpec().scenarios} scenarios")
     seed: int | None = option(_default(storm_study, "seed"), card=False,
                               help="the storm's seed (a card's [model] seed)")
-    constraints: tuple[ConstraintSpec, ...] = constraints_option(QUANTITIES)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -443,13 +452,72 @@ class StormStudySpec(TaxationSpec):
                              program_scenarios=st.scenarios)
 
 
+# ------------------------------------------------------------------------------ modelled losses
+@dataclass(frozen=True)
+class WealthSpec(Checked):
+    """The regions' wealth in a study on modelled losses (``[wealth]``): proportional to their
+    exposure values, or given one per region."""
+
+    per_exposure: float | None = option(None, help="wealth w_i = per_exposure x exposure value of region i",
+                                        allowed="a share > 0", check=lambda v: v is None or v > 0)
+    values: tuple[float, ...] | None = option(None, help="one wealth per region, in the table's region order",
+                                              allowed="finite wealths > 0",
+                                              read=lambda v, path, ctx: tuple(number_list(v, path)))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.per_exposure is None) == (self.values is None):
+            # named relative to the section (read_spec prefixes "wealth."): wealth.per_exposure
+            raise ModelError("per_exposure", self.per_exposure, "exactly one of per_exposure or values",
+                             detail="both given" if self.values is not None else "neither given")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LossStudySpec(StudySpec):
+    """The storm study's economy on modelled losses: a year loss table, or an event loss table (a
+    file, or CLIMADA's impact of a hazard on exposures) simulated to years (``[losses]``,
+    :mod:`riskopt.losstables`); the regions' wealth from ``[wealth]``."""
+
+    losses: LossTable = option(help="the modelled losses: a [losses] table of a year_loss_table, "
+                                    "event_loss_table or climada kind (like a [space] of those kinds)",
+                               read=lambda v, path, ctx: read_loss_table(Node(v, path), ctx),
+                               rows=loss_table_rows)
+    wealth: WealthSpec = option(help="the regions' wealth")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        n = len(self.losses.regions)
+        if self.wealth.values is not None and len(self.wealth.values) != n:
+            raise ModelError("wealth.values", f"{len(self.wealth.values)} values", f"one per region ({n})")
+        if self.wealth.per_exposure is not None and self.losses.exposure is None:
+            raise ModelError("wealth.per_exposure", self.wealth.per_exposure, "a loss table with exposure "
+                             "values per region", detail="give wealth.values instead")
+        event = self.comparison.event
+        if isinstance(event, int) and not 0 <= event < self.losses.probs.size:
+            raise ModelError("comparison.event", event, f"a year index in [0, {self.losses.probs.size})")
+        check_region_constraints(self.constraints, self.losses.regions)
+
+    def footprint(self) -> Footprint:
+        """Estimated peak memory (:mod:`riskopt.budget`): the study's regions x years (the table is
+        in memory already), and the program on them when the constraints are not caps."""
+        n, years = len(self.losses.regions), int(self.losses.probs.size)
+        found = (cells(STORM_CELL_BYTES, ("losses",), regions=n, scenarios=years)
+                 + cells(REGION_BYTES, ("losses",), region_tables=n))
+        ones = np.ones(n)
+        if not self.constraints or fold_caps(self.constraints, self.losses.regions, ones,
+                                             np.full(n, np.inf)) is not None:
+            return found
+        return found + cells(PROGRAM_CELL_BYTES, ("constraints", "losses"), program_regions=n,
+                             program_scenarios=years)
+
+
 # ------------------------------------------------------------------------------------ cards
 def _card_spec() -> type[Any]:
     """The card's reference: every section of both kinds (a card holds one kind's sections), made
     from the two specs' own fields (their declarations, defaults and help are not repeated)."""
     fields: list[tuple[str, Any, Any]] = []
     seen: set[str] = set()
-    for cls in (LawEconomySpec, StormStudySpec):
+    for cls in (LawEconomySpec, StormStudySpec, LossStudySpec):
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if f.name in seen:
@@ -475,13 +543,19 @@ CARD_SUMMARY = ("Disaster risk financing through ex-post taxation (Niakh, Charpe
                 "scenario with a default or in expectation).")
 
 
-def read_card(root: Node, draws: Draws) -> LawEconomySpec | StormStudySpec:
-    """``[[regions]]`` + ``[law]`` (a law economy) or ``[storm]`` (the storm study); the seed of a
-    storm card is the card's ``[model] seed`` (default: the paper's)."""
-    has_storm, has_regions = "storm" in root.data, "regions" in root.data
-    if has_storm == has_regions:
-        raise ModelError("storm", None, "exactly one of [storm] (the storm study) or [[regions]] with [law]")
-    if has_storm:
+def read_card(root: Node, draws: Draws) -> LawEconomySpec | StormStudySpec | LossStudySpec:
+    """``[[regions]]`` + ``[law]`` (a law economy), ``[storm]`` (the storm study) or ``[losses]`` +
+    ``[wealth]`` (the study on modelled losses); the seed of a storm card is the card's ``[model]
+    seed`` (default: the paper's)."""
+    kinds = [k for k in ("storm", "regions", "losses") if k in root.data]
+    if len(kinds) != 1:
+        raise ModelError("storm", None, "exactly one of [storm] (the storm study), [[regions]] with [law] "
+                         "or [losses] with [wealth] (a study on modelled losses)",
+                         detail=f"found {kinds}" if kinds else "")
+    context = Context(draws)
+    if kinds[0] == "storm":
         given = {} if draws.seed is None else {"seed": draws.seed}
-        return read_spec(StormStudySpec, root, Context(draws), finish=False, **given)
-    return read_spec(LawEconomySpec, root, Context(draws), finish=False)
+        return read_spec(StormStudySpec, root, context, finish=False, **given)
+    if kinds[0] == "losses":
+        return read_spec(LossStudySpec, root, context, finish=False)
+    return read_spec(LawEconomySpec, root, context, finish=False)
