@@ -33,8 +33,13 @@ from .program import monetary, negishi_program, solver_options
 from .result import Equilibrium, assemble
 from .spec import EquilibriumSpec
 
-__all__ = ["CARD", "Equilibrium", "EquilibriumSpec", "Preferences", "Smooth", "buhlmann", "fast_applies",
+__all__ = ["CARD", "METHODS", "Equilibrium", "EquilibriumSpec", "Preferences", "Smooth", "buhlmann",
+           "fast_applies",
            "negishi", "preferences", "solve", "welfare_optimum"]
+
+
+#: the routes :func:`solve` takes by name (besides ``"auto"``)
+METHODS = ("fast", "program")
 
 
 def fast_applies(spec: EquilibriumSpec) -> bool:
@@ -47,6 +52,8 @@ def solve(spec: EquilibriumSpec, *, method: str = "auto", backend: str = "cvxpy"
     """The competitive equilibrium of ``spec`` (module docstring for the routes)."""
     if not isinstance(spec, EquilibriumSpec):
         raise ModelError("spec", type(spec).__name__, "an EquilibriumSpec")
+    if method not in ("auto", *METHODS):
+        raise ModelError("method", method, f"one of {['auto', *METHODS]}")
     if method == "fast" and not fast_applies(spec):
         raise ModelError("method", method, "'program' for this spec: the fast routes need smooth "
                          "agents (entropic or expected CARA/CRRA utility)")
@@ -77,5 +84,5 @@ def _fast(spec: EquilibriumSpec, t0: float) -> Equilibrium:
 CARD = CardMechanism.of("equilibrium", EquilibriumSpec, solve,
                         "Competitive equilibrium of a risk exchange: allocations and state prices from "
                         "endowments (Negishi; Bühlmann's closed form for CARA).")
-MECHANISM = register_mechanism(Mechanism("equilibrium", EquilibriumSpec, solve, ("fast", "program"),
+MECHANISM = register_mechanism(Mechanism("equilibrium", EquilibriumSpec, solve, METHODS,
                                          "Competitive equilibria of risk exchanges"))
