@@ -259,7 +259,9 @@ class TaxationResult(TaxationResultBase):
 # ----------------------------------------------------------------------------------- storm
 @dataclass(frozen=True)
 class StudyResult(TaxationResultBase):
-    """The storm study: insurer, hybrid and pure-sharing AFPO rules, scheme comparison, one event."""
+    """The storm study: insurer, hybrid and pure-sharing AFPO rules, scheme comparison, one event;
+    ``model`` is the synthetic storm, or ``None`` when the losses came from a loss table (then
+    ``losses`` says where from: :attr:`riskopt.losstables.LossTable.info`)."""
 
     economy: Economy
     regions: StormRegions
@@ -277,6 +279,8 @@ class StudyResult(TaxationResultBase):
     comparison_note: str = ""
     #: the program path: the program's weights against the fast path (or the decomposition) on the law
     program: ProgramCheck | None = None
+    #: the loss table's provenance (file or model, years, seed, rates) when the losses came from one
+    losses: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def hybrid(self) -> AfpoResult:
@@ -339,7 +343,7 @@ class StudyResult(TaxationResultBase):
         comparison = e.comparison
         assert ev is not None and comparison is not None
         out = {
-            "mechanism": MECHANISM, "kind": "storm",
+            "mechanism": MECHANISM, "kind": "storm" if self.model is not None else "loss_table",
             "status": self.status, "verification": [c.to_dict() for c in self.verification],
             "convention": f"hybrid: {h.family.convention}; pure: {p.family.convention}; alpha normalised to "
                           "sum to 1",
@@ -360,12 +364,15 @@ class StudyResult(TaxationResultBase):
             "scheme_comparison": comparison.to_dict(),
             "single_event": {"index": ev.index, "S": ev.S, "S_eps": ev.S_eps, "set": ev.scenario_set,
                              "regions": ev.rows(e.names)},
-            "copula": None if self.model is None else {
-                "min_eigenvalue": self.model.min_eigenvalue, "factor_rank": self.model.factor_rank,
-                "correlation_error": self.model.correlation_error},
             "timings": {**self.timings, **e.timings},
             **self.contract_json(),
         }
+        if self.model is not None:
+            out["copula"] = {"min_eigenvalue": self.model.min_eigenvalue,
+                             "factor_rank": self.model.factor_rank,
+                             "correlation_error": self.model.correlation_error}
+        else:
+            out["losses"] = dict(self.losses)
         if self.comparison_note:
             out["comparison_note"] = self.comparison_note
         if self.program is not None:

@@ -330,6 +330,8 @@ def loss_table_study(table: LossTable, *, wealth_per_exposure: float | None = No
         w = float(share) * np.asarray(table.exposure, float)
     else:
         w = real_array("wealth", wealth, f"{n} finite wealths > 0")
+        if w.shape != (n,):
+            raise ModelError("wealth", f"{w.size} values", f"one wealth per region ({n})")
     reg = StormRegions(tuple(table.regions), w, _map_points(table))
     source = MatrixSource(table.losses, table.probs, validate=False)  # LossTable checked its losses
     timings = {"scenarios": time.perf_counter() - t0}
@@ -345,7 +347,7 @@ def loss_table_study(table: LossTable, *, wealth_per_exposure: float | None = No
         timings["verify"] = time.perf_counter() - t0
     seed = table.info.get("seed")
     return StudyResult(eco, reg, None, int(table.probs.size), None if seed is None else int(seed), verified,
-                       timings)
+                       timings, losses=_provenance(table))
 
 
 def _map_points(table: LossTable) -> np.ndarray:
@@ -355,3 +357,11 @@ def _map_points(table: LossTable) -> np.ndarray:
     if isinstance(centroids, dict) and all(r in centroids for r in table.regions):
         xy[:] = [(float(centroids[r][1]), float(centroids[r][0])) for r in table.regions]
     return xy
+
+
+def _provenance(table: LossTable) -> dict[str, Any]:
+    """What the result keeps of the table's ``info``: where the losses come from, not per-region data."""
+    keep = ("source", "units", "events", "years", "seed", "view", "secondary", "rate_sum",
+            "p_no_event_poisson", "simulated_events_per_year", "simulated_p_no_event", "unseen_years",
+            "citation")
+    return {k: table.info[k] for k in keep if k in table.info}
