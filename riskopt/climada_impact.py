@@ -290,8 +290,12 @@ def _grid_labels(grid: GridGroups, lat: np.ndarray, lon: np.ndarray) -> tuple[np
         if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
             raise ModelError(f"groups.{name}", v, "a cell size in degrees > 0")
     lat0, lon0 = (float(x) for x in grid.origin)
-    i = np.floor((lat - lat0) / grid.dlat).astype(np.int64)
-    j = np.floor((lon - lon0) / grid.dlon).astype(np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        fi, fj = np.floor((lat - lat0) / grid.dlat), np.floor((lon - lon0) / grid.dlon)
+    if not (np.all(np.abs(fi) < 2**52) and np.all(np.abs(fj) < 2**52)):
+        raise ModelError("groups", f"a grid of {grid.dlat:g} x {grid.dlon:g} degrees from {grid.origin}",
+                         "cells and an origin that number the points' cells with integers below 2**52")
+    i, j = fi.astype(np.int64), fj.astype(np.int64)
     cells, labels = np.unique(np.column_stack([i, j]), axis=0, return_inverse=True)
     names = [f"lat {lat0 + a * grid.dlat:.6g}..{lat0 + (a + 1) * grid.dlat:.6g}, "
              f"lon {lon0 + b * grid.dlon:.6g}..{lon0 + (b + 1) * grid.dlon:.6g}" for a, b in cells]
@@ -306,6 +310,8 @@ def _kmeans_labels(km: KMeansGroups, value: np.ndarray, lat: np.ndarray,
         raise ModelError("groups.k", km.k, f"a number of groups in 1..{n} (the exposure points)")
     if isinstance(km.n_init, bool) or not isinstance(km.n_init, int) or km.n_init < 1:
         raise ModelError("groups.n_init", km.n_init, "a number of k-means restarts >= 1")
+    if isinstance(km.seed, bool) or not isinstance(km.seed, int | np.integer) or not 0 <= km.seed < 2**32:
+        raise ModelError("groups.seed", km.seed, "a k-means seed in 0..2**32 - 1 (scikit-learn's range)")
     try:
         from sklearn.cluster import KMeans
     except ImportError:
@@ -455,8 +461,10 @@ def _card_groups(node: Node) -> GridGroups | KMeansGroups:
         k = sub.take("kmeans", int, allowed="a number of groups >= 1")
         if k < 1:
             raise ModelError(sub.at("kmeans"), k, "a number of groups >= 1")
-        km = KMeansGroups(k, seed=sub.take("seed", int, default=0, allowed="an integer seed >= 0"),
-                          weighted=sub.take("weighted", bool, default=False))
+        seed = sub.take("seed", int, default=0, allowed="a k-means seed in 0..2**32 - 1")
+        if not 0 <= seed < 2**32:
+            raise ModelError(sub.at("seed"), seed, "a k-means seed in 0..2**32 - 1 (scikit-learn's range)")
+        km = KMeansGroups(k, seed=seed, weighted=sub.take("weighted", bool, default=False))
         sub.finish()
         return km
     cell = sub.take("grid", list, allowed="[dlat, dlon] in degrees, both > 0")
