@@ -40,7 +40,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .budget import Footprint, cells, require
-from .checks import generator, integer
+from .checks import generator, integer, real_array
 from .errors import ModelError, describe
 from .probability import accurate_sum, search_cumulated, validate_probabilities
 from .space import Scenarios
@@ -156,9 +156,10 @@ class LossTable:
         (``attrs["curve"]``). Beyond the table (``T`` past ``1/P(L = max)``) it is the table's largest
         loss: a table of ``N`` years says nothing beyond ``N``."""
         pd = _pandas()
-        periods = np.asarray(_real_list(return_periods, "return_periods"), dtype=float)
-        if periods.size == 0 or not np.all(np.isfinite(periods)) or np.any(periods < 1):
-            raise ModelError("return_periods", return_periods, "return periods (years), finite and >= 1")
+        allowed = "return periods (years), finite and >= 1"
+        periods = np.atleast_1d(real_array("return_periods", return_periods, allowed))
+        if periods.ndim != 1 or periods.size == 0 or not np.all(np.isfinite(periods)) or np.any(periods < 1):
+            raise ModelError("return_periods", return_periods, allowed)
         values = [1.0 / periods, *(self._return_losses(row, periods) for row in self.losses),
                   self._return_losses(self.total, periods)]
         frame = pd.DataFrame(np.column_stack(values), columns=["probability", *self.regions, "loss"],
@@ -510,27 +511,15 @@ def _check_losses(losses: np.ndarray, name: str) -> None:
 def _exposure_array(exposure: Any, n: int, name: str) -> np.ndarray | None:
     if exposure is None:
         return None
-    arr = np.asarray(exposure, dtype=float) if not isinstance(exposure, (str, bytes)) else np.array([])
+    allowed = f"one exposure value per region ({n})"
+    arr = real_array(name, exposure, allowed)
     if arr.shape != (n,):
-        raise ModelError(name, exposure, f"one exposure value per region ({n})")
+        raise ModelError(name, exposure, allowed)
     bad = ~(np.isfinite(arr) & (arr >= 0))
     if bad.any():
         i = int(np.argmax(bad))
         raise ModelError(f"{name}[{i}]", float(arr[i]), "a finite exposure value >= 0")
     return arr
-
-
-def _real_list(value: Any, name: str) -> list[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = [value]
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (Sequence, np.ndarray)):
-        raise ModelError(name, value, "a list of numbers")
-    out = []
-    for v in value:
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise ModelError(name, value, "a list of numbers")
-        out.append(float(v))
-    return out
 
 
 # ========================================================================================= reading
@@ -630,8 +619,9 @@ class _Columns:
                              detail="" if kind is np.dtype(object) else f"the column holds {kind}")
         return np.asarray(pd.to_numeric(series).to_numpy(dtype=float, na_value=np.nan), dtype=float)
 
-    def distinct(self, name: str, what: str, allowed: str) -> None:
-        """Column ``name`` has an id in every row and no id twice (else an error naming the row)."""
+    def distinct(self, name: str, what: str, allowed: str) -> Any:
+        """Column ``name`` (a pandas Series) when it has an id in every row and no id twice (else an
+        error naming the row)."""
         series = self._series(name)
         missing = np.asarray(series.isna(), dtype=bool)
         if missing.any():
@@ -643,6 +633,7 @@ class _Columns:
             earlier = int(np.argmax(np.asarray(series == series.iloc[row], dtype=bool)))
             raise ModelError(_at(self.where, name, row), _py(series.iloc[row]), allowed,
                              detail=f"the same as row {earlier + 1}")
+        return series
 
     def ids(self, name: str, what: str, *, names: bool = True) -> tuple[np.ndarray, list[str]]:
         """Column ``name`` as codes ``0..k-1`` and (``names``) the ids' names, sorted (in order of
@@ -763,12 +754,28 @@ def _one_line(err: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _layout(table: _Columns, layout: str, region: str, value: str) -> str:
+def _column_args(optional: tuple[str, ...], **columns: Any) -> None:
+    """Column-name arguments are strings (or ``None``, for those named in ``optional``)."""
+    for key, given in columns.items():
+        if not isinstance(given, str) and not (given is None and key in optional):
+            raise ModelError(key, given, "a column name or None" if key in optional else "a column name")
+
+
+def _open_losses(source: Any, rows: str, *, region: str, loss: str, layout: str, regions: Any, exposure: Any,
+                 where: str | None, regions_where: str | None, fields: tuple[str, ...] | None
+                 ) -> tuple[_Regions | None, _Columns, str]:
+    """What both readers start with: the layout checked (before any file is read), the region table,
+    the loss table opened (at least one row: ``rows`` says what a row is) and its layout resolved
+    (``"auto"``: long when the table has both the ``region`` and the ``loss`` columns)."""
     if layout not in ("auto", "wide", "long"):
         raise ModelError("layout", layout, "'auto', 'wide' or 'long'")
+    meta = _metadata(regions, exposure, region, regions_where)
+    table = _open(source, where, "source", cell_bytes=READ_CELL_BYTES, fields=fields)
+    if table.n_rows == 0:
+        raise ModelError(table.where, None, f"at least one {rows} (a row after the header)", detail="no rows")
     if layout == "auto":
-        return "long" if table.has(region) and table.has(value) else "wide"
-    return layout
+        layout = "long" if table.has(region) and table.has(loss) else "wide"
+    return meta, table, layout
 
 
 @dataclass(frozen=True)
@@ -899,12 +906,7 @@ class _YearTable:
 def _read_years(source: Any, *, year: str | None, region: str, loss: str, weight: str | None, layout: str,
                 regions: Any, exposure: Any, years: int | None, where: str | None = None,
                 regions_where: str | None = None, fields: tuple[str, ...] | None = None) -> _YearTable:
-    for name, value in (("year", year), ("weight", weight)):
-        if value is not None and not isinstance(value, str):
-            raise ModelError(name, value, "a column name or None")
-    for name, value in (("region", region), ("loss", loss)):
-        if not isinstance(value, str):
-            raise ModelError(name, value, "a column name")
+    _column_args(("year", "weight"), year=year, weight=weight, region=region, loss=loss)
     total_years = None
     if years is not None:
         total_years = integer("years", years, "the number of years the table covers (an integer >= 1)")
@@ -913,11 +915,9 @@ def _read_years(source: Any, *, year: str | None, region: str, loss: str, weight
         if weight is not None:
             raise ModelError("years", years, "no year count with a weight column (the weights say how "
                              "likely each year is)")
-    meta = _metadata(regions, exposure, region, regions_where)
-    table = _open(source, where, "source", cell_bytes=READ_CELL_BYTES, fields=fields)
-    chosen = _layout(table, layout, region, loss)
-    if table.n_rows == 0:
-        raise ModelError(table.where, None, "at least one year (a row after the header)", detail="no rows")
+    meta, table, chosen = _open_losses(source, "year", region=region, loss=loss, layout=layout,
+                                       regions=regions, exposure=exposure, where=where,
+                                       regions_where=regions_where, fields=fields)
     if year is not None:
         table.need(year, "the year of each row; year=None when each row is a year")
     if weight is not None:
@@ -1011,7 +1011,7 @@ def _read_long_years(table: _Columns, year: str, region: str, loss: str, weight:
     weights = None
     if weight is not None:
         per_row = table.numbers(weight, "a weight")
-        weights = _per_group(table, weight, per_row, year_code, "weight", "year")
+        weights, _ = _per_group(table, weight, per_row, year_code, "weight", "year")
     probs, info = _year_probs(table, weights, weight, n_years, total_years)
     require(cells(8.0, fields, years=probs.size, regions=len(names)), what=f"the losses of {table.where}")
     dense = np.zeros((len(names), probs.size))
@@ -1022,9 +1022,9 @@ def _read_long_years(table: _Columns, year: str, region: str, loss: str, weight:
 
 
 def _per_group(table: _Columns, column: str, per_row: np.ndarray, group: np.ndarray, what: str,
-               of: str) -> np.ndarray:
-    """One value per group (year, event) from rows that must agree: each group's first row rules, the
-    first row that differs from it is an error."""
+               of: str) -> tuple[np.ndarray, np.ndarray]:
+    """One value per group (year, event) from rows that must agree, and each group's first row: the
+    first row rules, the first row that differs from it is an error."""
     _, first = np.unique(group, return_index=True)  # codes 0..k-1 all appear: first[k] is group k's
     values = per_row[first]
     differ = per_row != values[group]
@@ -1035,7 +1035,7 @@ def _per_group(table: _Columns, column: str, per_row: np.ndarray, group: np.ndar
                          f"the same {what} on every row of {article} {of}",
                          detail=f"the {of}'s first row (row {int(first[group[row]]) + 1}) has "
                                 f"{float(values[group[row]]):.6g}")
-    return values
+    return values, first
 
 
 def _match_regions(table: _Columns, region: str, codes: np.ndarray, found: list[str],
@@ -1155,20 +1155,14 @@ def event_loss_table(source: Any, *, event: str = "event", rate: str = "rate", l
 def _read_events(source: Any, *, event: str, rate: str, loss: str, region: str, sd: str | None,
                  max_loss: str | None, layout: str, regions: Any, exposure: Any, where: str | None = None,
                  regions_where: str | None = None, fields: tuple[str, ...] | None = None) -> EventLossTable:
-    for key, given in (("event", event), ("rate", rate), ("loss", loss), ("region", region)):
-        if not isinstance(given, str):
-            raise ModelError(key, given, "a column name")
-    for key, optional in (("sd", sd), ("max_loss", max_loss)):
-        if optional is not None and not isinstance(optional, str):
-            raise ModelError(key, optional, "a column name or None")
+    _column_args(("sd", "max_loss"), event=event, rate=rate, loss=loss, region=region, sd=sd,
+                 max_loss=max_loss)
     if max_loss is not None and sd is None:
         raise ModelError("max_loss", max_loss, "a largest loss with a standard deviation column (sd=...): "
                          "it bounds the secondary uncertainty")
-    meta = _metadata(regions, exposure, region, regions_where)
-    table = _open(source, where, "source", cell_bytes=READ_CELL_BYTES, fields=fields)
-    chosen = _layout(table, layout, region, loss)
-    if table.n_rows == 0:
-        raise ModelError(table.where, None, "at least one event (a row after the header)", detail="no rows")
+    meta, table, chosen = _open_losses(source, "event", region=region, loss=loss, layout=layout,
+                                       regions=regions, exposure=exposure, where=where,
+                                       regions_where=regions_where, fields=fields)
     table.need(event, "the event of each row")
     table.need(rate, "the annual rate of each event")
     for column in (sd, max_loss):
@@ -1177,8 +1171,8 @@ def _read_events(source: Any, *, event: str, rate: str, loss: str, region: str, 
     fields = fields or (table.where,)
     info: dict[str, Any] = {"source": table.where, "layout": chosen, "rows": table.n_rows}
     if chosen == "wide":
-        table.distinct(event, "an event id", "distinct events (a wide table has one row per event)")
-        ids = np.asarray(table._series(event).to_numpy())
+        series = table.distinct(event, "an event id", "distinct events (a wide table has one row per event)")
+        ids = np.asarray(series.to_numpy())
         rates = table.numbers(rate, "an annual rate")
         skip = {c for c in (event, rate, sd, max_loss) if c is not None}
         columns, names = _region_columns(table, skip, meta)
@@ -1203,8 +1197,7 @@ def _read_events(source: Any, *, event: str, rate: str, loss: str, region: str, 
         _first_repeat(event_code * len(names) + region_code, table.where, region,
                       "one row per (event, region) pair")
         per_row = table.numbers(rate, "an annual rate")
-        rates = _per_group(table, rate, per_row, event_code, "rate", "event")
-        _, first = np.unique(event_code, return_index=True)  # each event's first row
+        rates, first = _per_group(table, rate, per_row, event_code, "rate", "event")
         ids = np.asarray(table._series(event).to_numpy())[first]
         require(cells(EVENT_CELL_BYTES, fields, events=n_e, regions=len(names)),
                 what=f"the losses of {table.where}")
@@ -1308,8 +1301,6 @@ def _card_common(node: Node, folder: Path | None) -> tuple[Path, str, Any, str |
     path, where = _card_file(node, "path", folder)
     regions, regions_where = _card_regions(node, folder)
     layout = node.take("layout", str, default="auto", allowed="'auto', 'wide' or 'long'")
-    if layout not in ("auto", "wide", "long"):
-        raise ModelError(node.at("layout"), layout, "'auto', 'wide' or 'long'")
     return path, where, regions, regions_where, layout
 
 
@@ -1317,9 +1308,6 @@ def _card_years(node: Node, folder: Path | None, max_states: int) -> _YearTable:
     path, where, regions, regions_where, layout = _card_common(node, folder)
     cols = _column_names(node, {"year": "year", "region": "region", "loss": "loss", "weight": None})
     years = node.take("years", int, default=None, allowed="the number of years the table covers")
-    if years is not None and not 1 <= years <= MAX_YEARS:
-        raise ModelError(node.at("years"), years,
-                         f"the number of years the table covers, 1 to {MAX_YEARS:.0e}")
     try:
         read = _read_years(path, year=cols["year"], region=cols["region"] or "region",
                            loss=cols["loss"] or "loss", weight=cols["weight"], layout=layout,

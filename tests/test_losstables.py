@@ -109,6 +109,7 @@ def test_long_table_counts_unseen_years_as_one_zero_loss_state(tmp_path):
     full = np.zeros((3, 10))
     full[:, :6] = LOSSES
     explicit = year_loss_table(wide_frame(full, years=np.arange(10)))
+    # 1e-15: the same products loss x 0.1 (plus exact zeros) added in another order: a rounding or two
     np.testing.assert_allclose(table.mean_annual_loss(), explicit.mean_annual_loss(), rtol=1e-15, atol=0)
     periods = [1, 1.5, 2, 3, 5, 9.99, 10, 11, 1000]
     a, b = table.exceedance(periods), explicit.exceedance(periods)
@@ -121,8 +122,9 @@ def test_wide_table_without_year_column_and_with_weights(tmp_path):
     assert table.regions == REGIONS and table.n_states == 6
     frame["w"] = [1.0, 2.0, 3.0, 0.0, 2.0, 2.0]
     weighted = year_loss_table(save(frame, tmp_path / "w.csv"), year=None, weight="w")
-    assert weighted.regions == REGIONS and weighted.info["weight_sum"] == 10.0
-    np.testing.assert_allclose(weighted.probs, frame["w"] / 10, rtol=1e-15)
+    assert weighted.regions == REGIONS and weighted.info["weight_sum"] == 10.0  # integers: exact
+    np.testing.assert_allclose(weighted.probs, frame["w"] / 10, rtol=1e-15)  # the same division
+    # 1e-14: six products summed in another order (a few roundings of 1.1e-16 each)
     np.testing.assert_allclose(weighted.mean_annual_loss(), LOSSES @ (frame["w"] / 10), rtol=1e-14)
 
 
@@ -131,8 +133,8 @@ def test_long_weights_are_per_year():
     frame["weight"] = frame["year"] - 2000.0
     table = year_loss_table(frame, weight="weight")
     raw = (YEARS - 2000.0).sum()
-    assert table.info["weight_sum"] == raw
-    np.testing.assert_allclose(table.probs, (YEARS - 2000.0) / raw, rtol=1e-15)
+    assert table.info["weight_sum"] == raw  # a sum of integers: exact
+    np.testing.assert_allclose(table.probs, (YEARS - 2000.0) / raw, rtol=1e-15)  # the same division
     frame.loc[4, "weight"] = 99.0  # year 2002 (rows 3, 4, 5) with two weights
     with pytest.raises(ModelError, match=r"^DataFrame, column 'weight', row 5 = 99.0: expected the same "
                                          r"weight on every row of a year"):
@@ -160,6 +162,7 @@ def test_to_frame_is_tidy_and_mean_annual_loss_is_the_expectation():
     assert list(frame.columns) == ["state", "probability", "region", "loss"] and len(frame) == 18
     back = frame.pivot(index="region", columns="state", values="loss").loc[list(REGIONS)].to_numpy()
     np.testing.assert_array_equal(back, LOSSES)
+    # 1e-15: sum_s (loss_s x fl(1/6)) against (sum_s loss_s) / 6, dyadic losses: a rounding or two apart
     np.testing.assert_allclose(table.mean_annual_loss(), LOSSES.mean(axis=1), rtol=1e-15)
 
 
@@ -276,6 +279,8 @@ def test_paths_that_are_not_readable_regular_files_are_refused(tmp_path):
         year_loss_table(42)
     with pytest.raises(ModelError, match=r"^'a\\x00b.csv': expected a readable"):
         year_loss_table("a\x00b.csv")
+    with pytest.raises(ModelError, match=r"^layout = 'tall': expected 'auto', 'wide' or 'long'$"):
+        event_loss_table(tmp_path / "missing.csv", layout="tall")  # checked before any file is opened
 
 
 def test_tables_that_would_not_fit_are_refused_before_reading(tmp_path):
@@ -296,6 +301,8 @@ def test_direct_tables_are_checked():
         LossTable(("a",), np.zeros((1, 2)), [0.5, 0.6])
     with pytest.raises(ModelError, match=r"exposure\[0\] = -1.0"):
         LossTable(("a",), np.zeros((1, 2)), [0.5, 0.5], exposure=[-1.0])
+    with pytest.raises(ModelError, match=r"^exposure = \['x'\]: expected one exposure value per region"):
+        LossTable(("a",), np.zeros((1, 2)), [0.5, 0.5], exposure=["x"])
 
 
 # ------------------------------------------------------------------------------- hypothesis
@@ -325,7 +332,7 @@ def test_random_small_tables_read_alike_by_every_route(tmp_path, losses):
     space = year_loss_scenarios(wide)
     np.testing.assert_array_equal(space["loss"], losses.sum(axis=0))
     np.testing.assert_array_equal(space.X, -losses.sum(axis=0))
-    np.testing.assert_allclose(space.p.sum(), 1.0, rtol=1e-15)
+    np.testing.assert_allclose(space.p.sum(), 1.0, rtol=1e-15)  # <= 7 terms fl(1/n): a few 1.1e-16 roundings
     curve = direct.exceedance([1, 2, 5, 100])
     assert np.all(np.diff(curve.to_numpy()[:, 1:], axis=0) >= 0)  # nondecreasing in T
 
@@ -357,9 +364,10 @@ def test_event_loss_tables_read_wide_and_long_alike(tmp_path, fmt):
         np.testing.assert_array_equal(elt.losses, ELT_LOSSES)
         np.testing.assert_array_equal(elt.rates, ELT_RATES)
         np.testing.assert_array_equal(elt.event_ids, [11, 12, 13, 14])
-        # sum_e rate_e L_e,r by hand: north 0.3 + 0.2, south 0.75 + 0.2, east 0.6 + 0.125 + 0.2
+        # sum_e rate_e L_e,r by hand: north 0.3 + 0.2, south 0.75 + 0.2, east 0.6 + 0.125 + 0.2; 1e-15:
+        # four decimal rates (each a rounding off) in a dot product, a few roundings of 1.1e-16
         np.testing.assert_allclose(elt.mean_annual_loss(), [0.5, 0.95, 0.925], rtol=1e-15)
-        assert elt.total_rate == 0.7
+        assert elt.total_rate == 0.7  # correctly rounded sum (accurate_sum) of 0.3, 0.25, 0.05, 0.1
         assert elt.info["p_no_event_poisson"] == pytest.approx(math.exp(-0.7), rel=1e-15)
 
 
@@ -435,6 +443,8 @@ def test_secondary_uncertainty_keeps_the_mean_and_spreads_the_losses(bounded, pe
     assert len(np.unique(sim.losses[0])) > 10 * len(np.unique(plain.losses[0]))
     if bounded:
         reach = (sim.event_counts[None, :] * 3.0 * ELT_LOSSES.max(axis=0)[:, None])
+        # 1e-9 absolute: the draws (bound x beta, scaled by draw / mean) and their sums round by about
+        # 1e-15 relative on losses of order 10; an escape past max_loss would be of the losses' order
         assert np.all(sim.losses <= reach + 1e-9)
 
 
@@ -449,7 +459,8 @@ def test_simulation_is_reproducible_and_independent_of_the_block_size(monkeypatc
         c = elt.simulate(5000, seed=42, view=view)
         monkeypatch.undo()
         np.testing.assert_array_equal(a.losses, c.losses)
-    assert not np.array_equal(elt.simulate(5000, seed=43).losses, a.losses)
+        # the same view, another seed: other years (two views of one seed differ anyway)
+        assert not np.array_equal(elt.simulate(5000, seed=43, view=view).losses, a.losses)
 
 
 def test_occurrence_view_is_at_most_the_aggregate_and_equal_in_years_with_one_event():
@@ -493,6 +504,7 @@ def test_brute_force_simulation_agrees_in_distribution():
         for f in (lambda x: x, lambda x: (x == 0) * 1.0, lambda x: (x.sum(axis=1) > 4)[:, None] * 1.0):
             a, b = f(sim), f(other)
             se = np.sqrt(a.var(axis=0, ddof=1) / years + b.var(axis=0, ddof=1) / years)
+            # + 1e-12: where both samples are constant (se = 0) their means must agree up to rounding
             assert np.all(np.abs(a.mean(axis=0) - b.mean(axis=0)) <= SIGMAS * se + 1e-12), view
 
 
