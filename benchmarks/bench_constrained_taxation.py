@@ -21,22 +21,21 @@ over the regions and scenarios of dV/d rhs (V = E[sum_i Psi_i(T_i)], minimised);
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from typing import Any
 
-from .harness import Family, Runner, register
+from .harness import Family, Runner, fresh_process, register
 
 CAP = 0.6
-#: the study each runner runs in a fresh interpreter (``{N}``, ``{method}``, ``{caps}`` filled in)
-_CODE = """
-import json, resource, time
-import numpy as np, dataclasses
+#: the imports of each fresh interpreter (not timed) and the study it runs (``{N}``, ``{method}``,
+#: ``{caps}`` filled in), timed by :func:`~.harness.fresh_process`
+_SETUP = """
+import dataclasses
+import numpy as np
 from riskopt.cards import load_card
 from riskopt.mechanisms import taxation
-t0 = time.perf_counter()
+"""
+_CODE = """
 card = load_card({card!r}).spec
 spec = dataclasses.replace(card, storm=dataclasses.replace(card.storm, scenarios={N}), constraints=())
 if {caps}:
@@ -44,11 +43,9 @@ if {caps}:
         spec = spec.add_constraint(name=name, region=name, what="tax_share_of_wealth", sense="<=", rhs={cap})
 res = taxation.solve(spec, method={method!r})
 duals = res.constraints.values()
-out = {{"total_s": time.perf_counter() - t0, "status": str(res.status), "method": res.method,
+out = {{"status": str(res.status), "method": res.method,
         "objective": res.objective, "binding_constraints": sum(d.binds for d in duals),
-        "constraint_dual": float(sum(np.sum(d.dual) for d in duals)) if duals else None,
-        "peak_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}
-print(json.dumps(out))
+        "constraint_dual": float(sum(np.sum(d.dual) for d in duals)) if duals else None}}
 """
 CARD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models",
                     "taxation_constrained.toml")
@@ -56,13 +53,7 @@ CARD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 def _fresh(N: int, method: str, caps: bool) -> dict[str, Any]:
     """Run the study in a fresh interpreter and read its metrics."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    code = _CODE.format(card=CARD, N=N, caps=caps, cap=CAP, method=method)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        return {"status": "error: " + (done.stderr.strip().splitlines() or ["?"])[-1][:70]}
-    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return out
+    return fresh_process(_CODE.format(card=CARD, N=N, caps=caps, cap=CAP, method=method), _SETUP)
 
 
 def case(N: int) -> dict[str, Any]:

@@ -36,16 +36,15 @@ largest |simulated mean annual loss - sum_e rate_e L_e,r| in standard errors of 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .harness import Family, Runner, register
+from riskopt.data import atomic_path, write_atomic
+
+from .harness import Family, Runner, fresh_process, register
 
 REGIONS = 212
 TOTAL_RATE = 20.0
@@ -69,8 +68,7 @@ def _ylt_parquet(years: int) -> tuple[Path, float]:
     names = [f"r{r + 1:03d}" for r in range(REGIONS)]
     schema = pa.schema([("year", pa.int64()), *((n, pa.float64()) for n in names)])
     total = 0.0
-    part = path.with_suffix(".part")
-    with pq.ParquetWriter(part, schema, compression="snappy") as writer:
+    with atomic_path(path) as part, pq.ParquetWriter(part, schema, compression="snappy") as writer:
         for y0 in range(0, years, 65_536):
             n = min(65_536, years - y0)
             hit = rng.random((n, REGIONS)) < 0.15
@@ -78,8 +76,7 @@ def _ylt_parquet(years: int) -> tuple[Path, float]:
             total += float(loss.sum())
             cols = [pa.array(np.arange(y0 + 1, y0 + n + 1))] + [pa.array(loss[:, r]) for r in range(REGIONS)]
             writer.write_table(pa.Table.from_arrays(cols, schema=schema))
-    part.replace(path)
-    meta.write_text(json.dumps({"sum": total}))
+    write_atomic(meta, json.dumps({"sum": total}))
     return path, total
 
 
@@ -90,8 +87,8 @@ def _ylt_csv(years: int) -> Path:
     path = CACHE / f"ylt-v{VERSION}-{years}x{REGIONS}.csv"
     if not path.is_file():
         source, _ = _ylt_parquet(years)
-        pacsv.write_csv(pq.read_table(source), path.with_suffix(".csvpart"))
-        path.with_suffix(".csvpart").replace(path)
+        with atomic_path(path) as part:
+            pacsv.write_csv(pq.read_table(source), part)
     return path
 
 
@@ -114,21 +111,10 @@ def elt_instance(events: int, seed: int = 2024) -> Any:
                           loss_sd=0.8 * total, max_loss=5.0 * total)
 
 
-def _fresh(code: str) -> dict[str, Any]:
-    """Run ``code`` (which sets ``out``) in a fresh interpreter after the imports; its time and peak."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    prog = ("import json, resource, time\n"
-            "import numpy as np, pandas, pyarrow.parquet\n"
-            "import riskopt.losstables as lt\n"
-            "from riskopt.benchmarks.bench_losstables import elt_instance\n"
-            "t0 = time.perf_counter()\n" + code +
-            "\nout['total_s'] = time.perf_counter() - t0\n"
-            "out['peak_MB'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-            "print(json.dumps(out))\n")
-    done = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        return {"status": "error: " + (done.stderr.strip().splitlines() or ["?"])[-1][:70]}
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+#: what every runner's fresh interpreter imports before its clock starts
+SETUP = ("import numpy as np, pandas, pyarrow.parquet\n"
+         "import riskopt.losstables as lt\n"
+         "from riskopt.benchmarks.bench_losstables import elt_instance\n")
 
 
 def case(n: int) -> dict[str, Any]:
@@ -151,8 +137,9 @@ def _ylt(call: str, source: str = "parquet"):
                 "table": ("t = lt.year_loss_table(path)", "t", "t.losses"),
                 "table.scenarios": ("t = lt.year_loss_table(path); s = t.scenarios", "t, s",
                                     "s['loss']")}[call]
-        out = _fresh(f"path = {path!r}\n{_twice(read[0], read[1])}"
-                     f"out = {{'sum': float({read[2]}.sum()), 'cold_s': cold_s, 'warm_s': warm_s}}\n")
+        out = fresh_process(f"path = {path!r}\n{_twice(read[0], read[1])}"
+                            f"out = {{'sum': float({read[2]}.sum()), 'cold_s': cold_s, 'warm_s': warm_s}}\n",
+                            SETUP)
         if "sum" not in out:
             return out
         return {"total_s": out["warm_s"], "cold_s": out["cold_s"], "peak_MB": out["peak_MB"], "status": "ok",
@@ -171,7 +158,7 @@ def _elt(view: str, secondary: bool = False):
                 "err = float(np.max(np.abs(m - elt.mean_annual_loss())[ok] / se[ok]))\n"
                 "out = {'cold_s': cold_s, 'warm_s': warm_s, 'err': err,\n"
                 "       'events_per_year': float(y.event_counts.mean())}\n")
-        out = _fresh(code)
+        out = fresh_process(code, SETUP)
         if "warm_s" not in out:
             return out
         row = {"total_s": out["warm_s"], "cold_s": out["cold_s"], "peak_MB": out["peak_MB"],
@@ -182,8 +169,6 @@ def _elt(view: str, secondary: bool = False):
 
     return run
 
-
-FULL_ONLY = 0 if "--quick" in sys.argv else float("inf")
 
 LOSSTABLES = register(Family(
     name="losstables",

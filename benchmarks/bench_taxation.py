@@ -31,10 +31,8 @@ BLAS is pinned to one thread by the harness (and inside the solver).
 from __future__ import annotations
 
 import functools
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
@@ -58,7 +56,7 @@ from riskopt.mechanisms.taxation import (
 )
 from riskopt.solution import without_timings
 
-from .harness import Family, Runner, SolverMatrix, register
+from .harness import Family, Runner, SolverMatrix, fresh_process, register
 from .solvers import QP
 
 K = 1000.0
@@ -207,22 +205,8 @@ def _generate_scipy(inp: dict[str, Any]) -> dict[str, Any]:
             "max_abs_diff": None if mine is None else float(np.abs(X - mine).max())}
 
 
-def _subprocess_study(code: str) -> dict[str, Any]:
-    """Run a study in a fresh interpreter (BLAS pinned) and read its timings and peak memory."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    prog = ("import json, resource, time\n"
-            "t0 = time.perf_counter()\n" + code +
-            "\nout['total_s'] = time.perf_counter() - t0\n"
-            "out['peak_MB'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-            "print(json.dumps(out))\n")
-    done = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        return {"status": "error: " + done.stderr.strip().splitlines()[-1][:70]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def _study_memory(inp: dict[str, Any]) -> dict[str, Any]:
-    out = _subprocess_study(
+    out = fresh_process(
         "from riskopt.mechanisms.taxation import storm_study\n"
         f"r = storm_study(212, {inp['N']})\n"
         "e = r.economy\n"
@@ -270,7 +254,7 @@ def _many(inp: dict[str, Any]) -> dict[str, Any]:
         return {"total_s": time.perf_counter() - t0, "iterations": e.hybrid.iterations, "status": "ok",
                 "fairness_residual": max(e.hybrid.residual, e.pure.residual),
                 "correlation_error": r.model.correlation_error}
-    out = _subprocess_study(
+    out = fresh_process(
             "from riskopt.mechanisms.taxation import DefaultableInsurer, storm_study\n"
             f"n, N = {inp['n']}, {inp['N']}\n"
             "r = storm_study(n, N, insurer=DefaultableInsurer(theta=0.3, capital=1000.0 * n / 212),\n"

@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -126,6 +130,23 @@ def run(family: Family, *, quick: bool = False, repeat: int = 3) -> list[dict[st
             if r["size"] in base and r["runner"] != family.ratio_to and r.get("total_s"):
                 r["ratio"] = r["total_s"] / base[r["size"]]
     return rows
+
+
+def fresh_process(code: str, setup: str = "") -> dict[str, Any]:
+    """Run ``code``, which sets the dict ``out``, in a fresh interpreter with BLAS pinned to one thread,
+    after ``setup`` (lines of imports, not timed): ``out`` with ``total_s`` (the time of ``code``) and
+    ``peak_MB`` (the process's peak resident memory, ``ru_maxrss``), or ``{"status": "error: ..."}``
+    with the last line of its standard error."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    prog = ("import json, resource, time\n" + setup +
+            "t0 = time.perf_counter()\n" + code +
+            "\nout['total_s'] = time.perf_counter() - t0\n"
+            "out['peak_MB'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+            "print(json.dumps(out))\n")
+    done = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        return {"status": "error: " + (done.stderr.strip().splitlines() or ["?"])[-1][:70]}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def with_medians(row: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, Any]:
