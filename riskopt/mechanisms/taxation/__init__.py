@@ -131,6 +131,7 @@ from .studies import (
     program_economy,
     storm_program,
     storm_study,
+    study_wealth,
 )
 from .two_region import (
     TwoRegionSolution,
@@ -273,7 +274,8 @@ def _fold(spec: LawEconomySpec | StudySpec) -> CapFold | None:
     if isinstance(spec, LawEconomySpec):
         names, wealth, ds = spec.names, spec.wealth, spec.disutilities
     elif isinstance(spec, LossStudySpec):
-        names, wealth = spec.losses.regions, _loss_wealth(spec)
+        names = spec.losses.regions
+        wealth = study_wealth(spec.losses, spec.wealth.per_exposure, spec.wealth.values)
         ds = [spec.disutility]
     else:
         assert isinstance(spec, StormStudySpec)
@@ -294,13 +296,6 @@ def _storm_regions(spec: StormStudySpec) -> tuple[tuple[str, ...], np.ndarray]:
         assert st.synthetic is not None
         reg = synthetic_regions(st.synthetic, spec.seed if spec.seed is not None else SPEC_SEED)[0]
     return reg.names, reg.wealth
-
-
-def _loss_wealth(spec: LossStudySpec) -> np.ndarray:
-    if spec.wealth.values is not None:
-        return np.asarray(spec.wealth.values, float)
-    assert spec.wealth.per_exposure is not None and spec.losses.exposure is not None
-    return spec.wealth.per_exposure * np.asarray(spec.losses.exposure, float)
 
 
 def _solve_law(spec: LawEconomySpec, method: str, backend: str, solver: str | None,

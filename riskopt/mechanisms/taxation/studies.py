@@ -32,7 +32,15 @@ from ...solution import Solution
 from ...space import Scenarios
 from .constrained import DECOMPOSITION, CapFold, decomposition_duals, infeasibility, with_caps
 from .disutility import ExponentialPayments, PaymentDisutility, TaxFamily, taxation_family
-from .economy import STUDY_INSURER, DefaultableInsurer, MatrixSource, Runner, StormSource, run_economy
+from .economy import (
+    STUDY_INSURER,
+    DefaultableInsurer,
+    Economy,
+    MatrixSource,
+    Runner,
+    StormSource,
+    run_economy,
+)
 from .fast import DEFAULT_METHOD, DEFAULT_TOL, AfpoResult, check_targets, relative_residual, solve_afpo
 from .law import ResidualLaw, UniformAtomLaw, binned, nodes, size
 from .layers import layers
@@ -49,7 +57,7 @@ from .storm import SPEC_REGIONS, SPEC_SCENARIOS, SPEC_SEED, StormModel, StormReg
 from .two_region import TwoRegionSolution, proposition4
 
 __all__ = ["PROGRAM_TOL", "law_decomposition", "law_economy", "loss_table_study", "program_check",
-           "program_economy", "storm_program", "storm_study"]
+           "program_economy", "storm_program", "storm_study", "study_wealth"]
 
 #: the program route's fairness allowance: its weights come from solver duals (accurate to ~1e-10),
 #: so the rule they imply is fair to ~1e-9 relative; the check allows 1e3 times that (1e-6)
@@ -294,12 +302,7 @@ def storm_study(regions: int | StormRegions = SPEC_REGIONS, scenarios: int = SPE
     eco = run_economy(source, reg.names, reg.wealth, insurer=ins, disutility=disp,
                       premium_basis=premium_basis, expected_losses=model.expected_losses(), loss_sd=sd,
                       runner=runner, method=method, tol=tol, event=event, tax_caps=tax_caps)
-    verified = {}
-    if verify:
-        assert eco.hybrid is not None and eco.pure is not None
-        t0 = time.perf_counter()
-        verified = {"hybrid": direct_residual(eco.hybrid)[0], "pure": direct_residual(eco.pure)[0]}
-        timings["verify"] = time.perf_counter() - t0
+    verified = _verified(eco, timings) if verify else {}
     return StudyResult(eco, reg, model, scenarios, seed, verified, timings)
 
 
@@ -316,22 +319,7 @@ def loss_table_study(table: LossTable, *, wealth_per_exposure: float | None = No
     the study's map (else they sit at the origin).
     """
     t0 = time.perf_counter()
-    n = len(table.regions)
-    if (wealth is None) == (wealth_per_exposure is None):
-        raise ModelError("wealth", None, "exactly one of wealth (one per region) or wealth_per_exposure")
-    if wealth is None:
-        share = real_array("wealth_per_exposure", wealth_per_exposure, "a share of the exposure value > 0")
-        if share.ndim or not (np.isfinite(share) and share > 0):
-            raise ModelError("wealth_per_exposure", wealth_per_exposure, "a share of the exposure value > 0")
-        if table.exposure is None:
-            raise ModelError("wealth_per_exposure", float(share),
-                             "a loss table with exposure values per region",
-                             detail="the table has none: give wealth per region instead")
-        w = float(share) * np.asarray(table.exposure, float)
-    else:
-        w = real_array("wealth", wealth, f"{n} finite wealths > 0")
-        if w.shape != (n,):
-            raise ModelError("wealth", f"{w.size} values", f"one wealth per region ({n})")
+    w = study_wealth(table, wealth_per_exposure, wealth)
     reg = StormRegions(tuple(table.regions), w, _map_points(table))
     source = MatrixSource(table.losses, table.probs, validate=False)  # LossTable checked its losses
     timings = {"scenarios": time.perf_counter() - t0}
@@ -339,15 +327,38 @@ def loss_table_study(table: LossTable, *, wealth_per_exposure: float | None = No
                       insurer=insurer if insurer is not None else STUDY_INSURER,
                       disutility=disutility if disutility is not None else ExponentialPayments(),
                       premium_basis="sample", method=method, tol=tol, event=event, tax_caps=tax_caps)
-    verified = {}
-    if verify:
-        assert eco.hybrid is not None and eco.pure is not None
-        t0 = time.perf_counter()
-        verified = {"hybrid": direct_residual(eco.hybrid)[0], "pure": direct_residual(eco.pure)[0]}
-        timings["verify"] = time.perf_counter() - t0
+    verified = _verified(eco, timings) if verify else {}
     seed = table.info.get("seed")
     return StudyResult(eco, reg, None, int(table.probs.size), None if seed is None else int(seed), verified,
                        timings, losses=_provenance(table))
+
+
+def study_wealth(table: LossTable, wealth_per_exposure: float | None, wealth: Any) -> np.ndarray:
+    """The regions' wealth: ``wealth_per_exposure * table.exposure``, or ``wealth`` (one per region)."""
+    n = len(table.regions)
+    if (wealth is None) == (wealth_per_exposure is None):
+        raise ModelError("wealth", None, "exactly one of wealth (one per region) or wealth_per_exposure")
+    if wealth is not None:
+        w = real_array("wealth", wealth, f"{n} finite wealths > 0")
+        if w.shape != (n,):
+            raise ModelError("wealth", f"{w.size} values", f"one wealth per region ({n})")
+        return w
+    share = real_array("wealth_per_exposure", wealth_per_exposure, "a share of the exposure value > 0")
+    if share.ndim or not (np.isfinite(share) and share > 0):
+        raise ModelError("wealth_per_exposure", wealth_per_exposure, "a share of the exposure value > 0")
+    if table.exposure is None:
+        raise ModelError("wealth_per_exposure", float(share), "a loss table with exposure values per region",
+                         detail="the table has none: give wealth per region instead")
+    return float(share) * np.asarray(table.exposure, float)
+
+
+def _verified(eco: Economy, timings: dict[str, float]) -> dict[str, float]:
+    """Both AFPO rules' fairness residuals, recomputed at every atom (the time in ``timings``)."""
+    assert eco.hybrid is not None and eco.pure is not None
+    t0 = time.perf_counter()
+    verified = {"hybrid": direct_residual(eco.hybrid)[0], "pure": direct_residual(eco.pure)[0]}
+    timings["verify"] = time.perf_counter() - t0
+    return verified
 
 
 def _map_points(table: LossTable) -> np.ndarray:
