@@ -21,6 +21,7 @@ no CLIMADA code or data is part of riskopt. Losses stay in the data's units (``i
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -127,9 +128,7 @@ def from_impact(impact: Any, exposures: Any, groups: Groups, *, source: str = ""
         "frequency_unit": str(getattr(impact, "frequency_unit", "") or "1/year"),
         "n_events": n_events,
         "n_points": n_points,
-        "frequency_sum": total,
-        "expected_events_per_year": total,
-        "p_no_event_poisson": p_none,
+        "frequency_sum": total,  # expected_events_per_year, p_no_event_poisson: EventLossTable's own
         "frequency_note": (f"rates are CLIMADA's event frequencies as given: they sum to {total:.6g}, the "
                            f"expected number of events a year; under Poisson occurrence "
                            f"P(no event in a year) = exp(-{total:.6g}) = {p_none:.4g}"),
@@ -435,13 +434,18 @@ def card_table(node: Node, seed: int | None, max_states: int) -> LossTable:
 
 
 def in_units(elt: EventLossTable, unit: float) -> EventLossTable:
-    """``elt`` with losses (and exposure) divided by ``unit`` (``info["units"]`` says so)."""
+    """``elt`` with every amount (losses, exposure, secondary standard deviations and bounds) divided
+    by ``unit`` (``info["units"]`` says so)."""
     if unit == 1.0:
         return elt
+
+    def scaled(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a / unit
+
     units = elt.info.get("units", "")
-    return EventLossTable(event_ids=elt.event_ids, rates=elt.rates, losses=elt.losses / unit,
-                          regions=elt.regions, exposure=None if elt.exposure is None else elt.exposure / unit,
-                          info={**elt.info, "units": f"{unit:g} {units}".strip(), "unit": unit})
+    return dataclasses.replace(elt, losses=elt.losses / unit, exposure=scaled(elt.exposure),
+                               loss_sd=scaled(elt.loss_sd), max_loss=scaled(elt.max_loss),
+                               info={**elt.info, "units": f"{unit:g} {units}".strip(), "unit": unit})
 
 
 @functools.lru_cache(maxsize=4)
@@ -461,10 +465,9 @@ def _card_groups(node: Node) -> GridGroups | KMeansGroups:
         k = sub.take("kmeans", int, allowed="a number of groups >= 1")
         if k < 1:
             raise ModelError(sub.at("kmeans"), k, "a number of groups >= 1")
-        seed = sub.take("seed", int, default=0, allowed="a k-means seed in 0..2**32 - 1")
-        if not 0 <= seed < 2**32:
-            raise ModelError(sub.at("seed"), seed, "a k-means seed in 0..2**32 - 1 (scikit-learn's range)")
-        km = KMeansGroups(k, seed=seed, weighted=sub.take("weighted", bool, default=False))
+        # the seed's range is checked where scikit-learn gets it (_kmeans_labels: groups.seed)
+        km = KMeansGroups(k, seed=sub.take("seed", int, default=0, allowed="a k-means seed in 0..2**32 - 1"),
+                          weighted=sub.take("weighted", bool, default=False))
         sub.finish()
         return km
     cell = sub.take("grid", list, allowed="[dlat, dlon] in degrees, both > 0")

@@ -22,8 +22,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from riskopt.climada_impact import GridGroups, KMeansGroups, florida_demo, florida_demo_impact, from_impact
+from riskopt.climada_impact import (
+    GridGroups,
+    KMeansGroups,
+    florida_demo,
+    florida_demo_impact,
+    from_impact,
+    in_units,
+)
 from riskopt.errors import ModelError
+from riskopt.losstables import EventLossTable
 
 pd = pytest.importorskip("pandas")
 
@@ -87,17 +95,33 @@ def test_info_frequencies_and_what_they_imply() -> None:
     impact, exposures, _ = fake()
     elt = from_impact(impact, exposures, np.zeros(12, dtype=int), source="a test")
     total = impact.frequency.sum()
-    assert elt.info["frequency_sum"] == pytest.approx(total)
-    assert elt.info["expected_events_per_year"] == pytest.approx(total)
-    assert elt.info["p_no_event_poisson"] == pytest.approx(math.exp(-total))
+    # 1e-15: a plain sum of 7 rates against the table's correctly rounded one (a few ulps apart)
+    assert elt.info["frequency_sum"] == pytest.approx(total, rel=1e-15)
+    assert elt.info["expected_events_per_year"] == pytest.approx(total, rel=1e-15)
+    assert elt.info["p_no_event_poisson"] == pytest.approx(math.exp(-total), rel=1e-15)
     assert f"{total:.6g}" in elt.info["frequency_note"]
     assert elt.info["aai_agg"] == pytest.approx(impact.aai_agg, rel=1e-12)
     assert elt.info["units"] == "USD" and elt.info["n_events"] == 7 and elt.info["n_points"] == 12
     assert elt.info["source"].startswith("a test; CLIMADA impact")
     assert elt.info["dropped_groups"] == "none" and "Aznar-Siguan" in elt.info["citation"]
     lat, lon = elt.info["centroids"]["0"]
-    assert lat == pytest.approx(exposures.gdf["latitude"].mean()) and lon == pytest.approx(
-        exposures.gdf["longitude"].mean())
+    # 1e-15: bincount's weighted sum against pandas' mean of the same 12 numbers
+    assert lat == pytest.approx(exposures.gdf["latitude"].mean(), rel=1e-15) and lon == pytest.approx(
+        exposures.gdf["longitude"].mean(), rel=1e-15)
+
+
+def test_in_units_divides_every_amount() -> None:
+    """Losses, exposure, and the secondary standard deviations and bounds scale together (a secondary
+    law left in USD next to losses in USD bn would be a thousand million times too wide); rates not."""
+    elt = EventLossTable(event_ids=[1, 2], rates=[0.1, 0.2], losses=[[2.0, 4.0], [6.0, 8.0]],
+                         regions=("a", "b"), exposure=[10.0, 20.0], loss_sd=[1.0, 2.0], max_loss=[20.0, 40.0],
+                         info={"units": "USD"})
+    bn = in_units(elt, 2.0)
+    for name in ("losses", "exposure", "loss_sd", "max_loss"):  # division by 2 is exact
+        np.testing.assert_array_equal(getattr(bn, name), getattr(elt, name) / 2.0, err_msg=name)
+    np.testing.assert_array_equal(bn.rates, elt.rates)
+    assert bn.info["units"] == "2 USD" and bn.info["unit"] == 2.0
+    assert in_units(elt, 1.0) is elt
 
 
 def test_grid_groups_match_brute_force_cells() -> None:
@@ -261,6 +285,8 @@ def test_bad_groups() -> None:
     for k in (0, 13, 2.5, True):
         _raises("groups.k", impact, exposures, KMeansGroups(k))
     _raises("groups.n_init", impact, exposures, KMeansGroups(2, n_init=0))
+    for seed in (-1, 2**32, True):  # scikit-learn takes seeds in 0..2**32 - 1
+        _raises("groups.seed", impact, exposures, KMeansGroups(2, seed=seed))
 
 
 # -- without CLIMADA or scikit-learn -----------------------------------------------------------------
