@@ -33,7 +33,7 @@ from .space import Scenarios
 from .spec import Context, Node, Row, number_list, option, read_spec
 
 __all__ = ["LOSS_TABLE_KINDS", "MAX_AGENTS", "MAX_STATES", "CardMechanism", "Draws", "Node", "SolverChoice",
-           "build_agents", "build_measure", "build_space", "loss_table_rows", "number_list",
+           "build_agents", "build_measure", "build_space", "loss_table_rows", "missing_extras", "number_list",
            "read_loss_table", "read_solver"]
 
 #: hard limits that keep a card from asking for more than a machine can give (fuzzing, typos)
@@ -212,6 +212,20 @@ _LAWS: dict[str, Callable[..., Law]] = {
 
 #: the kinds of modelled-loss tables a card reads (riskopt.losstables; "climada": riskopt.climada_impact)
 LOSS_TABLE_KINDS = ("year_loss_table", "event_loss_table", "climada")
+
+
+#: the kinds of data section that need an optional extra (``pip install 'riskopt[extra]'``), by module
+KIND_EXTRAS = {"climada": ("climada", "climada")}
+
+
+def missing_extras(data: Mapping[str, Any]) -> list[str]:
+    """The extras a parsed card needs (its ``[space]`` or ``[losses]`` kind) that are not installed."""
+    import importlib.util
+
+    kinds = {section.get("kind") for section in (data.get("space"), data.get("losses"))
+             if isinstance(section, Mapping)}
+    return sorted({extra for kind, (extra, module) in KIND_EXTRAS.items()
+                   if kind in kinds and importlib.util.find_spec(module) is None})
 
 
 def _loss_table(kind: str, node: Node, seed: int | None, folder: Path | None) -> LossTable:

@@ -19,6 +19,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from riskopt.cardschema import missing_extras
+
 MODELS = Path(__file__).resolve().parents[1] / "models"
 DEMO = MODELS / "hurricane_pool.toml"
 #: wall-clock bound of one in-process CLI call in the tests
@@ -27,15 +29,11 @@ CALL_LIMIT_S = 20
 HAS_CLIMADA = importlib.util.find_spec("climada") is not None
 
 
-def needs_climada(name: str) -> bool:
-    """The bundled card reads a ``kind = "climada"`` section (its run needs the climada extra)."""
-    return '\nkind = "climada"' in (MODELS / f"{name}.toml").read_text(encoding="utf-8")
-
-
 def runnable(names: list[str]) -> list[str]:
-    """The bundled cards among ``names`` this machine can run (those of kind "climada" need CLIMADA;
-    tests/test_climada_cards.py checks their one-line refusal without it)."""
-    return [n for n in names if HAS_CLIMADA or not needs_climada(n)]
+    """The bundled cards among ``names`` this machine can run: none of the extras they need
+    (riskopt.cardschema.missing_extras) is missing (tests/test_climada_cards.py checks the one-line
+    refusal of a card whose extra is missing)."""
+    return [n for n in names if not missing_extras(bundled(n))]
 
 
 def bundled(name: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from _cardkit import MODELS, bundled, run_cli, write
 
 from riskopt import ModelError
 from riskopt.cards import load_card, run_card
+from riskopt.cardschema import missing_extras
 from riskopt.cli import main
 from riskopt.mechanisms.equilibrium import solve as solve_equilibrium
 
@@ -47,6 +48,8 @@ def test_without_climada_one_line_exit_2(name: str, section: str, monkeypatch: p
     with pytest.raises(ModelError) as info:  # the API names the same field
         load_card(MODELS / f"{name}.toml")
     assert info.value.field == f"{section}.kind"
+    assert missing_extras(bundled(name)) == ["climada"]  # what tests and the gallery skip on
+    assert missing_extras(bundled("hurricane_pool")) == []
 
 
 # -- with CLIMADA: the pool ------------------------------------------------------------------------
@@ -58,11 +61,16 @@ def pool():
     return card, run_card(card)
 
 
-def test_pool_card_cli_json(capfd: pytest.CaptureFixture[str]) -> None:
+def _json_run(capfd: pytest.CaptureFixture[str], name: str) -> dict[str, Any]:
+    """``riskopt run NAME --format json`` (CLIMADA needed): exit 0, the parsed document."""
     pytest.importorskip("climada")
-    code, out, err = run_cli(capfd, "run", "florida_tc_pool", "--format", "json")
+    code, out, err = run_cli(capfd, "run", name, "--format", "json")
     assert code == 0, err
-    doc = json.loads(out)
+    return dict(json.loads(out))
+
+
+def test_pool_card_cli_json(capfd: pytest.CaptureFixture[str]) -> None:
+    doc = _json_run(capfd, "florida_tc_pool")
     assert doc["status"] == "verified" and doc["route"] == "buhlmann"
     assert {k for k, v in doc["verification"].items() if v["passed"]} >= {"clearing", "budget", "optimality"}
     assert all(v["passed"] for v in doc["verification"].values())
@@ -94,6 +102,7 @@ def test_pool_density_is_the_esscher_tilt(pool) -> None:
     w = np.exp(a * (L - L.max()))  # shifted: the normalisation cancels it
     phi = w / (p @ w)
     assert p @ phi == pytest.approx(1.0, rel=1e-12)
+    # 1e-9: the closed form's own exp/normalisation in another order; a wrong a moves phi by > 1e-3
     np.testing.assert_allclose(res.state_density, phi, rtol=1e-9, atol=0)
     assert phi.max() > 2.0  # the tail years are priced well above their probabilities
     # member i keeps the share a / gamma_i of the pooled loss (up to its constant side payment)
@@ -109,6 +118,8 @@ def test_pool_program_route_agrees_with_fast(pool) -> None:
     prog = solve_equilibrium(card.spec, method="program")
     assert prog.status.ok, prog.status
     assert fast.method == "fast" and prog.method == "program"
+    # the program's point comes from Clarabel at 1e-12 tolerances (TIGHT_CLARABEL): 1e-6 in USD bn and
+    # relative density leaves six digits of slack and still catches a wrong weight or price (>= 1e-3)
     np.testing.assert_allclose(prog.xi, fast.xi, rtol=0, atol=1e-6)
     np.testing.assert_allclose(prog.state_density, fast.state_density, rtol=1e-6, atol=0)
 
@@ -116,15 +127,12 @@ def test_pool_program_route_agrees_with_fast(pool) -> None:
 # -- with CLIMADA: taxation ------------------------------------------------------------------------
 
 def test_taxation_card_cli_json(capfd: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("climada")
-    code, out, err = run_cli(capfd, "run", "florida_tc_taxation", "--format", "json")
-    assert code == 0, err
-    doc = json.loads(out)
+    doc = _json_run(capfd, "florida_tc_taxation")
     assert doc["status"] == "verified" and doc["mechanism"] == "disaster_taxation"
     assert all(c["passed"] for c in doc["verification"])
     assert doc["scenarios"] == 10_000 and doc["seed"] == 2026 and len(doc["agents"]) == 8
     assert doc["insurer"]["capital"] == 10.0
-    for agent in doc["agents"]:
+    for agent in doc["agents"]:  # AFPO fairness: Newton stops at 1e-11, 1e-8 leaves the study's 1e3 slack
         assert agent["expected_tax"] == pytest.approx(agent["expected_residual_claim"], rel=1e-8)
 
 
