@@ -118,7 +118,7 @@ def bench_solvers(spec: str, families: list[Family], out: Path, *, quick: bool, 
     """``--solvers spec``: every family with a solver matrix on every solver named, then the
     aggregates (shifted geometric means, performance and accuracy profiles) over all instances."""
     from .profiles import SHIFT_S, SUMMARY_COLUMNS, plot_profiles, summary
-    from .solvers import describe, discover, matrix_sizes, run_matrix
+    from .solvers import OBJECTIVE_TOL, describe, discover, matrix_sizes, run_matrix
 
     solvers = discover(spec)
     if not solvers:
@@ -145,7 +145,8 @@ def bench_solvers(spec: str, families: list[Family], out: Path, *, quick: bool, 
         print(f"\n== {fam.name} x solvers: {fam.description}\n")
         print(table(fam_rows, columns))
         stem = f"{fam.name}_solvers{suffix}"
-        notes = f"{fam.solvers.note or fam.description}\n\n{SOLVER_NOTE.format(limit=time_limit)}"
+        rule = SOLVER_NOTE.format(limit=time_limit, tol=OBJECTIVE_TOL)
+        notes = f"{fam.solvers.note or fam.description}\n\n{rule}"
         path = save(stem, fam_rows, columns, out=out, notes=notes)
         figure = plot_profiles(fam_rows, out / f"{stem}.png", title=fam.name)
         print(f"riskopt bench: wrote {path}" + (f" and {figure}" if figure else ""), file=sys.stderr)
@@ -159,7 +160,7 @@ def bench_solvers(spec: str, families: list[Family], out: Path, *, quick: bool, 
     env = "\n".join(f"- {s.name}: {s.version or '-'} ({s.cone_label or '-'})"
                      + (f": {s.reason}" if s.reason else "") for s in solvers)
     settings = environment(1 if quick else repeat, time_limit)
-    notes = (f"{SUMMARY_NOTE.format(limit=time_limit, shift=SHIFT_S)}\n\n{settings}\n\n"
+    notes = (f"{SUMMARY_NOTE.format(limit=time_limit, shift=SHIFT_S, tol=OBJECTIVE_TOL)}\n\n{settings}\n\n"
              f"Solvers:\n\n{env}\n\n{limits_hit(rows)}")
     path = save(f"solvers{suffix}", table_rows, SUMMARY_COLUMNS, out=out, notes=notes)
     lines = "".join(json.dumps(jsonable(r), sort_keys=True) + "\n" for r in rows)
@@ -207,7 +208,7 @@ SOLVER_COLUMNS = ["size", "runner", "status", "solved", "time_s", "build_s", "co
 
 SOLVER_NOTE = ("One row per (instance, solver). status: riskopt's (the solver's word gated by the KKT"
                " certificate); solved: status ok (certificate within its tight tolerance), duals "
-               "returned, objective within 1e-6 of the reference and time_s <= {limit:g} s; time_s = "
+               "returned, objective within {tol:g} of the reference and time_s <= {limit:g} s; time_s = "
                "compile_s + solve_s (median over repeats; build_s is riskopt's model build, the same "
                "for every solver); primal_residual, dual_residual, gap: the certificate's scaled "
                "residuals; objective_error: |objective - reference| / |reference|; reason: why a "
@@ -216,7 +217,7 @@ SOLVER_NOTE = ("One row per (instance, solver). status: riskopt's (the solver's 
                "solver's own elsewhere), no KKT polish.")
 
 SUMMARY_NOTE = ("Per solver, over every instance of the run: solved (status ok, duals returned, "
-                "objective within 1e-6 of the reference and within the {limit:g} s limit), sgm_s: "
+                "objective within {tol:g} of the reference and within the {limit:g} s limit), sgm_s: "
                 "shifted geometric mean of time_s with shift {shift:g} s, an instance not solved "
                 "(skipped included) counted at the limit; sgm_ratio: over the best solver's; rho(2): "
                 "fraction of instances solved within twice the fastest solver's time (performance "
